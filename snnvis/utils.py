@@ -1,0 +1,55 @@
+"""Small shared helpers: atomic file writes, seeding, hashing."""
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import random
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary path next to ``path``; rename it onto ``path`` on success.
+
+    A run killed mid-write leaves only ``.<name>.tmp-<pid>``, never a half-written
+    file under the final name. On an exception the temporary file is removed and
+    any existing file at ``path`` is left untouched.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(chunk), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def content_hash(array: np.ndarray) -> str:
+    """sha1 of an array's shape, dtype and bytes: equal content gives an equal hash."""
+    a = np.ascontiguousarray(array)
+    h = hashlib.sha1(f"{a.dtype.str}{a.shape}".encode())
+    h.update(a.tobytes())
+    return h.hexdigest()
+
+
+def seed_everything(seed: int) -> None:
+    """One seed drives Python, numpy and torch."""
+    import torch
+
+    random.seed(seed)
+    np.random.seed(seed % (2**32))
+    torch.manual_seed(seed)

@@ -1,0 +1,29 @@
+"""Shared test fixtures.
+
+Real data lives in ``../shared/datasets`` beside the checkout (or ``$SNNVIS_SHARED_DATASETS``).
+Tests that need it skip with a clear message when it is missing.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+DATASETS = Path(os.environ.get("SNNVIS_SHARED_DATASETS", ROOT.parent / "shared" / "datasets"))
+
+
+@pytest.fixture(scope="session")
+def datasets_dir() -> Path:
+    if not DATASETS.is_dir():
+        pytest.skip(f"real datasets not found at {DATASETS} (set SNNVIS_SHARED_DATASETS)")
+    return DATASETS
+
+
+@pytest.fixture(autouse=True)
+def _deterministic_torch():
+    import torch
+
+    torch.manual_seed(0)
+    yield
