@@ -1,0 +1,106 @@
+"""``snnvis-data``: list sources, import recordings, inspect them, make synthetic data."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import warnings
+
+from snnvis.errors import UserError, cli_entry
+
+
+def _list(args) -> int:
+    from snnvis.recordings import importers
+
+    for name, mod in importers.available().items():
+        src = mod.SOURCE
+        print(f"{name:24s} {src.species:22s} {len(src.checksums):4d} files  {src.title}")
+        if args.verbose:
+            print(f"{'':24s} {src.citation}\n{'':24s} license: {src.license}")
+    return 0
+
+
+def _import(args) -> int:
+    from tqdm import tqdm
+
+    from snnvis.recordings.importing import import_source
+
+    options = dict(kv.split("=", 1) for kv in args.option)
+    bar = (lambda it: tqdm(it, desc=f"import {args.source}", unit="session")) if sys.stderr.isatty() else None
+    paths = import_source(args.source, mirror=args.mirror, out=args.out, only=args.only, force=args.force,
+                          progress=bar, **options)
+    for p in paths:
+        print(p)
+    return 0
+
+
+def _info(args) -> int:
+    from snnvis.recordings.recording import Recording
+
+    info = Recording(args.path).summary()
+    if args.json:
+        print(json.dumps(info, indent=2))
+        return 0
+    print(f"{info['id']}  ({info['source']}, {info['species']}, areas: {', '.join(info['areas']) or '-'})")
+    shape = "x".join(map(str, info["image_shape"])) if info["image_shape"] else "no images"
+    print(f"  stimuli   {info['n_stimuli']} x {info['n_frames']} frame(s), {shape}")
+    print(f"  neurons   {info['n_neurons']}")
+    for name, r in info["responses"].items():
+        star = "*" if name == info["default_response"] else " "
+        print(f"  response{star} {name}: {r['n_bins']} bin(s), {r['n_repeats']} repeats, {r['units']}, "
+              f"aligned to {r['align']}{' (frame average)' if r['frame_average'] else ''}")
+    for name in info["reference_rdms"]:
+        print(f"  RDM       {name}")
+    print("  splits    " + ", ".join(f"{k} {v}" for k, v in info["splits"].items()))
+    print(f"  citation  {info['citation']}")
+    return 0
+
+
+def _synth(args) -> int:
+    from snnvis.recordings.synthetic import SynthConfig, generate_recording
+    from snnvis.recordings.format import write_recording
+
+    cfg = SynthConfig(n_stimuli=args.n_stimuli, n_frames=args.n_frames, n_neurons=args.n_neurons,
+                      n_repeats=args.n_repeats, size=args.size, seed=args.seed)
+    path = write_recording(args.out, generate_recording(cfg))
+    print(path)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="snnvis-data", description=__doc__)
+    sub = p.add_subparsers(dest="cmd", required=True)
+    s = sub.add_parser("list", help="show the known public sources")
+    s.add_argument("-v", "--verbose", action="store_true")
+    s.set_defaults(fn=_list)
+    s = sub.add_parser("import", help="import a source into <out>/<source>/<id>.h5")
+    s.add_argument("source")
+    s.add_argument("--mirror", help="local mirror folder holding <source>/... (default: $SNNVIS_DATA_MIRROR, "
+                                    "else download from the public URLs)")
+    s.add_argument("--out", default="recordings", help="output folder (default: recordings)")
+    s.add_argument("--only", nargs="+", metavar="ID", help="import only these sessions")
+    s.add_argument("--force", action="store_true", help="rewrite files that are already up to date")
+    s.add_argument("-o", "--option", action="append", default=[], metavar="KEY=VALUE",
+                   help="importer option, e.g. -o bin_ms=25 for zhang_desimone_it")
+    s.set_defaults(fn=_import)
+    s = sub.add_parser("info", help="summarise a recording file")
+    s.add_argument("path")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(fn=_info)
+    s = sub.add_parser("synth", help="simulate an LNP population with known ground truth")
+    s.add_argument("--out", default="recordings/synthetic/synth.h5")
+    s.add_argument("--n-stimuli", type=int, default=300)
+    s.add_argument("--n-frames", type=int, default=1, help="1 for static images, >1 for sequences")
+    s.add_argument("--n-neurons", type=int, default=40)
+    s.add_argument("--n-repeats", type=int, default=10)
+    s.add_argument("--size", type=int, default=32, help="image height and width in pixels")
+    s.add_argument("--seed", type=int, default=0)
+    s.set_defaults(fn=_synth)
+    return p
+
+
+@cli_entry
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    warnings.formatwarning = lambda msg, cat, *a, **k: f"snnvis: warning: {msg}\n"
+    return args.fn(args)

@@ -1,0 +1,253 @@
+"""The snnvis recording format: one HDF5 file per recording session.
+
+The full specification is ``recordings/README.md``. In short::
+
+    /                       attrs: format_version, recording_id, source, species, areas,
+                                   citation, license, default_response, created
+    /stimuli/pixels         uint8 (n_stimuli, n_frames, H, W, C)     [absent when the source has no images]
+    /stimuli/ids            str   (n_stimuli,)   the source's name for each stimulus
+    /stimuli/content_hash   str   (n_stimuli,)   sha1 of the decoded pixels of the whole stimulus
+    /stimuli/frame_hash     str   (n_stimuli, n_frames)  sha1 of each decoded frame
+    /stimuli/group          str   (n_stimuli,)   split group; stimuli of one group share a split
+                            attrs: frame_duration_ms, frame_interval_ms (onset to onset)
+    /neurons/ids, /neurons/area   str (n_neurons,)
+    /responses/<name>/mean        float32 (n_stimuli, n_bins, n_neurons)
+    /responses/<name>/trials      float32 (n_stimuli, n_repeats, n_bins, n_neurons), NaN-padded [optional]
+    /responses/<name>/windows_ms  float64 (n_bins, 2): [start, end) of each bin in ms
+                            attrs: units, align ("stimulus" | "frame"), frame_average (bool), description
+    /reference_rdms/<name>  float64 (n_stimuli, n_stimuli)  attrs: area, method, description
+    /splits/{train,validation,test}  int64 stimulus indices   attrs: seed, fractions, rule
+    /provenance/files       str (n, 3): name, url, sha256;  attrs: importer, options, registered
+
+``align = "stimulus"``: windows are relative to stimulus onset.
+``align = "frame"``: windows are relative to each frame's onset; with ``frame_average``
+the response is the average over the frames of a sequence (one set of bins), otherwise
+bins are frame-major: bin ``f * n_windows + k`` is window ``k`` of frame ``f``.
+"""
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+from snnvis import __version__
+from snnvis.errors import UserError
+from snnvis.utils import atomic_path, content_hash
+
+FORMAT_VERSION = 1
+SPLITS = ("train", "validation", "test")
+DEFAULT_FRACTIONS = {"train": 0.7, "validation": 0.1, "test": 0.2}
+SPLIT_SEED = 0
+ALIGNS = ("stimulus", "frame")
+
+_str = h5py.string_dtype()
+
+
+@dataclass
+class ResponseSet:
+    """One named set of responses over the recording's stimuli and neurons."""
+
+    mean: np.ndarray                      # (n_stimuli, n_bins, n_neurons)
+    windows_ms: np.ndarray                # (n_bins_per_alignment, 2)
+    units: str
+    align: str = "stimulus"
+    frame_average: bool = False
+    trials: np.ndarray | None = None      # (n_stimuli, n_repeats, n_bins, n_neurons)
+    description: str = ""
+
+
+@dataclass
+class RecordingData:
+    """Everything an importer produces for one session, before it is written."""
+
+    recording_id: str
+    source: str
+    species: str
+    citation: str
+    neuron_ids: list[str]
+    neuron_areas: list[str]
+    stimulus_ids: list[str]
+    pixels: np.ndarray | None = None      # uint8 (n_stimuli, n_frames, H, W, C)
+    stimulus_groups: list[str] | None = None
+    responses: dict[str, ResponseSet] = field(default_factory=dict)
+    default_response: str | None = None
+    reference_rdms: dict[str, tuple[np.ndarray, dict]] = field(default_factory=dict)
+    frame_duration_ms: float = float("nan")
+    frame_interval_ms: float = float("nan")
+    license: str = ""
+    provenance: list[tuple[str, str, str]] = field(default_factory=list)  # (name, url, sha256)
+    importer_options: dict = field(default_factory=dict)
+    unregistered: list[str] = field(default_factory=list)
+
+    @property
+    def n_stimuli(self) -> int:
+        return len(self.stimulus_ids)
+
+
+# ---------------------------------------------------------------------------------------
+# Splits keyed by content
+# ---------------------------------------------------------------------------------------
+
+def _unit_interval(key: str, seed: int) -> float:
+    """Map a string key to [0, 1) deterministically (sha1 of seed and key)."""
+    import hashlib
+
+    digest = hashlib.sha1(f"{seed}:{key}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64
+
+
+def split_of_key(key: str, seed: int = SPLIT_SEED, fractions: dict | None = None) -> str:
+    """The split a content key belongs to; the same in every session that holds it."""
+    fractions = fractions or DEFAULT_FRACTIONS
+    u, edge = _unit_interval(key, seed), 0.0
+    for name in SPLITS:
+        edge += fractions[name]
+        if u < edge:
+            return name
+    return SPLITS[-1]
+
+
+def assign_splits(frame_hashes: np.ndarray, groups: list[str] | None = None,
+                  seed: int = SPLIT_SEED, fractions: dict | None = None) -> dict[str, np.ndarray]:
+    """Assign every stimulus to train/validation/test without leakage.
+
+    Each frame's split is a function of its content hash alone, so an image gets the
+    same split in every session, including sessions imported later. A stimulus
+    (a sequence) takes the most held-out split among its frames (test > validation >
+    train), and all stimuli of one group (explicit ``groups``, or stimuli sharing any
+    frame) take the most held-out split in the group. Frames of one sequence therefore
+    never straddle splits and no test frame is ever trained on.
+    """
+    frame_hashes = np.asarray(frame_hashes, dtype=object)
+    n = frame_hashes.shape[0]
+    rank = {name: i for i, name in enumerate(SPLITS)}
+    level = np.array([max(rank[split_of_key(h, seed, fractions)] for h in row) for row in frame_hashes])
+    # union-find over stimuli that share a frame or an explicit group label
+    parent = list(range(n))
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    first: dict[str, int] = {}
+    keys = [list(row) for row in frame_hashes]
+    if groups is not None:
+        keys = [k + [f"group:{g}"] for k, g in zip(keys, groups)]
+    for i, row in enumerate(keys):
+        for key in row:
+            j = first.setdefault(key, i)
+            parent[find(i)] = find(j)
+    root = np.array([find(i) for i in range(n)])
+    for r in np.unique(root):
+        members = root == r
+        level[members] = level[members].max()
+    return {name: np.flatnonzero(level == rank[name]).astype(np.int64) for name in SPLITS}
+
+
+# ---------------------------------------------------------------------------------------
+# Writing
+# ---------------------------------------------------------------------------------------
+
+def _check(cond: bool, what: str, why: str, file=None) -> None:
+    if not cond:
+        raise UserError(what, why, file)
+
+
+def check_recording_data(data: RecordingData, file=None) -> None:
+    """Validate an importer's output before anything is written."""
+    n, where = data.n_stimuli, data.recording_id
+    _check(n > 0, f"recording {where}", "no stimuli", file)
+    _check(len(data.neuron_ids) == len(data.neuron_areas), f"recording {where}",
+           "neuron ids and areas differ in length", file)
+    if data.pixels is not None:
+        p = data.pixels
+        _check(p.dtype == np.uint8 and p.ndim == 5, f"recording {where}",
+               f"pixels must be uint8 (n_stimuli, n_frames, H, W, C), got {p.dtype} {p.shape}", file)
+        _check(p.shape[0] == n, f"recording {where}", f"{p.shape[0]} stimuli in pixels but {n} ids", file)
+    for name, rs in data.responses.items():
+        what = f"response set {name!r} of {where}"
+        _check(rs.align in ALIGNS, what, f"align must be one of {ALIGNS}", file)
+        _check(rs.mean.ndim == 3 and rs.mean.shape[0] == n and rs.mean.shape[2] == len(data.neuron_ids),
+               what, f"mean has shape {rs.mean.shape}, expected ({n}, n_bins, {len(data.neuron_ids)})", file)
+        _check(not np.isnan(rs.mean).any(), what, "NaN in trial-averaged responses", file)
+        w = np.asarray(rs.windows_ms)
+        _check(w.ndim == 2 and w.shape[1] == 2 and np.all(w[:, 1] > w[:, 0]), what,
+               "windows_ms must be (n_bins, 2) with end > start", file)
+        if rs.trials is not None:
+            _check(rs.trials.ndim == 4 and rs.trials.shape[:1] + rs.trials.shape[2:] == rs.mean.shape, what,
+                   f"trials {rs.trials.shape} do not match mean {rs.mean.shape}", file)
+    for name, (m, _) in data.reference_rdms.items():
+        _check(m.shape == (n, n), f"reference RDM {name!r} of {where}", f"shape {m.shape}, expected ({n}, {n})", file)
+    if data.default_response is not None:
+        _check(data.default_response in data.responses, f"recording {where}",
+               f"default response {data.default_response!r} is not a response set", file)
+
+
+def frame_hashes_of(data: RecordingData) -> np.ndarray:
+    """(n_stimuli, n_frames) content hashes; sources without pixels hash their ids."""
+    if data.pixels is None:
+        return np.array([[f"id:{data.source}:{s}"] for s in data.stimulus_ids], dtype=object)
+    return np.array([[content_hash(fr) for fr in stim] for stim in data.pixels], dtype=object)
+
+
+def write_recording(path: str | Path, data: RecordingData, split_seed: int = SPLIT_SEED,
+                    fractions: dict | None = None) -> Path:
+    """Validate ``data``, assign splits and write it atomically to ``path``."""
+    path = Path(path)
+    check_recording_data(data, path)
+    fractions = fractions or DEFAULT_FRACTIONS
+    frame_hash = frame_hashes_of(data)
+    stim_hash = [content_hash(s) for s in data.pixels] if data.pixels is not None else list(frame_hash[:, 0])
+    splits = assign_splits(frame_hash, data.stimulus_groups, split_seed, fractions)
+    areas = sorted(set(data.neuron_areas)) or sorted({a.get("area", "") for _, a in data.reference_rdms.values()} - {""})
+    with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
+        f.attrs.update({
+            "format_version": FORMAT_VERSION, "recording_id": data.recording_id, "source": data.source,
+            "species": data.species, "areas": json.dumps(areas), "citation": data.citation,
+            "license": data.license, "default_response": data.default_response or "",
+            "created": time.strftime("%Y-%m-%dT%H:%M:%S"), "snnvis_version": __version__,
+        })
+        st = f.create_group("stimuli")
+        if data.pixels is not None:
+            st.create_dataset("pixels", data=data.pixels, chunks=(1, *data.pixels.shape[1:]),
+                              compression="gzip", compression_opts=4)
+        st.create_dataset("ids", data=np.array(data.stimulus_ids, dtype=object), dtype=_str)
+        st.create_dataset("content_hash", data=np.array(stim_hash, dtype=object), dtype=_str)
+        st.create_dataset("frame_hash", data=frame_hash, dtype=_str)
+        groups = data.stimulus_groups or [""] * data.n_stimuli
+        st.create_dataset("group", data=np.array(groups, dtype=object), dtype=_str)
+        st.attrs.update({"frame_duration_ms": data.frame_duration_ms, "frame_interval_ms": data.frame_interval_ms})
+        ne = f.create_group("neurons")
+        ne.create_dataset("ids", data=np.array(data.neuron_ids, dtype=object), dtype=_str)
+        ne.create_dataset("area", data=np.array(data.neuron_areas, dtype=object), dtype=_str)
+        rg = f.create_group("responses")
+        for name, rs in data.responses.items():
+            g = rg.create_group(name)
+            g.create_dataset("mean", data=rs.mean.astype(np.float32), compression="gzip")
+            g.create_dataset("windows_ms", data=np.asarray(rs.windows_ms, dtype=np.float64))
+            if rs.trials is not None:
+                g.create_dataset("trials", data=rs.trials.astype(np.float32), compression="gzip")
+            g.attrs.update({"units": rs.units, "align": rs.align, "frame_average": bool(rs.frame_average),
+                            "description": rs.description})
+        rd = f.create_group("reference_rdms")
+        for name, (m, attrs) in data.reference_rdms.items():
+            d = rd.create_dataset(name, data=np.asarray(m, dtype=np.float64))
+            d.attrs.update(attrs)
+        sp = f.create_group("splits")
+        for name in SPLITS:
+            sp.create_dataset(name, data=splits[name])
+        sp.attrs.update({"seed": split_seed, "fractions": json.dumps(fractions),
+                         "rule": "per-frame content hash; a group takes its most held-out split"})
+        pv = f.create_group("provenance")
+        files = np.array([list(t) for t in data.provenance], dtype=object).reshape(-1, 3)
+        pv.create_dataset("files", data=files, dtype=_str)
+        pv.attrs.update({"importer": f"snnvis.recordings.importers.{data.source}",
+                         "options": json.dumps(data.importer_options, default=str),
+                         "unregistered": json.dumps(data.unregistered)})
+    return path

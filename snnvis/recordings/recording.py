@@ -1,0 +1,291 @@
+"""Lazy, validated access to one recording file (see :mod:`snnvis.recordings.format`)."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+from snnvis.errors import UserError
+from snnvis.recordings.format import ALIGNS, FORMAT_VERSION, SPLITS
+
+_REQUIRED = ("stimuli/ids", "stimuli/frame_hash", "neurons/ids", "neurons/area", "responses",
+             "splits/train", "splits/validation", "splits/test", "provenance/files")
+
+
+@dataclass(frozen=True)
+class ResponseInfo:
+    """Metadata of one response set; arrays are read on demand from the Recording."""
+
+    name: str
+    n_bins: int
+    n_repeats: int
+    units: str
+    align: str
+    frame_average: bool
+    windows_ms: np.ndarray
+    description: str
+    mean_shape: tuple
+    trials_shape: tuple | None
+
+
+class Recording:
+    """One recording session on disk.
+
+    Opening validates the file's structure and shapes (cheap: no pixel or response
+    data is read). Arrays are read lazily; ``stimuli(idx)`` reads only the requested
+    stimuli. Every problem raises :class:`~snnvis.errors.UserError` naming the file.
+    """
+
+    def __init__(self, path: str | Path, validate: bool = True):
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise UserError("recording", "file not found", self.path)
+        try:
+            with h5py.File(self.path, "r") as f:
+                self._attrs = dict(f.attrs)
+                missing = [k for k in _REQUIRED if k not in f]
+                if missing:
+                    raise UserError("recording", f"missing group or dataset {missing[0]!r}", self.path)
+                self._shapes = self._read_shapes(f)
+                self._response_info = {name: self._read_response_info(f, name) for name in f["responses"]}
+        except UserError:
+            raise
+        except (OSError, KeyError, ValueError) as err:
+            raise UserError("recording", f"not a readable snnvis HDF5 file ({err})", self.path) from None
+        if validate:
+            self.validate()
+
+    # ---- structure -----------------------------------------------------------------
+    @staticmethod
+    def _read_shapes(f: h5py.File) -> dict:
+        return {
+            "n_stimuli": f["stimuli/ids"].shape[0],
+            "frame_hash": f["stimuli/frame_hash"].shape,
+            "pixels": f["stimuli/pixels"].shape if "stimuli/pixels" in f else None,
+            "pixels_dtype": f["stimuli/pixels"].dtype if "stimuli/pixels" in f else None,
+            "n_neurons": f["neurons/ids"].shape[0],
+            "n_areas": f["neurons/area"].shape[0],
+            "splits": {s: f[f"splits/{s}"][()] for s in SPLITS},
+            "rdms": {k: f[f"reference_rdms/{k}"].shape for k in f.get("reference_rdms", {})},
+        }
+
+    @staticmethod
+    def _read_response_info(f: h5py.File, name: str) -> ResponseInfo:
+        g = f[f"responses/{name}"]
+        for key in ("mean", "windows_ms"):
+            if key not in g:
+                raise KeyError(f"responses/{name}/{key}")
+        mean, trials = g["mean"], g.get("trials")
+        info = ResponseInfo(name=name, n_bins=mean.shape[1] if mean.ndim == 3 else -1,
+                            n_repeats=trials.shape[1] if trials is not None else 0,
+                            units=str(g.attrs.get("units", "")), align=str(g.attrs.get("align", "")),
+                            frame_average=bool(g.attrs.get("frame_average", False)),
+                            windows_ms=g["windows_ms"][()], description=str(g.attrs.get("description", "")),
+                            mean_shape=mean.shape, trials_shape=None if trials is None else trials.shape)
+        return info
+
+    def validate(self, check_values: bool = True) -> None:
+        """Check shapes, dtypes and splits; with ``check_values`` also NaNs in means."""
+        s, n = self._shapes, self._shapes["n_stimuli"]
+
+        def fail(why: str):
+            raise UserError("recording", why, self.path)
+
+        if int(self._attrs.get("format_version", -1)) != FORMAT_VERSION:
+            fail(f"unsupported format_version {self._attrs.get('format_version')!r} (expected {FORMAT_VERSION})")
+        if s["frame_hash"][0] != n:
+            fail(f"stimuli/frame_hash has {s['frame_hash'][0]} rows for {n} stimuli")
+        if s["pixels"] is not None:
+            if len(s["pixels"]) != 5 or s["pixels"][0] != n or s["pixels_dtype"] != np.uint8:
+                fail(f"stimuli/pixels must be uint8 ({n}, n_frames, H, W, C), got {s['pixels_dtype']} {s['pixels']}")
+        if s["n_areas"] != s["n_neurons"]:
+            fail("neurons/area and neurons/ids differ in length")
+        idx = np.concatenate([s["splits"][k] for k in SPLITS])
+        if len(idx) != n or len(np.unique(idx)) != n or (n and (idx.min() < 0 or idx.max() >= n)):
+            fail("splits must partition the stimuli (each index exactly once)")
+        for info in self._response_info.values():
+            mshape, tshape = info.mean_shape, info.trials_shape
+            where = f"response set {info.name!r}: "
+            if len(mshape) != 3 or mshape[0] != n or mshape[2] != s["n_neurons"]:
+                fail(where + f"mean has shape {mshape}, expected ({n}, n_bins, {s['n_neurons']})")
+            if tshape is not None and (len(tshape) != 4 or tshape[:1] + tshape[2:] != mshape):
+                fail(where + f"trials shape {tshape} does not match mean {mshape}")
+            if info.align not in ALIGNS:
+                fail(where + f"align {info.align!r} not in {ALIGNS}")
+            if check_values and np.isnan(self.mean(info.name)).any():
+                fail(where + "NaN in trial-averaged responses")
+        for name, shape in s["rdms"].items():
+            if shape != (n, n):
+                fail(f"reference RDM {name!r} has shape {shape}, expected ({n}, {n})")
+
+    # ---- metadata ------------------------------------------------------------------
+    @property
+    def id(self) -> str:
+        return str(self._attrs["recording_id"])
+
+    @property
+    def source(self) -> str:
+        return str(self._attrs["source"])
+
+    @property
+    def species(self) -> str:
+        return str(self._attrs["species"])
+
+    @property
+    def citation(self) -> str:
+        return str(self._attrs.get("citation", ""))
+
+    @property
+    def areas(self) -> list[str]:
+        return json.loads(self._attrs["areas"])
+
+    @property
+    def n_stimuli(self) -> int:
+        return self._shapes["n_stimuli"]
+
+    @property
+    def n_neurons(self) -> int:
+        return self._shapes["n_neurons"]
+
+    @property
+    def n_frames(self) -> int:
+        return self._shapes["frame_hash"][1]
+
+    @property
+    def has_pixels(self) -> bool:
+        return self._shapes["pixels"] is not None
+
+    @property
+    def image_shape(self) -> tuple[int, int, int] | None:
+        """(H, W, C) of the stimuli, or None when the source has no images."""
+        return tuple(self._shapes["pixels"][2:]) if self.has_pixels else None
+
+    @property
+    def response_sets(self) -> dict[str, ResponseInfo]:
+        return dict(self._response_info)
+
+    @property
+    def default_response(self) -> str | None:
+        name = str(self._attrs.get("default_response", ""))
+        return name or (next(iter(self._response_info)) if self._response_info else None)
+
+    def response_info(self, name: str | None = None) -> ResponseInfo:
+        name = name or self.default_response
+        if name not in self._response_info:
+            raise UserError(f"response set {name!r}", f"not in this recording (has {sorted(self._response_info)})",
+                            self.path)
+        return self._response_info[name]
+
+    @property
+    def splits(self) -> dict[str, np.ndarray]:
+        return {k: v.copy() for k, v in self._shapes["splits"].items()}
+
+    def split(self, name: str) -> np.ndarray:
+        if name not in SPLITS:
+            raise UserError(f"split {name!r}", f"must be one of {SPLITS}", self.path)
+        return self._shapes["splits"][name].copy()
+
+    @property
+    def reference_rdm_names(self) -> list[str]:
+        return list(self._shapes["rdms"])
+
+    # ---- arrays (lazy) -------------------------------------------------------------
+    def _read(self, key: str, idx=None) -> np.ndarray:
+        with h5py.File(self.path, "r") as f:
+            d = f[key]
+            if idx is None:
+                return d[()]
+            idx = np.asarray(idx)
+            order = np.argsort(idx)
+            out = np.empty((len(idx),) + d.shape[1:], d.dtype)
+            out[order] = d[np.sort(idx)] if len(idx) else out[order]
+            return out
+
+    @cached_property
+    def neuron_ids(self) -> np.ndarray:
+        return self._read("neurons/ids").astype(str)
+
+    @cached_property
+    def neuron_areas(self) -> np.ndarray:
+        return self._read("neurons/area").astype(str)
+
+    @cached_property
+    def stimulus_ids(self) -> np.ndarray:
+        return self._read("stimuli/ids").astype(str)
+
+    @cached_property
+    def content_hash(self) -> np.ndarray:
+        return self._read("stimuli/content_hash").astype(str)
+
+    @cached_property
+    def frame_hash(self) -> np.ndarray:
+        return self._read("stimuli/frame_hash").astype(str)
+
+    def stimuli(self, idx=None) -> np.ndarray:
+        """uint8 (n, n_frames, H, W, C). Indices may be unsorted or repeated."""
+        if not self.has_pixels:
+            raise UserError("stimuli", "this recording has no images", self.path)
+        if idx is not None and len(np.unique(idx)) != len(idx):
+            uniq, inv = np.unique(idx, return_inverse=True)
+            return self._read("stimuli/pixels", uniq)[inv]
+        return self._read("stimuli/pixels", idx)
+
+    def mean(self, name: str | None = None, idx=None) -> np.ndarray:
+        """float32 (n, n_bins, n_neurons) trial-averaged responses."""
+        return self._read(f"responses/{self.response_info(name).name}/mean", idx)
+
+    def trials(self, name: str | None = None, idx=None) -> np.ndarray | None:
+        """float32 (n, n_repeats, n_bins, n_neurons), NaN-padded; None when there are no trials."""
+        info = self.response_info(name)
+        return self._read(f"responses/{info.name}/trials", idx) if info.n_repeats else None
+
+    def reference_rdm(self, name: str) -> tuple[np.ndarray, dict]:
+        if name not in self._shapes["rdms"]:
+            raise UserError(f"reference RDM {name!r}", f"not in this recording (has {self.reference_rdm_names})",
+                            self.path)
+        with h5py.File(self.path, "r") as f:
+            d = f[f"reference_rdms/{name}"]
+            return d[()], dict(d.attrs)
+
+    def provenance(self) -> dict:
+        with h5py.File(self.path, "r") as f:
+            files = f["provenance/files"][()].astype(str).reshape(-1, 3)
+            attrs = dict(f["provenance"].attrs)
+        return {"files": [dict(zip(("name", "url", "sha256"), row)) for row in files.tolist()],
+                "importer": str(attrs.get("importer", "")),
+                "options": json.loads(attrs.get("options", "{}")),
+                "unregistered": json.loads(attrs.get("unregistered", "[]"))}
+
+    def frame_timing(self) -> tuple[float, float]:
+        """(frame_duration_ms, frame_interval_ms); NaN when not applicable."""
+        with h5py.File(self.path, "r") as f:
+            a = f["stimuli"].attrs
+            return float(a.get("frame_duration_ms", np.nan)), float(a.get("frame_interval_ms", np.nan))
+
+    # ---- summaries -----------------------------------------------------------------
+    def summary(self) -> dict:
+        """The fields printed by ``snnvis-data info`` (``--json`` keys are a public interface)."""
+        return {
+            "id": self.id, "source": self.source, "path": str(self.path),
+            "n_stimuli": self.n_stimuli,
+            "n_frames": self.n_frames if self.has_pixels else 0,
+            "image_shape": list(self.image_shape) if self.has_pixels else None,
+            "n_neurons": self.n_neurons,
+            "n_repeats": max([r.n_repeats for r in self._response_info.values()], default=0),
+            "n_bins": self.response_info().n_bins if self._response_info else 0,
+            "areas": self.areas, "species": self.species,
+            "splits": {k: int(len(v)) for k, v in self._shapes["splits"].items()},
+            "responses": {r.name: {"n_bins": r.n_bins, "n_repeats": r.n_repeats, "units": r.units,
+                                   "align": r.align, "frame_average": r.frame_average}
+                          for r in self._response_info.values()},
+            "default_response": self.default_response,
+            "reference_rdms": self.reference_rdm_names,
+            "citation": self.citation,
+        }
+
+    def __repr__(self) -> str:
+        return f"Recording({self.id!r}, {self.n_stimuli} stimuli, {self.n_neurons} neurons, {self.path})"

@@ -1,0 +1,144 @@
+"""The source registry: where every public file comes from, and its sha256.
+
+Each importer module in :mod:`snnvis.recordings.importers` defines a :class:`Source`.
+The checksums are kept in ``sources/<name>.json`` (relative path -> sha256). Files are
+read from a local mirror (``<mirror>/<source>/<relpath>``, the layout of the public
+repositories) or downloaded from their public URL into a cache; either way the sha256
+is verified. A file that is not in the registry (another session of the same study,
+say) is accepted from a mirror with a warning, and its computed sha256 is recorded.
+"""
+from __future__ import annotations
+
+import fnmatch
+import json
+import os
+import shutil
+import urllib.error
+import urllib.request
+import warnings
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+from snnvis.errors import UserError
+from snnvis.utils import atomic_path, sha256_file
+
+MIRROR_ENV = "SNNVIS_DATA_MIRROR"
+CACHE_ENV = "SNNVIS_CACHE"
+
+
+@dataclass(frozen=True)
+class Source:
+    """A public dataset: metadata plus base URLs by relative-path prefix."""
+
+    name: str
+    title: str
+    citation: str
+    license: str
+    species: str
+    urls: dict[str, str]          # relpath prefix -> base URL (longest prefix wins)
+    description: str = ""
+
+    @property
+    def checksums(self) -> dict[str, str]:
+        text = resources.files("snnvis.recordings").joinpath(f"sources/{self.name}.json").read_text()
+        return json.loads(text)
+
+    def url(self, relpath: str) -> str:
+        prefix = max((p for p in self.urls if relpath.startswith(p)), key=len, default=None)
+        if prefix is None:
+            raise UserError(f"source {self.name}", f"no public URL known for {relpath!r}")
+        return self.urls[prefix].rstrip("/") + "/" + relpath[len(prefix):].lstrip("/")
+
+
+class UnregisteredFileWarning(UserWarning):
+    """A file read from a mirror that the registry has no checksum for."""
+
+
+@dataclass
+class FileStore:
+    """Resolves a source's files from a mirror or the network, verifying checksums.
+
+    ``provenance`` collects (relpath, url, sha256) for every file handed out, and
+    ``unregistered`` the files whose checksum had to be computed instead of checked.
+    """
+
+    source: Source
+    mirror: Path | None = None
+    cache: Path | None = None
+    provenance: list[tuple[str, str, str]] = field(default_factory=list)
+    unregistered: list[str] = field(default_factory=list)
+    digests: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self):
+        if self.mirror is None and os.environ.get(MIRROR_ENV):
+            self.mirror = Path(os.environ[MIRROR_ENV])
+        if self.mirror is not None:
+            self.mirror = Path(self.mirror)
+            if not self.mirror.is_dir():
+                raise UserError("mirror", "directory does not exist", self.mirror)
+        if self.cache is None:
+            self.cache = Path(os.environ.get(CACHE_ENV, Path.home() / ".cache" / "snnvis")) / "downloads"
+        self._checksums = self.source.checksums
+
+    @property
+    def root(self) -> Path | None:
+        return None if self.mirror is None else self.mirror / self.source.name
+
+    def list(self, pattern: str = "*") -> list[str]:
+        """Relative paths matching a glob pattern: the mirror's files, else the registry's."""
+        if self.root is not None:
+            if not self.root.is_dir():
+                raise UserError(f"source {self.source.name}", f"not found in mirror {self.mirror}", self.root)
+            found = (str(p.relative_to(self.root)) for p in self.root.rglob("*") if p.is_file())
+        else:
+            found = iter(self._checksums)
+        return sorted(p for p in found if fnmatch.fnmatchcase(p, pattern))
+
+    def exists(self, relpath: str) -> bool:
+        if self.root is not None:
+            return (self.root / relpath).is_file()
+        return relpath in self._checksums
+
+    def path(self, relpath: str) -> Path:
+        """A verified local path for ``relpath``."""
+        expected = self._checksums.get(relpath)
+        if self.root is not None:
+            local = self.root / relpath
+            if not local.is_file():
+                raise UserError(f"file {relpath!r} of source {self.source.name}", "not found in mirror", self.root)
+        else:
+            if expected is None:
+                raise UserError(f"file {relpath!r}", f"not in the registry of source {self.source.name}; "
+                                "unregistered files can only be imported from a mirror (--mirror DIR)")
+            local = self._download(relpath, expected)
+        digest = sha256_file(local)
+        if expected is None:
+            warnings.warn(f"{self.source.name}/{relpath} is not in the registry; recording its sha256 {digest[:12]}…",
+                          UnregisteredFileWarning, stacklevel=2)
+            self.unregistered.append(relpath)
+        elif digest != expected:
+            raise UserError("checksum mismatch", f"sha256 {digest[:16]}… expected {expected[:16]}…", local)
+        try:
+            url = self.source.url(relpath)
+        except UserError:
+            url = ""
+        if relpath not in self.digests:
+            self.provenance.append((relpath, url, digest))
+        self.digests[relpath] = digest
+        return local
+
+    def _download(self, relpath: str, expected: str) -> Path:
+        target = self.cache / self.source.name / relpath
+        if target.is_file() and sha256_file(target) == expected:
+            return target
+        url = self.source.url(relpath)
+        try:
+            with urllib.request.urlopen(url, timeout=30) as response, atomic_path(target) as tmp:
+                with open(tmp, "wb") as out:
+                    shutil.copyfileobj(response, out)
+        except (urllib.error.URLError, OSError, TimeoutError) as err:
+            raise UserError(f"source {self.source.name}",
+                            f"cannot download {url} ({getattr(err, 'reason', err)}); "
+                            f"pass --mirror DIR or set {MIRROR_ENV}") from None
+        return target
