@@ -73,6 +73,7 @@ class RecordingData:
     stimulus_ids: list[str]
     pixels: np.ndarray | None = None      # uint8 (n_stimuli, n_frames, H, W, C)
     stimulus_groups: list[str] | None = None
+    group_universe: list[str] | None = None   # every group of the source, for identical quotas per session
     responses: dict[str, ResponseSet] = field(default_factory=dict)
     default_response: str | None = None
     reference_rdms: dict[str, tuple[np.ndarray, dict]] = field(default_factory=dict)
@@ -82,6 +83,7 @@ class RecordingData:
     provenance: list[tuple[str, str, str]] = field(default_factory=list)  # (name, url, sha256)
     importer_options: dict = field(default_factory=dict)
     unregistered: list[str] = field(default_factory=list)
+    importer: str = ""                    # module that made it; default snnvis.recordings.importers.<source>
 
     @property
     def n_stimuli(self) -> int:
@@ -111,22 +113,43 @@ def split_of_key(key: str, seed: int = SPLIT_SEED, fractions: dict | None = None
     return SPLITS[-1]
 
 
+def quota_splits(groups, seed: int = SPLIT_SEED, fractions: dict | None = None) -> dict[str, str]:
+    """Split a small set of groups by quota: ranked by their seeded hash, then cut by fraction.
+
+    With few groups (ten movies, say) independent per-group draws often leave a split
+    empty; ranking guarantees every split at least one group when there are three or
+    more. The result depends only on the set of groups, so an importer passes the whole
+    universe of its source's groups to make it identical in every session.
+    """
+    fractions = fractions or DEFAULT_FRACTIONS
+    ranked = sorted(set(groups), key=lambda g: _unit_interval(f"group:{g}", seed))
+    n = len(ranked)
+    held = {k: max(1, round(fractions[k] * n)) if n >= 3 else 0 for k in ("test", "validation")}
+    out = {}
+    for i, g in enumerate(ranked):
+        out[g] = "test" if i < held["test"] else "validation" if i < held["test"] + held["validation"] else "train"
+    return out
+
+
 def assign_splits(frame_hashes: np.ndarray, groups: list[str] | None = None,
-                  seed: int = SPLIT_SEED, fractions: dict | None = None) -> dict[str, np.ndarray]:
+                  seed: int = SPLIT_SEED, fractions: dict | None = None,
+                  group_universe: list[str] | None = None) -> dict[str, np.ndarray]:
     """Assign every stimulus to train/validation/test without leakage.
 
-    Each frame's split is a function of its content hash alone, so an image gets the
-    same split in every session, including sessions imported later. A stimulus
-    (a sequence) takes the most held-out split among its frames (test > validation >
-    train), and all stimuli of one group (explicit ``groups``, or stimuli sharing any
-    frame) take the most held-out split in the group. Frames of one sequence therefore
-    never straddle splits and no test frame is ever trained on.
+    Stimuli are joined into components when they share a frame (by content) or an
+    explicit group label, and a whole component takes one split, so frames of one
+    sequence never straddle splits and duplicates within a session stay together.
+
+    - A component without group labels takes the split of its smallest frame hash.
+      For static images that is the image's own content hash, so an image gets the same
+      split in every session, including sessions imported later.
+    - A component with group labels takes the split that :func:`quota_splits` gives its
+      groups over ``group_universe`` (default: the groups present); if it holds groups
+      of different splits, the most held-out one (test > validation > train).
     """
     frame_hashes = np.asarray(frame_hashes, dtype=object)
     n = frame_hashes.shape[0]
     rank = {name: i for i, name in enumerate(SPLITS)}
-    level = np.array([max(rank[split_of_key(h, seed, fractions)] for h in row) for row in frame_hashes])
-    # union-find over stimuli that share a frame or an explicit group label
     parent = list(range(n))
 
     def find(i: int) -> int:
@@ -136,17 +159,19 @@ def assign_splits(frame_hashes: np.ndarray, groups: list[str] | None = None,
         return i
 
     first: dict[str, int] = {}
-    keys = [list(row) for row in frame_hashes]
-    if groups is not None:
-        keys = [k + [f"group:{g}"] for k, g in zip(keys, groups)]
-    for i, row in enumerate(keys):
-        for key in row:
-            j = first.setdefault(key, i)
-            parent[find(i)] = find(j)
+    for i in range(n):
+        keys = list(frame_hashes[i]) + ([f"group:{groups[i]}"] if groups is not None else [])
+        for key in keys:
+            parent[find(i)] = find(first.setdefault(key, i))
     root = np.array([find(i) for i in range(n)])
+    by_group = quota_splits(group_universe or list(groups), seed, fractions) if groups is not None else {}
+    level = np.zeros(n, dtype=int)
     for r in np.unique(root):
-        members = root == r
-        level[members] = level[members].max()
+        members = np.flatnonzero(root == r)
+        if by_group:
+            level[members] = max(rank[by_group[groups[i]]] for i in members)
+        else:
+            level[members] = rank[split_of_key(min(h for i in members for h in frame_hashes[i]), seed, fractions)]
     return {name: np.flatnonzero(level == rank[name]).astype(np.int64) for name in SPLITS}
 
 
@@ -204,7 +229,7 @@ def write_recording(path: str | Path, data: RecordingData, split_seed: int = SPL
     fractions = fractions or DEFAULT_FRACTIONS
     frame_hash = frame_hashes_of(data)
     stim_hash = [content_hash(s) for s in data.pixels] if data.pixels is not None else list(frame_hash[:, 0])
-    splits = assign_splits(frame_hash, data.stimulus_groups, split_seed, fractions)
+    splits = assign_splits(frame_hash, data.stimulus_groups, split_seed, fractions, data.group_universe)
     areas = sorted(set(data.neuron_areas)) or sorted({a.get("area", "") for _, a in data.reference_rdms.values()} - {""})
     with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
         f.attrs.update({
@@ -243,11 +268,11 @@ def write_recording(path: str | Path, data: RecordingData, split_seed: int = SPL
         for name in SPLITS:
             sp.create_dataset(name, data=splits[name])
         sp.attrs.update({"seed": split_seed, "fractions": json.dumps(fractions),
-                         "rule": "per-frame content hash; a group takes its most held-out split"})
+                         "rule": "components of shared frames/groups; smallest frame hash, or group quotas"})
         pv = f.create_group("provenance")
         files = np.array([list(t) for t in data.provenance], dtype=object).reshape(-1, 3)
         pv.create_dataset("files", data=files, dtype=_str)
-        pv.attrs.update({"importer": f"snnvis.recordings.importers.{data.source}",
+        pv.attrs.update({"importer": data.importer or f"snnvis.recordings.importers.{data.source}",
                          "options": json.dumps(data.importer_options, default=str),
                          "unregistered": json.dumps(data.unregistered)})
     return path
