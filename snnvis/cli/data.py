@@ -25,6 +25,9 @@ def _import(args) -> int:
 
     from snnvis.recordings.importing import import_source
 
+    bad = [kv for kv in args.option if "=" not in kv or not kv.split("=", 1)[0]]
+    if bad:
+        raise UserError(f"option {bad[0]!r}", "must be KEY=VALUE, e.g. -o bin_ms=25")
     options = dict(kv.split("=", 1) for kv in args.option)
     bar = (lambda it: tqdm(it, desc=f"import {args.source}", unit="session")) if sys.stderr.isatty() else None
     paths = import_source(args.source, mirror=args.mirror, out=args.out, only=args.only, force=args.force,

@@ -36,7 +36,10 @@ def import_source(name: str, mirror: str | Path | None = None, out: str | Path =
     after the new file is complete; a failed import leaves them untouched.
     """
     module = importers.get(name)
-    found = module.discover(FileStore(module.SOURCE, mirror))
+    store = FileStore(module.SOURCE, mirror)
+    if store.root is not None and not store.root.is_dir():
+        raise UserError(f"source {name}", f"not found in mirror {store.mirror} (no folder {name}/ there)", store.root)
+    found = module.discover(store)
     if only:
         for sid in only:
             if sid not in found:

@@ -16,6 +16,10 @@ _REQUIRED = ("stimuli/ids", "stimuli/frame_hash", "neurons/ids", "neurons/area",
              "splits/train", "splits/validation", "splits/test", "provenance/files")
 
 
+def _one_line(err: Exception) -> str:
+    return " ".join(str(err).split())
+
+
 @dataclass(frozen=True)
 class ResponseInfo:
     """Metadata of one response set; arrays are read on demand from the Recording."""
@@ -54,8 +58,8 @@ class Recording:
                 self._response_info = {name: self._read_response_info(f, name) for name in f["responses"]}
         except UserError:
             raise
-        except (OSError, KeyError, ValueError) as err:
-            raise UserError("recording", f"not a readable snnvis HDF5 file ({err})", self.path) from None
+        except (OSError, KeyError, ValueError, TypeError) as err:
+            raise UserError("recording", f"not a readable snnvis HDF5 file ({_one_line(err)})", self.path) from None
         if validate:
             self.validate()
 
@@ -95,6 +99,9 @@ class Recording:
         def fail(why: str):
             raise UserError("recording", why, self.path)
 
+        missing = [k for k in ("format_version", "recording_id", "source", "species", "areas") if k not in self._attrs]
+        if missing:
+            fail(f"missing root attribute {missing[0]!r}")
         if int(self._attrs.get("format_version", -1)) != FORMAT_VERSION:
             fail(f"unsupported format_version {self._attrs.get('format_version')!r} (expected {FORMAT_VERSION})")
         if s["frame_hash"][0] != n:
@@ -195,15 +202,20 @@ class Recording:
 
     # ---- arrays (lazy) -------------------------------------------------------------
     def _read(self, key: str, idx=None) -> np.ndarray:
-        with h5py.File(self.path, "r") as f:
-            d = f[key]
-            if idx is None:
-                return d[()]
-            idx = np.asarray(idx)
-            order = np.argsort(idx)
-            out = np.empty((len(idx),) + d.shape[1:], d.dtype)
-            out[order] = d[np.sort(idx)] if len(idx) else out[order]
-            return out
+        """Read a dataset, or rows ``idx`` of it (any order, repeats and negative indices allowed)."""
+        try:
+            with h5py.File(self.path, "r") as f:
+                d = f[key]
+                if idx is None:
+                    return d[()]
+                idx = np.asarray(idx, dtype=np.int64).reshape(-1)
+                idx = np.where(idx < 0, idx + d.shape[0], idx)
+                if not len(idx):
+                    return np.empty((0,) + d.shape[1:], d.dtype)
+                uniq, inverse = np.unique(idx, return_inverse=True)   # h5py wants increasing, unique rows
+                return d[uniq][inverse]
+        except (OSError, KeyError) as err:
+            raise UserError("recording", f"cannot read {key} ({_one_line(err)})", self.path) from None
 
     @cached_property
     def neuron_ids(self) -> np.ndarray:
@@ -229,9 +241,6 @@ class Recording:
         """uint8 (n, n_frames, H, W, C). Indices may be unsorted or repeated."""
         if not self.has_pixels:
             raise UserError("stimuli", "this recording has no images", self.path)
-        if idx is not None and len(np.unique(idx)) != len(idx):
-            uniq, inv = np.unique(idx, return_inverse=True)
-            return self._read("stimuli/pixels", uniq)[inv]
         return self._read("stimuli/pixels", idx)
 
     def mean(self, name: str | None = None, idx=None) -> np.ndarray:
