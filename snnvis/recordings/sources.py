@@ -48,7 +48,9 @@ class Source:
         prefix = max((p for p in self.urls if relpath.startswith(p)), key=len, default=None)
         if prefix is None:
             raise UserError(f"source {self.name}", f"no public URL known for {relpath!r}")
-        return self.urls[prefix].rstrip("/") + "/" + relpath[len(prefix):].lstrip("/")
+        rest = relpath[len(prefix):].lstrip("/")
+        # a prefix equal to the whole relpath maps one file to its own URL (a renamed file)
+        return self.urls[prefix] if not rest else self.urls[prefix].rstrip("/") + "/" + rest
 
 
 class UnregisteredFileWarning(UserWarning):

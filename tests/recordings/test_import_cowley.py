@@ -1,0 +1,249 @@
+"""cowley2023_v4: import real sessions and compare what is read back with the source files."""
+from __future__ import annotations
+
+import io
+import json
+import re
+import time
+import warnings
+import zipfile
+from itertools import permutations
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from snnvis.cli.data import main as data_main
+from snnvis.errors import UserError
+from snnvis.recordings.importers import cowley2023_v4 as cowley
+from snnvis.recordings.importing import import_source
+from snnvis.recordings.recording import Recording
+from snnvis.recordings.sources import FileStore, UnregisteredFileWarning
+from snnvis.utils import content_hash
+
+NAME = "cowley2023_v4"
+FAST = ("190925", "210305")   # 190925: 1,200 files holding 900 distinct images; 210305: 400 images
+INFO_KEYS = {"n_stimuli", "n_frames", "n_neurons", "n_repeats", "n_bins", "areas", "species", "splits"}
+
+
+# ---- independent readers of the source files ----------------------------------------------------
+def decode_zip(path: Path) -> tuple[list[str], list[bytes], np.ndarray]:
+    """(file names, raw bytes, uint8 (n, H, W, 3)) in image-number order."""
+    with zipfile.ZipFile(path) as zf:
+        names = [n for n in zf.namelist() if n.endswith(".jpg")]
+        names.sort(key=lambda n: int(re.search(r"(\d+)\.jpg$", n).group(1)))
+        blobs = [zf.read(n) for n in names]
+    pixels = np.stack([np.asarray(Image.open(io.BytesIO(b))) for b in blobs])
+    return [n.rsplit("/", 1)[-1] for n in names], blobs, pixels
+
+
+def source_arrays(datasets_dir: Path, sid: str):
+    root = datasets_dir / NAME
+    avg = np.load(root / f"responses_repeat_averaged/responses_{sid}.npy")
+    names, blobs, pixels = decode_zip(root / f"images/images_{sid}.zip")
+    return avg, names, blobs, pixels
+
+
+def check_against_source(rec: Recording, datasets_dir: Path, sid: str) -> None:
+    """Every stimulus: pixels equal its decoded JPEG(s), mean equals the average of its columns."""
+    avg, names, _, pixels = source_arrays(datasets_dir, sid)
+    col = {n: k for k, n in enumerate(names)}
+    stim, mean = rec.stimuli(), rec.mean()
+    assert rec.n_neurons == avg.shape[0]
+    assert mean.shape == (rec.n_stimuli, 1, avg.shape[0])
+    seen = []
+    for s, sid_s in enumerate(rec.stimulus_ids):
+        cols = [col[n] for n in sid_s.split("+")]
+        seen += cols
+        for c in cols:                       # duplicates share pixels
+            np.testing.assert_array_equal(stim[s, 0], pixels[c])
+        np.testing.assert_allclose(mean[s, 0], avg[:, cols].mean(axis=1), rtol=1e-6, atol=1e-6)
+    assert sorted(seen) == list(range(len(names)))           # every file used exactly once
+    assert len(set(content_hash(p) for p in pixels)) == rec.n_stimuli
+    assert len(set(rec.content_hash)) == rec.n_stimuli
+
+
+def assert_no_leakage(recs: dict[str, Recording]) -> None:
+    """No test image of one session is in another session's train split; shared images share a split."""
+    split_of = {}
+    for sid, rec in recs.items():
+        hashes = rec.content_hash
+        assert len(set(hashes)) == len(hashes), f"{sid}: an image is in two stimuli"
+        split_of[sid] = {hashes[i]: name for name, idx in rec.splits.items() for i in idx}
+    for a, b in permutations(recs, 2):
+        test_a = {h for h, s in split_of[a].items() if s == "test"}
+        train_b = {h for h, s in split_of[b].items() if s == "train"}
+        assert not test_a & train_b, f"test images of {a} are in the train split of {b}"
+        for h in set(split_of[a]) & set(split_of[b]):
+            assert split_of[a][h] == split_of[b][h]
+
+
+# ---- fixtures -------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def fast(datasets_dir, tmp_path_factory):
+    """190925 via import_source, 210305 via the CLI; import times per session."""
+    out = tmp_path_factory.mktemp("cowley_fast")
+    times = {}
+    t = time.perf_counter()
+    paths = import_source(NAME, mirror=datasets_dir, out=out, only=["190925"])
+    times["190925"] = time.perf_counter() - t
+    assert paths == [out / NAME / "190925.h5"]
+    t = time.perf_counter()
+    with pytest.raises(SystemExit) as exit_:
+        data_main(["import", NAME, "--mirror", str(datasets_dir), "--out", str(out), "--only", "210305"])
+    times["210305"] = time.perf_counter() - t
+    assert exit_.value.code == 0
+    print(f"\ncowley import seconds: {times}")
+    return {sid: Recording(out / NAME / f"{sid}.h5") for sid in FAST}
+
+
+# ---- discovery and skipping -----------------------------------------------------------------------
+def test_discover_lists_every_session_and_why_201016_cannot_be_imported(datasets_dir):
+    found = cowley.discover(FileStore(cowley.SOURCE, datasets_dir))
+    on_disk = {p.stem.split("_")[1] for p in (datasets_dir / NAME / "responses_repeat_averaged").glob("*.npy")}
+    assert set(found) == on_disk
+    assert found["201016"] == "images/images_201016.zip is missing"
+    assert all(reason is None for sid, reason in found.items() if sid != "201016")
+
+
+def test_only_201016_is_an_error(datasets_dir, tmp_path, capsys):
+    with pytest.raises(UserError, match=r"images/images_201016\.zip is missing"):
+        import_source(NAME, mirror=datasets_dir, out=tmp_path, only=["201016"])
+    with pytest.raises(SystemExit) as exit_:
+        data_main(["import", NAME, "--mirror", str(datasets_dir), "--out", str(tmp_path), "--only", "201016"])
+    assert exit_.value.code == 2
+    assert "images_201016.zip is missing" in capsys.readouterr().err
+    assert not (tmp_path / NAME / "201016.h5").exists()
+
+
+def test_public_urls():
+    assert cowley.SOURCE.url("images/images_190925.zip").endswith(
+        "cowleygroup/V4_compact_models/HEAD/data_V4_responses/images/images_190925.zip")
+    assert cowley.SOURCE.url("readme_original.txt").endswith("data_V4_responses/readme.txt")
+
+
+# ---- values ---------------------------------------------------------------------------------------
+def test_190925_duplicates_are_merged_by_content(fast, datasets_dir):
+    rec = fast["190925"]
+    avg, names, blobs, pixels = source_arrays(datasets_dir, "190925")
+    assert len(names) == 1200 and avg.shape == (36, 1200)
+    assert rec.n_stimuli == 900 and rec.n_neurons == 36
+    merged = [s for s in rec.stimulus_ids if "+" in s]
+    assert len(merged) == 300
+    assert merged[0] == "image0001.jpg+image0901.jpg" and merged[-1] == "image0300.jpg+image1200.jpg"
+    # the duplicates are byte-identical files, so also pixel-identical, with different responses
+    assert all(blobs[k] == blobs[k + 900] for k in range(300))
+    assert not np.allclose(avg[:, :300], avg[:, 900:])
+    m = rec.mean()
+    np.testing.assert_allclose(m[0, 0], (avg[:, 0] + avg[:, 900]) / 2, rtol=1e-6)
+    np.testing.assert_allclose(m[299, 0], (avg[:, 299] + avg[:, 1199]) / 2, rtol=1e-6)
+    np.testing.assert_allclose(m[300, 0], avg[:, 300], rtol=1e-6)       # image0301.jpg, not duplicated
+    assert rec.stimulus_ids[300] == "image0301.jpg"
+    check_against_source(rec, datasets_dir, "190925")
+
+
+def test_210305_values_and_metadata(fast, datasets_dir):
+    rec = fast["210305"]
+    avg, names, _, pixels = source_arrays(datasets_dir, "210305")
+    assert rec.n_stimuli == 400 and rec.n_neurons == 70 and rec.n_frames == 1
+    assert rec.image_shape == (112, 112, 3)
+    assert list(rec.stimulus_ids) == names
+    np.testing.assert_array_equal(rec.stimuli([0])[0, 0], pixels[0])
+    np.testing.assert_array_equal(rec.stimuli([399])[0, 0], pixels[-1])
+    np.testing.assert_array_equal(rec.mean()[:, 0, :], avg.T.astype(np.float32))
+    assert rec.mean(idx=[17])[0, 0, 5] == np.float32(avg[5, 17])
+    assert set(rec.neuron_areas) == {"V4"} and rec.areas == ["V4"]
+    assert rec.neuron_ids[0] == "210305_n0" and rec.neuron_ids[-1] == "210305_n69"
+    assert rec.species == "macaque (Macaca mulatta)"
+    info = rec.response_info()
+    assert info.units == "spike count in a 100 ms window, averaged over repeats"
+    np.testing.assert_array_equal(info.windows_ms, [[0.0, 100.0]])
+    assert info.n_repeats == 0 and rec.trials() is None
+    assert "monkey PE" in info.description and "offset" in info.description
+    assert "monkey WE" in fast["190925"].response_info().description
+    prov = rec.provenance()
+    assert {f["name"] for f in prov["files"]} >= {"images/images_210305.zip",
+                                                 "responses_repeat_averaged/responses_210305.npy"}
+    check_against_source(rec, datasets_dir, "210305")
+
+
+def test_info_json(fast, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        data_main(["info", str(fast["190925"].path), "--json"])
+    assert exit_.value.code == 0
+    info = json.loads(capsys.readouterr().out)
+    assert INFO_KEYS <= set(info)
+    assert info["n_neurons"] == 36 and info["n_stimuli"] == 900 and info["n_frames"] == 1
+    assert info["n_repeats"] == 0 and info["n_bins"] == 1
+    assert info["areas"] == ["V4"] and info["species"] == "macaque (Macaca mulatta)"
+    assert sum(info["splits"].values()) == 900
+
+
+def test_cross_session_leakage_fast(fast):
+    assert_no_leakage(fast)
+
+
+def test_raw_repeats_are_pooled_and_weighted(datasets_dir, tmp_path):
+    """201016 has raw repeats but no images here: give it a zip (with one duplicate) in a tmp mirror."""
+    real = datasets_dir / NAME
+    mirror = tmp_path / "mirror"
+    for rel in ("responses_repeat_averaged/responses_201016.npy", "responses_raw/responses_201016.npy"):
+        (mirror / NAME / rel).parent.mkdir(parents=True, exist_ok=True)
+        (mirror / NAME / rel).symlink_to(real / rel)
+    _, blobs, pixels = decode_zip(real / "images/images_190927.zip")
+    blobs = blobs[:599] + [blobs[0]]                       # image0600 duplicates image0001
+    (mirror / NAME / "images").mkdir()
+    with zipfile.ZipFile(mirror / NAME / "images/images_201016.zip", "w") as zf:
+        zf.writestr("images_201016/", b"")                 # the layout the README describes
+        for k in np.random.default_rng(0).permutation(600):
+            zf.writestr(f"images_201016/image{k + 1:04d}.jpg", blobs[k])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UnregisteredFileWarning)
+        path, = import_source(NAME, mirror=mirror, out=tmp_path / "out", only=["201016"])
+    rec = Recording(path)
+    raw = np.load(real / "responses_raw/responses_201016.npy")
+    avg = np.load(real / "responses_repeat_averaged/responses_201016.npy")
+    count = (~np.isnan(raw[0])).sum(axis=1)               # repeats per image (same for every neuron here)
+    assert rec.n_stimuli == 599 and rec.stimulus_ids[0] == "image0001.jpg+image0600.jpg"
+    trials, mean = rec.trials(), rec.mean()
+    assert trials.shape == (599, count[0] + count[599], 1, 82)
+    # merged: mean over pooled repeats == repeat-count-weighted mean of the two averages
+    weighted = (avg[:, 0] * count[0] + avg[:, 599] * count[599]) / (count[0] + count[599])
+    np.testing.assert_allclose(mean[0, 0], weighted, rtol=1e-5)
+    pooled = np.concatenate([raw[:, 0, :count[0]], raw[:, 599, :count[599]]], axis=1)
+    np.testing.assert_array_equal(trials[0, :pooled.shape[1], 0], pooled.T.astype(np.float32))
+    assert np.isnan(trials[0, pooled.shape[1]:]).all()
+    # not merged: trials are the raw repeats, NaN-padded; mean equals the released average
+    for k in (1, 250, 598):
+        np.testing.assert_array_equal(trials[k, :count[k], 0], raw[:, k, :count[k]].T.astype(np.float32))
+        assert np.isnan(trials[k, count[k]:]).all()
+        np.testing.assert_allclose(mean[k, 0], avg[:, k], rtol=1e-5)
+    np.testing.assert_allclose(np.nanmean(trials, axis=1), mean, rtol=1e-6)
+    assert "images/images_201016.zip" in rec.provenance()["unregistered"]
+
+
+# ---- every session (slow) -------------------------------------------------------------------------
+@pytest.mark.slow
+def test_all_sessions_and_leakage(datasets_dir, tmp_path):
+    times, last = {}, [None, time.perf_counter()]
+
+    def progress(wanted):
+        for sid in wanted:
+            last[:] = [sid, time.perf_counter()]
+            yield sid
+            times[sid] = time.perf_counter() - last[1]
+
+    with pytest.warns(UserWarning, match="skipping session 201016: images/images_201016.zip is missing"):
+        paths = import_source(NAME, mirror=datasets_dir, out=tmp_path, progress=progress)
+    print(f"\ncowley import seconds per session: { {k: round(v, 2) for k, v in times.items()} }")
+    expected = sorted(p.stem.split("_")[1] for p in (datasets_dir / NAME / "images").glob("images_*.zip"))
+    assert sorted(p.stem for p in paths) == expected
+    recs = {p.stem: Recording(p) for p in paths}
+    for sid, rec in recs.items():
+        check_against_source(rec, datasets_dir, sid)
+    assert recs["190925"].n_stimuli == 900
+    assert recs["210621"].n_stimuli == 1198                 # two duplicated images in this session
+    assert "image0101.jpg+image0536.jpg" in recs["210621"].stimulus_ids
+    assert sum(r.n_neurons for r in recs.values()) == 371
+    assert_no_leakage(recs)
