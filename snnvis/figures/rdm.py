@@ -1,0 +1,64 @@
+"""Monkey-IT RDM next to model-layer RDMs (Kriegeskorte et al. 2008 style)."""
+from __future__ import annotations
+
+import numpy as np
+from matplotlib.figure import Figure
+from scipy.stats import rankdata
+
+from ._common import new_figure
+
+
+def rank_transform(rdm) -> np.ndarray:
+    """Off-diagonal dissimilarities replaced by their percentile (0-100) among all pairs,
+    ties averaged; the diagonal is 0. The matrix is symmetrised from its upper triangle."""
+    d = np.asarray(rdm, dtype=np.float64)
+    if d.ndim != 2 or d.shape[0] != d.shape[1]:
+        raise ValueError(f"RDM must be square, got {d.shape}")
+    n = d.shape[0]
+    iu = np.triu_indices(n, 1)
+    out = np.zeros_like(d)
+    if iu[0].size:
+        ranks = rankdata(d[iu])
+        out[iu] = 100.0 * (ranks - 1) / max(ranks.size - 1, 1)
+        out[(iu[1], iu[0])] = out[iu]
+    return out
+
+
+def kriegeskorte_rdms(brain_rdm, model_rdms: dict, scores: dict, ceiling: tuple[float, float],
+                      brain_label: str = "monkey IT", score_label: str = "RSA (Spearman)",
+                      cmap: str = "viridis") -> Figure:
+    """Brain RDM and model-layer RDMs side by side, plus RSA scores against the ceiling.
+
+    Args:
+        brain_rdm: (n, n) reference RDM.
+        model_rdms: {layer: (n, n) RDM over the same stimuli}.
+        scores: {layer: RSA score}; layers without a score get no bar.
+        ceiling: (lower, upper) noise ceiling of the score, drawn as a band.
+
+    Returns:
+        One panel per RDM, each rank-transformed into percentiles (as in the paper), a
+        shared colour bar, and a bar panel of the scores with the ceiling band.
+    """
+    mats = {brain_label: np.asarray(brain_rdm, dtype=np.float64), **model_rdms}
+    n = mats[brain_label].shape[0]
+    for name, m in mats.items():
+        if np.shape(m) != (n, n):
+            raise ValueError(f"RDM {name!r} has shape {np.shape(m)}, expected ({n}, {n})")
+    k = len(mats)
+    fig = new_figure(2.6 * k + 3.4, 3.0)
+    axes = fig.subplots(1, k + 1, width_ratios=[1] * k + [1.3])
+    im = None
+    for ax, (name, m) in zip(axes, mats.items()):
+        im = ax.imshow(rank_transform(m), cmap=cmap, vmin=0, vmax=100, interpolation="nearest")
+        ax.set(title=name, xticks=[], yticks=[])
+    fig.colorbar(im, ax=list(axes[:k]), label="dissimilarity (percentile)", shrink=0.8)
+
+    bar = axes[-1]
+    names = [name for name in model_rdms if name in scores]
+    bar.axhspan(ceiling[0], ceiling[1], color="0.85", label="noise ceiling")
+    bar.bar(range(len(names)), [scores[name] for name in names], color="#4c72b0")
+    bar.set_xticks(range(len(names)), names, rotation=45, ha="right")
+    bar.set(ylabel=score_label, title=f"similarity to {brain_label}")
+    bar.axhline(0, color="0.5", lw=0.6)
+    bar.legend(fontsize=7, frameon=False)
+    return fig
