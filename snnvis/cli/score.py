@@ -1,9 +1,44 @@
-"""``snnvis-score``."""
+"""``snnvis-score``: a model's layers against recorded brain areas; see configs/score.yaml."""
 from __future__ import annotations
 
 import sys
+from pathlib import Path
+
+import hydra
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig
+
+from snnvis.errors import UserError
+
+CONFIGS = str(Path(__file__).resolve().parents[2] / "configs")
 
 
-def main() -> int:
-    print("snnvis-score: not implemented yet", file=sys.stderr)
-    return 1
+def run(cfg: DictConfig, run_dir: str | Path):
+    """Score as configured, write scores.csv/scores.json into ``run_dir``, print the table.
+
+    Raises :class:`~snnvis.errors.UserError` on bad input; returns the
+    :class:`~snnvis.evaluation.pipeline.ScoreRun`.
+    """
+    from snnvis.evaluation.pipeline import format_table, run as score_run
+
+    result = score_run(cfg, run_dir)
+    print(format_table(result))
+    print(f"wrote {Path(run_dir) / 'scores.csv'} ({len(result.rows)} rows) and {Path(run_dir) / 'scores.json'}")
+    return result
+
+
+@hydra.main(config_path=CONFIGS, config_name="score", version_base="1.3")
+def _main(cfg: DictConfig) -> None:
+    try:
+        run(cfg, HydraConfig.get().runtime.output_dir)
+    except UserError as err:
+        print(err.message, file=sys.stderr)
+        sys.exit(2)
+
+
+def main() -> None:
+    _main()
+
+
+if __name__ == "__main__":
+    main()

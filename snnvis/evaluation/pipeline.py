@@ -1,0 +1,239 @@
+"""One ``snnvis-score`` run: a model's layers against recordings, written to ``scores.csv``
+and ``scores.json`` in the run directory (see ``configs/score.yaml`` for every key).
+
+Everything the user can get wrong (recordings, metrics, layers, the checkpoint, the
+device) is checked before the model runs and before anything is written.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+import torch
+from omegaconf import DictConfig, OmegaConf
+
+from snnvis.errors import UserError
+from snnvis.evaluation.activations import (ModelInfo, calibrate_batchnorm, extract_activations, load_encoder,
+                                           prepare_core, resolve_device, stimulus_batches)
+from snnvis.evaluation.scoring import (SELECTIONS, LayerScorer, ScoreRow, build_metrics, choose_layers,
+                                       stimulus_splits, targets_from_recording)
+from snnvis.models import count_params
+from snnvis.models.capture import KINDS
+from snnvis.recordings.recording import Recording
+from snnvis.utils import atomic_path
+
+__all__ = ["CSV_COLUMNS", "ScoreRun", "format_table", "run"]
+
+CSV_COLUMNS = ["model", "spiking", "seed", "source", "recording", "target", "layer", "depth", "layer_area", "area",
+               "metric", "split", "score", "ceiling", "ceiling_lower", "normalized", "ci_low", "ci_high",
+               "n_stimuli", "n_neurons", "selection", "chosen", "method", "ceiling_kind", "checkpoint",
+               "recording_path"]
+
+
+@dataclass
+class ScoreRun:
+    """What a run produced: every row of ``scores.csv``, the best layers of ``scores.json``."""
+
+    model: ModelInfo
+    rows: list[ScoreRow]
+    best: list[dict]
+    skipped: list[str]
+    run_dir: Path
+    ci: float = 0.95
+    selection_key: str = "held_out"
+
+    @property
+    def label(self) -> str:
+        return SELECTIONS[self.selection_key]
+
+
+def _recording_label(rec: Recording) -> str:
+    return f"{rec.source}/{rec.id}"
+
+
+def _calibration_batches(recs: list[Recording], splits: dict[str, dict], n_total: int, batch_size: int,
+                         size: int, seed: int):
+    """Seeded sample of up to ``n_total`` selection stimuli, spread over the recordings."""
+    generator = np.random.default_rng(seed)
+    per = max(1, n_total // len(recs))
+    for rec in recs:
+        pool = splits[_recording_label(rec)]["selection"]
+        idx = np.sort(generator.choice(pool, size=min(per, len(pool)), replace=False))
+        yield from stimulus_batches(rec, idx, batch_size, size)
+
+
+def _clean(value: Any) -> Any:
+    """JSON-safe: NaN/inf -> None, numpy scalars -> Python."""
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_clean(v) for v in value]
+    if isinstance(value, (np.floating, float)):
+        value = float(value)
+        return value if math.isfinite(value) else None
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.bool_):
+        return bool(value)
+    return value
+
+
+def _write_csv(path: Path, rows: list[dict]) -> None:
+    buf = io.StringIO()
+    extra = [k for k in (rows[0] if rows else {}) if k not in CSV_COLUMNS]
+    writer = csv.DictWriter(buf, fieldnames=CSV_COLUMNS + extra, extrasaction="ignore")
+    writer.writeheader()
+    writer.writerows(rows)
+    with atomic_path(path) as tmp:
+        tmp.write_text(buf.getvalue())
+
+
+def _write_json(path: Path, obj: dict) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(_clean(obj), indent=2) + "\n")
+
+
+def run(cfg: DictConfig | Mapping[str, Any], run_dir: str | Path) -> ScoreRun:
+    """Score the configured model on the configured recordings; write ``scores.csv`` and
+    ``scores.json`` into ``run_dir`` and return what was written.
+
+    Raises:
+        UserError: bad input (recordings, metrics, layers, checkpoint, device, options).
+    """
+    t_start = time.time()
+    if not isinstance(cfg, DictConfig):
+        cfg = OmegaConf.create(dict(cfg))
+    run_dir = Path(run_dir)
+    seed = int(cfg.get("seed", 0))
+    selection = str(cfg.get("selection", "held_out"))
+    if selection not in SELECTIONS:
+        raise UserError("selection", f"must be one of {sorted(SELECTIONS)}, got {selection!r}")
+    n_boot, ci = int(cfg.get("n_boot", 1000)), float(cfg.get("ci", 0.95))
+    if n_boot < 0:
+        raise UserError("n_boot", f"must be >= 0, got {n_boot}")
+    options = OmegaConf.to_container(cfg.get("metric_options") or OmegaConf.create({}), resolve=True)
+    metrics = build_metrics(list(cfg.get("metrics") or []), options, n_boot=n_boot, ci=ci, seed=seed)
+    batch_size = int(cfg.get("batch_size", 64))
+    if batch_size < 1:
+        raise UserError("batch_size", f"must be >= 1, got {batch_size}")
+    projection_dim = cfg.get("projection_dim", 1000)
+    if projection_dim is not None and (not isinstance(projection_dim, int) or projection_dim < 1):
+        raise UserError("projection_dim", f"must be a positive integer or null, got {projection_dim!r}")
+    kind = str(cfg.get("kind", "spikes"))
+    if kind not in KINDS:
+        raise UserError("kind", f"must be one of {list(KINDS)}, got {kind!r}")
+    layers = cfg.get("layers")
+    layers = None if layers is None else [str(x) for x in ([layers] if isinstance(layers, str) else layers)]
+    bins = cfg.get("bins", "mean")
+
+    paths = cfg.get("recordings") or []
+    if isinstance(paths, str):
+        paths = [paths]
+    if not paths:
+        raise UserError("recordings", "no recordings given (recordings=[path/to/file.h5,...])")
+    recs, targets, splits = [], {}, {}
+    for p in paths:
+        rec = Recording(p)
+        label = _recording_label(rec)
+        if label in targets:
+            raise UserError("recordings", f"recording {label} given twice", p)
+        if not rec.has_pixels:
+            raise UserError("recording", "has no images: every metric needs model activations to the stimuli", p)
+        targets[label] = targets_from_recording(rec, cfg.get("response"), bins)
+        if not targets[label]:
+            raise UserError("recording", "has neither neurons nor reference RDMs to compare with", p)
+        splits[label] = stimulus_splits(rec)
+        recs.append(rec)
+
+    checkpoint = cfg.get("checkpoint")
+    core, info = load_encoder(cfg.get("model"), checkpoint, seed)
+    device = resolve_device(cfg.get("device", "auto"))
+    if layers is not None:
+        names = [s.name for s in core.candidate_layers()]
+        unknown = [n for n in layers if n not in names]
+        if unknown:
+            raise UserError("layers", f"unknown layer(s) {unknown}; this model's candidate layers are {names}")
+    core = prepare_core(core, device)
+    calibrate = cfg.get("bn_calibration", "auto")
+    if calibrate == "auto":
+        calibrate = info.source == "untrained"
+    if calibrate:
+        n_cal = int(cfg.get("bn_calibration_stimuli", 256))
+        calibrate_batchnorm(core, _calibration_batches(recs, splits, n_cal, batch_size, core.input_size, seed),
+                            device)
+
+    rows: list[ScoreRow] = []
+    skipped: list[str] = []
+    for rec in recs:
+        label = _recording_label(rec)
+        scorer = LayerScorer(targets[label], metrics, splits[label], label)
+        skipped += scorer.skipped
+        for spec, features in extract_activations(
+                core, rec, layers=layers, kind=kind, projection_dim=projection_dim,
+                seed=seed, batch_size=batch_size, device=device, window="model",
+                max_memory_mb=float(cfg.get("max_memory_mb", 4096)), progress=cfg.get("progress", "auto")):
+            for row in scorer.score(spec, features):
+                row.extra = {"model": info.name, "spiking": info.spiking, "seed": info.seed, "source": info.source,
+                             "checkpoint": info.checkpoint or "", "recording_path": str(rec.path)}
+                rows.append(row)
+            del features
+    best = choose_layers(rows, selection)
+
+    _write_csv(run_dir / "scores.csv", [r.as_dict() for r in rows])
+    n_params = count_params(core)
+    _write_json(run_dir / "scores.json", {
+        "model": {**asdict(info), "n_params": int(n_params)},
+        "selection": SELECTIONS[selection],
+        "ci": ci, "n_boot": n_boot,
+        "best": best,
+        "recordings": {_recording_label(r): {
+            "path": str(r.path), "n_selection": int(len(splits[_recording_label(r)]["selection"])),
+            "n_test": int(len(splits[_recording_label(r)]["test"])),
+            "targets": [{"target": t.name, "area": t.area, "description": t.description}
+                        for t in targets[_recording_label(r)]]} for r in recs},
+        "skipped": skipped,
+        "settings": {"metrics": [m.name for m in metrics], "methods": {m.name: m.method for m in metrics},
+                     "kind": kind, "projection_dim": projection_dim, "layers": layers,
+                     "device": str(device), "bn_calibration": bool(calibrate), "wall_s": time.time() - t_start,
+                     "torch": torch.__version__},
+    })
+    return ScoreRun(info, rows, best, skipped, run_dir, ci, selection)
+
+
+def _num(x: Any, digits: int = 3) -> str:
+    return "-" if x is None or not np.isfinite(x) else f"{x:.{digits}f}"
+
+
+def format_table(result: ScoreRun) -> str:
+    """Readable summary: per recording, area × metric -> best layer, score [CI], ceiling, normalised."""
+    info = result.model
+    kind = "SNN" if info.spiking else "DNN twin"
+    src = "untrained" if info.source == "untrained" else f"checkpoint {info.checkpoint}"
+    lines = [f"{info.name} ({kind}, {src}, seed {info.seed}); layer choice: {result.label}; "
+             f"{round(100 * result.ci)}% bootstrap CI on the test stimuli"]
+    header = ("recording", "area", "target", "metric", "best layer", f"test score [{round(100 * result.ci)}% CI]",
+              "ceiling", "normalized")
+    table = []
+    for b in result.best:
+        if b["layer"] is None:
+            table.append((b["recording"], b["area"], b["target"], b["metric"], "-", "no finite score", "-", "-"))
+            continue
+        ceiling = _num(b["ceiling"])
+        if b.get("ceiling_lower") is not None and np.isfinite(b["ceiling_lower"]):
+            ceiling = f"{_num(b['ceiling_lower'])}-{ceiling}"
+        table.append((b["recording"], b["area"], b["target"], b["metric"], b["layer"],
+                      f"{_num(b['score'])} [{_num(b['ci_low'])}, {_num(b['ci_high'])}]", ceiling,
+                      _num(b["normalized"])))
+    widths = [max(len(str(r[i])) for r in [header, *table]) for i in range(len(header))]
+    for r in [header, *table]:
+        lines.append("  ".join(str(v).ljust(w) for v, w in zip(r, widths)).rstrip())
+    for note in result.skipped:
+        lines.append(f"skipped: {note}")
+    return "\n".join(lines)

@@ -1,0 +1,69 @@
+"""Fixtures for the scoring tests: tiny models, synthetic and imported recordings.
+
+The arrays here are small, so one BLAS/torch thread is fastest (and avoids
+oversubscribing a shared machine). Recordings are written once per module.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from hydra import compose, initialize_config_dir
+
+from snnvis.recordings.format import write_recording
+from snnvis.recordings.synthetic import SynthConfig, generate_recording, simulate
+
+ROOT = Path(__file__).resolve().parents[2]
+CONFIGS = ROOT / "configs"
+# sew_resnet_tiny shrunk further: 4/8/8 channels, 32x32 input, 3 steps per image
+TINY = ["model=sew_resnet_tiny", "model.stem_width=4", "model.widths=[4,8,8]", "model.input.size=32",
+        "model.time.static_steps=3"]
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    from threadpoolctl import threadpool_limits
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    with threadpool_limits(1):
+        yield
+    torch.set_num_threads(threads)
+
+
+def compose_score(*overrides: str):
+    """``configs/score.yaml`` composed with the tiny model and ``overrides``."""
+    with initialize_config_dir(config_dir=str(CONFIGS), version_base="1.3"):
+        return compose(config_name="score", overrides=[*TINY, "progress=false", *overrides])
+
+
+@pytest.fixture(name="compose_score")
+def _compose_score():
+    return compose_score
+
+
+SYNTH = SynthConfig(n_stimuli=300, n_neurons=24, n_repeats=8, size=32, seed=3, rate_range=(4.0, 20.0))
+
+
+@pytest.fixture(scope="module")
+def synth(tmp_path_factory):
+    """(path, Simulation) of a static synthetic V1 recording with trials and ground truth."""
+    path = write_recording(tmp_path_factory.mktemp("synth") / "synth.h5", generate_recording(SYNTH))
+    return path, simulate(SYNTH)
+
+
+@pytest.fixture(scope="module")
+def cowley(datasets_dir, tmp_path_factory) -> Path:
+    from snnvis.recordings.importing import import_source
+
+    path, = import_source("cowley2023_v4", mirror=datasets_dir, out=tmp_path_factory.mktemp("rec"), only=["210305"])
+    return path
+
+
+@pytest.fixture(scope="module")
+def kriegeskorte(datasets_dir, tmp_path_factory) -> Path:
+    from snnvis.recordings.importing import import_source
+
+    path, = import_source("kriegeskorte2008_it", mirror=datasets_dir, out=tmp_path_factory.mktemp("rec"))
+    return path
