@@ -32,7 +32,7 @@ from tqdm import tqdm
 from snnvis.errors import UserError
 from snnvis.models import EncoderCore, LayerSpec, build_encoder
 from snnvis.models.capture import KINDS, recording
-from snnvis.models.model import plain_config
+from snnvis.models.model import calibrate_batchnorm, plain_config
 from snnvis.models.neurons import set_backend_for
 from snnvis.recordings.dataset import resize_uint8
 from snnvis.recordings.recording import Recording
@@ -184,33 +184,6 @@ def stimulus_batches(rec: Recording, idx: Sequence[int] | np.ndarray, batch_size
 
 
 @torch.no_grad()
-def calibrate_batchnorm(core: EncoderCore, batches: Sequence[torch.Tensor] | Iterator[torch.Tensor],
-                        device: torch.device | str = "cpu") -> int:
-    """Set every BatchNorm's running statistics to the average batch statistics over ``batches``.
-
-    An untrained network keeps BatchNorm's initial running statistics (mean 0, variance
-    1), with which a deep untrained SNN is silent in eval mode. This recomputes them
-    from stimuli alone (no neural data), then returns the core to eval mode. Returns the
-    number of BatchNorm layers updated (0: nothing to do).
-    """
-    norms = [m for m in core.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
-    if not norms:
-        return 0
-    momenta = [m.momentum for m in norms]
-    for m in norms:
-        m.reset_running_stats()
-        m.momentum = None                      # cumulative average over the batches
-    core.train()
-    try:
-        for batch in batches:
-            core(batch.to(device))
-    finally:
-        for m, momentum in zip(norms, momenta):
-            m.momentum = momentum
-        core.eval()
-    return len(norms)
-
-
 # ---------------------------------------------------------------------------------------
 # Extraction
 # ---------------------------------------------------------------------------------------

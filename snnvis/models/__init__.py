@@ -1,1 +1,35 @@
+"""Encoder zoo: spiking networks and their ReLU twins, readouts, activation capture.
 
+Encoders (``configs/model``): SEW-ResNet (``sew_resnet``), CORnet-Z/-RT/-S
+(``cornet_z``, ``cornet_rt``, ``cornet_s``) and a long-range feedback SEW-ResNet
+(``lorafb``). Each maps stimuli (batch, frames, C, H, W) to features (T, batch, C', H', W');
+``spiking: false`` builds the DNN twin with identical topology. Readouts
+(``configs/readout``): ``factorized`` and ``gaussian``.
+"""
+from .capture import capture_activations, recording
+from .core import AREAS, EncoderCore, LayerSpec
+from .input import StimulusInput, TimeConfig
+from .model import NeuralEncoderModel, build_model, count_params
+from .neurons import make_neuron, set_backend_for
+from .readouts import build_readout, time_bin_matrix
+from .registry import available_encoders, build_encoder, register_encoder
+
+__all__ = [
+    "AREAS",
+    "EncoderCore",
+    "LayerSpec",
+    "NeuralEncoderModel",
+    "StimulusInput",
+    "TimeConfig",
+    "available_encoders",
+    "build_encoder",
+    "build_model",
+    "build_readout",
+    "capture_activations",
+    "count_params",
+    "make_neuron",
+    "recording",
+    "register_encoder",
+    "set_backend_for",
+    "time_bin_matrix",
+]

@@ -1,0 +1,215 @@
+"""Per-session readouts and the mapping from model steps to recorded time bins.
+
+A readout maps the shared core's output (T, B, C, H, W) to positive per-step rates
+(T, B, n_neurons), one set of parameters per recording session:
+
+``factorized``  spatial mask (H x W) times feature weights (C) per neuron, plus a bias
+                (Klindt et al. 2017); L1 on both factors.
+``gaussian``    each neuron reads the feature vector at a learned position ``mu``,
+                bilinearly sampled with ``grid_sample``; in training the position is
+                drawn from an isotropic Gaussian N(mu, sigma^2) per stimulus, in eval
+                it is ``mu`` (Lurz et al. 2021, simplified to isotropic sigma); feature
+                weights plus a bias, L1 on the features.
+
+Both end in ``nonlinearity``: ``elu1`` (ELU + 1) or ``softplus``. ``regularizer()``
+returns ``l1_features * mean_n sum_c |w_nc|`` (+ ``l1_spatial * mean_n sum_hw |m_nhw|``
+for the factorized readout).
+
+Time: :func:`time_bin_matrix` builds (n_bins, n_steps) averaging weights from step times
+to recorded time windows; the model applies them as ``einsum('kt,tbn->bkn')``.
+"""
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+__all__ = [
+    "NONLINEARITIES",
+    "READOUTS",
+    "FactorizedReadout",
+    "GaussianReadout",
+    "Readout",
+    "build_readout",
+    "step_window_matrix",
+    "time_bin_matrix",
+]
+
+
+def _elu1(x: torch.Tensor) -> torch.Tensor:
+    return F.elu(x) + 1.0
+
+
+NONLINEARITIES = {"elu1": _elu1, "softplus": F.softplus}
+
+
+class Readout(nn.Module):
+    """Base: core output (T, B, C, H, W) -> rates (T, B, n_neurons).
+
+    Subclasses pool the feature map per neuron (:meth:`pool`); this class applies the
+    feature weights (n_neurons, C), the bias and the output nonlinearity.
+    """
+
+    def __init__(
+        self,
+        in_shape: Sequence[int],
+        n_neurons: int,
+        nonlinearity: str = "elu1",
+        init_std: float = 0.01,
+        l1_features: float = 0.0,
+    ) -> None:
+        super().__init__()
+        if nonlinearity not in NONLINEARITIES:
+            raise ValueError(f"unknown readout nonlinearity {nonlinearity!r}; expected one of {sorted(NONLINEARITIES)}")
+        if len(in_shape) != 3:
+            raise ValueError(f"readout in_shape must be (C, H, W), got {tuple(in_shape)}")
+        if n_neurons < 1:
+            raise ValueError(f"a readout needs at least one neuron, got {n_neurons}")
+        self.in_shape = tuple(int(s) for s in in_shape)
+        self.n_neurons = int(n_neurons)
+        self.nonlinearity = nonlinearity
+        self.l1_features = float(l1_features)
+        self.features = nn.Parameter(torch.randn(self.n_neurons, self.in_shape[0]) * init_std)
+        self.bias = nn.Parameter(torch.zeros(self.n_neurons))
+
+    def pool(self, x: torch.Tensor, steps: int) -> torch.Tensor:
+        """(steps * B, C, H, W) -> per-neuron pooled features (steps * B, C, n_neurons)."""
+        raise NotImplementedError
+
+    def forward(self, x_seq: torch.Tensor) -> torch.Tensor:
+        if tuple(x_seq.shape[2:]) != self.in_shape:
+            raise ValueError(f"readout expects (T, B, {self.in_shape}) features, got {tuple(x_seq.shape)}")
+        t, b = x_seq.shape[:2]
+        pooled = self.pool(x_seq.flatten(0, 1), t)
+        y = torch.einsum("kcn,nc->kn", pooled, self.features) + self.bias
+        return NONLINEARITIES[self.nonlinearity](y).reshape(t, b, self.n_neurons)
+
+    def regularizer(self) -> torch.Tensor:
+        """L1 penalty on the readout weights (a scalar)."""
+        return self.l1_features * self.features.abs().sum(1).mean()
+
+
+class FactorizedReadout(Readout):
+    """Spatial mask (n_neurons, H, W) x feature weights (n_neurons, C) + bias (Klindt et al. 2017)."""
+
+    def __init__(self, in_shape: Sequence[int], n_neurons: int, l1_spatial: float = 0.0, init_std: float = 0.01, **kwargs: Any):
+        super().__init__(in_shape, n_neurons, init_std=init_std, **kwargs)
+        _, h, w = self.in_shape
+        self.l1_spatial = float(l1_spatial)
+        self.spatial = nn.Parameter(torch.randn(self.n_neurons, h, w) * init_std)
+
+    def pool(self, x: torch.Tensor, steps: int) -> torch.Tensor:
+        return x.flatten(2) @ self.spatial.flatten(1).T
+
+    def regularizer(self) -> torch.Tensor:
+        return super().regularizer() + self.l1_spatial * self.spatial.abs().flatten(1).sum(1).mean()
+
+
+class GaussianReadout(Readout):
+    """Learned read-out position per neuron, sampled bilinearly (Lurz et al. 2021).
+
+    ``mu`` (n_neurons, 2) in grid coordinates [-1, 1] (x, y), initialised uniformly in
+    ``[-init_mu_range, init_mu_range]``; ``sigma`` (n_neurons, 1) initialised to
+    ``init_sigma``. Training samples one position per stimulus and neuron (shared by all
+    steps); eval reads at ``mu``.
+    """
+
+    def __init__(
+        self,
+        in_shape: Sequence[int],
+        n_neurons: int,
+        init_mu_range: float = 0.5,
+        init_sigma: float = 0.3,
+        init_std: float = 0.01,
+        **kwargs: Any,
+    ):
+        super().__init__(in_shape, n_neurons, init_std=init_std, **kwargs)
+        if not 0 <= init_mu_range <= 1 or init_sigma <= 0:
+            raise ValueError(f"need 0 <= init_mu_range <= 1 and init_sigma > 0, got {init_mu_range}, {init_sigma}")
+        self.mu = nn.Parameter(torch.empty(self.n_neurons, 2).uniform_(-init_mu_range, init_mu_range))
+        self.sigma = nn.Parameter(torch.full((self.n_neurons, 1), float(init_sigma)))
+
+    def grid(self, batch: int) -> torch.Tensor:
+        """Read-out positions (batch, n_neurons, 2): sampled in training, ``mu`` in eval."""
+        mu = self.mu.expand(batch, -1, -1)
+        if self.training:
+            mu = mu + self.sigma * torch.randn_like(mu)
+        return mu.clamp(-1.0, 1.0)
+
+    def pool(self, x: torch.Tensor, steps: int) -> torch.Tensor:
+        grid = self.grid(x.shape[0] // steps).repeat(steps, 1, 1).unsqueeze(2)
+        return F.grid_sample(x, grid, mode="bilinear", align_corners=True)[..., 0]
+
+
+READOUTS: dict[str, type[Readout]] = {"factorized": FactorizedReadout, "gaussian": GaussianReadout}
+
+
+def build_readout(name: str, in_shape: Sequence[int], n_neurons: int, **cfg: Any) -> Readout:
+    """The readout ``name`` for core output shape ``in_shape`` (C, H, W) and ``n_neurons``."""
+    if name not in READOUTS:
+        raise ValueError(f"unknown readout {name!r}; expected one of {sorted(READOUTS)}")
+    return READOUTS[name](in_shape, n_neurons, **cfg)
+
+
+def step_window_matrix(n_steps: int, start: int, stop: int) -> torch.Tensor:
+    """(1, n_steps) weights averaging steps ``[start, stop)``."""
+    if not 0 <= start < stop <= n_steps:
+        raise ValueError(f"step window [{start}, {stop}) is not within the model's {n_steps} steps")
+    m = torch.zeros(1, n_steps)
+    m[0, start:stop] = 1.0 / (stop - start)
+    return m
+
+
+def time_bin_matrix(
+    n_steps: int,
+    dt_ms: float,
+    latency_ms: float,
+    windows_ms: Any,
+    frame_onsets_ms: Sequence[float] | None = None,
+    average_over_frames: bool = False,
+) -> torch.Tensor:
+    """Weights (n_bins, n_steps) mapping per-step model output to recorded time windows.
+
+    Step ``t`` covers ``[t * dt_ms, (t + 1) * dt_ms)`` after stimulus onset; a response
+    at time ``tau`` is predicted by the step covering ``tau - latency_ms``. Row ``k`` is
+    the average over the steps overlapping window ``k`` (shifted back by the latency),
+    weighted by the overlap, so each row sums to 1.
+
+    ``windows_ms`` (n_windows, 2): ``[start, end)`` relative to stimulus onset, or, with
+    ``frame_onsets_ms``, relative to each frame's onset. Then ``average_over_frames``
+    gives one row per window averaged over frames (n_bins = n_windows, a frame-averaged
+    PSTH); otherwise one row per (frame, window), frame-major (n_bins = frames * n_windows).
+    A window that overlaps none of the steps raises ValueError.
+    """
+    windows = np.asarray(windows_ms, dtype=np.float64)
+    if windows.ndim != 2 or windows.shape[1] != 2 or len(windows) == 0:
+        raise ValueError(f"windows_ms must be (n_windows, 2) [start, end) pairs, got shape {windows.shape}")
+    if np.any(windows[:, 1] <= windows[:, 0]):
+        raise ValueError(f"every window needs end > start, got {windows.tolist()}")
+    if n_steps < 1 or dt_ms <= 0:
+        raise ValueError(f"need n_steps >= 1 and dt_ms > 0, got {n_steps}, {dt_ms}")
+    onsets = [0.0] if frame_onsets_ms is None else [float(o) for o in frame_onsets_ms]
+    edges = np.arange(n_steps + 1, dtype=np.float64) * dt_ms
+    rows = np.zeros((len(onsets), len(windows), n_steps))
+    for f, onset in enumerate(onsets):
+        for k, (start, end) in enumerate(windows):
+            lo, hi = onset + start - latency_ms, onset + end - latency_ms
+            overlap = np.clip(np.minimum(edges[1:], hi) - np.maximum(edges[:-1], lo), 0.0, None)
+            if not overlap.sum() > 0:
+                where = "" if frame_onsets_ms is None else f" of frame {f} (onset {onset:g} ms)"
+                raise ValueError(
+                    f"window {k} [{start:g}, {end:g}) ms{where} maps to model time [{lo:g}, {hi:g}) ms with a "
+                    f"{latency_ms:g} ms latency, which none of the {n_steps} steps of {dt_ms:g} ms "
+                    f"(model time [0, {n_steps * dt_ms:g}) ms) overlaps: the model does not run long enough"
+                )
+            rows[f, k] = overlap / overlap.sum()
+    if frame_onsets_ms is None:
+        matrix = rows[0]
+    elif average_over_frames:
+        matrix = rows.mean(axis=0)
+    else:
+        matrix = rows.reshape(-1, n_steps)
+    return torch.as_tensor(matrix, dtype=torch.float32)

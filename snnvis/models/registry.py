@@ -1,0 +1,58 @@
+"""Encoder registry: architecture name -> builder.
+
+An encoder module registers its class with ``@register_encoder("name")``; every module
+of ``snnvis.models`` is imported on first lookup, so a new architecture is one module
+plus one ``configs/model/<config>.yaml`` whose ``name`` selects it::
+
+    _target_: snnvis.models.registry.build_encoder
+    name: sew_resnet
+    spiking: true
+    ...
+"""
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from typing import Any, Callable
+
+from .core import EncoderCore
+
+__all__ = ["ENCODERS", "available_encoders", "build_encoder", "register_encoder"]
+
+ENCODERS: dict[str, Callable[..., EncoderCore]] = {}
+_loaded = False
+
+
+def register_encoder(name: str) -> Callable[[Callable[..., EncoderCore]], Callable[..., EncoderCore]]:
+    """Class decorator: make ``build_encoder(name, **cfg)`` build this encoder."""
+
+    def register(builder: Callable[..., EncoderCore]) -> Callable[..., EncoderCore]:
+        if name in ENCODERS and ENCODERS[name] is not builder:
+            raise ValueError(f"encoder name {name!r} is registered twice")
+        ENCODERS[name] = builder
+        return builder
+
+    return register
+
+
+def _load_all() -> None:
+    global _loaded
+    if not _loaded:
+        package = importlib.import_module(__package__)
+        for info in pkgutil.iter_modules(package.__path__):
+            importlib.import_module(f"{__package__}.{info.name}")
+        _loaded = True
+
+
+def available_encoders() -> list[str]:
+    """Registered architecture names."""
+    _load_all()
+    return sorted(ENCODERS)
+
+
+def build_encoder(name: str, **cfg: Any) -> EncoderCore:
+    """Build the encoder registered as ``name`` from its config keys (Hydra ``_target_``)."""
+    _load_all()
+    if name not in ENCODERS:
+        raise ValueError(f"unknown encoder {name!r}; expected one of {sorted(ENCODERS)}")
+    return ENCODERS[name](**cfg)

@@ -1,0 +1,122 @@
+"""Fixtures for the encoder-zoo tests: config composition and tiny encoders.
+
+Every encoder config in ``configs/model`` (files starting with ``_`` are shared
+partials, not encoders) can be composed at its real size or shrunk to a tiny variant
+(a few channels, 32x32 input, T <= 3) that runs in well under a second. A test taking a
+``model_config`` (``readout_config``) argument runs once per file in ``configs/model``
+(``configs/readout``); the helpers are fixtures of the same names.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from hydra import compose, initialize_config_dir
+from hydra.utils import instantiate
+from torch import nn
+
+ROOT = Path(__file__).resolve().parents[2]
+CONFIGS = ROOT / "configs"
+MODEL_CONFIGS = sorted(p.stem for p in (CONFIGS / "model").glob("*.yaml") if not p.name.startswith("_"))
+READOUT_CONFIGS = sorted(p.stem for p in (CONFIGS / "readout").glob("*.yaml"))
+
+_SEW_TINY = [
+    "model.stem_width=4", "model.stem_kernel=3", "model.stem_stride=1", "model.stem_pool=false",
+    "model.widths=[4,8,8]", "model.blocks=[1,1,1]",
+]
+# Overrides shrinking each architecture (by its registry name) to a tiny variant.
+TINY = {
+    "sew_resnet": _SEW_TINY,
+    "lorafb": _SEW_TINY,
+    "cornet_z": ["model.widths=[4,8,8,8]"],
+    "cornet_rt": ["model.widths=[4,8,8,8]"],
+    "cornet_s": ["model.widths=[4,8,8,8]", "model.repeats=[1,2,1]", "model.scale=2"],
+}
+SMALL_INPUT = ["model.input.size=32", "model.time.static_steps=3", "model.time.steps_per_frame=1"]
+
+
+def compose_cfg(model: str, *overrides: str, readout: str | None = None, tiny: bool = True):
+    """The composed config (``cfg.model``, ``cfg.readout``) for ``configs/model/<model>.yaml``."""
+    groups = [f"+model={model}"] + ([f"+readout={readout}"] if readout else [])
+    with initialize_config_dir(config_dir=str(CONFIGS), version_base="1.3"):
+        cfg = compose(config_name=None, overrides=groups)
+        if tiny:
+            cfg = compose(config_name=None, overrides=groups + TINY[cfg.model.name] + SMALL_INPUT + list(overrides))
+        elif overrides:
+            cfg = compose(config_name=None, overrides=groups + list(overrides))
+    return cfg
+
+
+def build_core(model: str, spiking: bool = True, *overrides: str, tiny: bool = True):
+    """Instantiate the encoder of ``configs/model/<model>.yaml`` (tiny by default)."""
+    return instantiate(compose_cfg(model, f"model.spiking={str(spiking).lower()}", *overrides, tiny=tiny).model)
+
+
+@torch.no_grad()
+def calibrate(core: nn.Module, stimuli: torch.Tensor) -> nn.Module:
+    """Set BatchNorm running statistics from one pass over ``stimuli``, then switch to eval.
+
+    Untrained deep SNNs are silent in eval mode with default running statistics; after
+    this, eval mode behaves like training mode on similar inputs (and is batch independent).
+    """
+    for m in core.modules():
+        if isinstance(m, nn.BatchNorm2d):
+            m.reset_running_stats()
+            m.momentum = None
+    core.train()(stimuli)
+    return core.eval()
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Tiny models run fastest on one thread (and far faster than on an oversubscribed pool)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def pytest_generate_tests(metafunc):
+    if "model_config" in metafunc.fixturenames:
+        metafunc.parametrize("model_config", MODEL_CONFIGS)
+    if "readout_config" in metafunc.fixturenames:
+        metafunc.parametrize("readout_config", READOUT_CONFIGS)
+
+
+@pytest.fixture(name="compose_cfg")
+def _compose_cfg():
+    return compose_cfg
+
+
+@pytest.fixture(name="build_core")
+def _build_core():
+    return build_core
+
+
+@pytest.fixture(name="calibrate")
+def _calibrate():
+    return calibrate
+
+
+def activity(core: nn.Module, stimuli: torch.Tensor) -> torch.Tensor:
+    """All candidate layers' outputs and the core's output, (T, batch, features)."""
+    from snnvis.models import capture_activations
+
+    acts = capture_activations(core, stimuli)
+    return torch.cat([*acts.values(), core(stimuli).flatten(2)], dim=2)
+
+
+@pytest.fixture(name="activity")
+def _activity():
+    return activity
+
+
+@pytest.fixture
+def stimuli():
+    """Factory: random float stimuli (batch, frames, 3, 32, 32) from a fixed generator."""
+
+    def make(batch: int = 2, frames: int = 1, size: int = 32, seed: int = 0) -> torch.Tensor:
+        return torch.rand(batch, frames, 3, size, size, generator=torch.Generator().manual_seed(seed))
+
+    return make
