@@ -1,0 +1,133 @@
+"""Noise ceilings for representational similarity analysis.
+
+:func:`noise_ceiling` follows rsatoolbox's ``boot_noise_ceiling`` (Nili et al. 2014):
+given one RDM per subject / split, the *upper* bound is the mean similarity of each RDM
+to the pooled RDM of all of them, and the *lower* bound the mean similarity of each RDM
+to the pooled RDM of the others (leave one out). Pooling is rsatoolbox's ``pool_rdm``,
+the average that is optimal for the comparison method: average ranks for
+``"spearman"``/``"kendall_tau_a"``, z-scored dissimilarities for ``"pearson"``,
+dissimilarities scaled to unit root-mean-square for ``"cosine"``.
+
+The per-split RDMs can be built from repeats (:func:`rdms_from_folds`) or from groups of
+neurons such as animals or sessions (:func:`rdms_by_group`).
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import torch
+
+from ._backend import average_ranks, dispatch, rng
+from .ceilings import check_trials, fold_means, spearman_brown
+from .compare import COMPARE_METHODS, compare_rdms, compare_vectors
+from .rdm import rdm, upper_triangle
+
+
+def _pool_transform(v: torch.Tensor, method: str) -> torch.Tensor:
+    """Transform RDM vectors (k, P) so that their mean is rsatoolbox's pooled RDM."""
+    if method in ("spearman", "kendall_tau_a"):
+        return average_ranks(v)
+    if method == "pearson":
+        centred = v - v.mean(-1, keepdim=True)
+        return centred / centred.pow(2).mean(-1, keepdim=True).sqrt()
+    return v / v.pow(2).mean(-1, keepdim=True).sqrt()
+
+
+@dispatch("rdms")
+def noise_ceiling(rdms, method: str = "spearman"):
+    """Lower and upper noise-ceiling bounds from per-subject or per-split RDMs.
+
+    Args:
+        rdms: (k, n, n) RDMs of k >= 2 subjects, animals, sessions or data splits.
+        method: RDM comparison (see :func:`snnvis.similarity.compare_rdms`).
+
+    Returns:
+        (lower, upper): lower = mean_k sim(RDM_k, pool(all RDMs but k)),
+        upper = mean_k sim(RDM_k, pool(all RDMs)). Dissimilarities that are NaN in any
+        RDM are left out.
+    """
+    if method not in COMPARE_METHODS:
+        raise ValueError(f"unknown RDM comparison {method!r}; expected one of {COMPARE_METHODS}")
+    if rdms.ndim != 3 or rdms.shape[-1] != rdms.shape[-2] or rdms.shape[0] < 2:
+        raise ValueError(f"rdms must have shape (k >= 2, n, n), got {tuple(rdms.shape)}")
+    v = upper_triangle(rdms)
+    v = v[:, ~torch.isnan(v).any(0)]
+    z = _pool_transform(v, method)
+    k = v.shape[0]
+    total = z.sum(0)
+    upper = compare_vectors(v, total / k, method).mean()
+    lower = compare_vectors(v, (total - z) / (k - 1), method).mean()
+    return lower, upper
+
+
+@dispatch("trials")
+def rdms_from_folds(trials, n_folds: int = 2, method: str = "correlation", seed: int = 0):
+    """One RDM per random fold of the repeats, for :func:`noise_ceiling`.
+
+    Args:
+        trials: (stimuli, repeats, neurons), NaN-padded. Each stimulus's valid repeats
+            are shuffled and dealt into ``n_folds`` equal folds (see
+            :func:`snnvis.similarity.ceilings.fold_means`).
+        n_folds: number of folds (>= 2).
+        method: RDM method of :func:`snnvis.similarity.rdm`.
+        seed: seed of the random fold assignment.
+
+    Returns:
+        (n_folds, stimuli, stimuli) RDMs of the fold-averaged responses.
+    """
+    check_trials(trials)
+    if n_folds < 2:
+        raise ValueError(f"n_folds must be >= 2, got {n_folds}")
+    return rdm(fold_means(trials, n_folds, rng(seed)), method)
+
+
+@dispatch("responses")
+def rdms_by_group(responses, groups: Sequence, method: str = "correlation"):
+    """One RDM per group of neurons (animal, session, ...), for a leave-one-group-out
+    :func:`noise_ceiling`.
+
+    Args:
+        responses: (stimuli, neurons) repeat-averaged responses.
+        groups: length-neurons labels (any sortable values).
+        method: RDM method of :func:`snnvis.similarity.rdm`.
+
+    Returns:
+        (n_groups, stimuli, stimuli) RDMs, in sorted order of the group labels.
+    """
+    labels = np.asarray(groups)
+    if responses.ndim != 2 or labels.shape != (responses.shape[1],):
+        raise ValueError(f"groups must hold one label per neuron: responses "
+                         f"{tuple(responses.shape)}, groups {labels.shape}")
+    members = [np.flatnonzero(labels == g) for g in np.unique(labels)]
+    return torch.stack([rdm(responses[:, torch.as_tensor(m, device=responses.device)], method)
+                        for m in members])
+
+
+@dispatch("trials")
+def split_half_ceiling(trials, rdm_method: str = "correlation", compare: str = "spearman",
+                       n_splits: int = 10, seed: int = 0):
+    """Split-half reliability of the RDM, Spearman-Brown corrected.
+
+    For each random split of the repeats into two halves, an RDM is computed from each
+    half's mean responses and the two RDMs are compared. The similarity is averaged over
+    the splits and corrected to the full number of repeats with r_sb = 2r / (1 + r).
+    This predicts the similarity between RDMs of two independent experiments with all
+    repeats well at good SNR; RDM similarities are not linear in the noise, and at low
+    SNR the corrected value underestimates that replication similarity.
+
+    Args:
+        trials: (stimuli, repeats, neurons), NaN-padded.
+        rdm_method: RDM method of :func:`snnvis.similarity.rdm`.
+        compare: comparison method of :func:`snnvis.similarity.compare_rdms`.
+        n_splits: number of random splits averaged.
+        seed: seed of the splits (deterministic).
+
+    Returns:
+        Scalar Spearman-Brown corrected split-half RDM reliability.
+    """
+    check_trials(trials)
+    generator = rng(seed)
+    r = torch.stack([compare_rdms(*rdm(fold_means(trials, 2, generator), rdm_method), compare)
+                     for _ in range(n_splits)])
+    return spearman_brown(r.mean())
