@@ -9,7 +9,7 @@ For every natural and synthetic sequence of a ``henaff2021_v1`` recording,
   every sequence (checked in tests), so the frames and their order are the authors';
 * the **V1 curvature** of the population trajectory of spike counts (``frame_counts``:
   one count per unit and frame, single trials), naive (curvature of the trial average)
-  and noise-corrected (:func:`snnvis.analysis.curvature.curvature_crossval`);
+  and noise-corrected (:func:`snnvis.similarity.curvature_corrected`);
 * Δ = V1 corrected − pixel.
 
 The published effect is relative: Δ is small for natural sequences (V1 about as curved
@@ -44,9 +44,10 @@ from pathlib import Path
 
 import numpy as np
 
-from snnvis.analysis.curvature import curvature_crossval, curvature_naive, mean_angle, step_snr
+from snnvis.analysis.curvature import curvature_naive, mean_angle, step_snr
 from snnvis.errors import UserError
 from snnvis.recordings.recording import Recording
+from snnvis.similarity import curvature_corrected
 
 CATEGORIES = ("natural", "synthetic")
 ZOOMS = ("zoom1x", "zoom2x")
@@ -90,7 +91,7 @@ def session_curvatures(recording_path: str | Path, frame_step: int = 1, response
         raise UserError("recording", f"no sequences of categories {list(categories)}", rec.path)
     trials = rec.trials(response, idx).astype(np.float64)              # (S, R, T, N)
     naive = curvature_naive(trials, frame_step)
-    corrected = curvature_crossval(trials, frame_step)
+    corrected = curvature_corrected(trials, frame_step)
     snr = step_snr(trials, frame_step)
     n_rep = (~np.isnan(trials)).any(axis=(2, 3)).sum(axis=1)
     records = []

@@ -8,7 +8,8 @@ Nothing here reads files or depends on the rest of snnvis.
 Modules: :mod:`.rdm` (RDMs), :mod:`.compare` (RDM comparison), :mod:`.rsa` (RSA noise
 ceilings), :mod:`.cka`, :mod:`.cca` (CCA, SVCCA), :mod:`.regression` (held-out ridge and
 PLS predictivity), :mod:`.ceilings` (single-neuron reliability and noise-corrected
-metrics), :mod:`.tsrsa` (time-series RSA, curvature), :mod:`.bootstrap`.
+metrics), :mod:`.tsrsa` (time-series RSA, curvature, noise-corrected curvature),
+:mod:`.bootstrap`.
 """
 from .bootstrap import bootstrap_ci, subsample_conditions
 from .cca import SVCCAResult, cca, svcca, svcca_cv, svcca_transform
@@ -20,14 +21,14 @@ from .rdm import rdm, rdm_crossvalidated
 from .regression import (Predictivity, kfold_pls, kfold_ridge, kfold_splits, loo_ridge,
                          loo_ridge_alphas, pls_fit_predict, predictivity, ridge_fit_predict)
 from .rsa import noise_ceiling, rdms_by_group, rdms_from_folds, split_half_ceiling
-from .tsrsa import curvature, curvature_corrected, tsrsa
+from .tsrsa import curvature, curvature_corrected, difference_gram, subsequences, tsrsa
 
 __all__ = [
-    "Predictivity", "SVCCAResult", "bootstrap_ci", "cca", "cka", "compare_rdms", "correct_r",
-    "curvature", "curvature_corrected", "feve", "kfold_pls", "kfold_ridge", "kfold_splits",
-    "loo_ridge", "loo_ridge_alphas", "noise_ceiling", "noise_corrected_r2", "normalize",
-    "pearson_ceiling", "pls_fit_predict", "predictivity", "rdm", "rdm_crossvalidated",
-    "rdms_by_group", "rdms_from_folds", "ridge_fit_predict", "split_half_ceiling",
-    "split_half_reliability", "subsample_conditions", "svcca", "svcca_cv", "svcca_transform",
-    "tsrsa",
+    "Predictivity", "SVCCAResult", "bootstrap_ci", "cca", "cka", "compare_rdms",
+    "correct_r", "curvature", "curvature_corrected", "difference_gram", "feve", "kfold_pls",
+    "kfold_ridge", "kfold_splits", "loo_ridge", "loo_ridge_alphas", "noise_ceiling",
+    "noise_corrected_r2", "normalize", "pearson_ceiling", "pls_fit_predict", "predictivity",
+    "rdm", "rdm_crossvalidated", "rdms_by_group", "rdms_from_folds", "ridge_fit_predict",
+    "split_half_ceiling", "split_half_reliability", "subsample_conditions", "subsequences",
+    "svcca", "svcca_cv", "svcca_transform", "tsrsa",
 ]

@@ -76,7 +76,8 @@ def dispatch(*names: str) -> Callable:
                     bound.arguments[name] = value.to(dtype)
                 else:
                     array = np.asarray(value, dtype=np.float64)
-                    if not array.flags.writeable:       # torch wants writable memory
+                    # torch wants writable memory without negative strides (reversed views)
+                    if not array.flags.writeable or any(st < 0 for st in array.strides):
                         array = array.copy()
                     bound.arguments[name] = torch.as_tensor(array, device=device).to(dtype)
             out = fn(*bound.args, **bound.kwargs)

@@ -14,6 +14,8 @@ _Y = _X[:, :3] @ _rng.normal(size=(3, 5)) + _rng.normal(size=(24, 5))
 _TRIALS = _rng.normal(size=(24, 6, 5)) + _Y[:, None, :]
 _REPEATS_FIRST = np.moveaxis(_TRIALS, 1, 0)                     # (repeats, conditions, features)
 _RDMS = np.stack([sim.rdm(_X), sim.rdm(_Y), sim.rdm(_X + _rng.normal(size=_X.shape))])
+_REPEATS_MISSING = np.where(np.random.default_rng(1).random(_REPEATS_FIRST.shape) < 0.1, np.nan,
+                            _REPEATS_FIRST)                     # scattered missing entries
 
 # name -> (function, array arguments, keyword arguments)
 CASES = {
@@ -52,6 +54,8 @@ CASES = {
     "tsrsa": (sim.tsrsa, (_X[:9], _Y[:9]), {}),
     "curvature": (sim.curvature, (_X,), {}),
     "curvature_corrected": (sim.curvature_corrected, (_REPEATS_FIRST,), {}),
+    "curvature_corrected_step2_nan": (sim.curvature_corrected, (_REPEATS_MISSING,), {"frame_step": 2}),
+    "difference_gram": (sim.difference_gram, (_REPEATS_MISSING,), {}),
 }
 
 
@@ -94,6 +98,8 @@ def test_float32_tensors_stay_float32_and_mixed_inputs_promote():
 def test_lists_are_accepted_as_numpy():
     assert isinstance(sim.curvature([[0.0, 0.0], [1.0, 0.0], [1.0, 1.0]]), np.floating)
     assert sim.curvature([[0.0, 0.0], [1.0, 0.0], [1.0, 1.0]]) == pytest.approx(90.0)
+    reversed_view = _X[::-1]                        # negative strides: copied, not rejected
+    np.testing.assert_array_equal(sim.rdm(reversed_view), sim.rdm(np.ascontiguousarray(reversed_view)))
 
 
 @pytest.mark.gpu
