@@ -31,7 +31,7 @@ def load_run(run_dir: str | Path) -> dict:
                 r.append(np.asarray(g["metrics/pearson_r"][()], dtype=np.float64))
         record = {"run_dir": str(run_dir), "model": str(metrics["model"]["name"]),
                   "spiking": bool(metrics["model"]["spiking"]), "seed": int(metrics["run"]["seed"]),
-                  "median_r": float(metrics["test"]["overall"]["pearson_r_median"])}
+                  "median_r": float(metrics["test"]["overall"]["pearson_r_median"] or np.nan)}   # null: no finite r
     except (OSError, KeyError, ValueError, TypeError) as err:
         raise UserError("training run", f"cannot read metrics.json / predictions.h5 ({err})", run_dir) from None
     return {**record, "neuron_ids": np.array(ids, dtype=str), "areas": np.array(areas, dtype=str),

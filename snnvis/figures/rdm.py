@@ -55,10 +55,12 @@ def kriegeskorte_rdms(brain_rdm, model_rdms: dict, scores: dict, ceiling: tuple[
 
     bar = axes[-1]
     names = [name for name in model_rdms if name in scores]
-    bar.axhspan(ceiling[0], ceiling[1], color="0.85", label="noise ceiling")
+    if np.all(np.isfinite(ceiling)):                       # NaN: no ceiling to draw (e.g. a single RDM)
+        bar.axhspan(ceiling[0], ceiling[1], color="0.85", label="noise ceiling")
     bar.bar(range(len(names)), [scores[name] for name in names], color="#4c72b0")
     bar.set_xticks(range(len(names)), names, rotation=45, ha="right")
     bar.set(ylabel=score_label, title=f"similarity to {brain_label}")
     bar.axhline(0, color="0.5", lw=0.6)
-    bar.legend(fontsize=7, frameon=False)
+    if bar.get_legend_handles_labels()[0]:
+        bar.legend(fontsize=7, frameon=False)
     return fig
