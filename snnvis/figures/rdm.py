@@ -45,22 +45,29 @@ def kriegeskorte_rdms(brain_rdm, model_rdms: dict, scores: dict, ceiling: tuple[
         if np.shape(m) != (n, n):
             raise ValueError(f"RDM {name!r} has shape {np.shape(m)}, expected ({n}, {n})")
     k = len(mats)
-    fig = new_figure(2.6 * k + 3.4, 3.0)
-    axes = fig.subplots(1, k + 1, width_ratios=[1] * k + [1.3])
+    fig = new_figure(max(2.3 * k + 1.0, 6.0), 6.4)
+    grid = fig.add_gridspec(2, k, height_ratios=[1.0, 1.15])
+    axes = [fig.add_subplot(grid[0, i]) for i in range(k)]
     im = None
     for ax, (name, m) in zip(axes, mats.items()):
         im = ax.imshow(rank_transform(m), cmap=cmap, vmin=0, vmax=100, interpolation="nearest")
-        ax.set(title=name, xticks=[], yticks=[])
-    fig.colorbar(im, ax=list(axes[:k]), label="dissimilarity (percentile)", shrink=0.8)
+        ax.set_title(_wrap(name), fontsize=8)
+        ax.set(xticks=[], yticks=[])
+    fig.colorbar(im, ax=axes, label="dissimilarity\n(percentile)", shrink=0.8)
 
-    bar = axes[-1]
+    bar = fig.add_subplot(grid[1, :])
     names = [name for name in model_rdms if name in scores]
     if np.all(np.isfinite(ceiling)):                       # NaN: no ceiling to draw (e.g. a single RDM)
         bar.axhspan(ceiling[0], ceiling[1], color="0.85", label="noise ceiling")
     bar.bar(range(len(names)), [scores[name] for name in names], color="#4c72b0")
-    bar.set_xticks(range(len(names)), names, rotation=45, ha="right")
+    bar.set_xticks(range(len(names)), [_wrap(name) for name in names], fontsize=8)
     bar.set(ylabel=score_label, title=f"similarity to {brain_label}")
     bar.axhline(0, color="0.5", lw=0.6)
     if bar.get_legend_handles_labels()[0]:
         bar.legend(fontsize=7, frameon=False)
     return fig
+
+
+def _wrap(label: str) -> str:
+    """Put a layer name and its model on separate lines: 'model (x) layer' -> two lines."""
+    return label.replace(") ", ")\n", 1)

@@ -6,7 +6,13 @@ Encoders (``configs/model``): SEW-ResNet (``sew_resnet``), CORnet-Z/-RT/-S
 ``spiking: false`` builds the DNN twin with identical topology. Readouts
 (``configs/readout``): ``factorized`` and ``gaussian``.
 """
-from .capture import capture_activations, recording
+import logging
+
+# torch logs a warning for every spikingjelly kernel module it scans when triton is not
+# installed (every CPU machine); the CPU path does not use triton, so that is noise.
+logging.getLogger("torch._library.triton").setLevel(logging.ERROR)
+
+from .capture import capture_activations, recording  # noqa: E402
 from .core import AREAS, EncoderCore, LayerSpec
 from .input import StimulusInput, TimeConfig
 from .model import NeuralEncoderModel, build_model, count_params
