@@ -34,3 +34,7 @@ def _main(cfg: DictConfig) -> float:
 
 def main() -> None:
     _main()
+
+
+if __name__ == "__main__":   # python -m snnvis.cli.train / torchrun ... -m snnvis.cli.train
+    main()

@@ -182,7 +182,11 @@ def time_bin_matrix(
     ``frame_onsets_ms``, relative to each frame's onset. Then ``average_over_frames``
     gives one row per window averaged over frames (n_bins = n_windows, a frame-averaged
     PSTH); otherwise one row per (frame, window), frame-major (n_bins = frames * n_windows).
-    A window that overlaps none of the steps raises ValueError.
+    A frame-averaged row averages, with equal weights, over the frames whose window
+    overlaps the model's steps: a window that starts before its frame's onset (e.g. a
+    PSTH from -50 ms) falls before model time 0 for the first frame and is then the
+    average over the later frames. A window that overlaps none of the steps (for
+    frame-averaged rows: in none of the frames) raises ValueError.
     """
     windows = np.asarray(windows_ms, dtype=np.float64)
     if windows.ndim != 2 or windows.shape[1] != 2 or len(windows) == 0:
@@ -193,23 +197,36 @@ def time_bin_matrix(
         raise ValueError(f"need n_steps >= 1 and dt_ms > 0, got {n_steps}, {dt_ms}")
     onsets = [0.0] if frame_onsets_ms is None else [float(o) for o in frame_onsets_ms]
     edges = np.arange(n_steps + 1, dtype=np.float64) * dt_ms
+    averaging = frame_onsets_ms is not None and average_over_frames
     rows = np.zeros((len(onsets), len(windows), n_steps))
+    covered = np.zeros((len(onsets), len(windows)), dtype=bool)
     for f, onset in enumerate(onsets):
         for k, (start, end) in enumerate(windows):
             lo, hi = onset + start - latency_ms, onset + end - latency_ms
             overlap = np.clip(np.minimum(edges[1:], hi) - np.maximum(edges[:-1], lo), 0.0, None)
-            if not overlap.sum() > 0:
+            if overlap.sum() > 0:
+                rows[f, k] = overlap / overlap.sum()
+                covered[f, k] = True
+            elif not averaging:
                 where = "" if frame_onsets_ms is None else f" of frame {f} (onset {onset:g} ms)"
                 raise ValueError(
                     f"window {k} [{start:g}, {end:g}) ms{where} maps to model time [{lo:g}, {hi:g}) ms with a "
                     f"{latency_ms:g} ms latency, which none of the {n_steps} steps of {dt_ms:g} ms "
                     f"(model time [0, {n_steps * dt_ms:g}) ms) overlaps: the model does not run long enough"
                 )
-            rows[f, k] = overlap / overlap.sum()
     if frame_onsets_ms is None:
         matrix = rows[0]
-    elif average_over_frames:
-        matrix = rows.mean(axis=0)
+    elif averaging:
+        n_covering = covered.sum(axis=0)
+        if not n_covering.all():
+            k = int(np.argmin(n_covering))
+            start, end = windows[k]
+            raise ValueError(
+                f"window {k} [{start:g}, {end:g}) ms after frame onset maps, with a {latency_ms:g} ms latency, "
+                f"to model time that none of the {n_steps} steps of {dt_ms:g} ms (model time "
+                f"[0, {n_steps * dt_ms:g}) ms) overlaps in any of the {len(onsets)} frames"
+            )
+        matrix = rows.sum(axis=0) / n_covering[:, None]
     else:
         matrix = rows.reshape(-1, n_steps)
     return torch.as_tensor(matrix, dtype=torch.float32)

@@ -77,6 +77,8 @@ def resolve_device(name: str, dist: Dist) -> torch.device:
             raise UserError("trainer.device", f"{name!r} requested but CUDA is not available")
         if dist.world > 1:
             name = f"cuda:{dist.local_rank}"
+        elif name == "cuda":   # an explicit index: torch.cuda.set_device rejects a bare "cuda"
+            name = f"cuda:{torch.cuda.current_device()}"
     return torch.device(name)
 
 
@@ -86,6 +88,53 @@ class Session:
     recording: Recording
     splits: dict[str, RecordingDataset]
     bin_matrix: torch.Tensor | None   # (n_bins, n_steps) or None for static rates
+
+
+def _agree_run_dir(run_dir: Path, dist: Dist) -> Path:
+    """Rank 0's run dir on every rank.
+
+    Under torchrun every rank composes its own config, so a run dir with a timestamp
+    (the default ``outputs/<name>/<now>``) can differ between ranks; they must all read
+    rank 0's checkpoints and ``metrics.json``.
+    """
+    if dist.world == 1:
+        return run_dir
+    obj = [str(run_dir)]
+    torch.distributed.broadcast_object_list(obj, src=0)
+    return Path(obj[0])
+
+
+def _rank0_buffers(model: torch.nn.Module) -> None:
+    """Give every rank rank 0's buffers (BatchNorm running statistics).
+
+    DDP keeps the parameters in sync, but each rank updates its BatchNorm statistics from
+    its own last batch; rank 0's model is the one that is checkpointed and tested.
+    """
+    for b in model.buffers():
+        torch.distributed.broadcast(b.data, src=0)
+
+
+def _rank0_score(score: float, device: torch.device) -> float:
+    """Rank 0's validation score on every rank: all ranks must take rank 0's early-stopping
+    decision, or they train for different numbers of epochs and deadlock."""
+    t = torch.tensor([score], dtype=torch.float64, device=device)
+    torch.distributed.broadcast(t, src=0)
+    return float(t.item())
+
+
+def train_step(train_model, model, opt, batch, bin_matrix, loss_fn, tcfg, device) -> float:
+    """One optimisation step on one batch; returns the (unregularised) loss."""
+    with autocast(device, tcfg.amp):
+        pred = train_model(batch.stimuli, batch.session, bin_matrix=bin_matrix)
+        loss = loss_fn(pred.float(), batch.responses)
+        reg = model.readouts[batch.session].regularizer() if tcfg.readout_l1 else 0.0
+        total_loss = loss + tcfg.readout_l1 * reg
+    opt.zero_grad(set_to_none=True)
+    total_loss.backward()
+    if tcfg.grad_clip:
+        torch.nn.utils.clip_grad_norm_(model.parameters(), tcfg.grad_clip)
+    opt.step()
+    return loss.item()
 
 
 def _shard(ds: RecordingDataset, dist: Dist, seed: int) -> torch.utils.data.Dataset:
@@ -238,9 +287,15 @@ def run(cfg: DictConfig, run_dir: str | Path, model_label: str | None = None) ->
     ``sew_resnet_tiny``); by default the encoder's registry name.
     """
     t_start = time.time()
-    run_dir = Path(run_dir)
     dist = Dist.from_env()
     tcfg = cfg.trainer
+    device = resolve_device(tcfg.device, dist)
+    if device.type == "cuda":
+        torch.cuda.set_device(device)      # before any NCCL collective
+    own_group = dist.world > 1 and not torch.distributed.is_initialized()
+    if own_group:
+        torch.distributed.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    run_dir = _agree_run_dir(Path(run_dir), dist)
     chash = config_hash(cfg)
     metrics_path = run_dir / "metrics.json"
     if tcfg.skip_finished and metrics_path.is_file():
@@ -248,18 +303,22 @@ def run(cfg: DictConfig, run_dir: str | Path, model_label: str | None = None) ->
         if done.get("run", {}).get("config_hash") == chash:
             if dist.main:
                 print(f"snnvis: {run_dir} already finished with this config (hash {chash}); skipping")
+            if own_group:
+                torch.distributed.destroy_process_group()
             return done
 
-    device = resolve_device(tcfg.device, dist)
     if tcfg.get("threads"):
         torch.set_num_threads(int(tcfg.threads))
-    if dist.world > 1 and not torch.distributed.is_initialized():
-        torch.distributed.init_process_group("nccl" if device.type == "cuda" else "gloo")
-    if device.type == "cuda":
-        torch.cuda.set_device(device)
     seed_everything(cfg.seed)
+    try:
+        loss_fn = get_loss(tcfg.loss)
+    except ValueError as err:
+        raise UserError("trainer.loss", str(err)) from None
     sessions = load_sessions(cfg.data)
-    model = build_model(cfg.model, cfg.readout, {s.id: s.splits["train"].n_neurons for s in sessions})
+    try:
+        model = build_model(cfg.model, cfg.readout, {s.id: s.splits["train"].n_neurons for s in sessions})
+    except ValueError as err:   # a bad value in the model or readout config
+        raise UserError("model config", str(err)) from None
     for s in sessions:
         s.bin_matrix = bin_matrix_for(s, model.core, cfg.data.target, cfg.data.get("latency_ms", 0.0))
     n_params = count_params(model.core)
@@ -276,7 +335,6 @@ def run(cfg: DictConfig, run_dir: str | Path, model_label: str | None = None) ->
             model, device_ids=[device.index] if device.type == "cuda" else None, find_unused_parameters=True)
 
     opt = torch.optim.AdamW(model.parameters(), lr=tcfg.lr, weight_decay=tcfg.weight_decay)
-    loss_fn = get_loss(tcfg.loss)
     cycler = SessionCycler({s.id: _shard(s.splits["train"], dist, cfg.seed) for s in sessions},
                            batch_size=cfg.data.batch_size, seed=cfg.seed)
     bms = {s.id: None if s.bin_matrix is None else s.bin_matrix.to(device) for s in sessions}
@@ -311,22 +369,16 @@ def run(cfg: DictConfig, run_dir: str | Path, model_label: str | None = None) ->
         bar = tqdm(cycler, desc=f"epoch {epoch + 1}/{tcfg.max_epochs}", disable=not show_bar, leave=False)
         for batch in bar:
             batch = batch.to(device)
-            with autocast(device, tcfg.amp):
-                pred = train_model(batch.stimuli, batch.session, bin_matrix=bms[batch.session])
-                loss = loss_fn(pred.float(), batch.responses)
-                reg = model.readouts[batch.session].regularizer() if tcfg.readout_l1 else 0.0
-                total_loss = loss + tcfg.readout_l1 * reg
-            opt.zero_grad(set_to_none=True)
-            total_loss.backward()
-            if tcfg.grad_clip:
-                torch.nn.utils.clip_grad_norm_(model.parameters(), tcfg.grad_clip)
-            opt.step()
-            loss_value = loss.item()
+            loss_value = train_step(train_model, model, opt, batch, bms[batch.session], loss_fn, tcfg, device)
             total += loss_value * len(batch.stimuli)
             n_images += len(batch.stimuli)
             bar.set_postfix(loss=f"{loss_value:.4f}")
         train_s = time.time() - t0
+        if dist.world > 1:
+            _rank0_buffers(model)
         score = validation_score(model, sessions, device, tcfg.amp, cfg.data.batch_size)
+        if dist.world > 1:
+            score = _rank0_score(score, device)
         improved = score > state["best_score"] or state["best_epoch"] < 0
         state.update(epoch=epoch + 1, bad_epochs=0 if improved else state["bad_epochs"] + 1)
         if improved:
@@ -351,6 +403,8 @@ def run(cfg: DictConfig, run_dir: str | Path, model_label: str | None = None) ->
         writer.close()
     if dist.world > 1:
         torch.distributed.barrier()
+        if own_group:
+            torch.distributed.destroy_process_group()
     if not dist.main:
         return {}
 

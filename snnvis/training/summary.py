@@ -32,7 +32,8 @@ def table(paths: list[str | Path]) -> str:
         base = m.get("baseline", {}).get("overall")
         rows.append(f"| {m['model']['name']} | {m['model']['spiking']} | {m['run']['seed']} | "
                     f"{m['model']['n_params']:,} | {o['n_neurons']} | {_fmt(o, 'pearson_r')} | "
-                    f"{o['pearson_r_mean']:.3f} | {_fmt(o, 'pearson_r_corrected')} | {_fmt(o, 'feve')} | "
+                    f"{'-' if o.get('pearson_r_mean') is None else format(o['pearson_r_mean'], '.3f')} | "
+                    f"{_fmt(o, 'pearson_r_corrected')} | {_fmt(o, 'feve')} | "
                     f"{_fmt(base, 'pearson_r') if base else '-'} |")
     return "\n".join(rows)
 
