@@ -31,7 +31,7 @@ from tqdm import tqdm
 
 from snnvis.errors import UserError
 from snnvis.models import EncoderCore, LayerSpec, build_encoder
-from snnvis.models.capture import KINDS, recording
+from snnvis.models.capture import KINDS, recording, select_layers
 from snnvis.models.model import calibrate_batchnorm, plain_config
 from snnvis.models.neurons import set_backend_for
 from snnvis.recordings.dataset import resize_uint8
@@ -210,14 +210,10 @@ def reduce_time(activations: np.ndarray | torch.Tensor, window: tuple[int, int] 
 
 
 def _select_layers(core: EncoderCore, layers: Sequence[str] | None) -> list[LayerSpec]:
-    specs = core.candidate_layers()
-    if layers is None:
-        return specs
-    by_name = {s.name: s for s in specs}
-    unknown = [name for name in layers if name not in by_name]
-    if unknown:
-        raise UserError("layers", f"unknown layer(s) {unknown}; this model's candidate layers are {list(by_name)}")
-    return [by_name[name] for name in layers]
+    try:
+        return select_layers(core, layers)
+    except ValueError as err:
+        raise UserError("layers", str(err)) from None
 
 
 @torch.no_grad()

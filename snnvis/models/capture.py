@@ -27,7 +27,7 @@ from torch import nn
 from .core import EncoderCore, LayerSpec
 from .neurons import SPIKING_NEURONS, membrane_potential
 
-__all__ = ["GaussianProjection", "capture_activations", "recording"]
+__all__ = ["GaussianProjection", "capture_activations", "recording", "select_layers"]
 
 KINDS = ("spikes", "membrane")
 
@@ -75,7 +75,8 @@ def _resolve_core(model_or_core: nn.Module) -> EncoderCore:
     return core
 
 
-def _select(core: EncoderCore, layers: Sequence[str] | None) -> list[LayerSpec]:
+def select_layers(core: EncoderCore, layers: Sequence[str] | None) -> list[LayerSpec]:
+    """The candidate layers named in ``layers`` (all when None); ValueError for unknown names."""
     specs = core.candidate_layers()
     if layers is None:
         return specs
@@ -156,7 +157,7 @@ def capture_activations(
     the seeded Gaussian matrix of each layer.
     """
     core = _resolve_core(model_or_core)
-    specs = _select(core, layers)
+    specs = select_layers(core, layers)
     with recording(specs, kind, projection_dim, seed) as records:
         core(stimuli)
     return {name: torch.cat(chunks) for name, chunks in records.items()}
