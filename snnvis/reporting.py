@@ -61,7 +61,7 @@ from typing import Iterable, Sequence
 import numpy as np
 
 from snnvis.errors import UserError
-from snnvis.utils import atomic_path
+from snnvis.utils import atomic_path, read_csv_rows
 
 RESULT_COLUMNS = [
     "run_dir", "source", "model", "architecture", "spiking", "seed", "config_hash", "section", "level", "key",
@@ -185,17 +185,7 @@ def _assign_labels(runs: list[Run]) -> None:
 def load_scores(path: Path) -> list[dict]:
     """Rows of a scores.csv (strings), checked for the columns the report needs."""
     need = ("model", "spiking", "seed", "layer", "depth", "area", "metric", "split", "score")
-    try:
-        with open(path, newline="") as fh:
-            reader = csv.DictReader(fh)
-            missing = [c for c in need if c not in (reader.fieldnames or [])]
-            if missing:
-                raise UserError("scores.csv", f"missing column {missing[0]!r}", path)
-            return list(reader)
-    except OSError as err:
-        raise UserError("scores.csv", f"cannot read ({err.strerror or err})", path) from None
-    except csv.Error as err:
-        raise UserError("scores.csv", f"not a CSV file ({err})", path) from None
+    return read_csv_rows(path, need, "scores.csv")
 
 
 @dataclass

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import contextlib
+import csv
 import hashlib
 import os
 import random
@@ -44,6 +45,24 @@ def content_hash(array: np.ndarray) -> str:
     h = hashlib.sha1(f"{a.dtype.str}{a.shape}".encode())
     h.update(a.tobytes())
     return h.hexdigest()
+
+
+def read_csv_rows(path: str | os.PathLike, required: tuple[str, ...], what: str) -> list[dict]:
+    """Rows of a CSV file as dicts of strings; UserError naming ``what`` when it is
+    unreadable or lacks one of the ``required`` columns."""
+    from snnvis.errors import UserError
+
+    try:
+        with open(path, newline="") as fh:
+            reader = csv.DictReader(fh)
+            missing = [c for c in required if c not in (reader.fieldnames or [])]
+            if missing:
+                raise UserError(what, f"missing column {missing[0]!r}", path)
+            return list(reader)
+    except OSError as err:
+        raise UserError(what, f"cannot read ({err.strerror or err})", path) from None
+    except csv.Error as err:
+        raise UserError(what, f"not a CSV file ({err})", path) from None
 
 
 def seed_everything(seed: int) -> None:

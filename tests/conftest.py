@@ -22,8 +22,15 @@ def datasets_dir() -> Path:
 
 
 @pytest.fixture(autouse=True)
-def _deterministic_torch():
+def _deterministic_single_thread():
+    """Seeded torch on one thread: the test models and arrays are small, and on a busy
+    2-core machine a thread pool costs far more than it gains."""
     import torch
+    from threadpoolctl import threadpool_limits
 
     torch.manual_seed(0)
-    yield
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    with threadpool_limits(1):
+        yield
+    torch.set_num_threads(threads)

@@ -38,7 +38,6 @@ pixel curvature and checked: code 1 is natural (median ~96 deg), code 2 syntheti
 """
 from __future__ import annotations
 
-import csv
 import re
 from pathlib import Path
 
@@ -48,6 +47,7 @@ from snnvis.analysis.curvature import curvature_naive, mean_angle, step_snr
 from snnvis.errors import UserError
 from snnvis.recordings.recording import Recording
 from snnvis.similarity import curvature_corrected
+from snnvis.utils import read_csv_rows
 
 CATEGORIES = ("natural", "synthetic")
 ZOOMS = ("zoom1x", "zoom2x")
@@ -130,19 +130,12 @@ def load_authors_table(path: str | Path) -> list[dict]:
     path = Path(path)
     needed = ("Index", "Delta Curvature: neural", "Delta Curvature: control", "Dataset", "Pixel curvature",
               "sequence type", "dither")
+    raw = read_csv_rows(path, needed, "authors' curvature table")
     try:
-        with open(path, newline="") as fh:
-            reader = csv.DictReader(fh)
-            missing = [c for c in needed if c not in (reader.fieldnames or [])]
-            if missing:
-                raise UserError("authors' curvature table", f"missing column {missing[0]!r}", path)
-            raw = list(reader)
         rows = [{"session": _session_of(r["Dataset"]), "dataset": r["Dataset"], "index": int(r["Index"]),
                  "type_code": int(r["sequence type"]), "dither": int(r["dither"]),
                  "pixel_curvature": float(r["Pixel curvature"]), "delta": float(r["Delta Curvature: neural"]),
                  "delta_control": float(r["Delta Curvature: control"])} for r in raw]
-    except OSError as err:
-        raise UserError("authors' curvature table", f"cannot read ({err})", path) from None
     except ValueError as err:
         raise UserError("authors' curvature table", f"bad value ({err})", path) from None
 

@@ -15,7 +15,7 @@ logging.getLogger("torch._library.triton").setLevel(logging.ERROR)
 from .capture import capture_activations, recording  # noqa: E402
 from .core import AREAS, EncoderCore, LayerSpec
 from .input import StimulusInput, TimeConfig
-from .model import NeuralEncoderModel, build_model, count_params
+from .model import NeuralEncoderModel, build_model, calibrate_batchnorm, count_params
 from .neurons import make_neuron, set_backend_for
 from .readouts import build_readout, time_bin_matrix
 from .registry import available_encoders, build_encoder, register_encoder
@@ -31,6 +31,7 @@ __all__ = [
     "build_encoder",
     "build_model",
     "build_readout",
+    "calibrate_batchnorm",
     "capture_activations",
     "count_params",
     "make_neuron",

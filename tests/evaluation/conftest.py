@@ -8,7 +8,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import torch
 from hydra import compose, initialize_config_dir
 
 from snnvis.recordings.format import write_recording
@@ -19,17 +18,6 @@ CONFIGS = ROOT / "configs"
 # sew_resnet_tiny shrunk further: 4/8/8 channels, 32x32 input, 3 steps per image
 TINY = ["model=sew_resnet_tiny", "model.stem_width=4", "model.widths=[4,8,8]", "model.input.size=32",
         "model.time.static_steps=3"]
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    from threadpoolctl import threadpool_limits
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    with threadpool_limits(1):
-        yield
-    torch.set_num_threads(threads)
 
 
 def compose_score(*overrides: str):

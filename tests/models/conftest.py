@@ -16,6 +16,8 @@ from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 from torch import nn
 
+from snnvis.models import calibrate_batchnorm
+
 ROOT = Path(__file__).resolve().parents[2]
 CONFIGS = ROOT / "configs"
 MODEL_CONFIGS = sorted(p.stem for p in (CONFIGS / "model").glob("*.yaml") if not p.name.startswith("_"))
@@ -60,21 +62,8 @@ def calibrate(core: nn.Module, stimuli: torch.Tensor) -> nn.Module:
     Untrained deep SNNs are silent in eval mode with default running statistics; after
     this, eval mode behaves like training mode on similar inputs (and is batch independent).
     """
-    for m in core.modules():
-        if isinstance(m, nn.BatchNorm2d):
-            m.reset_running_stats()
-            m.momentum = None
-    core.train()(stimuli)
-    return core.eval()
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny models run fastest on one thread (and far faster than on an oversubscribed pool)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+    calibrate_batchnorm(core, [stimuli])
+    return core
 
 
 def pytest_generate_tests(metafunc):

@@ -1,7 +1,6 @@
-"""Fixtures for the snnvis-train tests: one CPU thread and tiny synthetic recordings.
+"""Fixtures for the snnvis-train tests: tiny synthetic recordings.
 
-torch with 2 threads on a shared 2-core machine is far slower than with 1, so every test
-here runs torch single-threaded (and subprocess runs pass ``trainer.threads=1``).
+Tests run torch single-threaded (tests/conftest.py); subprocess runs pass ``trainer.threads=1``.
 Helpers and constants are in ``training_helpers.py``.
 """
 from __future__ import annotations
@@ -9,17 +8,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import torch
 
 from training_helpers import write_synthetic
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="session")
