@@ -1,7 +1,6 @@
 """Fixtures for the scoring tests: tiny models, synthetic and imported recordings.
 
-The arrays here are small, so one BLAS/torch thread is fastest (and avoids
-oversubscribing a shared machine). Recordings are written once per module.
+Recordings are written once per module; tests/conftest.py runs every test on one thread.
 """
 from __future__ import annotations
 
