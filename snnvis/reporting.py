@@ -440,19 +440,26 @@ def figure_prediction(runs: list[Run], out: Path, entries: list, notes: list) ->
     _save(fig, out / "a_prediction_accuracy", entries, f"(a) {FIGURES['a']}",
           f"{n_pairs} SNN/twin pair(s). Scatter: held-out Pearson r per neuron (test split), SNN vs its twin "
           "(same model, seed and data). Bars: median r over neurons, mean over seeds with a t-CI across seeds. "
-          "Neurons whose prediction is constant (e.g. a silent SNN) have no r and are not shown.")
+          "A constant prediction (e.g. from a silent SNN) scores r = 0.")
 
 
 def heatmap_rows(rows: list[dict], split: str = "test") -> dict[tuple[str, bool], list[dict]]:
-    """(model, spiking) -> one row per (metric, layer, area): the mean score over seeds and recordings."""
+    """(model, spiking) -> one row per (metric, layer, area): the mean score over the seeds and
+    recordings where it is defined (None where it is defined in none, e.g. a silent SNN layer)."""
     groups: dict[tuple, dict[tuple, list]] = {}
     for r in rows:
-        if r["source"] != "scores.csv" or r["split"] != split or r["value"] is None:
+        if r["source"] != "scores.csv" or r["split"] != split:
             continue
         cell = groups.setdefault((r["model"], r["spiking"]), {})
-        cell.setdefault((r["metric"], r["layer"], r["area"]), []).append((float(r["depth"]), r["value"]))
-    return {k: [{"metric": m, "layer": layer, "area": a, "depth": v[0][0], "score": float(np.mean([x for _, x in v])),
-                 "n": len(v)} for (m, layer, a), v in cells.items()]
+        value = np.nan if r["value"] is None else float(r["value"])
+        cell.setdefault((r["metric"], r["layer"], r["area"]), []).append((float(r["depth"]), value))
+
+    def mean(values: list[float]) -> float | None:
+        defined = [x for x in values if np.isfinite(x)]
+        return float(np.mean(defined)) if defined else None
+
+    return {k: [{"metric": m, "layer": layer, "area": a, "depth": v[0][0], "score": mean([x for _, x in v]),
+                 "n": sum(np.isfinite(x) for _, x in v)} for (m, layer, a), v in cells.items()]
             for k, cells in sorted(groups.items(), key=lambda kv: (kv[0][0], not kv[0][1]))}
 
 
@@ -473,8 +480,9 @@ def figure_heatmaps(rows: list[dict], out: Path, entries: list, notes: list) -> 
             continue
         _save(fig, out / f"b_heatmap_{_safe(model)}_{_kind(spiking)}", entries,
               f"(b) {model}, {'SNN' if spiking else 'DNN twin'}: {FIGURES['b']}",
-              f"Raw test-split score of every candidate layer against each brain area, mean over {n} "
-              "seed(s) x recording(s). Ceilings and the held-out layer choice are in the best-layer table.")
+              f"Raw test-split score of every candidate layer against each brain area, mean over up to {n} "
+              "seed(s) x recording(s); n/a: undefined in all of them (a layer without spikes has no RDM). "
+              "Ceilings and the held-out layer choice are in the best-layer table.")
 
 
 def bin_centers_ms(run: Run, session: str, n_bins: int) -> tuple[np.ndarray, str]:
@@ -504,6 +512,7 @@ def figure_psth(runs: list[Run], out: Path, entries: list, notes: list, n_exampl
     import h5py
 
     from snnvis.figures import psth_examples
+    from snnvis.figures._common import DNN_COLOR, SNN_COLOR
 
     for (label, spiking), r in _first_runs(runs).items():
         path = r.dir / "predictions.h5"
@@ -524,7 +533,8 @@ def figure_psth(runs: list[Run], out: Path, entries: list, notes: list, n_exampl
         order = np.argsort(np.where(np.isfinite(r_neuron), -r_neuron, np.inf), kind="stable")[:n_examples]
         t, unit = bin_centers_ms(r, session, pred.shape[1])
         fig = psth_examples(pred[:, :, order], resp[:, :, order], t,
-                            [f"{ids[i]} (r={r_neuron[i]:.2f})" for i in order])
+                            [f"{ids[i]}: held-out r = {r_neuron[i]:.2f}" for i in order],
+                            color=SNN_COLOR if spiking else DNN_COLOR)
         if unit != "time (ms)":
             for ax in fig.get_axes():
                 if ax.get_xlabel():
@@ -532,7 +542,8 @@ def figure_psth(runs: list[Run], out: Path, entries: list, notes: list, n_exampl
         _save(fig, out / f"c_psth_{_safe(label)}_{_kind(spiking)}", entries,
               f"(c) {label}, {'SNN' if spiking else 'DNN twin'}: {FIGURES['c']}",
               f"Session {session}, seed {r.seed}: the {len(order)} test-split neurons with the highest held-out r "
-              "(in brackets); curves are means over the test stimuli, grey: recorded mean ± s.e.m.")
+              "(per neuron, over all test stimuli and bins); curves are means over the test stimuli, grey: "
+              "recorded mean ± s.e.m.; r(PSTHs): correlation of the two mean curves.")
 
 
 # ---------------------------------------------------------------------------------------

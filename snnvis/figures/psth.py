@@ -19,7 +19,7 @@ def _as_stimuli(a) -> np.ndarray:
 
 
 def psth_examples(pred, resp, bin_centers_ms, neuron_labels, ncols: int = 4,
-                  units: str = "response") -> Figure:
+                  units: str = "response", color: str = SNN_COLOR) -> Figure:
     """Small multiples of predicted and recorded PSTHs, one panel per neuron.
 
     Args:
@@ -30,9 +30,11 @@ def psth_examples(pred, resp, bin_centers_ms, neuron_labels, ncols: int = 4,
         neuron_labels: (neurons,) panel titles.
         ncols: panels per row.
         units: y-axis label.
+        color: colour of the predicted curve.
 
     Returns:
-        One panel per neuron with both curves and the Pearson r between the two PSTHs.
+        One panel per neuron with both curves and the Pearson r between the two PSTHs
+        ("flat" where either PSTH is constant).
     """
     p, r = _as_stimuli(pred), _as_stimuli(resp)
     t = np.asarray(bin_centers_ms, dtype=np.float64)
@@ -53,9 +55,9 @@ def psth_examples(pred, resp, bin_centers_ms, neuron_labels, ncols: int = 4,
             sem = r[:, :, k].std(0, ddof=1) / math.sqrt(r.shape[0])
             ax.fill_between(t, rm - sem, rm + sem, color="0.7", lw=0)
         ax.plot(t, rm, color="k", lw=1.2, label="recorded")
-        ax.plot(t, pm, color=SNN_COLOR, lw=1.2, label="predicted")
-        corr = np.corrcoef(pm, rm)[0, 1] if np.std(pm) > 0 and np.std(rm) > 0 else np.nan
-        ax.set_title(f"{labels[k]}  r={corr:.2f}", fontsize=8)
+        ax.plot(t, pm, color=color, lw=1.2, label="predicted")
+        corr = f"{np.corrcoef(pm, rm)[0, 1]:.2f}" if np.std(pm) > 0 and np.std(rm) > 0 else "flat"
+        ax.set_title(f"{labels[k]}\nr(PSTHs) = {corr}", fontsize=8)
         if k % ncols == 0:
             ax.set_ylabel(units)
         if k >= n - ncols:                                 # no panel below: show the time axis

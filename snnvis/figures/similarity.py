@@ -24,7 +24,8 @@ def similarity_heatmaps(rows: list[dict], value: str = "score", cmap: str = "vir
 
     Returns:
         A figure with one panel (and colour bar) per metric, in first-seen order; areas
-        in first-seen order; missing cells blank.
+        in first-seen order; missing cells blank, cells whose value is undefined (None or
+        NaN, e.g. a silent layer) grey and marked "n/a".
     """
     if not rows:
         raise ValueError("no rows to plot")
@@ -38,13 +39,17 @@ def similarity_heatmaps(rows: list[dict], value: str = "score", cmap: str = "vir
     axes = fig.subplots(1, len(metrics), squeeze=False)[0]
     for ax, metric in zip(axes, metrics):
         grid = np.full((len(layers), len(areas)), np.nan)
+        present = np.zeros(grid.shape, dtype=bool)
         for r in rows:
             if r["metric"] != metric:
                 continue
             i, j = layers.index(r["layer"]), areas.index(r["area"])
-            if not np.isnan(grid[i, j]):
+            if present[i, j]:
                 raise ValueError(f"two rows for metric {metric!r}, layer {r['layer']!r}, area {r['area']!r}")
-            grid[i, j] = float(r[value])
+            present[i, j] = True
+            grid[i, j] = np.nan if r[value] is None else float(r[value])
+        undefined = present & np.isnan(grid)
+        ax.imshow(np.where(undefined, 1.0, np.nan), cmap="Greys", vmin=0, vmax=6, aspect="auto")
         im = ax.imshow(np.ma.masked_invalid(grid), cmap=cmap, aspect="auto")
         ax.set_xticks(range(len(areas)), areas)
         ax.set_yticks(range(len(layers)), layers)
@@ -57,4 +62,6 @@ def similarity_heatmaps(rows: list[dict], value: str = "score", cmap: str = "vir
                 if np.isfinite(v):
                     ax.text(j, i, f"{v:.2f}", ha="center", va="center", fontsize=7,
                             color="k" if v > mid else "w")
+                elif undefined[i, j]:
+                    ax.text(j, i, "n/a", ha="center", va="center", fontsize=7, color="0.3")
     return fig

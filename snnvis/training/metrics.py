@@ -9,15 +9,18 @@ from snnvis.similarity import ceilings
 def pearson_per_neuron(pred: np.ndarray, target: np.ndarray) -> np.ndarray:
     """Pearson r per neuron over all stimuli and bins. Inputs (n_stimuli, n_bins, n_neurons).
 
-    A neuron whose prediction or response is constant gets NaN.
+    A constant prediction of a varying response (e.g. from a silent SNN) explains none of
+    it and scores 0, so silence cannot drop a neuron from a summary; a neuron whose
+    response is constant has nothing to predict and gets NaN.
     """
     p = pred.reshape(-1, pred.shape[-1]).astype(np.float64)
     t = target.reshape(-1, target.shape[-1]).astype(np.float64)
     p = p - p.mean(0)
     t = t - t.mean(0)
-    denom = np.sqrt((p * p).sum(0) * (t * t).sum(0))
+    pp, tt = (p * p).sum(0), (t * t).sum(0)
     with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(denom > 0, (p * t).sum(0) / denom, np.nan)
+        r = (p * t).sum(0) / np.sqrt(pp * tt)
+    return np.where(tt > 0, np.where(pp > 0, r, 0.0), np.nan)
 
 
 def per_bin_r(pred: np.ndarray, target: np.ndarray) -> np.ndarray:

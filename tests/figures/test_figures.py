@@ -72,6 +72,11 @@ def test_similarity_heatmaps(tmp_path):
     assert len(panels[0].texts) == 6                            # annotated cells
     with pytest.raises(ValueError, match="two rows"):
         similarity_heatmaps(rows + rows[:1])
+    silent = [dict(r, score=None) if r["layer"] == "layer4" else r for r in rows]    # e.g. a layer without spikes
+    panel = next(ax for ax in similarity_heatmaps(silent).get_axes() if ax.get_title() == "RSA")
+    texts = [t.get_text() for t in panel.texts]
+    assert texts.count("n/a") == 2 and len(texts) == 6                  # the layer stays, marked undefined
+    assert [t.get_text() for t in panel.get_yticklabels()] == ["conv1", "layer2", "layer4"]
 
 
 def test_psth_examples(tmp_path):
@@ -82,8 +87,10 @@ def test_psth_examples(tmp_path):
     axes = fig.get_axes()
     assert len(axes) == 5
     assert all(len(ax.lines) == 2 for ax in axes)
-    fig2 = psth_examples(resp.mean(0), resp.mean(0), t, list("abcde"))
+    assert axes[0].get_title().endswith(f"r(PSTHs) = {np.corrcoef(resp[:, :, 0].mean(0) + 0.5, resp[:, :, 0].mean(0))[0, 1]:.2f}")
+    fig2 = psth_examples(np.ones_like(resp.mean(0)), resp.mean(0), t, list("abcde"))   # a silent model: flat
     assert len(fig2.get_axes()) == 5
+    assert fig2.get_axes()[0].get_title() == "a\nr(PSTHs) = flat"
     with pytest.raises(ValueError):
         psth_examples(resp, resp, t[:-1], list("abcde"))
 

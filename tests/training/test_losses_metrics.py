@@ -33,8 +33,10 @@ def test_pearson_per_neuron_matches_scipy():
     r = pearson_per_neuron(pred, target)
     for j in range(6):
         assert r[j] == pytest.approx(stats.pearsonr(pred[..., j].ravel(), target[..., j].ravel())[0], abs=1e-12)
-    pred[:, :, 2] = 1.0
-    assert np.isnan(pearson_per_neuron(pred, target)[2])
+    pred[:, :, 2] = 1.0                                  # a silent model: explains nothing
+    target[:, :, 3] = 2.0                                # a neuron without variance: nothing to predict
+    r = pearson_per_neuron(pred, target)
+    assert r[2] == 0.0 and np.isnan(r[3]) and np.isfinite(r[[0, 1, 4, 5]]).all()
 
 
 def test_temporal_metrics_closed_form():
