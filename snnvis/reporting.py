@@ -485,30 +485,47 @@ def figure_heatmaps(rows: list[dict], out: Path, entries: list, notes: list) -> 
               "Ceilings and the held-out layer choice are in the best-layer table.")
 
 
-def bin_centers_ms(run: Run, session: str, n_bins: int) -> tuple[np.ndarray, str]:
-    """Centre of each predicted bin in ms from stimulus (sequence) onset, read from the
-    recording; bin indices when the recording cannot be opened."""
+def _psth_context(run: Run, session: str, pred_shape: tuple, stimulus_index: np.ndarray,
+                  neuron_ids: np.ndarray, resp: np.ndarray) -> dict:
+    """What the recording adds to (c), each part only where it can be read and matches the
+    stored predictions: bin centres in ms from sequence onset (else bin indices), short
+    stimulus labels, and the s.e.m. of the recorded mean over trials."""
     from snnvis.recordings.recording import Recording
 
+    n_bins = pred_shape[1]
+    out = {"t": np.arange(n_bins, dtype=np.float64), "xlabel": "bin",
+           "stimuli": [f"test stimulus {k}" for k in stimulus_index], "sem": None}
     s = run.metrics.get("data", {}).get("sessions", {}).get(session, {})
     try:
         rec = Recording(run.resolve(s["recording"]), validate=False)
         info = rec.response_info(s.get("response_set"))
         w = np.asarray(info.windows_ms, dtype=np.float64)
         if w.shape[0] == n_bins:
-            return w.mean(axis=1), "time (ms)"
-        if w.shape[0] == 1 and info.align == "frame":
+            out.update(t=w.mean(axis=1), xlabel="time (ms)")
+        elif w.shape[0] == 1 and info.align == "frame":
             _, interval = rec.frame_timing()
             if np.isfinite(interval):
-                return np.arange(n_bins) * interval + w[0].mean(), "time (ms)"
-    except (UserError, KeyError, OSError, ValueError):
+                out.update(t=np.arange(n_bins) * interval + w[0].mean(), xlabel="time (ms)")
+        out["stimuli"] = ["/".join(str(rec.stimulus_ids[k]).split("/")[-2:]) for k in stimulus_index]
+        col = {n: i for i, n in enumerate(rec.neuron_ids)}
+        trials = rec.trials(info.name, np.sort(stimulus_index))
+        if trials is not None and all(n in col for n in neuron_ids):
+            order = np.argsort(np.argsort(stimulus_index))          # back to the order of stimulus_index
+            trials = trials[order][..., [col[n] for n in neuron_ids]]
+            with np.errstate(invalid="ignore", divide="ignore"):
+                sem = np.nanstd(trials, axis=1, ddof=1) / np.sqrt(np.sum(np.isfinite(trials), axis=1))
+            if sem.shape == resp.shape and np.allclose(np.nanmean(trials, axis=1), resp, rtol=1e-4, atol=1e-4):
+                out["sem"] = sem
+    except (UserError, KeyError, OSError, ValueError, IndexError):
         pass
-    return np.arange(n_bins, dtype=np.float64), "bin"
+    return out
 
 
-def figure_psth(runs: list[Run], out: Path, entries: list, notes: list, n_examples: int = 8) -> None:
-    """(c): for each model and SNN/twin (lowest seed), predicted vs recorded PSTHs of the
-    best-predicted neurons of its first session, when the run predicts several bins."""
+def figure_psth(runs: list[Run], out: Path, entries: list, notes: list, n_neurons: int = 4,
+                n_stimuli: int = 3) -> None:
+    """(c): for each model and SNN/twin (lowest seed), when the run predicts several bins,
+    predicted vs recorded PSTHs of its first session: the neurons at the 100th, 75th, 50th
+    and 25th percentile of held-out r, each for the first test sequences."""
     import h5py
 
     from snnvis.figures import psth_examples
@@ -525,25 +542,30 @@ def figure_psth(runs: list[Run], out: Path, entries: list, notes: list, n_exampl
                 if session is None:
                     continue
                 g = f[session]
-                pred, resp = g["prediction"][()], g["response"][()]
+                pred, resp = g["prediction"][:n_stimuli], g["response"][:n_stimuli]
+                stimulus_index = g["stimulus_index"][:n_stimuli]
                 ids = g["neuron_ids"].asstr()[()]
                 r_neuron = np.asarray(g["metrics/pearson_r"][()], dtype=np.float64)
         except (OSError, KeyError) as err:
             raise UserError("predictions.h5", f"cannot read ({err})", path) from None
-        order = np.argsort(np.where(np.isfinite(r_neuron), -r_neuron, np.inf), kind="stable")[:n_examples]
-        t, unit = bin_centers_ms(r, session, pred.shape[1])
-        fig = psth_examples(pred[:, :, order], resp[:, :, order], t,
-                            [f"{ids[i]}: held-out r = {r_neuron[i]:.2f}" for i in order],
-                            color=SNN_COLOR if spiking else DNN_COLOR)
-        if unit != "time (ms)":
-            for ax in fig.get_axes():
-                if ax.get_xlabel():
-                    ax.set_xlabel(unit)
+        finite = np.flatnonzero(np.isfinite(r_neuron))
+        if finite.size == 0:
+            notes.append(f"(c) {label} {_kind(spiking)} not drawn: no neuron of {session} has a held-out r")
+            continue
+        ranked = finite[np.argsort(-r_neuron[finite], kind="stable")]
+        picks = np.unique(np.round(np.linspace(0, 0.75, n_neurons) * len(ranked)).astype(int))
+        order = ranked[np.minimum(picks, len(ranked) - 1)]
+        ctx = _psth_context(r, session, pred.shape, stimulus_index, ids[order], resp[:, :, order])
+        fig = psth_examples(pred[:, :, order], resp[:, :, order], ctx["t"],
+                            [f"{ids[i]}\nheld-out r = {r_neuron[i]:.2f}" for i in order], ctx["stimuli"],
+                            resp_sem=ctx["sem"], xlabel=ctx["xlabel"], color=SNN_COLOR if spiking else DNN_COLOR)
         _save(fig, out / f"c_psth_{_safe(label)}_{_kind(spiking)}", entries,
               f"(c) {label}, {'SNN' if spiking else 'DNN twin'}: {FIGURES['c']}",
-              f"Session {session}, seed {r.seed}: the {len(order)} test-split neurons with the highest held-out r "
-              "(per neuron, over all test stimuli and bins); curves are means over the test stimuli, grey: "
-              "recorded mean ± s.e.m.; r(PSTHs): correlation of the two mean curves.")
+              f"Session {session}, seed {r.seed}: rows are the test-split neurons at the 100th, 75th, 50th and "
+              f"25th percentile of held-out r (median over the session's {len(ranked)} neurons: "
+              f"{np.nanmedian(r_neuron):.2f}), columns the first {pred.shape[0]} test sequences; black: recorded "
+              "mean" + (" ± s.e.m. over trials (grey)" if ctx["sem"] is not None else "") +
+              ", colour: predicted; r: correlation of the two curves in the panel.")
 
 
 # ---------------------------------------------------------------------------------------

@@ -1,8 +1,6 @@
 """Predicted vs recorded PSTHs of example neurons."""
 from __future__ import annotations
 
-import math
-
 import numpy as np
 from matplotlib.figure import Figure
 
@@ -18,50 +16,49 @@ def _as_stimuli(a) -> np.ndarray:
     return a
 
 
-def psth_examples(pred, resp, bin_centers_ms, neuron_labels, ncols: int = 4,
-                  units: str = "response", color: str = SNN_COLOR) -> Figure:
-    """Small multiples of predicted and recorded PSTHs, one panel per neuron.
+def psth_examples(pred, resp, bin_centers_ms, neuron_labels, stimulus_labels=None, resp_sem=None,
+                  units: str = "response", xlabel: str = "time (ms)", color: str = SNN_COLOR) -> Figure:
+    """Predicted and recorded PSTHs: one row per neuron, one column per stimulus.
 
     Args:
-        pred, resp: (bins, neurons) or (stimuli, bins, neurons), same shape; with a
-            stimulus axis the PSTH is the mean over stimuli and the recorded one is shaded
-            by its standard error.
+        pred, resp: (bins, neurons) or (stimuli, bins, neurons), same shape: the predicted
+            and the trial-averaged recorded response of each neuron to each stimulus.
         bin_centers_ms: (bins,) time of each bin.
-        neuron_labels: (neurons,) panel titles.
-        ncols: panels per row.
+        neuron_labels: (neurons,) row labels.
+        stimulus_labels: (stimuli,) column titles (default: "stimulus k").
+        resp_sem: optional, shaped like ``resp``: the standard error of the recorded mean
+            over trials, drawn as a grey band.
         units: y-axis label.
+        xlabel: x-axis label (``bin_centers_ms`` may be bin indices).
         color: colour of the predicted curve.
 
     Returns:
-        One panel per neuron with both curves and the Pearson r between the two PSTHs
-        ("flat" where either PSTH is constant).
+        A grid of panels, each with both curves and the Pearson r between them ("flat"
+        where either is constant, e.g. for a silent model). Rows share their y-axis.
     """
     p, r = _as_stimuli(pred), _as_stimuli(resp)
+    sem = None if resp_sem is None else _as_stimuli(resp_sem)
     t = np.asarray(bin_centers_ms, dtype=np.float64)
-    labels = list(neuron_labels)
-    if p.shape != r.shape or p.shape[1] != t.size or p.shape[2] != len(labels):
-        raise ValueError(f"shapes disagree: pred {p.shape}, resp {r.shape}, {t.size} bins, {len(labels)} labels")
-    n = len(labels)
-    ncols = max(1, min(ncols, n))
-    nrows = math.ceil(n / ncols)
-    fig = new_figure(2.4 * ncols, 1.9 * nrows)
-    axes = fig.subplots(nrows, ncols, squeeze=False, sharex=True).ravel()
-    for k, ax in enumerate(axes):
-        if k >= n:
-            fig.delaxes(ax)
-            continue
-        pm, rm = p[:, :, k].mean(0), r[:, :, k].mean(0)
-        if r.shape[0] > 1:
-            sem = r[:, :, k].std(0, ddof=1) / math.sqrt(r.shape[0])
-            ax.fill_between(t, rm - sem, rm + sem, color="0.7", lw=0)
-        ax.plot(t, rm, color="k", lw=1.2, label="recorded")
-        ax.plot(t, pm, color=color, lw=1.2, label="predicted")
-        corr = f"{np.corrcoef(pm, rm)[0, 1]:.2f}" if np.std(pm) > 0 and np.std(rm) > 0 else "flat"
-        ax.set_title(f"{labels[k]}\nr(PSTHs) = {corr}", fontsize=8)
-        if k % ncols == 0:
-            ax.set_ylabel(units)
-        if k >= n - ncols:                                 # no panel below: show the time axis
-            ax.set_xlabel("time (ms)")
-            ax.tick_params(labelbottom=True)
-    axes[0].legend(fontsize=7, frameon=False)
+    neurons = list(neuron_labels)
+    stimuli = list(stimulus_labels) if stimulus_labels is not None else [f"stimulus {k}" for k in range(p.shape[0])]
+    if p.shape != r.shape or (sem is not None and sem.shape != r.shape) or p.shape[1] != t.size or p.shape[2] != len(neurons) or p.shape[0] != len(stimuli):
+        raise ValueError(f"shapes disagree: pred {p.shape}, resp {r.shape}, {t.size} bins, "
+                         f"{len(neurons)} neuron labels, {len(stimuli)} stimulus labels")
+    fig = new_figure(1.0 + 2.3 * len(stimuli), 0.4 + 1.6 * len(neurons))
+    axes = fig.subplots(len(neurons), len(stimuli), squeeze=False, sharex=True, sharey="row")
+    for (i, j), ax in np.ndenumerate(axes):
+        pc, rc = p[j, :, i], r[j, :, i]
+        if sem is not None:
+            ax.fill_between(t, rc - sem[j, :, i], rc + sem[j, :, i], color="0.8", lw=0)
+        ax.plot(t, rc, color="k", lw=1.2, marker=".", ms=3, label="recorded")
+        ax.plot(t, pc, color=color, lw=1.2, marker=".", ms=3, label="predicted")
+        corr = f"{np.corrcoef(pc, rc)[0, 1]:.2f}" if np.std(pc) > 0 and np.std(rc) > 0 else "flat"
+        ax.text(0.98, 0.96, f"r = {corr}", transform=ax.transAxes, ha="right", va="top", fontsize=7)
+        if i == 0:
+            ax.set_title(stimuli[j], fontsize=8)
+        if j == 0:
+            ax.set_ylabel(f"{neurons[i]}\n{units}", fontsize=8)
+        if i == len(neurons) - 1:
+            ax.set_xlabel(xlabel)
+    axes[0, 0].legend(fontsize=7, frameon=False, loc="upper left")
     return fig

@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from matplotlib.figure import Figure
+from scipy import stats
 
 from snnvis.figures import (curvature_reproduction, kriegeskorte_rdms, prediction_accuracy, psth_examples,
                             rank_transform, save_figure, similarity_heatmaps, tsrsa_shuffle)
@@ -82,17 +83,23 @@ def test_similarity_heatmaps(tmp_path):
 def test_psth_examples(tmp_path):
     rng = np.random.default_rng(4)
     t = np.arange(-45, 295, 10.0)
-    resp = rng.poisson(5.0, size=(8, t.size, 5)).astype(float)
-    fig = _saved(psth_examples(resp + 0.5, resp, t, [f"u{i}" for i in range(5)], ncols=3), tmp_path, "psth")
-    axes = fig.get_axes()
-    assert len(axes) == 5
-    assert all(len(ax.lines) == 2 for ax in axes)
-    assert axes[0].get_title().endswith(f"r(PSTHs) = {np.corrcoef(resp[:, :, 0].mean(0) + 0.5, resp[:, :, 0].mean(0))[0, 1]:.2f}")
-    fig2 = psth_examples(np.ones_like(resp.mean(0)), resp.mean(0), t, list("abcde"))   # a silent model: flat
-    assert len(fig2.get_axes()) == 5
-    assert fig2.get_axes()[0].get_title() == "a\nr(PSTHs) = flat"
+    resp = rng.poisson(5.0, size=(3, t.size, 5)).astype(float)          # 3 stimuli x bins x 5 neurons
+    pred = resp + rng.normal(size=resp.shape)
+    fig = _saved(psth_examples(pred, resp, t, [f"u{i}" for i in range(5)], ["a", "b", "c"], resp_sem=0 * resp + 0.3),
+                 tmp_path, "psth")
+    axes = np.reshape(fig.get_axes(), (5, 3))                           # one row per neuron, one column per stimulus
+    assert all(len(ax.lines) == 2 and len(ax.collections) == 1 for ax in axes.ravel())   # 2 curves + s.e.m. band
+    assert [ax.get_title() for ax in axes[0]] == ["a", "b", "c"] and axes[1, 0].get_title() == ""
+    assert axes[2, 0].get_ylabel().startswith("u2")
+    r_21 = stats.pearsonr(pred[1, :, 2], resp[1, :, 2])[0]              # neuron 2, stimulus 1
+    assert axes[2, 1].texts[0].get_text() == f"r = {r_21:.2f}"
+    silent = psth_examples(np.ones_like(resp[0]), resp[0], t, list("abcde"), xlabel="bin")   # (bins, neurons)
+    assert len(silent.get_axes()) == 5 and silent.get_axes()[0].texts[0].get_text() == "r = flat"
+    assert silent.get_axes()[-1].get_xlabel() == "bin"
     with pytest.raises(ValueError):
         psth_examples(resp, resp, t[:-1], list("abcde"))
+    with pytest.raises(ValueError):
+        psth_examples(resp, resp, t, list("abcde"), resp_sem=resp[:2])
 
 
 def test_curvature_reproduction(tmp_path):

@@ -46,6 +46,7 @@ def _fake_run(path: Path, model: str, spiking: bool, seed: int, n_bins: int = 1,
         g = f.create_group("s1")
         g["prediction"] = resp + rng.normal(0, 1, resp.shape).astype(np.float32)
         g["response"] = resp
+        g["stimulus_index"] = np.arange(5)
         g.create_dataset("neuron_ids", data=np.array([f"n{i}" for i in range(n_neurons)], dtype=object),
                          dtype=h5py.string_dtype())
         g.create_dataset("areas", data=np.array(["V1"] * n_neurons, dtype=object), dtype=h5py.string_dtype())

@@ -88,6 +88,7 @@ def test_v1_sequences_temporal_targets(henaff, tmp_path, response, n_bins):
         r, rel, corrected = stored["pearson_r"], stored["reliability"], stored["pearson_r_corrected"]
         ok = rel > 0
         np.testing.assert_allclose(corrected[ok], r[ok] / np.sqrt(rel[ok]))
+        _check_psth_figure(henaff, tmp_path)
     else:                                 # the PSTH has no trials
         assert "reliability_median" not in overall
         # bins before each frame's onset are predicted from the later frames only: the first
@@ -105,3 +106,28 @@ def test_v1_sequences_temporal_targets(henaff, tmp_path, response, n_bins):
         assert m.shape == (35, 33) and torch.allclose(m.sum(1), torch.ones(35))
         assert m[0].count_nonzero() == 10 and torch.allclose(m[0][m[0] > 0], torch.tensor(0.1))
         assert m[-1].count_nonzero() == 11
+
+
+def _check_psth_figure(henaff, run_dir):
+    """Figure (c) of this run: frame times, sequence names and the trial s.e.m. come from the
+    recording, matched to the stored predictions whatever the order of the stimuli."""
+    from snnvis.recordings.recording import Recording
+    from snnvis.reporting import _psth_context, figure_psth, load_run
+
+    rec = Recording(henaff)
+    with h5py.File(run_dir / "predictions.h5", "r") as f:
+        g = f[SESSION]
+        idx, resp = g["stimulus_index"][()][[2, 0, 1]], g["response"][()][[2, 0, 1]]   # not in file order
+        ids = g["neuron_ids"].asstr()[()]
+    run = load_run(run_dir, run_dir)
+    ctx = _psth_context(run, SESSION, resp.shape, idx, ids, resp)
+    assert ctx["xlabel"] == "time (ms)" and np.allclose(np.diff(ctx["t"]), 300.0)
+    assert ctx["stimuli"] == ["/".join(rec.stimulus_ids[k].split("/")[-2:]) for k in idx]
+    for j, k in enumerate(idx):
+        trials = rec.trials("frame_counts", [k])[0]                        # (repeats, frames, neurons)
+        n = np.isfinite(trials).sum(0)
+        np.testing.assert_allclose(ctx["sem"][j], np.nanstd(trials, axis=0, ddof=1) / np.sqrt(n), rtol=1e-6)
+    entries, notes = [], []
+    figure_psth([run], run_dir / "figs", entries, notes)
+    assert not notes and len(entries) == 1 and entries[0].stem.name.startswith("c_psth_")
+    assert entries[0].stem.with_suffix(".png").stat().st_size > 1000
