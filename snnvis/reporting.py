@@ -342,7 +342,8 @@ def score_rows(sweep: Sweep) -> list[dict]:
             rows.append({
                 "run_dir": owner.rel if owner else _rel(path.parent, sweep.root), "source": "scores.csv",
                 "model": owner.label if owner else r["model"], "architecture": r["model"],
-                "spiking": _bool(r["spiking"]), "seed": int(float(r["seed"])) if _num(r["seed"]) is not None else "",
+                "spiking": _bool(r["spiking"]),
+                "seed": owner.seed if owner else int(float(r["seed"])) if _num(r["seed"]) is not None else "",
                 "config_hash": owner.config_hash if owner else "", "section": "scores", "level": "layer",
                 "key": r["layer"], "metric": r["metric"], "value": _num(r["score"]),
                 "ci_low": _num(r.get("ci_low")), "ci_high": _num(r.get("ci_high")), "n": r.get("n_neurons", ""),

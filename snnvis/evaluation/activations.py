@@ -91,7 +91,9 @@ def load_encoder(model_cfg: Mapping[str, Any] | None = None, checkpoint: str | P
             state dict of a :class:`~snnvis.models.NeuralEncoderModel`); the run's
             ``.hydra/config.yaml`` gives the architecture. None: an untrained network
             initialised from ``seed``.
-        seed: seeds Python, numpy and torch before the network is built.
+        seed: seeds Python, numpy and torch before the network is built. The returned
+            info names the training run's seed instead when the checkpoint's run config
+            has one (the weights come from that run, not from ``seed``).
 
     Raises:
         UserError: missing or unreadable checkpoint, a config that does not build, or a
@@ -99,7 +101,7 @@ def load_encoder(model_cfg: Mapping[str, Any] | None = None, checkpoint: str | P
     """
     from omegaconf import OmegaConf
 
-    ckpt_file, source = None, "untrained"
+    ckpt_file, source, model_seed = None, "untrained", int(seed)
     if checkpoint is not None:
         path = Path(checkpoint)
         if not path.exists():
@@ -109,7 +111,9 @@ def load_encoder(model_cfg: Mapping[str, Any] | None = None, checkpoint: str | P
             raise UserError("checkpoint", "the run directory has no checkpoints/best.pt", path)
         run_cfg = _find_run_config(path)
         if run_cfg is not None:
-            model_cfg = OmegaConf.load(run_cfg).get("model")
+            run = OmegaConf.load(run_cfg)
+            model_cfg = run.get("model")
+            model_seed = int(run.get("seed", seed))
         if model_cfg is None:
             raise UserError("checkpoint", "no .hydra/config.yaml with a model section next to it; pass the "
                             "training run directory, or give the architecture with model=<config>", path)
@@ -137,7 +141,7 @@ def load_encoder(model_cfg: Mapping[str, Any] | None = None, checkpoint: str | P
             raise UserError("checkpoint", f"does not fit the {cfg.get('name')} architecture ({why[:300]})",
                             ckpt_file) from None
     core.eval()
-    info = ModelInfo(str(cfg.get("name", type(core).__name__)), bool(core.spiking), int(seed), source,
+    info = ModelInfo(str(cfg.get("name", type(core).__name__)), bool(core.spiking), model_seed, source,
                      None if ckpt_file is None else str(ckpt_file))
     return core, info
 

@@ -93,6 +93,7 @@ def test_load_encoder_from_training_run(tmp_path, compose_score):
     for where in (run, run / "checkpoints" / "best.pt"):
         core, info = load_encoder(None, where, seed=0)      # the architecture comes from the run's config
         assert info.source == "checkpoint" and info.spiking is False and info.checkpoint.endswith("best.pt")
+        assert info.seed == 1                                 # the training run's seed, not the scoring seed
         torch.testing.assert_close(core(x), model.core(x))
     with pytest.raises(UserError, match="not found"):
         load_encoder(cfg.model, tmp_path / "missing", seed=0)

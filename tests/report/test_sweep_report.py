@@ -80,6 +80,8 @@ def test_sweep_report_and_skip(sweep, tmp_path):
         assert len(scores) == 4 * 2                                  # 4 layers x (selection, test), RSA on V4
         assert {r["split"] for r in scores} == {"selection", "test"} and {r["area"] for r in scores} == {"V4"}
         assert sum(r["chosen"] == "True" for r in scores) == 2
+        run_seed, = {r["seed"] for r in mine if r["source"] == "metrics.json"}
+        assert {r["seed"] for r in scores} == {run_seed}             # the training seed, not the scoring seed
     assert len(rows) == len(runs) * (6 + 3 + 3 + 8)                  # test, validation, run, scores rows
 
     figures = sorted(out.glob("*.png"))
