@@ -226,11 +226,12 @@ def figure_tsrsa(recs, models, windows, n_shuffles, out: Path, entries: list) ->
 # (e) Kriegeskorte monkey / human IT
 # ---------------------------------------------------------------------------------------
 
-def figure_kriegeskorte(rec, models, out: Path, entries: list) -> None:
+def figure_kriegeskorte(rec, models, out: Path, entries: list, n_boot: int) -> None:
     from snnvis.analysis.models import area_layer, layer_rdms, reference_ceiling, rsa_score
     from snnvis.evaluation.scoring import targets_from_recording
     from snnvis.figures import kriegeskorte_rdms
     from snnvis.reporting import _save
+    from snnvis.similarity import bootstrap_ci
 
     refs = {t.name: t.rdms for t in targets_from_recording(rec)}          # monkey_IT (1 RDM), human_IT (subjects)
     rdms, rows = {}, []
@@ -247,15 +248,17 @@ def figure_kriegeskorte(rec, models, out: Path, entries: list) -> None:
             continue
         ref = refs[ref_name]
         ceiling = reference_ceiling(ref)
-        scores = {k: rsa_score(d, ref) for k, d in rdms.items()}
-        brain = ref.mean(0)
-        fig = kriegeskorte_rdms(brain, rdms, scores, ceiling, brain_label=title)
+        boot = {k: bootstrap_ci(rsa_score, d, ref, axis=(-2, -1), n_boot=n_boot) for k, d in rdms.items()}
+        scores = {k: float(b[0]) for k, b in boot.items()}
+        fig = kriegeskorte_rdms(ref.mean(0), rdms, scores, ceiling, brain_label=title,
+                                intervals={k: (float(b[1]), float(b[2])) for k, b in boot.items()})
         ceil = ("no noise ceiling (one RDM, no repeats released)" if not np.isfinite(ceiling[1]) else
                 f"grey band: noise ceiling of the {len(ref)} subject RDMs [{ceiling[0]:.2f}, {ceiling[1]:.2f}]")
         _save(fig, out / f"e_kriegeskorte_{ref_name.lower()}", entries,
               f"(e) Kriegeskorte et al. 2008: {title} RDM vs model layers",
               f"92 images; RDMs rank-transformed to percentiles; the layer mapped to IT of each model. RSA: Spearman "
-              f"correlation of the RDMs' upper triangles; {ceil}.")
+              f"correlation of the RDMs' upper triangles; error bars: 95% bootstrap CI over the 92 images "
+              f"({n_boot} resamples); {ceil}.")
     write_rows(out / "e_kriegeskorte_rsa.csv", rows)
 
 
@@ -350,7 +353,7 @@ def main(argv: list[str] | None = None) -> int:
         rec = Recording(path)
         models = load_models(model_config(args.model, size), trained_models(sweeps, False, args.quick),
                              [(rec, np.arange(rec.n_stimuli))])
-        figure_kriegeskorte(rec, models, out, entries)
+        figure_kriegeskorte(rec, models, out, entries, n_boot=200 if args.quick else 1000)
         timer.part("(e) Kriegeskorte RDMs", t)
 
     page = index_page(out, entries, reports, notes, timer, args)

@@ -26,7 +26,7 @@ def rank_transform(rdm) -> np.ndarray:
 
 def kriegeskorte_rdms(brain_rdm, model_rdms: dict, scores: dict, ceiling: tuple[float, float],
                       brain_label: str = "monkey IT", score_label: str = "RSA (Spearman)",
-                      cmap: str = "viridis") -> Figure:
+                      cmap: str = "viridis", intervals: dict | None = None) -> Figure:
     """Brain RDM and model-layer RDMs side by side, plus RSA scores against the ceiling.
 
     Args:
@@ -34,6 +34,8 @@ def kriegeskorte_rdms(brain_rdm, model_rdms: dict, scores: dict, ceiling: tuple[
         model_rdms: {layer: (n, n) RDM over the same stimuli}.
         scores: {layer: RSA score}; layers without a score get no bar.
         ceiling: (lower, upper) noise ceiling of the score, drawn as a band.
+        intervals: optional {layer: (low, high)} confidence interval of each score,
+            drawn as an error bar.
 
     Returns:
         One panel per RDM, each rank-transformed into percentiles (as in the paper), a
@@ -59,7 +61,12 @@ def kriegeskorte_rdms(brain_rdm, model_rdms: dict, scores: dict, ceiling: tuple[
     names = [name for name in model_rdms if name in scores]
     if np.all(np.isfinite(ceiling)):                       # NaN: no ceiling to draw (e.g. a single RDM)
         bar.axhspan(ceiling[0], ceiling[1], color="0.85", label="noise ceiling")
-    bar.bar(range(len(names)), [scores[name] for name in names], color="#4c72b0")
+    heights = np.array([scores[name] for name in names], dtype=np.float64)
+    yerr = None
+    if intervals:
+        lo, hi = np.array([intervals.get(name, (np.nan, np.nan)) for name in names], dtype=np.float64).T
+        yerr = np.nan_to_num(np.stack([heights - lo, hi - heights]))
+    bar.bar(range(len(names)), heights, color="#4c72b0", yerr=yerr, capsize=4)
     bar.set_xticks(range(len(names)), [_wrap(name) for name in names], fontsize=8)
     bar.set(ylabel=score_label, title=f"similarity to {brain_label}")
     bar.axhline(0, color="0.5", lw=0.6)

@@ -129,6 +129,11 @@ def test_kriegeskorte_rdms(tmp_path):
     assert len(axes) == 5                                       # 3 RDMs + bars + colour bar
     bar = next(ax for ax in axes if ax.get_title().startswith("similarity"))
     assert len([p for p in bar.patches if p.get_height() in (0.3, 0.6)]) == 2
+    with_ci = kriegeskorte_rdms(brain, models, {"layer2": 0.3, "layer4": 0.6}, (0.5, 0.7),
+                                intervals={"layer2": (0.2, 0.5), "layer4": (0.55, 0.62)})
+    bar = next(ax for ax in with_ci.get_axes() if ax.get_title().startswith("similarity"))
+    (segments,) = [c.get_segments() for c in bar.collections if len(c.get_segments()) == 2]
+    np.testing.assert_allclose([seg[:, 1] for seg in segments], [[0.2, 0.5], [0.55, 0.62]])
     with pytest.raises(ValueError):
         kriegeskorte_rdms(brain, {"bad": brain[:5, :5]}, {}, (0, 1))
 
