@@ -486,14 +486,14 @@ def figure_heatmaps(rows: list[dict], out: Path, entries: list, notes: list) -> 
               "Ceilings and the held-out layer choice are in the best-layer table.")
 
 
-def _psth_context(run: Run, session: str, pred_shape: tuple, stimulus_index: np.ndarray,
-                  neuron_ids: np.ndarray, resp: np.ndarray) -> dict:
+def _psth_context(run: Run, session: str, stimulus_index: np.ndarray, neuron_ids: np.ndarray,
+                  resp: np.ndarray) -> dict:
     """What the recording adds to (c), each part only where it can be read and matches the
     stored predictions: bin centres in ms from sequence onset (else bin indices), short
     stimulus labels, and the s.e.m. of the recorded mean over trials."""
     from snnvis.recordings.recording import Recording
 
-    n_bins = pred_shape[1]
+    n_bins = resp.shape[1]
     out = {"t": np.arange(n_bins, dtype=np.float64), "xlabel": "bin",
            "stimuli": [f"test stimulus {k}" for k in stimulus_index], "sem": None}
     s = run.metrics.get("data", {}).get("sessions", {}).get(session, {})
@@ -556,7 +556,7 @@ def figure_psth(runs: list[Run], out: Path, entries: list, notes: list, n_neuron
         ranked = finite[np.argsort(-r_neuron[finite], kind="stable")]
         picks = np.unique(np.round(np.linspace(0, 0.75, n_neurons) * len(ranked)).astype(int))
         order = ranked[np.minimum(picks, len(ranked) - 1)]
-        ctx = _psth_context(r, session, pred.shape, stimulus_index, ids[order], resp[:, :, order])
+        ctx = _psth_context(r, session, stimulus_index, ids[order], resp[:, :, order])
         fig = psth_examples(pred[:, :, order], resp[:, :, order], ctx["t"],
                             [f"{ids[i]}\nheld-out r = {r_neuron[i]:.2f}" for i in order], ctx["stimuli"],
                             resp_sem=ctx["sem"], xlabel=ctx["xlabel"], color=SNN_COLOR if spiking else DNN_COLOR)

@@ -41,9 +41,10 @@ def psth_examples(pred, resp, bin_centers_ms, neuron_labels, stimulus_labels=Non
     t = np.asarray(bin_centers_ms, dtype=np.float64)
     neurons = list(neuron_labels)
     stimuli = list(stimulus_labels) if stimulus_labels is not None else [f"stimulus {k}" for k in range(p.shape[0])]
-    if p.shape != r.shape or (sem is not None and sem.shape != r.shape) or p.shape[1] != t.size or p.shape[2] != len(neurons) or p.shape[0] != len(stimuli):
-        raise ValueError(f"shapes disagree: pred {p.shape}, resp {r.shape}, {t.size} bins, "
-                         f"{len(neurons)} neuron labels, {len(stimuli)} stimulus labels")
+    expected = (len(stimuli), t.size, len(neurons))
+    if p.shape != expected or r.shape != expected or (sem is not None and sem.shape != expected):
+        raise ValueError(f"shapes disagree: pred {p.shape}, resp {r.shape}, expected (stimuli, bins, neurons) = "
+                         f"{expected} from the labels and bin times")
     fig = new_figure(1.0 + 2.3 * len(stimuli), 0.4 + 1.6 * len(neurons))
     axes = fig.subplots(len(neurons), len(stimuli), squeeze=False, sharex=True, sharey="row")
     for (i, j), ax in np.ndenumerate(axes):

@@ -120,7 +120,7 @@ def _check_psth_figure(henaff, run_dir):
         idx, resp = g["stimulus_index"][()][[2, 0, 1]], g["response"][()][[2, 0, 1]]   # not in file order
         ids = g["neuron_ids"].asstr()[()]
     run = load_run(run_dir, run_dir)
-    ctx = _psth_context(run, SESSION, resp.shape, idx, ids, resp)
+    ctx = _psth_context(run, SESSION, idx, ids, resp)
     assert ctx["xlabel"] == "time (ms)" and np.allclose(np.diff(ctx["t"]), 300.0)
     assert ctx["stimuli"] == ["/".join(rec.stimulus_ids[k].split("/")[-2:]) for k in idx]
     for j, k in enumerate(idx):
