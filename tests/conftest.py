@@ -5,7 +5,9 @@ Tests that need it skip with a clear message when it is missing.
 """
 from __future__ import annotations
 
+import importlib.util
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -19,6 +21,20 @@ def datasets_dir() -> Path:
     if not DATASETS.is_dir():
         pytest.skip(f"real datasets not found at {DATASETS} (set SNNVIS_SHARED_DATASETS)")
     return DATASETS
+
+
+@pytest.fixture
+def load_script(monkeypatch):
+    """``load_script(name)``: scripts/<name>.py imported as a module, registered in
+    sys.modules for the test (dataclasses look their module up there)."""
+    def load(name: str):
+        spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
+        module = importlib.util.module_from_spec(spec)
+        monkeypatch.setitem(sys.modules, name, module)
+        spec.loader.exec_module(module)
+        return module
+
+    return load
 
 
 @pytest.fixture(autouse=True)

@@ -2,27 +2,15 @@
 models, and the index page (slow: imports the 7 Hénaff sessions and runs the models)."""
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import pytest
-
-SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "reproduce_figures.py"
-
-
-def _script():
-    spec = importlib.util.spec_from_file_location("reproduce_figures", SCRIPT)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
 
 
 @pytest.mark.slow
 @pytest.mark.timeout(1800)
-def test_reproduce_quick_without_sweeps(datasets_dir, tmp_path):
+def test_reproduce_quick_without_sweeps(datasets_dir, tmp_path, load_script):
     out = tmp_path / "figures"
     with pytest.raises(SystemExit) as e:
-        _script().main([str(tmp_path / "no_sweeps"), "--out", str(out), "--quick",
+        load_script("reproduce_figures").main([str(tmp_path / "no_sweeps"), "--out", str(out), "--quick",
                         "--recordings", str(tmp_path / "recordings"), "--mirror", str(datasets_dir)])
     assert e.value.code == 0
     stems = {"d_curvature_reproduction", "e_kriegeskorte_monkey_it", "e_kriegeskorte_human_it", "f_tsrsa_shuffle"}

@@ -1,17 +1,11 @@
 """Smoke test of scripts/bench_similarity.py."""
 from __future__ import annotations
 
-import importlib.util
 import re
-from pathlib import Path
-
-SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "bench_similarity.py"
 
 
-def test_quick_benchmark_runs_and_prints_ratios(capsys):
-    spec = importlib.util.spec_from_file_location("bench_similarity", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+def test_quick_benchmark_runs_and_prints_ratios(capsys, load_script):
+    module = load_script("bench_similarity")
     assert module.main(["--quick"]) == 0
     out = capsys.readouterr().out
     rows = [line for line in out.splitlines() if line.startswith("| ") and "---" not in line][1:]

@@ -1,12 +1,6 @@
 """Smoke run of scripts/bench_train.py (``python scripts/benchmark.py train --quick``)."""
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-
-SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "bench_train.py"
-
 
 def _rows(out: str, header: str) -> list[list[str]]:
     lines = out.splitlines()
@@ -19,11 +13,8 @@ def _rows(out: str, header: str) -> list[list[str]]:
     return rows
 
 
-def test_bench_train_quick(capsys, monkeypatch):
-    spec = importlib.util.spec_from_file_location("bench_train", SCRIPT)
-    bench = importlib.util.module_from_spec(spec)
-    monkeypatch.setitem(sys.modules, "bench_train", bench)   # its dataclasses look their module up
-    spec.loader.exec_module(bench)
+def test_bench_train_quick(capsys, load_script):
+    bench = load_script("bench_train")
     assert bench.main(["--quick", "--threads", "1"]) == 0
     out = capsys.readouterr().out
     assert "CPU (1 threads)" in out
