@@ -25,7 +25,7 @@ sys.path.insert(0, str(ROOT))
 
 from snnvis.models import build_encoder, count_params, set_backend_for  # noqa: E402
 from snnvis.models.model import plain_config  # noqa: E402
-from snnvis.utils import seed_everything  # noqa: E402
+from snnvis.utils import markdown_table, seed_everything  # noqa: E402
 
 CONFIG_DIR = ROOT / "configs"
 
@@ -93,14 +93,10 @@ def bench_config(
     return row
 
 
-def markdown_table(rows: list[dict]) -> str:
-    lines = ["| encoder | params | T | SNN ms | DNN ms | ratio |", "|---|---:|---:|---:|---:|---:|"]
-    for r in rows:
-        lines.append(
-            f"| {r['encoder']} | {r['params']:,} | {r['T']} | {r['snn_ms']:.1f} | {r['dnn_ms']:.1f} "
-            f"| {r['snn_ms'] / r['dnn_ms']:.2f} |"
-        )
-    return "\n".join(lines)
+def results_table(rows: list[dict]) -> str:
+    return markdown_table(["encoder", "params", "T", "SNN ms", "DNN ms", "ratio"],
+                          [[r["encoder"], f"{r['params']:,}", r["T"], f"{r['snn_ms']:.1f}", f"{r['dnn_ms']:.1f}",
+                            f"{r['snn_ms'] / r['dnn_ms']:.2f}"] for r in rows], align="lrrrrr")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -130,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
     for name in names:
         rows.append(bench_config(name, device, args.batch, args.size, args.warmup, args.repeats, args.quick))
         print(f"  {name}: SNN {rows[-1]['snn_ms']:.1f} ms, DNN {rows[-1]['dnn_ms']:.1f} ms", file=sys.stderr)
-    print(markdown_table(rows))
+    print(results_table(rows))
     return 0
 
 

@@ -38,6 +38,7 @@ sys.path.insert(0, str(ROOT))
 
 from snnvis.similarity import cca, cka, compare_rdms, loo_ridge, rdm  # noqa: E402
 from snnvis.similarity._backend import to_numpy  # noqa: E402
+from snnvis.utils import markdown_table  # noqa: E402
 
 QUICK = {"n_stimuli": 120, "n_features": 150, "n_neurons": 30, "refits": 5}
 
@@ -158,11 +159,9 @@ def main(argv: list[str] | None = None) -> int:
           f"(brain); snnvis on {device}; median of {args.repeats} runs; torch threads "
           f"{torch.get_num_threads()}")
     print()
-    print("| metric | snnvis (s) | reference | reference (s) | speed-up | max abs diff | timing |")
-    print("|---|---|---|---|---|---|---|")
-    for name, t_ours, ref_name, t_ref, ratio, diff, note in rows:
-        print(f"| {name} | {t_ours:.4f} | {ref_name} | {t_ref:.4f} | {ratio:.1f}x | "
-              f"{diff:.1e} | {note} |")
+    print(markdown_table(["metric", "snnvis (s)", "reference", "reference (s)", "speed-up", "max abs diff", "timing"],
+                         [[name, f"{t_ours:.4f}", ref_name, f"{t_ref:.4f}", f"{ratio:.1f}x", f"{diff:.1e}", note]
+                          for name, t_ours, ref_name, t_ref, ratio, diff, note in rows]))
     return 0
 
 

@@ -55,7 +55,7 @@ from snnvis.models import build_model, set_backend_for  # noqa: E402
 from snnvis.recordings.dataset import Batch, RecordingDataset, SessionCycler  # noqa: E402
 from snnvis.training.loop import train_step  # noqa: E402
 from snnvis.training.losses import get_loss  # noqa: E402
-from snnvis.utils import seed_everything  # noqa: E402
+from snnvis.utils import markdown_table, seed_everything  # noqa: E402
 
 CONFIG_DIR = ROOT / "configs"
 N_NEURONS = 64
@@ -266,23 +266,19 @@ def throughput_row(model_name: str, setting: Setting, ts: dict[str, Trainee], ba
 
 
 def throughput_table(rows: list[dict]) -> str:
-    lines = ["| model | setting | T | SNN img/s | twin img/s (T=1) | SNN/(twin/T) | twin img/s (T steps) "
-             "| peak mem SNN / twin | GPU util SNN / twin |",
-             "|---|---|---:|---:|---:|---:|---:|---|---|"]
-    for r in rows:
-        lines.append(f"| {r['model']} | {r['setting']} | {r['T']} | {r['snn']:.1f} | {r['twin1']:.1f} | "
-                     f"{r['ratio']:.2f} | {r['twin']:.1f} | {r['mem']} | {r['util']} |")
-    return "\n".join(lines)
+    return markdown_table(
+        ["model", "setting", "T", "SNN img/s", "twin img/s (T=1)", "SNN/(twin/T)", "twin img/s (T steps)",
+         "peak mem SNN / twin", "GPU util SNN / twin"],
+        [[r["model"], r["setting"], r["T"], f"{r['snn']:.1f}", f"{r['twin1']:.1f}", f"{r['ratio']:.2f}",
+          f"{r['twin']:.1f}", r["mem"], r["util"]] for r in rows], align="llrrrrrll")
 
 
 def epoch_table(rows: list[dict]) -> str:
-    lines = ["| model | setting | data path alone img/s | SNN epoch img/s | twin epoch img/s (T steps) "
-             "| SNN cached-batch img/s | twin cached-batch img/s |",
-             "|---|---|---:|---:|---:|---:|---:|"]
-    for r in rows:
-        lines.append(f"| {r['model']} | {r['setting']} | {r['data']:.0f} | {r['snn']:.1f} | {r['twin']:.1f} | "
-                     f"{r['snn_cached']:.1f} | {r['twin_cached']:.1f} |")
-    return "\n".join(lines)
+    return markdown_table(
+        ["model", "setting", "data path alone img/s", "SNN epoch img/s", "twin epoch img/s (T steps)",
+         "SNN cached-batch img/s", "twin cached-batch img/s"],
+        [[r["model"], r["setting"], f"{r['data']:.0f}", f"{r['snn']:.1f}", f"{r['twin']:.1f}",
+          f"{r['snn_cached']:.1f}", f"{r['twin_cached']:.1f}"] for r in rows], align="llrrrrr")
 
 
 # ---------------------------------------------------------------------------------------

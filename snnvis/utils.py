@@ -7,7 +7,7 @@ import hashlib
 import os
 import random
 from pathlib import Path
-from typing import Iterator
+from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 
@@ -72,3 +72,16 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % (2**32))
     torch.manual_seed(seed)
+
+
+def markdown_table(header: Sequence[str], rows: Iterable[Sequence], align: str = "") -> str:
+    """A Markdown table; ``align`` has one letter per column, ``r`` right-aligns it
+    (default: all left). Cells are written as they are (format them first)."""
+    def line(cells) -> str:
+        return "| " + " | ".join(str(c) for c in cells) + " |"
+
+    align = align or "l" * len(header)
+    if len(align) != len(header):
+        raise ValueError(f"align gives {len(align)} columns for {len(header)}")
+    separator = "|" + "|".join("---:" if a == "r" else "---" for a in align) + "|"
+    return "\n".join([line(header), separator, *(line(r) for r in rows)])

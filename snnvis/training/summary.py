@@ -5,6 +5,8 @@ import json
 import sys
 from pathlib import Path
 
+from snnvis.utils import markdown_table
+
 
 def find_runs(paths: list[str | Path]) -> list[Path]:
     """Every metrics.json under the given run or sweep directories."""
@@ -23,19 +25,17 @@ def _fmt(summary: dict, key: str) -> str:
 
 def table(paths: list[str | Path]) -> str:
     """Markdown table: one row per run with held-out median r (95% CI over neurons)."""
-    rows = ["| model | spiking | seed | params | neurons | median r [95% CI] | mean r | noise-corr. median r "
-            "| median FEVE | ridge on untrained core |",
-            "|---|---|---|---|---|---|---|---|---|---|"]
+    rows = []
     for path in find_runs(paths):
         m = json.loads(path.read_text())
         o = m["test"]["overall"]
         base = m.get("baseline", {}).get("overall")
-        rows.append(f"| {m['model']['name']} | {m['model']['spiking']} | {m['run']['seed']} | "
-                    f"{m['model']['n_params']:,} | {o['n_neurons']} | {_fmt(o, 'pearson_r')} | "
-                    f"{'-' if o.get('pearson_r_mean') is None else format(o['pearson_r_mean'], '.3f')} | "
-                    f"{_fmt(o, 'pearson_r_corrected')} | {_fmt(o, 'feve')} | "
-                    f"{_fmt(base, 'pearson_r') if base else '-'} |")
-    return "\n".join(rows)
+        rows.append([m["model"]["name"], m["model"]["spiking"], m["run"]["seed"], f"{m['model']['n_params']:,}",
+                     o["n_neurons"], _fmt(o, "pearson_r"),
+                     "-" if o.get("pearson_r_mean") is None else format(o["pearson_r_mean"], ".3f"),
+                     _fmt(o, "pearson_r_corrected"), _fmt(o, "feve"), _fmt(base, "pearson_r") if base else "-"])
+    return markdown_table(["model", "spiking", "seed", "params", "neurons", "median r [95% CI]", "mean r",
+                           "noise-corr. median r", "median FEVE", "ridge on untrained core"], rows)
 
 
 if __name__ == "__main__":

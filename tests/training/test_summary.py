@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 
 from snnvis.training.metrics import group_summaries
 from snnvis.training.summary import find_runs, table
@@ -35,3 +36,12 @@ def test_table_has_one_row_per_run_including_a_silent_snn(tmp_path):
     assert twin[5].strip().startswith("0.400 [") and twin[6].strip() == "0.400"
     assert twin[9].strip().startswith("0.100 [")
     assert [c.strip() for c in snn[5:]] == ["-", "-", "-", "-", "-"]
+
+
+def test_markdown_table_alignment():
+    from snnvis.utils import markdown_table
+
+    assert markdown_table(["a", "b"], [[1, "x"]], align="lr") == "| a | b |\n|---|---:|\n| 1 | x |"
+    assert markdown_table(["a"], []).splitlines()[1] == "|---|"
+    with pytest.raises(ValueError, match="2 columns for 3"):
+        markdown_table(["a", "b", "c"], [], align="lr")
