@@ -261,7 +261,22 @@ class Metric:
         return _f(lo) - shift, _f(hi) - shift
 
 
-class RSA(Metric):
+class _Unfitted(Metric):
+    """A metric that fits nothing: the layer is compared with the target directly on the
+    selection stimuli and on the test stimuli (there with a CI); subclasses define
+    :meth:`_result`."""
+
+    def _result(self, X: np.ndarray, prep: dict, with_ci: bool) -> Result:
+        raise NotImplementedError
+
+    def selection(self, X, prep):
+        return self._result(X, prep, with_ci=False)
+
+    def test(self, X_fit, prep_fit, X, prep):
+        return self._result(X, prep, with_ci=True)
+
+
+class RSA(_Unfitted):
     """Representational similarity: ``rdm_method`` RDMs compared by ``compare``."""
 
     name = "rsa"
@@ -310,14 +325,8 @@ class RSA(Metric):
         lo, hi = self._bootstrap(self._similarity, model, prep["rdms"], axis=(-2, -1)) if with_ci else (NAN, NAN)
         return Result(score, upper, lower, _ratio(score, upper), lo, hi, prep["n"])
 
-    def selection(self, X, prep):
-        return self._result(X, prep, with_ci=False)
 
-    def test(self, X_fit, prep_fit, X, prep):
-        return self._result(X, prep, with_ci=True)
-
-
-class CKA(Metric):
+class CKA(_Unfitted):
     """Centered kernel alignment (``kind``: linear by default)."""
 
     name = "cka"
@@ -356,12 +365,6 @@ class CKA(Metric):
         score = _f(self._cka(L, prep["Y"]))
         lo, hi = self._bootstrap(self._cka, L, prep["Y"], axis=0, centre=score) if with_ci else (NAN, NAN)
         return Result(score, prep["ceiling"], NAN, _ratio(score, prep["ceiling"]), lo, hi, prep["n"])
-
-    def selection(self, X, prep):
-        return self._result(X, prep, with_ci=False)
-
-    def test(self, X_fit, prep_fit, X, prep):
-        return self._result(X, prep, with_ci=True)
 
 
 class SVCCA(Metric):
