@@ -4,10 +4,14 @@
 layer (:meth:`~snnvis.models.core.EncoderCore.candidate_layers`), a (T, batch, features)
 tensor:
 
-``kind="spikes"``    the neuron layer's output (spikes; ReLU outputs for a twin);
-``kind="membrane"``  the potential the neuron compares with its threshold, before reset
-                     (:func:`~snnvis.models.neurons.membrane_potential`); for a ReLU twin
-                     the ReLU's input (its pre-activation).
+``kind="spikes"``    the layer's output: a block's output as the next block sees it (for a
+                     SEW block ``g(A, S)``, which can exceed 1), else the neuron's spikes
+                     (ReLU outputs for a twin);
+``kind="membrane"``  the potential the layer's neuron compares with its threshold, before
+                     reset (:func:`~snnvis.models.neurons.membrane_potential`); for a ReLU
+                     twin the ReLU's input (its pre-activation). Only for layers whose
+                     output is a neuron's output (:attr:`LayerSpec.membrane_module`);
+                     others raise ValueError.
 
 With ``projection_dim`` each layer's features are projected on the fly by a fixed
 Gaussian random matrix (features -> projection_dim, entries N(0, 1/projection_dim)),
@@ -111,8 +115,13 @@ def recording(
             flat = projections[name](flat.reshape(t * b, n)).reshape(t, b, projection_dim)
         records[name].append(flat)
 
+    if kind == "membrane":
+        missing = [spec.name for spec in specs if spec.membrane_module is None]
+        if missing:
+            raise ValueError(f"layers {missing} are block outputs, not a neuron's output: they have no membrane "
+                             "potential; use kind='spikes' or layers that are neuron outputs")
     for spec in specs:
-        module, name = spec.module, spec.name
+        module, name = (spec.module if kind == "spikes" else spec.membrane_module), spec.name
         if kind == "spikes":
             handles.append(module.register_forward_hook(lambda m, inp, out, name=name: store(name, out)))
         elif isinstance(module, SPIKING_NEURONS):

@@ -32,14 +32,28 @@ class LayerSpec:
 
     ``name``: unique within the encoder. ``depth``: position along the feedforward
     hierarchy (0 = closest to the input). ``area``: the visual area it is meant to
-    model (V1, V2, V4 or IT). ``module``: the neuron module (spikingjelly node or its
-    ``nn.ReLU`` twin) whose output is the layer's activity.
+    model (V1, V2, V4 or IT). ``module``: the module whose output is the layer's
+    activity. For a block (a residual block, a recurrent area) that is the block's
+    output, the tensor the next block (or the readout) receives, not an inner neuron.
+    ``neuron``: the neuron layer whose membrane potential is the layer's
+    ``kind="membrane"`` activity; only set where the block's output is that neuron's
+    output unchanged. When ``module`` is itself a neuron (spikingjelly node or its
+    ``nn.ReLU`` twin) it is used; otherwise the layer has no membrane potential (e.g.
+    a SEW block's ``A + S``).
     """
 
     name: str
     depth: int
     area: str
     module: nn.Module
+    neuron: nn.Module | None = None
+
+    @property
+    def membrane_module(self) -> nn.Module | None:
+        """The neuron whose membrane potential stands for this layer, or None."""
+        if self.neuron is not None:
+            return self.neuron
+        return self.module if isinstance(self.module, SPIKING_NEURONS + (nn.ReLU,)) else None
 
 
 def build_section(section: str, factory: Callable[..., Any], cfg: Mapping[str, Any] | None) -> Any:

@@ -1,7 +1,11 @@
 """CORnet-style encoders (Kubilius et al. 2018, 2019): areas V1 -> V2 -> V4 -> IT.
 
 All three share :class:`CORnet` (four areas of configurable ``widths``, one candidate
-layer per area: the neuron whose output leaves the area) and differ in the area block:
+layer per area, named after it: the area's output, the tensor the next area and the
+readout receive) and differ in the area block. For CORnet-RT and CORnet-S that is the
+output of the area's last neuron (CORnet-S adds its skip before that neuron), whose
+membrane potential is then the layer's; CORnet-Z's area output is its neuron's output
+after the max-pool, which has no membrane potential:
 
 ``cornet_z``   feedforward: conv-BN-neuron-maxpool per area.
 ``cornet_rt``  within-area recurrence over simulation steps,
@@ -40,6 +44,8 @@ class CORBlockZ(nn.Module):
         self.sn = neuron
         self.pool = max_pool()
 
+    output_is_neuron = False  # the area's output is its neuron's output max-pooled
+
     @property
     def output_neuron(self) -> nn.Module:
         return self.sn
@@ -57,6 +63,8 @@ class CORBlockRT(nn.Module):
         self.conv_rec = nn.Conv2d(out_channels, out_channels, 3, 1, 1, bias=False)
         self.norm = nn.BatchNorm2d(out_channels) if norm else nn.Identity()
         self.sn = neuron
+
+    output_is_neuron = True
 
     @property
     def output_neuron(self) -> nn.Module:
@@ -104,6 +112,8 @@ class CORBlockS(nn.Module):
         self.norm1, self.norm2, self.norm3 = norms(hidden), norms(hidden), norms(out_channels)
         self.sn1, self.sn2, self.sn3 = neurons(), neurons(), neurons()
 
+    output_is_neuron = True
+
     @property
     def output_neuron(self) -> nn.Module:
         return self.sn3[-1]
@@ -135,7 +145,8 @@ class CORnet(EncoderCore):
         self.areas = nn.ModuleDict(areas)
 
     def make_area(self, index: int, in_channels: int, out_channels: int) -> nn.Module:
-        """The block of area ``AREAS[index]``; it exposes its output neuron as ``output_neuron``."""
+        """The block of area ``AREAS[index]``; it exposes its last neuron as ``output_neuron`` and
+        whether the block's output is that neuron's output unchanged as ``output_is_neuron``."""
         raise NotImplementedError
 
     def encode(self, x_seq: torch.Tensor) -> torch.Tensor:
@@ -144,7 +155,8 @@ class CORnet(EncoderCore):
         return x_seq
 
     def candidate_layers(self) -> list[LayerSpec]:
-        return [LayerSpec(area, i, area, block.output_neuron) for i, (area, block) in enumerate(self.areas.items())]
+        return [LayerSpec(area, i, area, block, block.output_neuron if block.output_is_neuron else None)
+                for i, (area, block) in enumerate(self.areas.items())]
 
 
 def _per_area(values: Sequence[int], key: str) -> list[int]:
@@ -198,6 +210,8 @@ class CORStemS(nn.Module):
         self.pool = max_pool()
         self.conv2 = conv_norm(width, width, 3, 1, norm)
         self.sn2 = make_neuron()
+
+    output_is_neuron = True
 
     @property
     def output_neuron(self) -> nn.Module:

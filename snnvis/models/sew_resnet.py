@@ -13,8 +13,11 @@ The DNN twin (``spiking: false``) uses the same arithmetic forms on ReLU outputs
 AND/IAND blocks gate multiplicatively rather than logically (IAND can then produce
 negative values). Stage ``i`` (1-based) downsamples by 2 except the first.
 
-Candidate layers: the stem neuron (area V1) and each block's last neuron
-(``stage<i>.block<j>``). Stage areas are a guess that spreads the stages over V2, V4 and
+Candidate layers are block outputs, the tensors the next block and the readout receive:
+``stem.out`` (the stem after its pool, area V1) and ``stage<i>.block<j>.out``, the
+connect function's output ``g(A, S)`` (not the residual branch ``A``; with ``ADD`` it
+counts up to 2 spikes per step). A block output has no membrane potential; ``stem.out``
+has one (its neuron's) only without the stem pool. Stage areas are a guess that spreads the stages over V2, V4 and
 IT: stage ``i`` of ``n`` models ``(V1, V2, V4, IT)[round(3 * i / n)]`` (three stages:
 V2, V4, IT; four: V2, V4, V4, IT).
 """
@@ -137,9 +140,10 @@ class SEWResNet(EncoderCore):
         return x
 
     def candidate_layers(self) -> list[LayerSpec]:
-        layers = [LayerSpec("stem", 0, "V1", self.stem.sn)]
+        stem_neuron = self.stem.sn if isinstance(self.stem.pool, nn.Identity) else None
+        layers = [LayerSpec("stem.out", 0, "V1", self.stem, stem_neuron)]
         for i, stage in enumerate(self.stages, start=1):
             area = stage_area(i, len(self.stages))
             for j, block in enumerate(stage):
-                layers.append(LayerSpec(f"stage{i}.block{j}", len(layers), area, block.sn2))
+                layers.append(LayerSpec(f"stage{i}.block{j}.out", len(layers), area, block))
         return layers

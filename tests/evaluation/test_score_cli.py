@@ -18,7 +18,7 @@ from snnvis.recordings.format import write_recording
 from snnvis.recordings.synthetic import SynthConfig, generate_recording
 
 ROOT = Path(__file__).resolve().parents[2]
-LAYERS = ["stem", "stage1.block0", "stage2.block0", "stage3.block0"]
+LAYERS = ["stem.out", "stage1.block0.out", "stage2.block0.out", "stage3.block0.out"]
 QUICK = ["projection_dim=64", "n_boot=50", "bn_calibration_stimuli=64", "batch_size=100"]
 
 
@@ -79,7 +79,7 @@ def test_cowley_dnn_twin_console_entry(cowley, tmp_path, monkeypatch, capsys):
 
 
 def test_kriegeskorte_reference_rdms(kriegeskorte, compose_score, tmp_path):
-    cfg = compose_score(f"recordings=[{kriegeskorte}]", "metrics=[rsa,ridge]", "layers=[stem,stage3.block0]",
+    cfg = compose_score(f"recordings=[{kriegeskorte}]", "metrics=[rsa,ridge]", "layers=[stem.out,stage3.block0.out]",
                         *QUICK)
     result = score_cli.run(cfg, tmp_path)
     rows = read_csv(tmp_path / "scores.csv")
@@ -87,7 +87,7 @@ def test_kriegeskorte_reference_rdms(kriegeskorte, compose_score, tmp_path):
                                                                      ("monkey_IT", "IT", "rsa")}
     assert any("ridge" in note and "reference RDM" in note for note in result.skipped)
     test = {(r["target"], r["layer"]): r for r in rows if r["split"] == "test"}
-    for layer in ("stem", "stage3.block0"):
+    for layer in ("stem.out", "stage3.block0.out"):
         human, monkey = test[("human_IT", layer)], test[("monkey_IT", layer)]
         assert math.isfinite(float(human["score"])) and math.isfinite(float(monkey["score"]))
         # human IT: 4 subjects (2 sessions each) give the noise ceiling; monkey IT has none
@@ -150,7 +150,7 @@ def test_bad_input_errors(tmp_path, compose_score):
         ([f"recordings=[{blind}]"], "has no images"),
         (["recordings=[]"], "no recordings"),
         ([f"recordings=[{tmp_path / 'missing.h5'}]"], "file not found"),
-        ([f"recordings=[{rec}]", "layers=[stem,fc9]"], "unknown layer"),
+        ([f"recordings=[{rec}]", "layers=[stem.out,fc9]"], "unknown layer"),
         ([f"recordings=[{rec}]", "selection=best_on_test"], "selection"),
     ]
     for overrides, message in cases:
