@@ -16,7 +16,9 @@ echo "snnvis: setting up $VENV (first run only)" >&2
 [ -x "$VENV/bin/python" ] || "$PY" -m venv "$VENV"
 pip=("$VENV/bin/python" -m pip install --disable-pip-version-check -q)
 "${pip[@]}" torch==2.13.0
-"${pip[@]}" --no-deps spikingjelly==2.0.0
 "${pip[@]}" -r requirements.lock
+# Last and with --no-deps, so pip neither pulls torchvision nor reports it as missing.
+echo "snnvis: installing spikingjelly without its unused torchvision/torchaudio requirements" >&2
+"${pip[@]}" --no-deps spikingjelly==2.0.0
 "${pip[@]}" --no-deps -e .
 echo "$want" > "$STAMP"
