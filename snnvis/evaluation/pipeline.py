@@ -32,9 +32,9 @@ from snnvis.utils import atomic_path
 __all__ = ["CSV_COLUMNS", "ScoreRun", "format_table", "run"]
 
 CSV_COLUMNS = ["model", "spiking", "seed", "source", "recording", "target", "layer", "depth", "layer_area", "area",
-               "metric", "split", "score", "ceiling", "ceiling_lower", "normalized", "ci_low", "ci_high",
-               "n_stimuli", "n_neurons", "selection", "chosen", "method", "ceiling_kind", "checkpoint",
-               "recording_path"]
+               "metric", "split", "score", "ceiling", "ceiling_lower", "ceiling_upper", "normalized", "ci_low",
+               "ci_high", "normalized_ci_low", "normalized_ci_high", "n_stimuli", "n_neurons", "silent_fraction",
+               "selection", "chosen", "method", "ceiling_kind", "checkpoint", "recording_path"]
 
 
 @dataclass
@@ -226,8 +226,9 @@ def format_table(result: ScoreRun) -> str:
             table.append((b["recording"], b["area"], b["target"], b["metric"], "-", "no finite score", "-", "-"))
             continue
         ceiling = _num(b["ceiling"])
-        if b.get("ceiling_lower") is not None and np.isfinite(b["ceiling_lower"]):
-            ceiling = f"{_num(b['ceiling_lower'])}-{ceiling}"
+        lower, upper = b.get("ceiling_lower"), b.get("ceiling_upper")
+        if lower is not None and upper is not None and np.isfinite(lower) and np.isfinite(upper):
+            ceiling = f"{ceiling} [{_num(lower)}-{_num(upper)}]"
         table.append((b["recording"], b["area"], b["target"], b["metric"], b["layer"],
                       f"{_num(b['score'])} [{_num(b['ci_low'])}, {_num(b['ci_high'])}]", ceiling,
                       _num(b["normalized"])))

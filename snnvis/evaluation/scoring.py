@@ -10,17 +10,36 @@ averaged first), with the noise ceiling of that set, as in Nili et al. (2014).
 
 **Metrics** (:data:`METRICS`; every one a plain class with its ceiling kept apart):
 
-``rsa``    correlation-distance RDMs compared by Spearman correlation. Ceiling: the RSA
-           noise ceiling (``ceiling`` = upper bound, ``ceiling_lower`` = lower bound) of
-           RDMs of random folds of the repeats, or of the reference RDM set; else NaN.
-``cka``    linear CKA. Ceiling: CKA between the means of two random halves of the
-           repeats (averaged over splits, not Spearman-Brown corrected); NaN without trials.
+``rsa``    correlation-distance RDMs compared by Spearman correlation. With trials, the
+           repeats are split into ``ceiling_folds`` random folds, ``ceiling_partitions``
+           times, and the layer is scored against every fold RDM (mean similarity, as
+           rsatoolbox's ``eval_fixed``), the data the ceiling is computed on:
+           ``ceiling_lower``/``ceiling_upper`` are rsatoolbox's leave-one-fold-out lower and
+           upper bounds averaged over the partitions, and ``ceiling`` (the denominator of
+           ``normalized``) is sqrt of the mean similarity between folds, the expected score
+           of the true model (:func:`snnvis.similarity.rsa.expected_ceiling`). Without
+           trials (or when a stimulus has fewer valid repeats than folds) the layer is
+           scored against the RDM of the means and there is no ceiling. Reference RDM
+           sets: mean similarity to the subject RDMs, bounds and expected ceiling of the set.
+           A stimulus that leaves the layer silent keeps its row (correlation distance 1
+           to every responding stimulus, 0 to another silent one; see
+           :mod:`snnvis.similarity.rdm`), so an SNN and its twin are scored on the same
+           stimuli; ``silent_fraction`` reports the share of such stimuli.
+``cka``    linear CKA against the mean of all repeats. Ceiling: the expected CKA of the
+           noise-free representation with that mean, sqrt(HSIC(Ya, Yb) / HSIC(Ybar, Ybar))
+           (:func:`snnvis.similarity.cka_ceiling.cka_ceiling`, halves Ya, Yb of the repeats
+           averaged over ``n_splits`` splits); NaN without trials, for RBF CKA, or when a
+           stimulus has fewer than 2 valid repeats.
 ``svcca``  cross-validated SVCCA (top ``dims`` SVD directions per side). No ceiling.
 ``ridge``  ridge regression with an unpenalised intercept; the penalty is chosen per
            neuron by exact leave-one-out error on the fitting stimuli only. Score: median
-           over neurons of the held-out Pearson r. Ceiling: median split-half
-           (Spearman-Brown) reliability; ``normalized`` = median over neurons of
-           r / sqrt(reliability) (neurons with reliability <= 0 left out).
+           over neurons of the held-out Pearson r with the mean of all repeats. Ceiling, in
+           the same unit (Pearson r): median over neurons of sqrt(reliability), the
+           reliability of that mean from split halves with the Spearman-Brown correction
+           (generalised to unequal repeat counts, :func:`snnvis.similarity.ceilings.
+           mean_reliability`); ``normalized`` = median over neurons of r / sqrt(reliability)
+           (neurons with reliability <= 0 left out), the correlation with the noise-free
+           response.
 ``pls``    the same with PLS regression (``n_components``, 25 by default).
 
 **Held-out layer choice.** Each metric is computed on the *selection* stimuli (the
@@ -36,7 +55,9 @@ labelled ``max_on_test (optimistic)``.
 for RSA (conditions resampled in both RDMs; pairs of copies of a condition left out),
 CKA and SVCCA, and over neurons (their held-out r) for regression. A repeated stimulus
 inflates CKA, so its interval is shifted by the offset of the bootstrap median from the
-estimate. Scores are never clipped: a ceiling-normalised value above 1
+estimate. ``normalized_ci_low``/``_high``: the interval divided by the ceiling (RSA, CKA;
+the ceiling's own sampling error is not included) or the bootstrap over neurons of the
+median corrected r (regression). Scores are never clipped: a ceiling-normalised value above 1
 is noise in the ceiling or the score, and is reported together with the raw score and
 the ceiling.
 
@@ -51,15 +72,17 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
-import torch
 
 from snnvis.errors import UserError
 from snnvis.models import LayerSpec
 from snnvis.recordings.recording import Recording
 from snnvis.similarity import (bootstrap_ci, cka, compare_rdms, correct_r, kfold_pls, kfold_ridge, noise_ceiling,
-                               predictivity, rdm, rdms_from_folds, split_half_reliability, svcca_cv)
+                               predictivity, rdm, svcca_cv)
 from snnvis.similarity.cca import svcca_transform
-from snnvis.similarity.ceilings import fold_means
+from snnvis.similarity.ceilings import mean_reliability
+from snnvis.similarity.cka_ceiling import cka_ceiling
+from snnvis.similarity.rdm import silent_fraction
+from snnvis.similarity.rsa import expected_ceiling, partition_noise_ceiling, partition_rdms
 from snnvis.similarity.regression import pls_fit_predict, ridge_fit_predict
 
 __all__ = ["CKA", "METRICS", "PLS", "RSA", "SELECTIONS", "SVCCA", "LayerScorer", "Ridge", "ScoreRow", "Target",
@@ -184,6 +207,9 @@ class Result:
     ci_low: float = NAN
     ci_high: float = NAN
     n_neurons: int = 0
+    ceiling_upper: float = NAN
+    normalized_ci_low: float = NAN
+    normalized_ci_high: float = NAN
 
 
 def _f(x) -> float:
@@ -192,6 +218,15 @@ def _f(x) -> float:
 
 def _ratio(score: float, ceiling: float) -> float:
     return score / ceiling if ceiling > 0 else NAN
+
+
+def _min_repeats(trials: np.ndarray) -> int:
+    """The fewest valid repeats of any (stimulus, neuron)."""
+    return int((~np.isnan(trials)).sum(1).min()) if trials.size else 0
+
+
+def _divided(lo: float, hi: float, ceiling: float) -> tuple[float, float]:
+    return (lo / ceiling, hi / ceiling) if ceiling > 0 else (NAN, NAN)
 
 
 def _constant(X: np.ndarray) -> bool:
@@ -281,9 +316,14 @@ class RSA(_Unfitted):
 
     name = "rsa"
 
-    def __init__(self, rdm_method: str = "correlation", compare: str = "spearman", ceiling_folds: int = 2, **kw):
+    def __init__(self, rdm_method: str = "correlation", compare: str = "spearman", ceiling_folds: int = 2,
+                 ceiling_partitions: int = 5, **kw):
         super().__init__(**kw)
         self.rdm_method, self.compare, self.ceiling_folds = rdm_method, compare, int(ceiling_folds)
+        self.ceiling_partitions = int(ceiling_partitions)
+        if self.ceiling_folds < 2 or self.ceiling_partitions < 1:
+            raise UserError("metric_options.rsa", f"need ceiling_folds >= 2 and ceiling_partitions >= 1, got "
+                            f"{self.ceiling_folds} and {self.ceiling_partitions}")
 
     @property
     def method(self) -> str:
@@ -298,32 +338,42 @@ class RSA(_Unfitted):
         if target.rdms is not None:
             rdms = target.rdms[:, idx][:, :, idx]
             k = len(rdms)
-            lower, upper = noise_ceiling(rdms, self.compare) if k >= 2 else (NAN, NAN)
-            kind = f"rsa noise ceiling of {k} subject RDMs (upper; lower bound in ceiling_lower)" if k >= 2 else "none"
-            return {"rdms": rdms, "ceiling": (_f(lower), _f(upper)), "kind": kind, "n": target.n_units}
-        rdms = rdm(target.responses[idx], self.rdm_method)[None]
-        ceiling, kind = (NAN, NAN), "none"
-        if target.trials is not None:
-            folds = rdms_from_folds(target.trials[idx], self.ceiling_folds, self.rdm_method, self.seed)
-            lower, upper = noise_ceiling(folds, self.compare)
-            ceiling = (_f(lower), _f(upper))
-            kind = (f"rsa noise ceiling of {self.ceiling_folds} random folds of the repeats "
-                    "(upper; lower bound in ceiling_lower)")
-        return {"rdms": rdms, "ceiling": ceiling, "kind": kind, "n": target.responses.shape[1]}
+            ceiling, kind = (NAN, NAN, NAN), "none"
+            if k >= 2:
+                lower, upper = noise_ceiling(rdms, self.compare)
+                ceiling = (_f(lower), _f(upper), _f(expected_ceiling(rdms, self.compare)))
+                kind = (f"rsa noise ceiling of {k} subject RDMs, scored as the mean similarity to them; ceiling = "
+                        "sqrt(mean similarity between them), rsatoolbox lower/upper bounds in ceiling_lower/ceiling_upper")
+            return {"rdms": rdms, "ceiling": ceiling, "kind": kind, "n": target.n_units}
+        n = target.responses.shape[1]
+        trials = None if target.trials is None else target.trials[idx]
+        if trials is None or _min_repeats(trials) < self.ceiling_folds:
+            why = ("none (no trials)" if trials is None else
+                   f"none (a stimulus has fewer than {self.ceiling_folds} valid repeats; scored on the mean RDM)")
+            return {"rdms": rdm(target.responses[idx], self.rdm_method)[None], "ceiling": (NAN, NAN, NAN),
+                    "kind": why, "n": n}
+        folds = partition_rdms(trials, self.ceiling_folds, self.ceiling_partitions, self.rdm_method, self.seed)
+        lower, upper, expected = partition_noise_ceiling(folds, self.compare)
+        kind = (f"rsa noise ceiling of {self.ceiling_folds} random folds of the repeats x {self.ceiling_partitions} "
+                "partitions, scored against the same fold RDMs; ceiling = sqrt(mean similarity between folds), "
+                "rsatoolbox lower/upper bounds averaged over partitions in ceiling_lower/ceiling_upper")
+        return {"rdms": folds.reshape(-1, *folds.shape[-2:]), "ceiling": (_f(lower), _f(upper), _f(expected)),
+                "kind": kind, "n": n}
 
     def _similarity(self, a, b):
         return np.nanmean(compare_rdms(a, b, self.compare))
 
     def _result(self, X: np.ndarray, prep: dict, with_ci: bool) -> Result:
-        lower, upper = prep["ceiling"]
+        lower, upper, expected = prep["ceiling"]
         if _constant(X):
-            return Result(NAN, upper, lower, NAN, n_neurons=prep["n"])
+            return Result(NAN, expected, lower, NAN, n_neurons=prep["n"], ceiling_upper=upper)
         model = rdm(X, self.rdm_method)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
             score = _f(self._similarity(model, prep["rdms"]))
         lo, hi = self._bootstrap(self._similarity, model, prep["rdms"], axis=(-2, -1)) if with_ci else (NAN, NAN)
-        return Result(score, upper, lower, _ratio(score, upper), lo, hi, prep["n"])
+        return Result(score, expected, lower, _ratio(score, expected), lo, hi, prep["n"], upper,
+                      *_divided(lo, hi, expected))
 
 
 class CKA(_Unfitted):
@@ -341,18 +391,16 @@ class CKA(_Unfitted):
 
     def prepare(self, target: Target, idx: np.ndarray) -> dict:
         Y = target.responses[idx]
-        ceiling, kind = NAN, "none"
-        if target.trials is not None:
-            generator = np.random.default_rng(self.seed)
-            values = []
-            for _ in range(self.n_splits):
-                a, b = fold_means(torch.as_tensor(target.trials[idx]), 2, generator).numpy()
-                ok = ~(np.isnan(a).any(1) | np.isnan(b).any(1))
-                if ok.sum() >= 4:
-                    values.append(_f(cka(a[ok], b[ok], self.kind)))
-            if values:
-                ceiling = float(np.nanmean(values))
-                kind = f"cka between the means of two random halves of the repeats ({self.n_splits} splits)"
+        ceiling, kind = NAN, "none (no trials)"
+        trials = None if target.trials is None else target.trials[idx]
+        if trials is not None and self.kind == "rbf":
+            kind = "none (no noise-corrected ceiling for rbf CKA)"
+        elif trials is not None and _min_repeats(trials) < 2:
+            kind = "none (a stimulus has fewer than 2 valid repeats)"
+        elif trials is not None and len(idx) >= 4:
+            ceiling = _f(cka_ceiling(trials, self.kind, self.n_splits, self.seed))
+            kind = (f"expected cka of the noise-free responses with the trial mean, sqrt(HSIC(half, half) / "
+                    f"HSIC(mean, mean)) ({self.n_splits} split-halves of the repeats)")
         return {"Y": _gram_factor(Y), "ceiling": ceiling, "kind": kind, "n": Y.shape[1]}
 
     def _cka(self, X, Y):
@@ -364,7 +412,8 @@ class CKA(_Unfitted):
         L = _gram_factor(X)
         score = _f(self._cka(L, prep["Y"]))
         lo, hi = self._bootstrap(self._cka, L, prep["Y"], axis=0, centre=score) if with_ci else (NAN, NAN)
-        return Result(score, prep["ceiling"], NAN, _ratio(score, prep["ceiling"]), lo, hi, prep["n"])
+        c = prep["ceiling"]
+        return Result(score, c, NAN, _ratio(score, c), lo, hi, prep["n"], NAN, *_divided(lo, hi, c))
 
 
 class SVCCA(Metric):
@@ -412,8 +461,8 @@ class SVCCA(Metric):
 class _Regression(Metric):
     """Held-out linear predictivity: per-neuron Pearson r, summarised by the median."""
 
-    ceiling_kind = ("median split-half reliability (Spearman-Brown); normalized = median over neurons of "
-                    "r / sqrt(reliability)")
+    ceiling_kind = ("median over neurons of sqrt(reliability of the trial mean) (split halves, Spearman-Brown), "
+                    "in units of Pearson r; normalized = median over neurons of r / sqrt(reliability)")
 
     def __init__(self, n_folds: int = 5, n_splits: int = 10, **kw):
         super().__init__(**kw)
@@ -424,7 +473,7 @@ class _Regression(Metric):
         if target.trials is not None:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", RuntimeWarning)
-                rel = split_half_reliability(target.trials[idx], n_splits=self.n_splits, seed=self.seed)
+                rel = mean_reliability(target.trials[idx], n_splits=self.n_splits, seed=self.seed)
         return {"Y": target.responses[idx], "reliability": rel, "n": target.responses.shape[1],
                 "kind": self.ceiling_kind if rel is not None else "none"}
 
@@ -440,13 +489,17 @@ class _Regression(Metric):
             r = np.asarray(predictivity(pred, prep["Y"]).r, dtype=np.float64)
             score = float(np.nanmedian(r)) if np.isfinite(r).any() else NAN
             ceiling = normalized = NAN
+            corrected = np.full_like(r, NAN)
             if prep["reliability"] is not None:
                 rel = np.asarray(prep["reliability"])
-                ceiling = float(np.nanmedian(rel)) if np.isfinite(rel).any() else NAN
+                root = np.sqrt(np.where(rel > 0, rel, NAN))
+                ceiling = float(np.nanmedian(root)) if np.isfinite(root).any() else NAN
                 corrected = np.asarray(correct_r(r, rel))
                 normalized = float(np.nanmedian(corrected)) if np.isfinite(corrected).any() else NAN
         lo, hi = self._bootstrap(np.nanmedian, r, axis=0) if with_ci and np.isfinite(r).any() else (NAN, NAN)
-        return Result(score, ceiling, NAN, normalized, lo, hi, prep["n"])
+        nlo, nhi = (self._bootstrap(np.nanmedian, corrected, axis=0) if with_ci and np.isfinite(corrected).any()
+                    else (NAN, NAN))
+        return Result(score, ceiling, NAN, normalized, lo, hi, prep["n"], NAN, nlo, nhi)
 
     @staticmethod
     def _scale(X_fit: np.ndarray) -> tuple[np.ndarray, float]:
@@ -575,6 +628,10 @@ class ScoreRow:
     n_neurons: int
     selection: str = ""
     chosen: bool = False
+    ceiling_upper: float = NAN
+    normalized_ci_low: float = NAN
+    normalized_ci_high: float = NAN
+    silent_fraction: float = NAN       # share of the split's stimuli with a constant (silent) layer pattern
     extra: dict = field(default_factory=dict)
 
     def as_dict(self) -> dict:
@@ -618,6 +675,7 @@ class LayerScorer:
         """
         sel, test = self.splits["selection"], self.splits["test"]
         X_sel, X_test = features[sel], features[test]
+        silent = {"selection": _f(silent_fraction(X_sel)), "test": _f(silent_fraction(X_test))}
         rows = []
         for ti, target in enumerate(self.targets):
             for metric in self.metrics:
@@ -632,7 +690,9 @@ class LayerScorer:
                         method=metric.method, split=split, score=res.score, ceiling=res.ceiling,
                         ceiling_lower=res.ceiling_lower, ceiling_kind=prep.get("kind", metric.ceiling_kind),
                         normalized=res.normalized, ci_low=res.ci_low, ci_high=res.ci_high, n_stimuli=n,
-                        n_neurons=res.n_neurons))
+                        n_neurons=res.n_neurons, ceiling_upper=res.ceiling_upper,
+                        normalized_ci_low=res.normalized_ci_low, normalized_ci_high=res.normalized_ci_high,
+                        silent_fraction=silent[split]))
         return rows
 
 
@@ -676,7 +736,9 @@ def choose_layers(rows: Iterable[ScoreRow], selection: str = "held_out") -> list
                 layer=name, depth=chosen_test.depth, layer_area=chosen_test.layer_area, method=chosen_test.method,
                 selection_score=chosen_sel.score if chosen_sel else NAN, score=chosen_test.score,
                 ceiling=chosen_test.ceiling, ceiling_lower=chosen_test.ceiling_lower,
-                ceiling_kind=chosen_test.ceiling_kind, normalized=chosen_test.normalized,
+                ceiling_upper=chosen_test.ceiling_upper, ceiling_kind=chosen_test.ceiling_kind,
+                normalized=chosen_test.normalized, normalized_ci_low=chosen_test.normalized_ci_low,
+                normalized_ci_high=chosen_test.normalized_ci_high, silent_fraction=chosen_test.silent_fraction,
                 ci_low=chosen_test.ci_low, ci_high=chosen_test.ci_high, n_stimuli=chosen_test.n_stimuli,
                 n_selection_stimuli=chosen_sel.n_stimuli if chosen_sel else 0, n_neurons=chosen_test.n_neurons,
                 n_layers=len(layers))

@@ -8,27 +8,31 @@ Nothing here reads files or depends on the rest of snnvis.
 Modules: :mod:`.rdm` (RDMs), :mod:`.compare` (RDM comparison), :mod:`.rsa` (RSA noise
 ceilings), :mod:`.cka`, :mod:`.cca` (CCA, SVCCA), :mod:`.regression` (held-out ridge and
 PLS predictivity), :mod:`.ceilings` (single-neuron reliability and noise-corrected
-metrics), :mod:`.tsrsa` (time-series RSA, curvature, noise-corrected curvature),
+metrics), :mod:`.cowley` (the same as Cowley et al. compute them), :mod:`.cka_ceiling`, :mod:`.tsrsa` (time-series RSA, curvature, noise-corrected curvature),
 :mod:`.bootstrap`.
 """
 from .bootstrap import bootstrap_ci, subsample_conditions
 from .cca import SVCCAResult, cca, svcca, svcca_cv, svcca_transform
-from .ceilings import (correct_r, feve, noise_corrected_r2, normalize, pearson_ceiling,
+from .ceilings import (correct_r, feve, mean_reliability, noise_corrected_r2, normalize, pearson_ceiling,
                        split_half_reliability)
-from .cka import cka
+from .cka import cka, hsic
+from .cka_ceiling import cka_ceiling
+from .cowley import cowley_r2_er, cowley_split_half
 from .compare import compare_rdms
-from .rdm import rdm, rdm_crossvalidated
+from .rdm import rdm, rdm_crossvalidated, silent_fraction
 from .regression import (Predictivity, kfold_pls, kfold_ridge, kfold_splits, loo_ridge,
                          loo_ridge_alphas, pls_fit_predict, predictivity, ridge_fit_predict)
-from .rsa import noise_ceiling, rdms_by_group, rdms_from_folds, split_half_ceiling
+from .rsa import (expected_ceiling, noise_ceiling, partition_noise_ceiling, partition_rdms, rdms_by_group,
+                  rdms_from_folds, split_half_ceiling)
 from .tsrsa import curvature, curvature_corrected, difference_gram, subsequences, tsrsa
 
 __all__ = [
-    "Predictivity", "SVCCAResult", "bootstrap_ci", "cca", "cka", "compare_rdms",
-    "correct_r", "curvature", "curvature_corrected", "difference_gram", "feve", "kfold_pls",
-    "kfold_ridge", "kfold_splits", "loo_ridge", "loo_ridge_alphas", "noise_ceiling",
-    "noise_corrected_r2", "normalize", "pearson_ceiling", "pls_fit_predict", "predictivity",
-    "rdm", "rdm_crossvalidated", "rdms_by_group", "rdms_from_folds", "ridge_fit_predict",
+    "Predictivity", "SVCCAResult", "bootstrap_ci", "cca", "cka", "cka_ceiling", "compare_rdms",
+    "correct_r", "cowley_r2_er", "cowley_split_half", "curvature", "curvature_corrected", "difference_gram",
+    "expected_ceiling", "feve", "hsic", "kfold_pls", "kfold_ridge", "kfold_splits", "loo_ridge", "loo_ridge_alphas",
+    "mean_reliability", "noise_ceiling", "noise_corrected_r2", "normalize", "partition_noise_ceiling",
+    "partition_rdms", "pearson_ceiling", "pls_fit_predict", "predictivity",
+    "rdm", "rdm_crossvalidated", "rdms_by_group", "rdms_from_folds", "ridge_fit_predict", "silent_fraction",
     "split_half_ceiling", "split_half_reliability", "subsample_conditions", "subsequences",
     "svcca", "svcca_cv", "svcca_transform", "tsrsa",
 ]

@@ -5,7 +5,8 @@ NaN-padded: a NaN marks a missing repeat (per stimulus and neuron). Model predic
 ``pred`` have shape (stimuli, neurons). These metrics are shared by scoring and training.
 
 * :func:`split_half_reliability`: Spearman-Brown corrected split-half correlation of the
-  repeat-averaged response, per neuron.
+  repeat-averaged response, per neuron; :func:`mean_reliability` the same generalised to
+  stimuli with unequal repeat counts (the reliability of the mean a score is computed on).
 * :func:`pearson_ceiling`, :func:`correct_r`, :func:`normalize`: ceilings for Pearson r.
 * :func:`noise_corrected_r2`: the approximately unbiased r^2_ER of Pospisil & Bair (2021).
 * :func:`feve`: fraction of explainable variance explained (Cadena et al. 2019).
@@ -104,6 +105,38 @@ def split_half_reliability(trials, n_splits: int = 10, seed: int = 0):
     generator = rng(seed)
     r = torch.stack([pearson(*fold_means(trials, 2, generator), dim=0) for _ in range(n_splits)])
     return spearman_brown(r.mean(0))
+
+
+@dispatch("trials")
+def mean_reliability(trials, n_splits: int = 10, seed: int = 0):
+    """Reliability of each neuron's mean over *all* valid repeats, from split halves, with
+    the Spearman-Brown correction generalised to unequal repeat counts.
+
+    With signal variance s2 and noise variance n2 per repeat, a mean of n_i repeats has
+    noise n2 / n_i. The split-half r (as in :func:`split_half_reliability`, over stimuli
+    with >= 2 valid repeats, each half of h_i = floor(n_i / 2) repeats) estimates
+    s2 / (s2 + n2 <1/h>), so n2 / s2 = (1/r - 1) / <1/h>, and the reliability of the mean
+    the score uses, over every stimulus with a valid repeat, is
+
+        rel = 1 / (1 + (n2 / s2) <1/n>) = r / (r + (1 - r) <1/n> / <1/h>)
+
+    (<.> a mean over stimuli). With R repeats for every stimulus <1/n> / <1/h> = 1/2 and
+    this is exactly 2r / (1 + r). When only some stimuli are repeated (e.g. duplicated
+    images whose copies are independent repeat-averages stored as 2 repeats), the
+    single-copy stimuli lower the reliability of the mean accordingly.
+
+    Returns:
+        (neurons,) reliability; NaN without a usable split.
+    """
+    check_trials(trials)
+    generator = rng(seed)
+    r = torch.stack([pearson(*fold_means(trials, 2, generator), dim=0) for _ in range(n_splits)]).mean(0)
+    count = trial_stats(trials).count
+    zero = torch.zeros((), dtype=trials.dtype, device=trials.device)
+    half = torch.floor(count / 2)
+    inv_h = torch.where(half >= 1, 1 / half.clamp_min(1), zero).sum(0) / (half >= 1).sum(0)
+    inv_n = torch.where(count >= 1, 1 / count.clamp_min(1), zero).sum(0) / (count >= 1).sum(0)
+    return r / (r + (1 - r) * inv_n / inv_h)
 
 
 @dispatch("trials")

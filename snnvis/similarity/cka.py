@@ -86,11 +86,39 @@ def cka(X, Y, kind: str = "linear", sigma_frac: float = 0.8):
     if kind == "linear" and X.shape[1] + Y.shape[1] < n:
         xx, yy, yx = matmul(xc.T, xc), matmul(yc.T, yc), matmul(yc.T, xc)
         return _ratio((yx * yx).sum(), (xx * xx).sum() * (yy * yy).sum())
-    if kind == "linear_unbiased":
-        k, l = matmul(xc, xc.T), matmul(yc, yc.T)
-        return _ratio(_unbiased_hsic(k, l), _unbiased_hsic(k, k) * _unbiased_hsic(l, l))
+    return _hsic_ratio(*_grams(xc, yc, kind, sigma_frac), kind)
+
+
+def _grams(xc: torch.Tensor, yc: torch.Tensor, kind: str, sigma_frac: float = 0.8):
     if kind == "rbf":
-        k, l = _centre_gram(_rbf_gram(xc, sigma_frac)), _centre_gram(_rbf_gram(yc, sigma_frac))
-    else:
-        k, l = matmul(xc, xc.T), matmul(yc, yc.T)      # centred features give centred Gram matrices
-    return _ratio((k * l).sum(), (k * k).sum() * (l * l).sum())
+        return _centre_gram(_rbf_gram(xc, sigma_frac)), _centre_gram(_rbf_gram(yc, sigma_frac))
+    return matmul(xc, xc.T), matmul(yc, yc.T)      # centred features give centred Gram matrices
+
+
+def _hsic_of(k: torch.Tensor, l: torch.Tensor, kind: str) -> torch.Tensor:
+    return _unbiased_hsic(k, l) if kind == "linear_unbiased" else (k * l).sum()
+
+
+def _hsic_ratio(k: torch.Tensor, l: torch.Tensor, kind: str) -> torch.Tensor:
+    return _ratio(_hsic_of(k, l, kind), _hsic_of(k, k, kind) * _hsic_of(l, l, kind))
+
+
+@dispatch("X", "Y")
+def hsic(X, Y, kind: str = "linear"):
+    """The HSIC estimate CKA is built from, for a linear kernel: ``"linear"`` the biased
+    ||Y_c^T X_c||_F^2, ``"linear_unbiased"`` Song et al.'s unbiased estimator times
+    n(n-3), so that cka(X, Y) = hsic(X, Y) / sqrt(hsic(X, X) hsic(Y, Y)).
+
+    The unbiased estimator of two representations with independent noise is unbiased for
+    the HSIC of their noise-free parts (noise independent across stimuli enters only the
+    Gram diagonal, which it leaves out); the noise ceilings of :mod:`.cka_ceiling` rest
+    on that.
+    """
+    if kind not in ("linear", "linear_unbiased"):
+        raise ValueError(f"hsic supports linear kernels only, got {kind!r}")
+    if X.ndim != 2 or Y.ndim != 2 or X.shape[0] != Y.shape[0]:
+        raise ValueError(f"X and Y must be (stimuli, features) with the same stimuli, got "
+                         f"{tuple(X.shape)} and {tuple(Y.shape)}")
+    if kind == "linear_unbiased" and X.shape[0] < 4:
+        raise ValueError(f"too few stimuli ({X.shape[0]}) for unbiased HSIC")
+    return _hsic_of(*_grams(X - X.mean(0), Y - Y.mean(0), kind), kind)

@@ -5,7 +5,13 @@ condition response patterns, zero on the diagonal. Conventions follow rsatoolbox
 (Nili et al. 2014; rsatoolbox ``rdm/calc.py``) so that values can be compared with it:
 
 * ``"correlation"``: 1 - Pearson correlation between the two condition patterns
-  (each pattern centred across features).
+  (each pattern centred across features). A *constant* pattern (e.g. a stimulus that
+  leaves a spiking layer silent) has no defined correlation; it keeps its row: its
+  distance to every non-constant pattern is 1 (the distance of an uncorrelated pattern:
+  a constant pattern carries no pattern information, so it is neither similar nor
+  anti-similar to any other) and to another constant pattern 0 (both patterns are flat,
+  as identical in shape as two patterns can be). rsatoolbox gives NaN there; dropping
+  such rows would score a spiking layer and its ReLU twin on different stimuli.
 * ``"euclidean"``: *squared* euclidean distance divided by the number of features,
   ``||x_i - x_j||^2 / n_features`` (rsatoolbox's ``calc_rdm_euclidean``).
 * cross-validated squared euclidean / crossnobis (:func:`rdm_crossvalidated`).
@@ -17,6 +23,22 @@ import torch
 from ._backend import dispatch, eps, matmul
 
 RDM_METHODS = ("correlation", "euclidean")
+
+
+@dispatch("responses")
+def silent_fraction(responses):
+    """Fraction of conditions whose pattern is constant across features (rows of a silent
+    stimulus), by the same rounding-level test as :func:`rdm`. ``responses``: (..., conditions,
+    features); returns (...) fractions."""
+    return _constant_rows(responses).to(responses.dtype).mean((-2, -1))
+
+
+def _constant_rows(responses: torch.Tensor) -> torch.Tensor:
+    """(..., conditions, 1) True where a pattern is constant up to rounding: its centred norm
+    is at rounding level of the raw norm sqrt(|centred|^2 + n_features * mean^2)."""
+    mean = responses.mean(-1, keepdim=True)
+    norm = torch.linalg.vector_norm(responses - mean, dim=-1, keepdim=True)
+    return norm <= 16 * eps(responses) * torch.sqrt(norm ** 2 + responses.shape[-1] * mean ** 2)
 
 
 def upper_triangle(rdm: torch.Tensor) -> torch.Tensor:
@@ -49,8 +71,9 @@ def rdm(responses, method: str = "correlation"):
 
     Returns:
         (..., conditions, conditions) symmetric RDM with an exactly zero diagonal. For
-        ``"correlation"``, rows and columns of conditions whose pattern is constant across
-        features are NaN (their correlation is undefined).
+        ``"correlation"``, a condition whose pattern is constant across features is at
+        distance 1 from every non-constant pattern and 0 from other constant ones (see
+        the module docstring); entries are NaN only where the input is.
     """
     _check_responses(responses, "responses", 2)
     n_features = responses.shape[-1]
@@ -58,11 +81,11 @@ def rdm(responses, method: str = "correlation"):
         mean = responses.mean(-1, keepdim=True)
         z = responses - mean
         norm = torch.linalg.vector_norm(z, dim=-1, keepdim=True)
-        # Constant pattern: centred norm at rounding level of the raw norm
-        # sqrt(|centred|^2 + n_features * mean^2).
-        constant = norm <= 16 * eps(z) * torch.sqrt(norm ** 2 + n_features * mean ** 2)
-        z = z * torch.where(constant, torch.full_like(norm, float("nan")), 1 / norm)
+        constant = _constant_rows(responses)
+        z = z * torch.where(constant, torch.zeros_like(norm), 1 / norm)
         d = matmul(z, z.transpose(-1, -2)).neg_().add_(1)
+        both = constant & constant.transpose(-1, -2)
+        d = d.masked_fill(both, 0.0)
     elif method == "euclidean":
         # Distances are invariant to a common shift; centring each feature across
         # conditions first limits cancellation in |a|^2 + |b|^2 - 2 a.b.

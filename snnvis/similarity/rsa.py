@@ -8,8 +8,18 @@ the average that is optimal for the comparison method: average ranks for
 ``"spearman"``/``"kendall_tau_a"``, z-scored dissimilarities for ``"pearson"``,
 dissimilarities scaled to unit root-mean-square for ``"cosine"``.
 
-The per-split RDMs can be built from repeats (:func:`rdms_from_folds`) or from groups of
-neurons such as animals or sessions (:func:`rdms_by_group`).
+The per-split RDMs can be built from repeats (:func:`rdms_from_folds`, or
+:func:`partition_rdms` for several random partitions) or from groups of neurons such as
+animals or sessions (:func:`rdms_by_group`).
+
+**Comparable score and ceiling.** Fold RDMs are built from a fraction of the repeats, so
+a model must be scored against the same fold RDMs (rsatoolbox's ``eval_fixed``: the mean
+similarity to each data RDM), not against the RDM of all repeats, which is less noisy.
+The true model's expected score then lies between the two bounds. :func:`expected_ceiling`
+gives a point estimate of it: sqrt of the mean similarity between pairs of folds. For
+independent folds d_k = d + e_k with noise of equal variance, corr(d, d_k)^2 =
+corr(d_a, d_b) (the argument behind the square root of a split-half reliability); rank
+and other comparisons follow it approximately.
 """
 from __future__ import annotations
 
@@ -80,6 +90,61 @@ def rdms_from_folds(trials, n_folds: int = 2, method: str = "correlation", seed:
     if n_folds < 2:
         raise ValueError(f"n_folds must be >= 2, got {n_folds}")
     return rdm(fold_means(trials, n_folds, rng(seed)), method)
+
+
+@dispatch("trials")
+def partition_rdms(trials, n_folds: int = 2, n_partitions: int = 5, method: str = "correlation", seed: int = 0):
+    """Fold RDMs of ``n_partitions`` independent random partitions of the repeats.
+
+    Returns:
+        (n_partitions, n_folds, stimuli, stimuli); partition p is what
+        :func:`rdms_from_folds` gives for one draw of the folds.
+    """
+    check_trials(trials)
+    if n_folds < 2 or n_partitions < 1:
+        raise ValueError(f"need n_folds >= 2 and n_partitions >= 1, got {n_folds}, {n_partitions}")
+    generator = rng(seed)
+    return torch.stack([rdm(fold_means(trials, n_folds, generator), method) for _ in range(n_partitions)])
+
+
+@dispatch("rdms")
+def expected_ceiling(rdms, method: str = "spearman"):
+    """Point estimate of the true model's mean similarity to each of k RDMs: the square root
+    of the mean similarity over pairs of RDMs (NaN when that is not positive).
+
+    Args:
+        rdms: (k >= 2, n, n), or (partitions, k, n, n) whose pair similarities are averaged
+            over partitions too.
+    """
+    if method not in COMPARE_METHODS:
+        raise ValueError(f"unknown RDM comparison {method!r}; expected one of {COMPARE_METHODS}")
+    sets = rdms if rdms.ndim == 4 else rdms[None]
+    if sets.ndim != 4 or sets.shape[1] < 2:
+        raise ValueError(f"rdms must have shape (k >= 2, n, n) or (partitions, k, n, n), got {tuple(rdms.shape)}")
+    pairs = []
+    for group in sets:
+        v = upper_triangle(group)
+        v = v[:, ~torch.isnan(v).any(0)]
+        pairs += [compare_vectors(v[a], v[b], method) for a in range(len(v)) for b in range(a + 1, len(v))]
+    mean = torch.stack(pairs).mean()
+    return torch.where(mean > 0, mean.clamp_min(0).sqrt(), torch.full_like(mean, float("nan")))
+
+
+@dispatch("rdms")
+def partition_noise_ceiling(rdms, method: str = "spearman"):
+    """rsatoolbox's lower and upper bounds (:func:`noise_ceiling`) of every partition,
+    averaged over partitions, and :func:`expected_ceiling`.
+
+    Args:
+        rdms: (partitions, k >= 2, n, n) from :func:`partition_rdms`.
+
+    Returns:
+        (lower, upper, expected) scalars.
+    """
+    if rdms.ndim != 4:
+        raise ValueError(f"rdms must have shape (partitions, k, n, n), got {tuple(rdms.shape)}")
+    bounds = torch.stack([torch.stack(noise_ceiling(r, method)) for r in rdms]).mean(0)
+    return bounds[0], bounds[1], expected_ceiling(rdms, method)
 
 
 @dispatch("responses")

@@ -39,9 +39,10 @@ def test_rdm_batch_and_constant_condition():
     batch = rng.normal(size=(3, 6, 5))
     np.testing.assert_allclose(rdm(batch), np.stack([rdm(b) for b in batch]), atol=1e-14)
     responses = rng.normal(size=(4, 5))
-    responses[2] = 7.0                      # constant pattern: correlation undefined
+    responses[2] = 7.0                      # constant pattern: correlation undefined, distance taken as 1
     d = rdm(responses)
-    assert np.isnan(d[2, [0, 1, 3]]).all() and np.isfinite(d[[0, 1, 3]][:, [0, 1, 3]]).all()
+    np.testing.assert_array_equal(d[2, [0, 1, 3]], 1.0)
+    assert np.isfinite(d[[0, 1, 3]][:, [0, 1, 3]]).all()
 
 
 def test_rdm_rejects_bad_input():
