@@ -34,6 +34,12 @@ Outputs of :func:`make_report` (in ``out``):
     recording ...    scores.csv only: recording, target, layer, depth, layer_area,
                      area, split, ceiling, ceiling_lower, normalized, selection,
                      chosen, method, ceiling_kind, n_stimuli, score_source
+    p_value, test    section ``paired`` only (one set of rows per model over all its seeds, overall
+                     and per session): ``pearson_r_diff_mean`` (SNN − twin, mean over neurons of
+                     the seed-averaged per-neuron difference, with a seeds × neurons × stimuli
+                     bootstrap CI and a sign-flip permutation p-value; ``test`` names it),
+                     ``pearson_r_diff_median``, ``pearson_r_median_snn``/``_twin``, ``n_seeds``;
+                     ``seed`` lists the paired seeds (:mod:`snnvis.reporting_paired`)
     ===============  ==========================================================
 
 Figures (PNG and PDF, see :data:`FIGURES`): (a) SNN vs twin held-out prediction
@@ -54,9 +60,9 @@ import os
 import re
 import shutil
 import time
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Sequence
 
 import numpy as np
 
@@ -67,7 +73,7 @@ RESULT_COLUMNS = [
     "run_dir", "source", "model", "architecture", "spiking", "seed", "config_hash", "section", "level", "key",
     "metric", "value", "ci_low", "ci_high", "n",
     "recording", "target", "layer", "depth", "layer_area", "area", "split", "ceiling", "ceiling_lower",
-    "normalized", "selection", "chosen", "method", "ceiling_kind", "n_stimuli", "score_source",
+    "normalized", "selection", "chosen", "method", "ceiling_kind", "n_stimuli", "score_source", "p_value", "test",
 ]
 FIGURES = {
     "a": "held-out prediction accuracy, SNN vs DNN twin",
@@ -355,11 +361,14 @@ def score_rows(sweep: Sweep) -> list[dict]:
     return rows
 
 
-def results_rows(sweep: Sweep) -> list[dict]:
+def results_rows(sweep: Sweep, paired: Sequence = ()) -> list[dict]:
+    """Every row of results.csv; ``paired``: the :class:`snnvis.training.summary.PairedRow` of the sweep."""
+    from snnvis.reporting_paired import paired_csv_rows
+
     rows = []
     for run in sweep.runs:
         rows += run_rows(run)
-    return rows + score_rows(sweep)
+    return rows + score_rows(sweep) + paired_csv_rows(paired)
 
 
 def _csv_value(v) -> str:
@@ -659,26 +668,6 @@ def runs_table(runs: list[Run]) -> str:
                        "ridge on untrained core: median r", "best epoch", "core params", "wall s", "run"], rows, left=2)
 
 
-def pairs_table(runs: list[Run]) -> str:
-    """Per model: median r of SNN and twin (mean over seeds) and the paired difference."""
-    by = {(r.label, r.spiking, r.seed): _num(_get(r, "test", "overall", "pearson_r_median")) for r in runs}
-    rows = []
-    for label in sorted({r.label for r in runs}):
-        seeds = sorted({s for (lab, _, s) in by if lab == label})
-        snn = [by.get((label, True, s)) for s in seeds]
-        twin = [by.get((label, False, s)) for s in seeds]
-        diffs = [a - b for a, b in zip(snn, twin) if a is not None and b is not None]
-
-        def mean(v):
-            v = [x for x in v if x is not None]
-            return float(np.mean(v)) if v else None
-        rows.append([label, len([x for x in snn if x is not None]), mean(snn), len([x for x in twin if x is not None]),
-                     mean(twin), len(diffs), mean(diffs),
-                     f"{min(diffs):+.3f} … {max(diffs):+.3f}" if diffs else "–"])
-    return html_table(["model", "SNN runs", "SNN median r", "twin runs", "twin median r", "pairs",
-                       "SNN − twin", "range over seeds"], rows)
-
-
 def best_layers_table(rows: list[dict]) -> str:
     """Chosen layers (held-out choice) from the scores: test score, CI, ceiling, normalised."""
     chosen = [r for r in rows if r["source"] == "scores.csv" and r["chosen"] and r["split"] == "test"]
@@ -725,12 +714,15 @@ def make_report(sweep_dir: str | Path, out: str | Path | None = None, score: boo
     if score and sweep.runs:
         if score_runs(sweep.runs, score_overrides, log=log):
             sweep = find_sweep(sweep_dir, exclude=out)
-    rows = results_rows(sweep)
+    from snnvis.reporting_paired import paired_for_runs, paired_html
+
+    notes: list[str] = []
+    paired = paired_for_runs(sweep.runs, notes)
+    rows = results_rows(sweep, paired)
     import matplotlib
 
     matplotlib.use("Agg")
     entries: list[FigureEntry] = []
-    notes: list[str] = []
     # Everything is written to a staging folder first and moved into ``out`` at the end,
     # so a report that fails half-way (e.g. an unreadable predictions.h5) touches nothing.
     stage = out.parent / f".{out.name}.tmp-{os.getpid()}"
@@ -750,7 +742,8 @@ def make_report(sweep_dir: str | Path, out: str | Path | None = None, score: boo
                  "section × level × key × metric; columns in snnvis/reporting.py).</p>")
         sections = []
         if sweep.runs:
-            sections += [("Runs", runs_table(sweep.runs)), ("SNN vs DNN twin", pairs_table(sweep.runs))]
+            sections += [("Runs", runs_table(sweep.runs)),
+                         ("SNN vs DNN twin, paired", paired_html(paired, html_table))]
         if sweep.scores:
             sections.append(("Brain similarity: held-out best layer per area and metric", best_layers_table(rows)))
         render_html(stage / "report.html", f"snnvis report: {sweep_dir.resolve().name}", intro, sections, entries,

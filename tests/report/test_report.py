@@ -41,7 +41,8 @@ def _fake_run(path: Path, model: str, spiking: bool, seed: int, n_bins: int = 1,
     (path / ".hydra").mkdir()
     (path / ".hydra" / "overrides.yaml").write_text(
         "\n".join(f"- {o}" for o in (overrides or [f"model={model}", f"model.spiking={spiking}", f"seed={seed}"])))
-    resp = rng.poisson(3.0, size=(5, n_bins, n_neurons)).astype(np.float32)
+    # the same recorded test responses in every run (SNN and twin, all seeds), as in a real sweep
+    resp = np.random.default_rng(99).poisson(3.0, size=(5, n_bins, n_neurons)).astype(np.float32)
     with h5py.File(path / "predictions.h5", "w") as f:
         g = f.create_group("s1")
         g["prediction"] = resp + rng.normal(0, 1, resp.shape).astype(np.float32)
@@ -88,8 +89,13 @@ def test_report_tables_and_figures(temporal_sweep, tmp_path):
         assert reader.fieldnames == RESULT_COLUMNS
         rows = list(reader)
     per_run = 2 * 3 * 2 + 3 + 3           # (test, baseline) x (overall, V1, s1) x 2 metrics; validation; run facts
-    assert len(rows) == 4 * per_run + 3 * 6
-    assert {r["section"] for r in rows} == {"test", "baseline", "validation", "run", "scores"}
+    paired = 5 * 2                         # 5 paired statistics, overall and for session s1
+    assert len(rows) == 4 * per_run + 3 * 6 + paired
+    assert {r["section"] for r in rows} == {"test", "baseline", "validation", "run", "scores", "paired"}
+    diff = next(r for r in rows if r["section"] == "paired" and r["metric"] == "pearson_r_diff_mean"
+                and r["level"] == "overall")
+    assert diff["seed"] == "0 1" and diff["n"] == "6" and "sign-flip" in diff["test"] and 0 < float(diff["p_value"]) <= 1
+    assert float(diff["ci_low"]) <= float(diff["value"]) <= float(diff["ci_high"])
     ci = [r for r in rows if r["metric"] == "pearson_r_median"]
     assert all(r["ci_low"] and r["ci_high"] for r in ci)
     assert {r["model"] for r in rows if r["source"] == "metrics.json"} == {"cornet_rt"}
@@ -104,7 +110,7 @@ def test_report_tables_and_figures(temporal_sweep, tmp_path):
         for ext in (".png", ".pdf"):
             assert f.stem.with_suffix(ext).stat().st_size > 1000
     page = rep.html.read_text()
-    assert page.count("<img ") == 6 and "results.csv" in page and "SNN − twin" in page
+    assert page.count("<img ") == 6 and "results.csv" in page and "SNN − twin" in page and "sign-flip" in page
 
 
 def test_labels_include_varying_overrides(tmp_path):
@@ -154,7 +160,7 @@ def test_bad_predictions_leave_existing_report_untouched(tmp_path, capsys):
         main([str(root), "--out", str(out)])
     assert e.value.code == 2
     err = capsys.readouterr().err.strip()
-    assert err.startswith("snnvis: error: training run in ") and "\n" not in err
+    assert err.startswith("snnvis: error: predictions.h5 in ") and "rTrue" in err and "\n" not in err
     assert {p.name: p.stat().st_mtime_ns for p in out.iterdir()} == before
     assert not list(tmp_path.glob(".out.tmp-*"))
 
