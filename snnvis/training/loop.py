@@ -3,17 +3,15 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import csv
-import hashlib
-import io
-import json
+import logging
+import math
 import os
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import h5py
 import numpy as np
 import torch
 from omegaconf import DictConfig, OmegaConf
@@ -27,12 +25,19 @@ from snnvis.recordings.dataset import RecordingDataset, SessionCycler, collate
 from snnvis.recordings.recording import Recording
 from snnvis.training import checkpoint
 from snnvis.training.baseline import random_core_baseline
+from snnvis.training.identity import NOT_HASHED as _NOT_HASHED  # noqa: F401
+from snnvis.training.identity import config_hash
 from snnvis.training.losses import get_loss
-from snnvis.training.metrics import group_summaries, neuron_metrics, pearson_per_neuron
-from snnvis.utils import atomic_path, seed_everything
+from snnvis.training.metrics import pearson_per_neuron, prediction_flags
+from snnvis.training.results import lookup_baselines, run_metrics, test_report, write_json, write_log
+from snnvis.training.rundir import RunDirLock, clear_previous, read_finished, register_resolvers
+from snnvis.training.schema import check_values
+from snnvis.training.schema import register as _register_schemas
+from snnvis.utils import seed_everything
 
-# Keys that change how a run executes but not what it computes.
-_NOT_HASHED = ("trainer.resume", "trainer.device", "trainer.progress", "trainer.skip_finished")
+log = logging.getLogger(__name__)
+_register_schemas()
+register_resolvers()
 
 
 # ---------------------------------------------------------------------------------------
@@ -48,25 +53,13 @@ class Dist:
     local_rank: int = 0
 
     @classmethod
-    def from_env(cls) -> "Dist":
+    def from_env(cls) -> Dist:
         return cls(int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1)),
                    int(os.environ.get("LOCAL_RANK", 0)))
 
     @property
     def main(self) -> bool:
         return self.rank == 0
-
-
-def config_hash(cfg: DictConfig) -> str:
-    """sha1 of the resolved config, without the keys that do not change the result."""
-    c = OmegaConf.to_container(cfg, resolve=True)
-    for dotted in _NOT_HASHED:
-        *parents, leaf = dotted.split(".")
-        node = c
-        for p in parents:
-            node = node.get(p, {})
-        node.pop(leaf, None)
-    return hashlib.sha1(json.dumps(c, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
 def resolve_device(name: str, dist: Dist) -> torch.device:
@@ -127,8 +120,7 @@ def train_step(train_model, model, opt, batch, bin_matrix, loss_fn, tcfg, device
     with autocast(device, tcfg.amp):
         pred = train_model(batch.stimuli, batch.session, bin_matrix=bin_matrix)
         loss = loss_fn(pred.float(), batch.responses)
-        reg = model.readouts[batch.session].regularizer() if tcfg.readout_l1 else 0.0
-        total_loss = loss + tcfg.readout_l1 * reg
+        total_loss = loss + model.readouts[batch.session].regularizer()   # weighted by the readout's l1
     opt.zero_grad(set_to_none=True)
     total_loss.backward()
     if tcfg.grad_clip:
@@ -221,91 +213,67 @@ def predict(model, session: Session, split: str, device, amp, batch_size: int) -
     return torch.cat(out).numpy()
 
 
-def validation_score(model, sessions, device, amp, batch_size) -> float:
-    """Mean per-neuron Pearson r on the validation splits of all sessions."""
-    rs = [pearson_per_neuron(predict(model, s, "validation", device, amp, batch_size),
-                             s.splits["validation"].responses.numpy()) for s in sessions]
+def validation_score(model, sessions, device, amp, batch_size) -> tuple[float, float]:
+    """Mean per-neuron Pearson r on the validation splits of all sessions, and the fraction
+    of neurons whose prediction is constant (silent)."""
+    rs, silent = [], []
+    for s in sessions:
+        pred = predict(model, s, "validation", device, amp, batch_size)
+        rs.append(pearson_per_neuron(pred, s.splits["validation"].responses.numpy()))
+        silent.append(prediction_flags(pred)["silent"])
     r = np.concatenate(rs)
-    return float(np.nanmean(r)) if np.isfinite(r).any() else float("-inf")
-
-
-# ---------------------------------------------------------------------------------------
-# Outputs
-# ---------------------------------------------------------------------------------------
-
-def write_json(path: Path, obj: dict) -> None:
-    with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(obj, indent=2, default=float) + "\n")
-
-
-def write_log(path: Path, rows: list[dict]) -> None:
-    if not rows:
-        return
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=list(rows[0]))
-    writer.writeheader()
-    writer.writerows(rows)
-    with atomic_path(path) as tmp:
-        tmp.write_text(buf.getvalue())
-
-
-def test_report(model, sessions, device, amp, batch_size, run_dir: Path, seed: int) -> dict:
-    """Score the test splits; write per-neuron values to predictions.h5 and return summaries."""
-    per_neuron, areas, ids = [], [], []
-    with atomic_path(run_dir / "predictions.h5") as tmp, h5py.File(tmp, "w") as f:
-        for s in sessions:
-            ds = s.splits["test"]
-            pred = predict(model, s, "test", device, amp, batch_size)
-            trials = None if ds.trials is None else ds.trials.numpy()
-            m = neuron_metrics(pred, ds.responses.numpy(), trials, seed=seed)
-            g = f.create_group(s.id)
-            g.create_dataset("stimulus_index", data=ds.indices)
-            g.create_dataset("prediction", data=pred)
-            g.create_dataset("response", data=ds.responses.numpy())
-            g.create_dataset("neuron_ids", data=s.recording.neuron_ids.astype(object), dtype=h5py.string_dtype())
-            g.create_dataset("areas", data=s.recording.neuron_areas.astype(object), dtype=h5py.string_dtype())
-            for k, v in m.items():
-                g.create_dataset(f"metrics/{k}", data=v)
-            g.attrs.update({"recording": str(s.recording.path), "response_set": ds.response_info.name})
-            per_neuron.append(m)
-            areas.append(s.recording.neuron_areas)
-            ids.append(np.full(ds.n_neurons, s.id))
-    keys = sorted({k for m in per_neuron for k in m})
-    merged = {k: np.concatenate([m.get(k, np.full(len(m["pearson_r"]), np.nan)) for m in per_neuron])
-              for k in keys}
-    return group_summaries(merged, np.concatenate(areas), np.concatenate(ids), seed=seed)
+    return (float(np.nanmean(r)) if np.isfinite(r).any() else float("-inf")), float(np.concatenate(silent).mean())
 
 
 # ---------------------------------------------------------------------------------------
 # The run
 # ---------------------------------------------------------------------------------------
 
-def run(cfg: DictConfig, run_dir: str | Path, model_label: str | None = None) -> dict:
+def run(cfg: DictConfig, run_dir: str | Path, model_label: str | None = None,
+        on_start: Callable[[], None] | None = None) -> dict:
     """Train one model as configured; returns the metrics written to ``metrics.json``.
 
     ``model_label`` names the model in the outputs (the config choice, e.g.
-    ``sew_resnet_tiny``); by default the encoder's registry name.
+    ``sew_resnet_tiny``); by default the encoder's registry name. ``on_start`` is called
+    once the run dir is locked and every input has been checked, before the run writes
+    anything there (the CLI records the config then): a refused or failed start leaves
+    an existing run dir byte-identical.
     """
     t_start = time.time()
+    check_values(cfg)
     dist = Dist.from_env()
-    tcfg = cfg.trainer
-    device = resolve_device(tcfg.device, dist)
+    device = resolve_device(cfg.trainer.device, dist)
     if device.type == "cuda":
         torch.cuda.set_device(device)      # before any NCCL collective
     own_group = dist.world > 1 and not torch.distributed.is_initialized()
     if own_group:
         torch.distributed.init_process_group("nccl" if device.type == "cuda" else "gloo")
-    run_dir = _agree_run_dir(Path(run_dir), dist)
+    try:
+        run_dir = _agree_run_dir(Path(run_dir), dist)
+        with RunDirLock(run_dir) if dist.main else contextlib.nullcontext():
+            return _run_locked(cfg, run_dir, dist, device, model_label, on_start, t_start)
+    finally:
+        if own_group and torch.distributed.is_initialized():
+            torch.distributed.destroy_process_group()
+
+
+def _load_checkpoint(path: Path) -> dict:
+    try:
+        return checkpoint.load(path)
+    except Exception as err:   # truncated or not a torch file: torch raises several kinds
+        raise UserError("checkpoint", f"cannot be read ({' '.join(str(err).split())[:120]}); it is truncated "
+                        "or corrupt: delete it, or rerun without trainer.resume to start over", path) from None
+
+
+def _run_locked(cfg, run_dir: Path, dist: Dist, device, model_label, on_start, t_start: float) -> dict:
+    tcfg = cfg.trainer
     chash = config_hash(cfg)
     metrics_path = run_dir / "metrics.json"
-    if tcfg.skip_finished and metrics_path.is_file():
-        done = json.loads(metrics_path.read_text())
-        if done.get("run", {}).get("config_hash") == chash:
-            if dist.main:
-                print(f"snnvis: {run_dir} already finished with this config (hash {chash}); skipping")
-            if own_group:
-                torch.distributed.destroy_process_group()
-            return done
+    done = read_finished(metrics_path) if tcfg.skip_finished else None
+    if done is not None and done.get("run", {}).get("config_hash") == chash:
+        if dist.main:
+            print(f"snnvis: {run_dir} already finished with this config (hash {chash}); skipping")
+        return done
 
     if tcfg.get("threads"):
         torch.set_num_threads(int(tcfg.threads))
@@ -342,25 +310,61 @@ def run(cfg: DictConfig, run_dir: str | Path, model_label: str | None = None) ->
     ckpt_dir = run_dir / "checkpoints"
     state = {"epoch": 0, "best_score": float("-inf"), "best_epoch": -1, "bad_epochs": 0, "log": []}
     last = ckpt_dir / "last.pt"
-    if tcfg.resume and last.is_file():
-        ck = checkpoint.load(last)
-        if ck["config_hash"] != chash:
+    resumed = tcfg.resume and last.is_file()
+    if resumed:
+        ck = _load_checkpoint(last)
+        if ck.get("config_hash") != chash:
             raise UserError("trainer.resume", "the checkpoint was written by a different config", last)
-        model.load_state_dict(ck["model"])
-        opt.load_state_dict(ck["optimizer"])
+        try:
+            model.load_state_dict(ck["model"])
+            opt.load_state_dict(ck["optimizer"])
+        except (KeyError, RuntimeError, ValueError) as err:
+            raise UserError("checkpoint", f"does not fit this model ({str(err).splitlines()[0][:120]})",
+                            last) from None
         state = ck["state"]
         checkpoint.set_rng_state(ck["rng"])
-        if dist.main:
+    if dist.main:
+        # every input is checked: from here on the run writes into its dir
+        if resumed:
             print(f"snnvis: resuming {run_dir} after epoch {state['epoch']}")
-    elif dist.main and run_dir.exists() and (ckpt_dir / "last.pt").is_file():
-        print(f"snnvis: {run_dir} has checkpoints; starting over (pass trainer.resume=true to continue)")
+        elif "checkpoints" in clear_previous(run_dir):
+            print(f"snnvis: {run_dir} had checkpoints; starting over (pass trainer.resume=true to continue)")
+        if on_start is not None:
+            on_start()
+    record = {"config": OmegaConf.to_container(cfg, resolve=True), "model_label": model_label or cfg.model.name,
+              "config_hash": chash}
+    _train_epochs(cfg, run_dir, dist, device, model, train_model, opt, cycler, bms, sessions, loss_fn, state,
+                  record)
+    if dist.world > 1:
+        torch.distributed.barrier()
+    if not dist.main:
+        return {}
 
+    best = _load_checkpoint(ckpt_dir / "best.pt")
+    model.load_state_dict(best["model"])
+    preds = {s.id: predict(model, s, "test", device, tcfg.amp, cfg.data.batch_size) for s in sessions}
+    test = test_report(preds, sessions, run_dir, cfg.seed)
+    baselines = {}
+    if initial_core is not None:
+        baselines["baseline"] = random_core_baseline(initial_core, sessions, device, cfg.data.batch_size, cfg.seed)
+    baselines.update(lookup_baselines(sessions, cfg.seed))
+    metrics = run_metrics(cfg, test, baselines, best, state, sessions, dist, device, chash,
+                          model_label or cfg.model.name, n_params, count_params(model), time.time() - t_start)
+    write_json(metrics_path, metrics)
+    return metrics
+
+
+def _train_epochs(cfg, run_dir, dist, device, model, train_model, opt, cycler, bms, sessions, loss_fn, state,
+                  record) -> None:
+    """Epochs until ``max_epochs`` or early stopping; checkpoints and log.csv after each one."""
+    tcfg = cfg.trainer
+    ckpt_dir = run_dir / "checkpoints"
     writer = None
     if tcfg.tensorboard and dist.main:
         from torch.utils.tensorboard import SummaryWriter
         writer = SummaryWriter(str(run_dir / "tensorboard"))
     show_bar = dist.main and (tcfg.progress is True or (tcfg.progress == "auto" and sys.stderr.isatty()))
-
+    label = f"[{record['model_label']} spiking={cfg.model.spiking}]"
     while state["epoch"] < tcfg.max_epochs and state["bad_epochs"] < tcfg.patience:
         epoch = state["epoch"]
         train_model.train()
@@ -370,13 +374,17 @@ def run(cfg: DictConfig, run_dir: str | Path, model_label: str | None = None) ->
         for batch in bar:
             batch = batch.to(device)
             loss_value = train_step(train_model, model, opt, batch, bms[batch.session], loss_fn, tcfg, device)
+            if not math.isfinite(loss_value):
+                raise UserError("training", f"the loss became {loss_value} in epoch {epoch + 1}, so training "
+                                f"stopped; checkpoints/last.pt holds epoch {epoch} (try a lower trainer.lr)",
+                                run_dir)
             total += loss_value * len(batch.stimuli)
             n_images += len(batch.stimuli)
             bar.set_postfix(loss=f"{loss_value:.4f}")
         train_s = time.time() - t0
         if dist.world > 1:
             _rank0_buffers(model)
-        score = validation_score(model, sessions, device, tcfg.amp, cfg.data.batch_size)
+        score, silent = validation_score(model, sessions, device, tcfg.amp, cfg.data.batch_size)
         if dist.world > 1:
             score = _rank0_score(score, device)
         improved = score > state["best_score"] or state["best_epoch"] < 0
@@ -384,50 +392,25 @@ def run(cfg: DictConfig, run_dir: str | Path, model_label: str | None = None) ->
         if improved:
             state.update(best_score=score, best_epoch=epoch + 1)
         row = {"epoch": epoch + 1, "train_loss": total / max(n_images, 1), "val_pearson_r_mean": score,
-               "images_per_s": n_images * dist.world / train_s, "epoch_s": time.time() - t0}
+               "val_silent_fraction": silent, "images_per_s": n_images * dist.world / train_s,
+               "epoch_s": time.time() - t0}
         state["log"].append(row)
-        if dist.main:
-            if improved:
-                checkpoint.save(ckpt_dir / "best.pt", model=model.state_dict(), epoch=epoch + 1, score=score)
-            checkpoint.save(last, model=model.state_dict(), optimizer=opt.state_dict(), state=state,
-                            rng=checkpoint.rng_state(), config_hash=chash)
-            write_log(run_dir / "log.csv", state["log"])
-            if writer:
-                for k, v in row.items():
-                    if k != "epoch":
-                        writer.add_scalar(k, v, epoch + 1)
-            if not show_bar:
-                print(f"[{model_label or cfg.model.name} spiking={cfg.model.spiking}] epoch {epoch + 1:3d}  loss {row['train_loss']:.4f}  val r {score:.3f}"
-                      f"{'  *' if improved else ''}", flush=True)
+        if not dist.main:
+            continue
+        if improved:
+            checkpoint.save(ckpt_dir / "best.pt", model=model.state_dict(), epoch=epoch + 1, score=score, **record)
+        checkpoint.save(ckpt_dir / "last.pt", model=model.state_dict(), optimizer=opt.state_dict(), state=state,
+                        rng=checkpoint.rng_state(), **record)
+        write_log(run_dir / "log.csv", state["log"])
+        if writer:
+            for k, v in row.items():
+                if k != "epoch":
+                    writer.add_scalar(k, v, epoch + 1)
+        if silent > 0 and not any(r.get("val_silent_fraction", 0) > 0 for r in state["log"][:-1]):
+            log.warning("%s epoch %d: %.0f%% of the neurons get a constant prediction (silent; they score r = 0)",
+                        label, epoch + 1, 100 * silent)
+        if not show_bar:
+            print(f"{label} epoch {epoch + 1:3d}  loss {row['train_loss']:.4f}  val r {score:.3f}"
+                  f"{f'  silent {silent:.0%}' if silent > 0 else ''}{'  *' if improved else ''}", flush=True)
     if writer:
         writer.close()
-    if dist.world > 1:
-        torch.distributed.barrier()
-        if own_group:
-            torch.distributed.destroy_process_group()
-    if not dist.main:
-        return {}
-
-    best = checkpoint.load(ckpt_dir / "best.pt")
-    model.load_state_dict(best["model"])
-    test = test_report(model, sessions, device, tcfg.amp, cfg.data.batch_size, run_dir, cfg.seed)
-    metrics = {
-        "test": test,
-        **({"baseline": random_core_baseline(initial_core, sessions, device, cfg.data.batch_size, cfg.seed)}
-           if initial_core is not None else {}),
-        "validation": {"best_epoch": best["epoch"], "pearson_r_mean": best["score"],
-                       "epochs_trained": state["epoch"]},
-        "model": {"name": model_label or cfg.model.name, "encoder": cfg.model.name, "spiking": bool(cfg.model.spiking), "n_params": int(n_params),
-                  "n_params_with_readouts": int(count_params(model))},
-        "data": {"sessions": {s.id: {"recording": str(s.recording.path), "response_set":
-                                     s.splits["train"].response_info.name,
-                                     "n_neurons": s.splits["train"].n_neurons,
-                                     **{f"n_{k}": len(v) for k, v in s.splits.items()}} for s in sessions},
-                 "n_stimuli": int(sum(len(v) for s in sessions for v in s.splits.values())),
-                 "target": cfg.data.target},
-        "run": {"seed": int(cfg.seed), "device": str(device), "device_name": torch.cuda.get_device_name(device)
-                if device.type == "cuda" else "cpu", "world_size": dist.world, "wall_s": time.time() - t_start,
-                "config_hash": chash, "torch": torch.__version__},
-    }
-    write_json(metrics_path, metrics)
-    return metrics

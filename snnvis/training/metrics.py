@@ -5,22 +5,37 @@ import numpy as np
 
 from snnvis.similarity import ceilings
 
+# Per-neuron 0/1 flags: summarised as a count and a fraction, not as a median.
+FLAGS = ("silent", "failed")
+
 
 def pearson_per_neuron(pred: np.ndarray, target: np.ndarray) -> np.ndarray:
     """Pearson r per neuron over all stimuli and bins. Inputs (n_stimuli, n_bins, n_neurons).
 
     A constant prediction of a varying response (e.g. from a silent SNN) explains none of
     it and scores 0, so silence cannot drop a neuron from a summary; a neuron whose
-    response is constant has nothing to predict and gets NaN.
+    response is constant has nothing to predict and gets NaN, and so does a non-finite
+    prediction (a diverged model is a failure, not a silent model).
     """
     p = pred.reshape(-1, pred.shape[-1]).astype(np.float64)
     t = target.reshape(-1, target.shape[-1]).astype(np.float64)
+    constant = np.ptp(p, axis=0) == 0     # False for a non-finite prediction (ptp is NaN)
     p = p - p.mean(0)
     t = t - t.mean(0)
     pp, tt = (p * p).sum(0), (t * t).sum(0)
     with np.errstate(invalid="ignore", divide="ignore"):
         r = (p * t).sum(0) / np.sqrt(pp * tt)
-    return np.where(tt > 0, np.where(pp > 0, r, 0.0), np.nan)
+    return np.where(tt > 0, np.where(constant, 0.0, r), np.nan)   # NaN pp (non-finite prediction) stays NaN
+
+
+def prediction_flags(pred: np.ndarray) -> dict[str, np.ndarray]:
+    """Per neuron, as 0/1 floats: ``silent`` (finite but constant prediction over all stimuli
+    and bins) and ``failed`` (any non-finite prediction)."""
+    p = pred.reshape(-1, pred.shape[-1])
+    failed = ~np.isfinite(p).all(0)
+    with np.errstate(invalid="ignore"):
+        silent = ~failed & (np.ptp(np.where(np.isfinite(p), p, 0.0), axis=0) == 0)
+    return {"silent": silent.astype(np.float64), "failed": failed.astype(np.float64)}
 
 
 def per_bin_r(pred: np.ndarray, target: np.ndarray) -> np.ndarray:
@@ -42,7 +57,7 @@ def neuron_metrics(pred: np.ndarray, mean: np.ndarray, trials: np.ndarray | None
     (n_stimuli, n_repeats, n_bins, n_neurons), NaN-padded, or None. Noise-corrected
     values treat every (stimulus, bin) as one condition.
     """
-    out = {"pearson_r": pearson_per_neuron(pred, mean)}
+    out = {"pearson_r": pearson_per_neuron(pred, mean), **prediction_flags(pred)}
     if mean.shape[1] > 1:
         out["per_bin_r"] = per_bin_r(pred, mean)
         out["timecourse_r"] = timecourse_r(pred, mean)
@@ -60,10 +75,18 @@ def neuron_metrics(pred: np.ndarray, mean: np.ndarray, trials: np.ndarray | None
 
 
 def summarize(values: dict[str, np.ndarray], n_boot: int = 1000, seed: int = 0) -> dict:
-    """Median and mean of every per-neuron metric, with a bootstrap 95% CI of the median over neurons."""
+    """Median and mean of every per-neuron metric, with a bootstrap 95% CI of the median over neurons;
+    ``n_<flag>`` and ``<flag>_fraction`` for the :data:`FLAGS`."""
     rng = np.random.default_rng(seed)
     out: dict = {"n_neurons": int(len(values["pearson_r"]))}
+    for key in FLAGS:
+        if key in values:
+            v = np.asarray(values[key], dtype=np.float64)
+            out[f"n_{key}"] = int(np.nansum(v))
+            out[f"{key}_fraction"] = float(np.nanmean(v)) if len(v) else None
     for key, v in values.items():
+        if key in FLAGS:
+            continue
         v = np.asarray(v, dtype=np.float64)
         v = v[np.isfinite(v)]
         if len(v) == 0:
