@@ -9,6 +9,9 @@ The full specification is ``recordings/README.md``. In short::
     /stimuli/content_hash   str   (n_stimuli,)   sha1 of the decoded pixels of the whole stimulus
     /stimuli/frame_hash     str   (n_stimuli, n_frames)  sha1 of each decoded frame
     /stimuli/group          str   (n_stimuli,)   split group; stimuli of one group share a split
+    /stimuli/phash          str   (n_stimuli, n_frames)  perceptual hash of each frame [with pixels]
+    /stimuli/thumb          uint8 (n_stimuli, n_frames, 16, 16)  grayscale thumbnail of each frame [with pixels]
+    /stimuli/family         str   (n_stimuli,)   near-duplicate family key (see snnvis.recordings.neardup)
                             attrs: frame_duration_ms, frame_interval_ms (onset to onset)
     /neurons/ids, /neurons/area   str (n_neurons,)
     /responses/<name>/mean        float32 (n_stimuli, n_bins, n_neurons)
@@ -36,9 +39,10 @@ import numpy as np
 
 from snnvis import __version__
 from snnvis.errors import UserError
+from snnvis.recordings import neardup
 from snnvis.utils import atomic_path, content_hash
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 SPLITS = ("train", "validation", "test")
 DEFAULT_FRACTIONS = {"train": 0.7, "validation": 0.1, "test": 0.2}
 SPLIT_SEED = 0
@@ -74,6 +78,7 @@ class RecordingData:
     pixels: np.ndarray | None = None      # uint8 (n_stimuli, n_frames, H, W, C)
     stimulus_groups: list[str] | None = None
     group_universe: list[str] | None = None   # every group of the source, for identical quotas per session
+    families: list[str] | None = None     # near-duplicate family per stimulus, joined over the source's sessions
     responses: dict[str, ResponseSet] = field(default_factory=dict)
     default_response: str | None = None
     reference_rdms: dict[str, tuple[np.ndarray, dict]] = field(default_factory=dict)
@@ -133,12 +138,15 @@ def quota_splits(groups, seed: int = SPLIT_SEED, fractions: dict | None = None) 
 
 def assign_splits(frame_hashes: np.ndarray, groups: list[str] | None = None,
                   seed: int = SPLIT_SEED, fractions: dict | None = None,
-                  group_universe: list[str] | None = None) -> dict[str, np.ndarray]:
+                  group_universe: list[str] | None = None,
+                  families: list[str] | None = None) -> dict[str, np.ndarray]:
     """Assign every stimulus to train/validation/test without leakage.
 
     Stimuli are joined into components when they share a frame (by content) or an
     explicit group label, and a whole component takes one split, so frames of one
     sequence never straddle splits and duplicates within a session stay together.
+    ``families`` (near-duplicate family keys, :mod:`snnvis.recordings.neardup`) join
+    stimuli the same way; a family key is the smallest frame hash of its family.
 
     - A component without group labels takes the split of its smallest frame hash.
       For static images that is the image's own content hash, so an image gets the same
@@ -161,6 +169,7 @@ def assign_splits(frame_hashes: np.ndarray, groups: list[str] | None = None,
     first: dict[str, int] = {}
     for i in range(n):
         keys = list(frame_hashes[i]) + ([f"group:{groups[i]}"] if groups is not None else [])
+        keys += [f"family:{families[i]}"] if families is not None else []
         for key in keys:
             parent[find(i)] = find(first.setdefault(key, i))
     root = np.array([find(i) for i in range(n)])
@@ -171,7 +180,8 @@ def assign_splits(frame_hashes: np.ndarray, groups: list[str] | None = None,
         if by_group:
             level[members] = max(rank[by_group[groups[i]]] for i in members)
         else:
-            level[members] = rank[split_of_key(min(h for i in members for h in frame_hashes[i]), seed, fractions)]
+            keys = [h for i in members for h in frame_hashes[i]] + ([families[i] for i in members] if families else [])
+            level[members] = rank[split_of_key(min(keys), seed, fractions)]
     return {name: np.flatnonzero(level == rank[name]).astype(np.int64) for name in SPLITS}
 
 
@@ -190,6 +200,10 @@ def check_recording_data(data: RecordingData, file=None) -> None:
     _check(n > 0, f"recording {where}", "no stimuli", file)
     _check(len(data.neuron_ids) == len(data.neuron_areas), f"recording {where}",
            "neuron ids and areas differ in length", file)
+    _check(len(data.neuron_ids) > 0 or not data.responses, f"recording {where}", "no neurons (0 response columns)",
+           file)
+    _check(data.families is None or len(data.families) == n, f"recording {where}",
+           "one near-duplicate family per stimulus is required", file)
     if data.pixels is not None:
         p = data.pixels
         _check(p.dtype == np.uint8 and p.ndim == 5, f"recording {where}",
@@ -200,7 +214,8 @@ def check_recording_data(data: RecordingData, file=None) -> None:
         _check(rs.align in ALIGNS, what, f"align must be one of {ALIGNS}", file)
         _check(rs.mean.ndim == 3 and rs.mean.shape[0] == n and rs.mean.shape[2] == len(data.neuron_ids),
                what, f"mean has shape {rs.mean.shape}, expected ({n}, n_bins, {len(data.neuron_ids)})", file)
-        _check(not np.isnan(rs.mean).any(), what, "NaN in trial-averaged responses", file)
+        _check(np.isfinite(rs.mean).all(), what, "NaN or infinite values in trial-averaged responses", file)
+        _check(rs.trials is None or not np.isinf(rs.trials).any(), what, "infinite values in trials", file)
         w = np.asarray(rs.windows_ms)
         _check(w.ndim == 2 and w.shape[1] == 2 and np.all(w[:, 1] > w[:, 0]), what,
                "windows_ms must be (n_bins, 2) with end > start", file)
@@ -221,15 +236,28 @@ def frame_hashes_of(data: RecordingData) -> np.ndarray:
     return np.array([[content_hash(fr) for fr in stim] for stim in data.pixels], dtype=object)
 
 
+def check_target(path: str | Path) -> None:
+    """A recording can be written to ``path``: not a directory, and no regular file on its way."""
+    path = Path(path)
+    _check(not path.is_dir(), "output file", "is a directory, not a recording file", path)
+    for parent in path.parents:
+        if parent.exists():
+            _check(parent.is_dir(), "output file", f"{parent} is a regular file, not a folder", path)
+            break
+
+
 def write_recording(path: str | Path, data: RecordingData, split_seed: int = SPLIT_SEED,
                     fractions: dict | None = None) -> Path:
     """Validate ``data``, assign splits and write it atomically to ``path``."""
     path = Path(path)
+    check_target(path)
     check_recording_data(data, path)
     fractions = fractions or DEFAULT_FRACTIONS
     frame_hash = frame_hashes_of(data)
     stim_hash = [content_hash(s) for s in data.pixels] if data.pixels is not None else list(frame_hash[:, 0])
-    splits = assign_splits(frame_hash, data.stimulus_groups, split_seed, fractions, data.group_universe)
+    phash, thumbs = neardup.frame_keys(data.pixels) if data.pixels is not None else (None, None)
+    fams = data.families or neardup.stimulus_families(frame_hash, neardup.families([(frame_hash, phash, thumbs)]))
+    splits = assign_splits(frame_hash, data.stimulus_groups, split_seed, fractions, data.group_universe, fams)
     areas = sorted(set(data.neuron_areas)) or sorted({a.get("area", "") for _, a in data.reference_rdms.values()} - {""})
     with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
         f.attrs.update({
@@ -245,6 +273,10 @@ def write_recording(path: str | Path, data: RecordingData, split_seed: int = SPL
         st.create_dataset("ids", data=np.array(data.stimulus_ids, dtype=object), dtype=_str)
         st.create_dataset("content_hash", data=np.array(stim_hash, dtype=object), dtype=_str)
         st.create_dataset("frame_hash", data=frame_hash, dtype=_str)
+        if phash is not None:
+            st.create_dataset("phash", data=phash, dtype=_str)
+            st.create_dataset("thumb", data=thumbs, compression="gzip")
+        st.create_dataset("family", data=np.array(fams, dtype=object), dtype=_str)
         groups = data.stimulus_groups or [""] * data.n_stimuli
         st.create_dataset("group", data=np.array(groups, dtype=object), dtype=_str)
         st.attrs.update({"frame_duration_ms": data.frame_duration_ms, "frame_interval_ms": data.frame_interval_ms})
@@ -268,7 +300,8 @@ def write_recording(path: str | Path, data: RecordingData, split_seed: int = SPL
         for name in SPLITS:
             sp.create_dataset(name, data=splits[name])
         sp.attrs.update({"seed": split_seed, "fractions": json.dumps(fractions),
-                         "rule": "components of shared frames/groups; smallest frame hash, or group quotas"})
+                         "rule": "components of shared frames, near-duplicate families and groups; "
+                                 "smallest frame hash, or group quotas"})
         pv = f.create_group("provenance")
         files = np.array([list(t) for t in data.provenance], dtype=object).reshape(-1, 3)
         pv.create_dataset("files", data=files, dtype=_str)

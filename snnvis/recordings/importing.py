@@ -1,21 +1,105 @@
-"""Import a public source into recording files: ``<out>/<source>/<session>.h5``."""
+"""Import a public source into recording files: ``<out>/<source>/<session>.h5``.
+
+Splits are joined across the sessions of a source: before writing, the near-duplicate
+families (:mod:`snnvis.recordings.neardup`) are computed over a *pool* of every session
+that is available: the sessions being imported, the other sessions the store offers
+(when the importer can list their pixels cheaply with ``stimulus_pixels``), and the
+files already in ``<out>/<source>/``. A file whose families no longer match the pool is
+rewritten even when its source files are unchanged.
+"""
 from __future__ import annotations
 
 import json
+import logging
+import struct
 import warnings
+import zipfile
 from pathlib import Path
 
+import numpy as np
+
 from snnvis.errors import UserError
-from snnvis.recordings import importers
-from snnvis.recordings.format import write_recording
+from snnvis.recordings import importers, neardup
+from snnvis.recordings.format import (RecordingData, check_recording_data, check_target, frame_hashes_of,
+                                      write_recording)
 from snnvis.recordings.recording import Recording
 from snnvis.recordings.sources import FileStore
+from snnvis.utils import content_hash
 
 
-def _up_to_date(path: Path, store: FileStore, options: dict) -> bool:
-    """True when ``path`` is a valid recording made from the same files and options."""
+log = logging.getLogger(__name__)
+
+
+def _keys_of(data: RecordingData) -> tuple:
+    fh = frame_hashes_of(data)
+    return (fh, *neardup.frame_keys(data.pixels)) if data.pixels is not None else (fh, None, None)
+
+
+def _existing(out_dir: Path, skip: set[str], store: FileStore) -> tuple[dict[str, tuple], set[str], dict]:
+    """Near-duplicate keys of the current-format recordings already in ``out_dir``, by session id,
+    the ids among them whose source files in ``store`` are unchanged, and their stored family
+    of every frame (the anchors of :func:`~snnvis.recordings.neardup.families`)."""
+    keys, current, anchors = {}, set(), {}
+    for path in sorted(out_dir.glob("*.h5")) if out_dir.is_dir() else []:
+        try:
+            rec = Recording(path)
+            if rec.id in skip:
+                continue
+            keys[rec.id] = rec.near_dup_keys()
+            for row, fam in zip(rec.frame_hash, rec.family):
+                for h in row:
+                    anchors[h] = min(anchors.get(h, fam), fam)
+            files = rec.provenance()["files"]
+            if files and all(store.exists(f["name"]) and store.path(f["name"]) and store.digests[f["name"]] == f["sha256"]
+                             for f in files):
+                current.add(rec.id)
+        except UserError as err:
+            log.info("not joining %s for near-duplicate splits: %s", path, err.why)
+    return keys, current, anchors
+
+
+def pool_families(module, mirror, out_dir: Path, found: dict, loaded: dict[str, RecordingData],
+                  wanted=()) -> dict[str, str]:
+    """Family key of every frame of every session available to join splits with (see module doc).
+
+    A session already imported from unchanged files contributes the keys stored in its file;
+    the others are computed from the store.
+    """
+    keys = {sid: _keys_of(d) for sid, d in loaded.items()}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")               # unregistered files warn when they are imported
+        existing, current, anchors = _existing(out_dir, set(keys), FileStore(module.SOURCE, mirror))
+    lister = getattr(module, "stimulus_pixels", None)
+    for sid, reason in found.items():
+        if lister is None or reason is not None or sid in keys or sid in current:
+            continue
+        try:
+            pixels = lister(FileStore(module.SOURCE, mirror), sid)
+        except (UserError, *_DECODE_ERRORS) as err:
+            why = err.why if isinstance(err, UserError) else f"{type(err).__name__}: {err}"
+            warnings.warn(f"{module.SOURCE.name}: session {sid} is left out of the near-duplicate join: {why}",
+                          stacklevel=2)
+            continue
+        fh = np.array([[content_hash(fr) for fr in stim] for stim in pixels], dtype=object)
+        keys[sid] = (fh, *neardup.frame_keys(pixels))
+    keys.update({sid: k for sid, k in existing.items() if sid not in keys})
+    family_of = neardup.families(list(keys.values()), anchors)
+    for sid, (fh, _, _) in existing.items():
+        stored = Recording(out_dir / f"{sid}.h5").family if (out_dir / f"{sid}.h5").is_file() else None
+        if stored is not None and list(stored) != neardup.stimulus_families(fh, family_of) and sid not in wanted:
+            warnings.warn(f"{module.SOURCE.name}: session {sid} now shares near-duplicates with stimuli it was "
+                          f"not joined with; re-import it (--only {sid}) to update its splits", stacklevel=2)
+    return family_of
+
+
+def _up_to_date(path: Path, store: FileStore, options: dict, family_of: dict | None = None) -> bool:
+    """True when ``path`` is a valid recording made from the same files and options (and families)."""
     try:
-        prov = Recording(path).provenance()
+        rec = Recording(path)
+        prov = rec.provenance()
+        if family_of is not None and list(rec.family) != [
+                min(family_of.get(h, h) for h in row) for row in rec.frame_hash]:
+            return False
     except UserError:
         return False
     if prov["options"] != json.loads(json.dumps(options, default=str)):
@@ -54,16 +138,48 @@ def import_source(name: str, mirror: str | Path | None = None, out: str | Path =
         wanted = [sid for sid, reason in found.items() if reason is None]
     if not wanted:
         raise UserError(f"source {name}", "no importable sessions found")
-    written = []
-    for sid in (progress(wanted) if progress else wanted):
-        target = Path(out) / name / f"{sid}.h5"
-        if not force and target.is_file() and _up_to_date(target, FileStore(module.SOURCE, mirror), options):
-            written.append(target)
+    out_dir = Path(out) / name
+    loaded: dict[str, RecordingData] = {}
+    if getattr(module, "stimulus_pixels", None) is None:   # the pool needs the wanted sessions' pixels
+        for sid in wanted:
+            target = out_dir / f"{sid}.h5"
+            if force or not (target.is_file() and _up_to_date(target, FileStore(module.SOURCE, mirror), options)):
+                loaded[sid] = _load(module, mirror, sid, options)
+    family_of = pool_families(module, mirror, out_dir, found, loaded, wanted)
+    todo: dict[str, RecordingData] = {}
+    for sid in (progress(wanted) if progress else wanted):     # read and check everything before writing
+        target = out_dir / f"{sid}.h5"
+        check_target(target)
+        if sid not in loaded and not force and target.is_file() and _up_to_date(
+                target, FileStore(module.SOURCE, mirror), options, family_of):
             continue
-        store = FileStore(module.SOURCE, mirror)
+        data = loaded.pop(sid, None) or _load(module, mirror, sid, options)
+        data.families = neardup.stimulus_families(frame_hashes_of(data), family_of)
+        check_recording_data(data, target)
+        todo[sid] = data
+    for sid, data in todo.items():
+        write_recording(out_dir / f"{sid}.h5", data)
+    return [out_dir / f"{sid}.h5" for sid in wanted]
+
+
+_DECODE_ERRORS = (OSError, EOFError, ValueError, KeyError, IndexError, TypeError, AttributeError,
+                  NotImplementedError, zipfile.BadZipFile, struct.error)
+
+
+def _load(module, mirror, sid: str, options: dict) -> RecordingData:
+    """One session through its importer; an unreadable source file is one UserError naming it."""
+    store = FileStore(module.SOURCE, mirror)
+    try:
         data = module.load(store, sid, **options)
-        data.provenance = list(store.provenance)
-        data.unregistered = list(store.unregistered)
-        data.importer_options = options
-        written.append(write_recording(target, data))
-    return written
+    except UserError:
+        raise
+    except _DECODE_ERRORS as err:
+        last = store.provenance[-1][0] if store.provenance else module.SOURCE.name
+        where = store.root / last if store.root is not None and store.provenance else None
+        raise UserError(f"session {sid!r} of source {module.SOURCE.name}",
+                        f"cannot read {last} ({type(err).__name__}: {' '.join(str(err).split())[:200]})",
+                        where) from None
+    data.provenance = list(store.provenance)
+    data.unregistered = list(store.unregistered)
+    data.importer_options = options
+    return data

@@ -13,7 +13,7 @@ from snnvis.errors import UserError
 from snnvis.recordings.format import ALIGNS, FORMAT_VERSION, SPLITS
 
 _WHOLE_READ_BYTES = 256 << 20
-_REQUIRED = ("stimuli/ids", "stimuli/frame_hash", "neurons/ids", "neurons/area", "responses",
+_REQUIRED = ("stimuli/ids", "stimuli/frame_hash", "stimuli/family", "neurons/ids", "neurons/area", "responses",
              "splits/train", "splits/validation", "splits/test", "provenance/files")
 
 
@@ -47,11 +47,14 @@ class Recording:
 
     def __init__(self, path: str | Path, validate: bool = True):
         self.path = Path(path)
+        if self.path.is_dir():
+            raise UserError("recording", "is a directory, not a recording file", self.path)
         if not self.path.is_file():
             raise UserError("recording", "file not found", self.path)
         try:
             with h5py.File(self.path, "r") as f:
                 self._attrs = dict(f.attrs)
+                self._check_version()
                 missing = [k for k in _REQUIRED if k not in f]
                 if missing:
                     raise UserError("recording", f"missing group or dataset {missing[0]!r}", self.path)
@@ -59,14 +62,30 @@ class Recording:
                 self._response_info = {name: self._read_response_info(f, name) for name in f["responses"]}
         except UserError:
             raise
-        except (OSError, KeyError, ValueError, TypeError) as err:
+        except (OSError, KeyError, ValueError, TypeError, IndexError) as err:
             raise UserError("recording", f"not a readable snnvis HDF5 file ({_one_line(err)})", self.path) from None
         if validate:
             self.validate()
 
     # ---- structure -----------------------------------------------------------------
+    def _check_version(self) -> None:
+        version = self._attrs.get("format_version")
+        if version is None:
+            raise UserError("recording", "missing root attribute 'format_version'", self.path)
+        try:
+            number = int(version)
+        except (TypeError, ValueError):
+            raise UserError("recording", f"format_version {version!r} is not a number", self.path) from None
+        if number != FORMAT_VERSION:
+            raise UserError("recording", f"format version {number} is not the current {FORMAT_VERSION}; re-import it "
+                            "(snnvis-data import <source> --force, or snnvis-data synth)", self.path)
+
     @staticmethod
     def _read_shapes(f: h5py.File) -> dict:
+        for key in ("stimuli/ids", "stimuli/frame_hash", "neurons/ids", "neurons/area"):
+            if f[key].ndim < 1:
+                raise UserError("recording", f"{key} must be an array with one entry per item, not a scalar",
+                                f.filename)
         return {
             "n_stimuli": f["stimuli/ids"].shape[0],
             "frame_hash": f["stimuli/frame_hash"].shape,
@@ -75,6 +94,9 @@ class Recording:
             "n_neurons": f["neurons/ids"].shape[0],
             "n_areas": f["neurons/area"].shape[0],
             "splits": {s: f[f"splits/{s}"][()] for s in SPLITS},
+            "split_shapes": {s: (f[f"splits/{s}"].shape, f[f"splits/{s}"].dtype) for s in SPLITS},
+            "family": f["stimuli/family"].shape,
+            "keys": ("stimuli/phash" in f and "stimuli/thumb" in f) or "stimuli/pixels" not in f,
             "rdms": {k: f[f"reference_rdms/{k}"].shape for k in f.get("reference_rdms", {})},
         }
 
@@ -91,6 +113,9 @@ class Recording:
                             frame_average=bool(g.attrs.get("frame_average", False)),
                             windows_ms=g["windows_ms"][()], description=str(g.attrs.get("description", "")),
                             mean_shape=mean.shape, trials_shape=None if trials is None else trials.shape)
+        for key, d in (("mean", mean), ("trials", trials)):
+            if d is not None and d.dtype.kind not in "fiu":
+                raise UserError("recording", f"responses/{name}/{key} must be numeric, not {d.dtype}", f.filename)
         return info
 
     def validate(self, check_values: bool = True) -> None:
@@ -103,8 +128,18 @@ class Recording:
         missing = [k for k in ("format_version", "recording_id", "source", "species", "areas") if k not in self._attrs]
         if missing:
             fail(f"missing root attribute {missing[0]!r}")
-        if int(self._attrs.get("format_version", -1)) != FORMAT_VERSION:
-            fail(f"unsupported format_version {self._attrs.get('format_version')!r} (expected {FORMAT_VERSION})")
+        try:
+            areas = json.loads(self._attrs["areas"])
+        except (TypeError, ValueError):
+            areas = None
+        if not isinstance(areas, list) or not all(isinstance(a, str) for a in areas):
+            fail(f"root attribute 'areas' must be a JSON list of strings, got {self._attrs['areas']!r}")
+        if s["family"] != (n,):
+            fail(f"stimuli/family has shape {s['family']}, expected ({n},)")
+        if not s["keys"]:
+            fail("stimuli/phash and stimuli/thumb (near-duplicate keys) are missing")
+        if s["n_neurons"] == 0 and self._response_info:
+            fail("no neurons (neurons/ids is empty, so the responses have 0 columns)")
         if s["frame_hash"][0] != n:
             fail(f"stimuli/frame_hash has {s['frame_hash'][0]} rows for {n} stimuli")
         if s["pixels"] is not None:
@@ -112,6 +147,9 @@ class Recording:
                 fail(f"stimuli/pixels must be uint8 ({n}, n_frames, H, W, C), got {s['pixels_dtype']} {s['pixels']}")
         if s["n_areas"] != s["n_neurons"]:
             fail("neurons/area and neurons/ids differ in length")
+        for k, (shape, dtype) in s["split_shapes"].items():
+            if len(shape) != 1 or dtype.kind not in "iu":
+                fail(f"splits/{k} must be a 1-D array of integer indices, got {dtype} {shape}")
         idx = np.concatenate([s["splits"][k] for k in SPLITS])
         if len(idx) != n or len(np.unique(idx)) != n or (n and (idx.min() < 0 or idx.max() >= n)):
             fail("splits must partition the stimuli (each index exactly once)")
@@ -124,8 +162,11 @@ class Recording:
                 fail(where + f"trials shape {tshape} does not match mean {mshape}")
             if info.align not in ALIGNS:
                 fail(where + f"align {info.align!r} not in {ALIGNS}")
-            if check_values and np.isnan(self.mean(info.name)).any():
-                fail(where + "NaN in trial-averaged responses")
+            w = np.asarray(info.windows_ms)
+            if w.ndim != 2 or w.shape[1] != 2 or w.dtype.kind not in "fiu" or not np.all(w[:, 1] > w[:, 0]):
+                fail(where + "windows_ms must be (n_bins, 2) numbers with end > start")
+            if check_values and not np.isfinite(self.mean(info.name)).all():
+                fail(where + "NaN or infinite values in trial-averaged responses")
         for name, shape in s["rdms"].items():
             if shape != (n, n):
                 fail(f"reference RDM {name!r} has shape {shape}, expected ({n}, {n})")
@@ -241,6 +282,17 @@ class Recording:
     @cached_property
     def frame_hash(self) -> np.ndarray:
         return self._read("stimuli/frame_hash").astype(str)
+
+    @cached_property
+    def family(self) -> np.ndarray:
+        """(n_stimuli,) near-duplicate family keys (see :mod:`snnvis.recordings.neardup`)."""
+        return self._read("stimuli/family").astype(str)
+
+    def near_dup_keys(self) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+        """(frame_hash, phash, thumbnails) of every frame; phash and thumbnails are None without pixels."""
+        if not self.has_pixels:
+            return self.frame_hash, None, None
+        return self.frame_hash, self._read("stimuli/phash").astype(str), self._read("stimuli/thumb")
 
     def stimuli(self, idx=None) -> np.ndarray:
         """uint8 (n, n_frames, H, W, C). Indices may be unsorted or repeated."""

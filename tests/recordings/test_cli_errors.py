@@ -119,7 +119,7 @@ BROKEN = {
     "trials_shape": (_reshape("responses/counts/trials", 0), "trials shape"),
     "areas_shape": (_reshape("neurons/area", 0), "neurons/area and neurons/ids differ"),
     "pixels_shape": (_reshape("stimuli/pixels", 0), "stimuli/pixels must be"),
-    "nan_mean": (_nan_mean, "NaN in trial-averaged responses"),
+    "nan_mean": (_nan_mean, "NaN or infinite values in trial-averaged responses"),
 }
 
 

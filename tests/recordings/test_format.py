@@ -199,7 +199,7 @@ def test_validate_catches_nan_means(tmp_path, good_file):
     shutil.copy(good_file, path)
     with h5py.File(path, "r+") as f:
         f["responses/ground_truth_rate/mean"][1, 0, 2] = np.nan
-    with pytest.raises(UserError, match="NaN in trial-averaged responses") as exc:
+    with pytest.raises(UserError, match="NaN or infinite values in trial-averaged responses") as exc:
         Recording(path)
     assert "ground_truth_rate" in exc.value.message and str(path) in exc.value.message
     rec = Recording(path, validate=False)                  # structure is fine; values are checked on demand

@@ -82,19 +82,13 @@ def assert_no_leakage(recs: dict[str, Recording]) -> None:
 # ---- fixtures -------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def fast(datasets_dir, tmp_path_factory):
-    """190925 via import_source, 210305 via the CLI; import times per session."""
+    """190925 and 210305 via the CLI (their splits joined with every session of the mirror)."""
     out = tmp_path_factory.mktemp("cowley_fast")
-    times = {}
-    t = time.perf_counter()
-    paths = import_source(NAME, mirror=datasets_dir, out=out, only=["190925"])
-    times["190925"] = time.perf_counter() - t
-    assert paths == [out / NAME / "190925.h5"]
     t = time.perf_counter()
     with pytest.raises(SystemExit) as exit_:
-        data_main(["import", NAME, "--mirror", str(datasets_dir), "--out", str(out), "--only", "210305"])
-    times["210305"] = time.perf_counter() - t
+        data_main(["import", NAME, "--mirror", str(datasets_dir), "--out", str(out), "--only", *FAST])
     assert exit_.value.code == 0
-    print(f"\ncowley import seconds: {times}")
+    print(f"\ncowley import seconds: {time.perf_counter() - t:.1f}")
     return {sid: Recording(out / NAME / f"{sid}.h5") for sid in FAST}
 
 
@@ -141,6 +135,13 @@ def test_190925_duplicates_are_merged_by_content(fast, datasets_dir):
     np.testing.assert_allclose(m[300, 0], avg[:, 300], rtol=1e-6)       # image0301.jpg, not duplicated
     assert rec.stimulus_ids[300] == "image0301.jpg"
     check_against_source(rec, datasets_dir, "190925")
+    # the copies are independent repeat-averages: kept as two trials (split halves), NaN-padded
+    trials = rec.trials()
+    assert trials.shape == (900, 2, 1, 36)
+    np.testing.assert_array_equal(trials[0, :, 0], avg[:, [0, 900]].T.astype(np.float32))
+    np.testing.assert_array_equal(trials[300, 0, 0], avg[:, 300].astype(np.float32))
+    assert np.isnan(trials[300:, 1]).all() and not np.isnan(trials[:300]).any()
+    assert "independent repeat-averages" in rec.response_info().description
 
 
 def test_210305_values_and_metadata(fast, datasets_dir):
@@ -175,7 +176,8 @@ def test_info_json(fast, capsys):
     info = json.loads(capsys.readouterr().out)
     assert INFO_KEYS <= set(info)
     assert info["n_neurons"] == 36 and info["n_stimuli"] == 900 and info["n_frames"] == 1
-    assert info["n_repeats"] == 0 and info["n_bins"] == 1
+    assert info["n_repeats"] == 2 and info["n_bins"] == 1          # the two copies of 300 images
+    assert isinstance(info["lookup_r_median"], float)
     assert info["areas"] == ["V4"] and info["species"] == "macaque (Macaca mulatta)"
     assert sum(info["splits"].values()) == 900
 

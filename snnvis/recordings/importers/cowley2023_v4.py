@@ -11,7 +11,9 @@ Layout of the public release (``data_V4_responses/`` of cowleygroup/V4_compact_m
 A session is importable when its averaged responses and its image zip are both present.
 Some sessions show the same image more than once (190925: images 901-1200 repeat images
 1-300 byte for byte). Duplicates are found by decoded pixel content and merged into one
-stimulus, so that one image never sits in two splits; see :func:`merge_duplicates`.
+stimulus, so that one image never sits in two splits; see :func:`merge_duplicates`. The
+copies are independent repeat-averages, so without raw repeats they are kept as the
+stimulus's trials (split halves for noise ceilings).
 """
 from __future__ import annotations
 
@@ -52,14 +54,18 @@ _IMAGE_RE = re.compile(r"(\d+)\.jpe?g$", re.IGNORECASE)
 
 
 def discover(store: FileStore) -> dict[str, str | None]:
-    """Every session with averaged responses; None when its image zip is present too."""
+    """Every session with averaged responses or an image zip; None when both are present."""
     found = {}
     for rel in store.list("responses_repeat_averaged/responses_*.npy"):
         m = re.fullmatch(r"responses_repeat_averaged/responses_(\w+)\.npy", rel)
         if m:
             sid = m.group(1)
             found[sid] = None if store.exists(_ZIP.format(sid)) else f"{_ZIP.format(sid)} is missing"
-    return found
+    for rel in store.list("images/images_*.zip"):
+        m = re.fullmatch(r"images/images_(\w+)\.zip", rel)
+        if m and m.group(1) not in found:
+            found[m.group(1)] = f"{_AVG.format(m.group(1))} (its responses) is missing"
+    return dict(sorted(found.items()))
 
 
 def session_table(store: FileStore) -> dict[str, dict]:
@@ -78,6 +84,14 @@ def session_table(store: FileStore) -> dict[str, dict]:
 
 def read_images(path, n_expected: int | None = None) -> tuple[list[str], np.ndarray]:
     """Decode ``imageNNNN.jpg`` from a zip in image-number order: (file names, uint8 (n, H, W, C))."""
+    try:
+        return _read_images(path, n_expected)
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as err:   # PIL's decode errors are OSErrors
+        raise UserError("image zip", f"cannot be read ({type(err).__name__}: {' '.join(str(err).split())[:160]})",
+                        path) from None
+
+
+def _read_images(path, n_expected: int | None) -> tuple[list[str], np.ndarray]:
     from PIL import Image
 
     with zipfile.ZipFile(path) as zf:
@@ -117,8 +131,10 @@ def merge_duplicates(images: np.ndarray, avg: np.ndarray, raw: np.ndarray | None
     Returns (groups, mean (n_unique, neurons), trials (n_unique, max_repeats, neurons) or None),
     where ``groups`` lists the original image indices of each unique image in order of first
     appearance. With raw repeats the merged mean is the mean over the pooled repeats (the
-    duplicates' repeat means weighted by their repeat counts); without them it is the plain
-    average of the duplicates' repeat means. Trials are the pooled repeats, NaN-padded.
+    duplicates' repeat means weighted by their repeat counts) and the trials are the pooled
+    repeats. Without them the mean is the plain average of the duplicates' repeat means, and
+    when some image has duplicates, the trials are those repeat means, one per copy (so a
+    stimulus shown once has one trial); both NaN-padded.
     """
     first: dict[str, int] = {}
     groups: list[list[int]] = []
@@ -141,12 +157,30 @@ def merge_duplicates(images: np.ndarray, avg: np.ndarray, raw: np.ndarray | None
                 warnings.simplefilter("ignore", RuntimeWarning)
                 mean[g] = np.nanmean(reps, axis=1) if reps.shape[1] else np.nan
     trials = None
-    if raw is not None:
+    if raw is None and max(len(g) for g in groups) > 1:
+        trials = np.full((len(groups), max(len(g) for g in groups), n_neurons), np.nan, np.float32)
+        for g, members in enumerate(groups):
+            trials[g, :len(members)] = avg[:, members].T
+    elif raw is not None:
         n_rep = max(p.shape[1] for p in pooled)
         trials = np.full((len(groups), n_rep, n_neurons), np.nan, np.float32)
         for g, reps in enumerate(pooled):
             trials[g, :reps.shape[1]] = reps.T
     return groups, mean, trials
+
+
+def stimulus_pixels(store: FileStore, session_id: str) -> np.ndarray:
+    """uint8 (n_images, 1, H, W, C): a session's images only, for near-duplicate joins across sessions."""
+    return read_images(store.path(_ZIP.format(session_id)))[1][:, None]
+
+
+def _load_npy(path) -> np.ndarray:
+    try:
+        a = np.load(path, allow_pickle=False)
+        return a.astype(np.float64)
+    except (OSError, EOFError, ValueError, TypeError) as err:
+        raise UserError("responses", f"not a readable numeric .npy file ({' '.join(str(err).split())[:160]})",
+                        path) from None
 
 
 def _no_options(options: dict) -> None:
@@ -158,7 +192,7 @@ def load(store: FileStore, session_id: str, **options) -> RecordingData:
     _no_options(options)
     sid = str(session_id)
     avg_path = store.path(_AVG.format(sid))
-    avg = np.load(avg_path, allow_pickle=False).astype(np.float64)
+    avg = _load_npy(avg_path)
     if avg.ndim != 2:
         raise UserError("responses", f"expected (neurons, images), got shape {avg.shape}", avg_path)
     if np.isnan(avg).any():
@@ -169,7 +203,7 @@ def load(store: FileStore, session_id: str, **options) -> RecordingData:
     raw = None
     if store.exists(_RAW.format(sid)):
         raw_path = store.path(_RAW.format(sid))
-        raw = np.load(raw_path, allow_pickle=False).astype(np.float64)
+        raw = _load_npy(raw_path)
         if raw.ndim != 3 or raw.shape[:2] != avg.shape:
             raise UserError("raw responses", f"shape {raw.shape} does not match averaged {avg.shape}", raw_path)
         with warnings.catch_warnings():
@@ -197,8 +231,17 @@ def load(store: FileStore, session_id: str, **options) -> RecordingData:
     if info:
         parts.append(f"Readme table: {info['repeats_per_image']} repeats/image, {info['n_neurons']} neurons, "
                      f"images: {info['image_types']}; the authors used it as a {info['role']} session.")
-    parts.append("Trials: the raw repeats of responses_raw, NaN-padded." if raw is not None
-                 else "No raw repeats are released for this session.")
+    if raw is not None:
+        parts.append("Trials: the raw repeats of responses_raw (single presentations), NaN-padded.")
+    elif trials is not None:
+        n_multi = sum(len(g) > 1 for g in groups)
+        parts.append(f"No raw repeats are released for this session. Trials: one per image file, each that file's "
+                     f"repeat-averaged response (not a single presentation); {n_multi} stimuli have 2 to "
+                     f"{trials.shape[1]} such independent repeat-averages (usable as split halves), the others one, "
+                     "NaN-padded.")
+    else:
+        parts.append("No raw repeats are released for this session, and no image is duplicated, so there are no "
+                     "trials.")
     desc = " ".join(parts)
     resp = ResponseSet(
         mean=mean[:, None, :].astype(np.float32),
