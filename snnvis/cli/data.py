@@ -3,8 +3,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import warnings
+from pathlib import Path
 
 from snnvis.errors import UserError, cli_entry
 
@@ -20,6 +22,25 @@ def _list(args) -> int:
     return 0
 
 
+def _check_out_dir(path: str) -> None:
+    """An output folder must be a folder (or not exist yet), with no regular file on its way."""
+    p = Path(path)
+    for parent in [p, *p.parents]:
+        if parent.exists():
+            if not parent.is_dir():
+                why = "is a regular file, not a folder" if parent == p else f"{parent} is a regular file, not a folder"
+                raise UserError("output folder", why, p)
+            return
+
+
+def _check_out_file(path: str) -> None:
+    """An output file must not be a folder, and must not sit under a regular file."""
+    p = Path(path)
+    if p.is_dir():
+        raise UserError("output file", "is a directory; give a file name such as synth.h5", p)
+    _check_out_dir(str(p.parent))
+
+
 def _import(args) -> int:
     from tqdm import tqdm
 
@@ -29,6 +50,7 @@ def _import(args) -> int:
     if bad:
         raise UserError(f"option {bad[0]!r}", "must be KEY=VALUE, e.g. -o bin_ms=25")
     options = dict(kv.split("=", 1) for kv in args.option)
+    _check_out_dir(args.out)
     bar = (lambda it: tqdm(it, desc=f"import {args.source}", unit="session")) if sys.stderr.isatty() else None
     paths = import_source(args.source, mirror=args.mirror, out=args.out, only=args.only, force=args.force,
                           progress=bar, **options)
@@ -38,9 +60,13 @@ def _import(args) -> int:
 
 
 def _info(args) -> int:
+    from snnvis.recordings.leakage import lookup_baseline
     from snnvis.recordings.recording import Recording
 
-    info = Recording(args.path).summary()
+    rec = Recording(args.path)
+    info = rec.summary()
+    lookup = lookup_baseline(rec)
+    info["lookup_r_median"] = None if lookup is None else lookup["r_median"]
     if args.json:
         print(json.dumps(info, indent=2))
         return 0
@@ -55,6 +81,9 @@ def _info(args) -> int:
     for name in info["reference_rdms"]:
         print(f"  RDM       {name}")
     print("  splits    " + ", ".join(f"{k} {v}" for k, v in info["splits"].items()))
+    if lookup is not None:
+        print(f"  lookup    median r {lookup['r_median']:.3f} on test (each test stimulus predicted by its most "
+              "pixel-similar train stimulus; high means leakage)")
     print(f"  citation  {info['citation']}")
     return 0
 
@@ -63,6 +92,7 @@ def _synth(args) -> int:
     from snnvis.recordings.synthetic import SynthConfig, generate_recording
     from snnvis.recordings.format import write_recording
 
+    _check_out_file(args.out)
     cfg = SynthConfig(n_stimuli=args.n_stimuli, n_frames=args.n_frames, n_neurons=args.n_neurons,
                       n_repeats=args.n_repeats, size=args.size, seed=args.seed)
     path = write_recording(args.out, generate_recording(cfg))
@@ -106,4 +136,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     warnings.formatwarning = lambda msg, cat, *a, **k: f"snnvis: warning: {msg}\n"
-    return args.fn(args)
+    try:
+        code = args.fn(args)
+        sys.stdout.flush()
+    except BrokenPipeError:        # e.g. `snnvis-data info f | head -1`: the reader left, nothing to report
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    return code

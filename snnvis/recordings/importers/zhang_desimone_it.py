@@ -13,7 +13,8 @@ length) divided by the bin width, in spikes/s. Trials of a condition are NaN-pad
 the largest repeat count of any neuron. Neurons were recorded in different sessions,
 so trial r of two neurons is not the same presentation (a pseudo-population). A
 neuron that lacks a condition altogether is left out with a warning, since its mean
-would be undefined.
+would be undefined. A raster file that cannot be read (truncated, or not an R data file
+with a ``raster_data`` frame) is skipped with a warning; the others are imported.
 """
 from __future__ import annotations
 
@@ -108,7 +109,16 @@ def load(store: FileStore, session_id: str, bin_ms=DEFAULT_BIN_MS, **options) ->
         raise UserError(f"source {SOURCE.name}", "no raster_rda/*.rda files")
     neurons, edges = [], None
     for rel in files:
-        r = read_raster(store.path(rel))
+        path = store.path(rel)                      # a checksum mismatch stops the import
+        try:
+            r = read_raster(path)
+        except UserError as err:
+            warnings.warn(f"{SOURCE.name}: skipping {rel}: {err.why}", stacklevel=2)
+            continue
+        except Exception as err:                    # rdata raises many types on a malformed file
+            warnings.warn(f"{SOURCE.name}: skipping {rel}: not a readable .rda file ({type(err).__name__})",
+                          stacklevel=2)
+            continue
         if edges is None:
             edges = r["edges_ms"]
         elif not np.array_equal(edges, r["edges_ms"]):
@@ -117,6 +127,8 @@ def load(store: FileStore, session_id: str, bin_ms=DEFAULT_BIN_MS, **options) ->
         r["id"] = name[:-len("_raster_data")] if name.endswith("_raster_data") else name
         r["cond"] = np.array([f"{o}@{p}" for o, p in zip(r["objects"], r["positions"])])
         neurons.append(r)
+    if not neurons:
+        raise UserError(f"source {SOURCE.name}", "no readable raster_rda/*.rda file")
     span = int(edges[-1] - edges[0])
     b = _bin_option(bin_ms, span)
     conditions = sorted(set().union(*(set(r["cond"]) for r in neurons)))
