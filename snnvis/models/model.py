@@ -1,7 +1,7 @@
 """The full neural-response model: one shared encoder core and one readout per session."""
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import Any, Iterator, Mapping, Sequence
 
 import torch
 from torch import nn

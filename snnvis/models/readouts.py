@@ -11,9 +11,17 @@ A readout maps the shared core's output (T, B, C, H, W) to positive per-step rat
                 it is ``mu`` (Lurz et al. 2021, simplified to isotropic sigma); feature
                 weights plus a bias, L1 on the features.
 
-Both end in ``nonlinearity``: ``elu1`` (ELU + 1) or ``softplus``. ``regularizer()``
-returns ``l1_features * mean_n sum_c |w_nc|`` (+ ``l1_spatial * mean_n sum_hw |m_nhw|``
-for the factorized readout).
+Both end in ``nonlinearity``: ``elu1`` (ELU + 1) or ``softplus``.
+
+Regularisation: one weight, ``l1``. ``regularizer()`` returns
+``l1 * mean_n sum_j |theta_nj|`` over each neuron's readout weights ``theta_n`` (the
+feature weights, and for the factorized readout also the spatial mask), and the trainer
+adds it to the loss unscaled. The training loss is a mean over stimuli, bins and neurons,
+``mean_n L_n``, so the objective is ``mean_n (L_n + l1 * ||theta_n||_1)``: ``l1`` is the
+loss per neuron and stimulus (Poisson NLL or squared error, in the response's units)
+that one unit of a neuron's L1 weight norm costs. It does not depend on the number of
+neurons, stimuli or sessions. The configs' default was chosen on validation r of real
+Cowley V4 sessions (``configs/readout``).
 
 Time: :func:`time_bin_matrix` builds (n_bins, n_steps) averaging weights from step times
 to recorded time windows; the model applies them as ``einsum('kt,tbn->bkn')``.
@@ -59,7 +67,7 @@ class Readout(nn.Module):
         n_neurons: int,
         nonlinearity: str = "elu1",
         init_std: float = 0.01,
-        l1_features: float = 0.0,
+        l1: float = 0.0,
     ) -> None:
         super().__init__()
         if nonlinearity not in NONLINEARITIES:
@@ -70,8 +78,10 @@ class Readout(nn.Module):
             raise ValueError(f"a readout needs at least one neuron, got {n_neurons}")
         self.in_shape = tuple(int(s) for s in in_shape)
         self.n_neurons = int(n_neurons)
+        if not l1 >= 0:
+            raise ValueError(f"readout l1 must be >= 0, got {l1}")
         self.nonlinearity = nonlinearity
-        self.l1_features = float(l1_features)
+        self.l1 = float(l1)
         self.features = nn.Parameter(torch.randn(self.n_neurons, self.in_shape[0]) * init_std)
         self.bias = nn.Parameter(torch.zeros(self.n_neurons))
 
@@ -87,25 +97,28 @@ class Readout(nn.Module):
         y = torch.einsum("kcn,nc->kn", pooled, self.features) + self.bias
         return NONLINEARITIES[self.nonlinearity](y).reshape(t, b, self.n_neurons)
 
+    def weights(self) -> list[torch.Tensor]:
+        """The penalised weights, each (n_neurons, ...)."""
+        return [self.features]
+
     def regularizer(self) -> torch.Tensor:
-        """L1 penalty on the readout weights (a scalar)."""
-        return self.l1_features * self.features.abs().sum(1).mean()
+        """``l1 * mean_n sum_j |theta_nj|`` over :meth:`weights` (a scalar, in loss units)."""
+        return self.l1 * sum(w.abs().flatten(1).sum(1) for w in self.weights()).mean()
 
 
 class FactorizedReadout(Readout):
     """Spatial mask (n_neurons, H, W) x feature weights (n_neurons, C) + bias (Klindt et al. 2017)."""
 
-    def __init__(self, in_shape: Sequence[int], n_neurons: int, l1_spatial: float = 0.0, init_std: float = 0.01, **kwargs: Any):
+    def __init__(self, in_shape: Sequence[int], n_neurons: int, init_std: float = 0.01, **kwargs: Any):
         super().__init__(in_shape, n_neurons, init_std=init_std, **kwargs)
         _, h, w = self.in_shape
-        self.l1_spatial = float(l1_spatial)
         self.spatial = nn.Parameter(torch.randn(self.n_neurons, h, w) * init_std)
 
     def pool(self, x: torch.Tensor, steps: int) -> torch.Tensor:
         return x.flatten(2) @ self.spatial.flatten(1).T
 
-    def regularizer(self) -> torch.Tensor:
-        return super().regularizer() + self.l1_spatial * self.spatial.abs().flatten(1).sum(1).mean()
+    def weights(self) -> list[torch.Tensor]:
+        return [self.features, self.spatial]
 
 
 class GaussianReadout(Readout):
@@ -151,7 +164,10 @@ def build_readout(name: str, in_shape: Sequence[int], n_neurons: int, **cfg: Any
     """The readout ``name`` for core output shape ``in_shape`` (C, H, W) and ``n_neurons``."""
     if name not in READOUTS:
         raise ValueError(f"unknown readout {name!r}; expected one of {sorted(READOUTS)}")
-    return READOUTS[name](in_shape, n_neurons, **cfg)
+    try:
+        return READOUTS[name](in_shape, n_neurons, **cfg)
+    except TypeError as err:  # an unknown key, e.g. the former l1_features / l1_spatial
+        raise ValueError(f"bad {name} readout config: {err}; its one regularisation weight is 'l1'") from None
 
 
 def step_window_matrix(n_steps: int, start: int, stop: int) -> torch.Tensor:

@@ -47,7 +47,7 @@ def test_time_bin_matrix_rejects_uncovered_windows():
 @pytest.mark.parametrize("name", ["factorized", "gaussian"])
 @pytest.mark.parametrize("nonlinearity", ["elu1", "softplus"])
 def test_readout_shapes_positivity_and_regularizer(name, nonlinearity):
-    readout = build_readout(name, in_shape=(6, 5, 7), n_neurons=4, nonlinearity=nonlinearity, l1_features=0.5)
+    readout = build_readout(name, in_shape=(6, 5, 7), n_neurons=4, nonlinearity=nonlinearity, l1=0.5)
     x = torch.randn(3, 2, 6, 5, 7)
     y = readout(x)
     assert y.shape == (3, 2, 4) and (y > 0).all()
@@ -60,11 +60,11 @@ def test_readout_shapes_positivity_and_regularizer(name, nonlinearity):
 
 
 def test_factorized_readout_is_spatial_mask_times_features():
-    readout = build_readout("factorized", in_shape=(3, 4, 4), n_neurons=2, nonlinearity="softplus", l1_spatial=1.0)
+    readout = build_readout("factorized", in_shape=(3, 4, 4), n_neurons=2, nonlinearity="softplus", l1=1.0)
     x = torch.randn(2, 5, 3, 4, 4)
     expected = torch.einsum("tbchw,nhw,nc->tbn", x, readout.spatial, readout.features) + readout.bias
     torch.testing.assert_close(readout(x), F.softplus(expected))
-    expected_reg = readout.spatial.abs().sum((1, 2)).mean()
+    expected_reg = readout.spatial.abs().sum((1, 2)).mean() + readout.features.abs().sum(1).mean()
     torch.testing.assert_close(readout.regularizer(), expected_reg)
 
 
