@@ -300,6 +300,10 @@ def extract_activations(
     if window == "model":
         window = time_window(core, n_frames)
     specs = {s.name: s for s in _select_layers(core, layers)}
+    if kind == "membrane" and any(s.membrane_module is None for s in specs.values()):
+        blocks = [n for n, s in specs.items() if s.membrane_module is None]
+        raise UserError("layers", f"{blocks} are block outputs, not a neuron's output, and have no membrane "
+                        "potential; with kind=membrane name layers that are neuron outputs, or use kind=spikes")
     counts = layer_feature_counts(core, n_frames, list(specs), device)
     passes = _plan_passes(counts, len(idx), projection_dim, window is None, max_memory_mb)
     for p, names in enumerate(passes):

@@ -102,3 +102,13 @@ def test_load_encoder_from_training_run(tmp_path, compose_score):
     OmegaConf.save(OmegaConf.create({"model": OmegaConf.to_container(bigger)}), run / ".hydra" / "config.yaml")
     with pytest.raises(UserError, match="does not fit"):
         load_encoder(None, run, seed=0)
+
+
+def test_membrane_of_block_outputs_is_refused_with_one_line(synth, compose_score):
+    rec = Recording(synth[0])
+    core, _ = load_encoder(compose_score().model, None, seed=0)
+    kw = dict(idx=np.arange(4), projection_dim=None, progress=False, kind="membrane")
+    with pytest.raises(UserError, match=r"\['stage1.block0.out', .*block outputs"):
+        next(extract_activations(core, rec, **kw))
+    (spec, act), = extract_activations(core, rec, layers=["stem.out"], **kw)   # a neuron's output has one
+    assert spec.name == "stem.out" and act.shape[:2] == (4, core.static_steps)
