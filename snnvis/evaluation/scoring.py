@@ -348,7 +348,7 @@ class RSA(_Unfitted):
         n = target.responses.shape[1]
         trials = None if target.trials is None else target.trials[idx]
         if trials is None or _min_repeats(trials) < self.ceiling_folds:
-            why = ("none (no trials)" if trials is None else
+            why = ("none" if trials is None else
                    f"none (a stimulus has fewer than {self.ceiling_folds} valid repeats; scored on the mean RDM)")
             return {"rdms": rdm(target.responses[idx], self.rdm_method)[None], "ceiling": (NAN, NAN, NAN),
                     "kind": why, "n": n}
@@ -391,7 +391,7 @@ class CKA(_Unfitted):
 
     def prepare(self, target: Target, idx: np.ndarray) -> dict:
         Y = target.responses[idx]
-        ceiling, kind = NAN, "none (no trials)"
+        ceiling, kind = NAN, "none"
         trials = None if target.trials is None else target.trials[idx]
         if trials is not None and self.kind == "rbf":
             kind = "none (no noise-corrected ceiling for rbf CKA)"

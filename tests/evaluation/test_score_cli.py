@@ -60,7 +60,10 @@ def test_cowley_untrained_snn(cowley, compose_score, tmp_path, capsys):
     assert {r["n_neurons"] for r in rows} == {"70"}
     # 210305 has no single trials: no ceilings, said so
     assert all(r["ceiling"] == "nan" and r["ceiling_kind"] == "none" for r in rows)
-    assert {int(r["n_stimuli"]) for r in rows if r["split"] == "test"} == {83}
+    # every test stimulus is scored, silent ones included; the silent share is reported per layer
+    from snnvis.recordings.recording import Recording
+    assert {int(r["n_stimuli"]) for r in rows if r["split"] == "test"} == {len(Recording(cowley).split("test"))}
+    assert all(0 <= float(r["silent_fraction"]) <= 1 for r in rows)
     table = capsys.readouterr().out
     assert "held_out (chosen on train+validation)" in table and "best layer" in table
     assert sum(line.startswith("cowley2023_v4/210305  V4") for line in table.splitlines()) == 3
