@@ -8,9 +8,11 @@ import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
-from snnvis.errors import UserError
+from snnvis.errors import UserError, hydra_entry
+from snnvis.training import rundir
 
 CONFIGS = str(Path(__file__).resolve().parents[2] / "configs")
+rundir.register_resolvers()
 
 
 def run(cfg: DictConfig, run_dir: str | Path):
@@ -29,15 +31,18 @@ def run(cfg: DictConfig, run_dir: str | Path):
 
 @hydra.main(config_path=CONFIGS, config_name="score", version_base="1.3")
 def _main(cfg: DictConfig) -> None:
+    run_dir = Path(HydraConfig.get().runtime.output_dir)
     try:
-        run(cfg, HydraConfig.get().runtime.output_dir)
+        with rundir.RunDirLock(run_dir):
+            run(cfg, run_dir)
+            rundir.write_hydra_record(run_dir, cfg)   # only now: a refused run leaves .hydra/ as it was
     except UserError as err:
         print(err.message, file=sys.stderr)
         sys.exit(2)
 
 
 def main() -> None:
-    _main()
+    hydra_entry(_main, CONFIGS)
 
 
 if __name__ == "__main__":

@@ -88,9 +88,10 @@ def load_encoder(model_cfg: Mapping[str, Any] | None = None, checkpoint: str | P
             ``.hydra/config.yaml``.
         checkpoint: a training run directory (``checkpoints/best.pt`` is loaded) or a
             ``.pt`` file written by the training loop (a dict whose ``"model"`` is the
-            state dict of a :class:`~snnvis.models.NeuralEncoderModel`); the run's
-            ``.hydra/config.yaml`` gives the architecture. None: an untrained network
-            initialised from ``seed``.
+            state dict of a :class:`~snnvis.models.NeuralEncoderModel`). The architecture
+            is the training config saved in the checkpoint (``"config"``), never a YAML
+            file that may have changed since; checkpoints without one fall back to the
+            run's ``.hydra/config.yaml``. None: an untrained network initialised from ``seed``.
         seed: seeds Python, numpy and torch before the network is built. The returned
             info names the training run's seed instead when the checkpoint's run config
             has one (the weights come from that run, not from ``seed``).
@@ -109,8 +110,16 @@ def load_encoder(model_cfg: Mapping[str, Any] | None = None, checkpoint: str | P
         ckpt_file = path / "checkpoints" / "best.pt" if path.is_dir() else path
         if not ckpt_file.is_file():
             raise UserError("checkpoint", "the run directory has no checkpoints/best.pt", path)
-        run_cfg = _find_run_config(path)
-        if run_cfg is not None:
+        try:
+            saved = torch.load(ckpt_file, map_location="cpu", weights_only=False)
+        except Exception as err:  # noqa: BLE001 - any unreadable file is the user's input
+            raise UserError("checkpoint", f"cannot be read ({' '.join(str(err).split())})", ckpt_file) from None
+        trained = saved.get("config") if isinstance(saved, dict) else None
+        run_cfg = None if isinstance(trained, Mapping) else _find_run_config(path)
+        if isinstance(trained, Mapping):   # the config the weights were trained with, saved with them
+            model_cfg = trained.get("model")
+            model_seed = int(trained.get("seed", seed))
+        elif run_cfg is not None:          # older checkpoints: the training run's .hydra/config.yaml
             run = OmegaConf.load(run_cfg)
             model_cfg = run.get("model")
             model_seed = int(run.get("seed", seed))
@@ -127,10 +136,6 @@ def load_encoder(model_cfg: Mapping[str, Any] | None = None, checkpoint: str | P
     except (TypeError, ValueError) as err:
         raise UserError("model config", " ".join(str(err).split())) from None
     if ckpt_file is not None:
-        try:
-            saved = torch.load(ckpt_file, map_location="cpu", weights_only=False)
-        except Exception as err:  # noqa: BLE001 - any unreadable file is the user's input
-            raise UserError("checkpoint", f"cannot be read ({' '.join(str(err).split())})", ckpt_file) from None
         state = saved.get("model") if isinstance(saved, dict) else None
         if not isinstance(state, Mapping):
             raise UserError("checkpoint", "has no 'model' state dict", ckpt_file)

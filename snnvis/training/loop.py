@@ -375,9 +375,9 @@ def _train_epochs(cfg, run_dir, dist, device, model, train_model, opt, cycler, b
             batch = batch.to(device)
             loss_value = train_step(train_model, model, opt, batch, bms[batch.session], loss_fn, tcfg, device)
             if not math.isfinite(loss_value):
+                kept = f"checkpoints/last.pt holds epoch {epoch}" if epoch else "no checkpoint was written"
                 raise UserError("training", f"the loss became {loss_value} in epoch {epoch + 1}, so training "
-                                f"stopped; checkpoints/last.pt holds epoch {epoch} (try a lower trainer.lr)",
-                                run_dir)
+                                f"stopped; {kept} (try a lower trainer.lr)", run_dir)
             total += loss_value * len(batch.stimuli)
             n_images += len(batch.stimuli)
             bar.set_postfix(loss=f"{loss_value:.4f}")

@@ -19,11 +19,11 @@ def pearson_per_neuron(pred: np.ndarray, target: np.ndarray) -> np.ndarray:
     """
     p = pred.reshape(-1, pred.shape[-1]).astype(np.float64)
     t = target.reshape(-1, target.shape[-1]).astype(np.float64)
-    constant = np.ptp(p, axis=0) == 0     # False for a non-finite prediction (ptp is NaN)
-    p = p - p.mean(0)
-    t = t - t.mean(0)
-    pp, tt = (p * p).sum(0), (t * t).sum(0)
-    with np.errstate(invalid="ignore", divide="ignore"):
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        constant = np.ptp(p, axis=0) == 0     # False for a non-finite prediction (ptp is NaN)
+        p = p - p.mean(0)
+        t = t - t.mean(0)
+        pp, tt = (p * p).sum(0), (t * t).sum(0)
         r = (p * t).sum(0) / np.sqrt(pp * tt)
     return np.where(tt > 0, np.where(constant, 0.0, r), np.nan)   # NaN pp (non-finite prediction) stays NaN
 
