@@ -59,7 +59,6 @@ import math
 import os
 import re
 import shutil
-import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -67,6 +66,8 @@ from pathlib import Path
 import numpy as np
 
 from snnvis.errors import UserError
+from snnvis.reporting_output import check_out_dir, incomplete_runs, replace_report_files
+from snnvis.reporting_score import SCORE_DIR, score_runs  # noqa: F401  (re-exported: snnvis.reporting.score_runs)
 from snnvis.utils import atomic_path, read_csv_rows
 
 RESULT_COLUMNS = [
@@ -80,7 +81,6 @@ FIGURES = {
     "b": "layer x brain-area similarity heatmaps",
     "c": "predicted vs recorded PSTHs",
 }
-SCORE_DIR = "score"                       # where --score writes into a run directory
 _NOT_IN_LABEL = {"model", "model.spiking", "seed", "sweep", "experiment"}
 
 
@@ -201,6 +201,7 @@ class Sweep:
     root: Path
     runs: list[Run]
     scores: list[tuple[Path, Run | None, list[dict]]]   # (scores.csv, owning run or None, rows)
+    incomplete: list[str] = field(default_factory=list)  # run dirs without metrics.json, relative to root
 
 
 def find_sweep(sweep_dir: str | Path, exclude: Path | None = None) -> Sweep:
@@ -218,7 +219,12 @@ def find_sweep(sweep_dir: str | Path, exclude: Path | None = None) -> Sweep:
 
     run_dirs = sorted(p.parent for p in root.rglob("metrics.json") if keep(p))
     score_files = sorted(p for p in root.rglob("scores.csv") if keep(p))
+    incomplete = [_rel(d, root) for d in incomplete_runs(root, exclude)]
     if not run_dirs and not score_files:
+        if incomplete:
+            more = ", ..." if len(incomplete) > 3 else ""
+            raise UserError("sweep directory", f"no finished runs: {len(incomplete)} incomplete (no metrics.json): "
+                                               f"{', '.join(incomplete[:3])}{more}", root)
         raise UserError("sweep directory", "no runs found (no metrics.json or scores.csv below it)", root)
     runs = [load_run(d, root) for d in run_dirs]
     _assign_labels(runs)
@@ -227,63 +233,7 @@ def find_sweep(sweep_dir: str | Path, exclude: Path | None = None) -> Sweep:
     for p in score_files:
         owner = next((by_dir[a] for a in p.resolve().parents if a in by_dir), None)
         scores.append((p, owner, load_scores(p)))
-    return Sweep(root, runs, scores)
-
-
-# ---------------------------------------------------------------------------------------
-# Scoring the runs of a sweep
-# ---------------------------------------------------------------------------------------
-
-def _stale(run: Run) -> bool:
-    scores, best = run.dir / SCORE_DIR / "scores.csv", run.dir / "checkpoints" / "best.pt"
-    return not scores.is_file() or (best.is_file() and best.stat().st_mtime > scores.stat().st_mtime)
-
-
-def score_runs(runs: Sequence[Run], overrides: Sequence[str] = (), log=print) -> list[Path]:
-    """Run ``snnvis-score`` on every run's best checkpoint and the run's own recordings,
-    writing ``<run>/score/scores.csv``. Runs whose scores are newer than their checkpoint
-    are left alone.
-
-    Args:
-        overrides: Hydra overrides of ``configs/score.yaml`` (e.g. ``metrics=[rsa,ridge]``).
-
-    Returns:
-        The scores.csv files written.
-    """
-    todo = [r for r in runs if _stale(r)]
-    if not todo:
-        return []
-    from hydra import compose, initialize_config_dir
-    from hydra.core.global_hydra import GlobalHydra
-    from hydra.errors import HydraException
-    from omegaconf import OmegaConf
-
-    from snnvis.cli.score import CONFIGS
-    from snnvis.evaluation.pipeline import run as score
-
-    if GlobalHydra.instance().is_initialized():
-        GlobalHydra.instance().clear()
-    try:
-        with initialize_config_dir(CONFIGS, version_base="1.3"):
-            base = compose("score", overrides=list(overrides))
-    except HydraException as err:
-        raise UserError("--score overrides", " ".join(str(err).split())) from None
-    written = []
-    for r in todo:
-        if not (r.dir / "checkpoints" / "best.pt").is_file():
-            log(f"snnvis: {r.rel}: no checkpoints/best.pt; not scored")
-            continue
-        sessions = r.metrics.get("data", {}).get("sessions", {})
-        paths = [str(r.resolve(s["recording"])) for s in sessions.values() if "recording" in s]
-        if not paths:
-            log(f"snnvis: {r.rel}: metrics.json names no recordings; not scored")
-            continue
-        cfg = OmegaConf.merge(base, {"checkpoint": str(r.dir), "recordings": paths})
-        t0 = time.time()
-        score(cfg, r.dir / SCORE_DIR)
-        log(f"snnvis: scored {r.rel} ({time.time() - t0:.0f} s)")
-        written.append(r.dir / SCORE_DIR / "scores.csv")
-    return written
+    return Sweep(root, runs, scores, incomplete)
 
 
 # ---------------------------------------------------------------------------------------
@@ -692,6 +642,8 @@ class Report:
     n_rows: int
     figures: list[FigureEntry]
     notes: list[str]
+    incomplete: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)   # files of the previous report no longer produced
 
 
 def make_report(sweep_dir: str | Path, out: str | Path | None = None, score: bool = False,
@@ -710,13 +662,14 @@ def make_report(sweep_dir: str | Path, out: str | Path | None = None, score: boo
     """
     sweep_dir = Path(sweep_dir)
     out = Path(out) if out is not None else sweep_dir / "report"
+    check_out_dir(out)
     sweep = find_sweep(sweep_dir, exclude=out)
     if score and sweep.runs:
         if score_runs(sweep.runs, score_overrides, log=log):
             sweep = find_sweep(sweep_dir, exclude=out)
     from snnvis.reporting_paired import paired_for_runs, paired_html
 
-    notes: list[str] = []
+    notes: list[str] = [f"incomplete: {d} (no metrics.json)" for d in sweep.incomplete]
     paired = paired_for_runs(sweep.runs, notes)
     rows = results_rows(sweep, paired)
     import matplotlib
@@ -744,15 +697,17 @@ def make_report(sweep_dir: str | Path, out: str | Path | None = None, score: boo
         if sweep.runs:
             sections += [("Runs", runs_table(sweep.runs)),
                          ("SNN vs DNN twin, paired", paired_html(paired, html_table))]
+        if sweep.incomplete:
+            sections.append(("Incomplete runs (no metrics.json; left out of every table)",
+                             "<ul>" + "".join(f"<li><code>{html.escape(d)}</code></li>" for d in sweep.incomplete)
+                             + "</ul>"))
         if sweep.scores:
             sections.append(("Brain similarity: held-out best layer per area and metric", best_layers_table(rows)))
         render_html(stage / "report.html", f"snnvis report: {sweep_dir.resolve().name}", intro, sections, entries,
                     notes)
-        out.mkdir(parents=True, exist_ok=True)
-        for f in sorted(stage.iterdir()):
-            os.replace(f, out / f.name)
+        removed = replace_report_files(stage, out)
     finally:
         shutil.rmtree(stage, ignore_errors=True)
     entries = [FigureEntry(out / e.stem.name, e.title, e.caption) for e in entries]
     results, page = out / "results.csv", out / "report.html"
-    return Report(out, results, page, len(sweep.runs), len(rows), entries, notes)
+    return Report(out, results, page, len(sweep.runs), len(rows), entries, notes, sweep.incomplete, removed)

@@ -20,8 +20,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("sweep_dir", metavar="SWEEP_DIR", help="a multirun sweep directory (searched recursively)")
     p.add_argument("--out", metavar="DIR", help="output directory (default: SWEEP_DIR/report)")
     p.add_argument("--score", nargs="*", metavar="OVERRIDE", default=None,
-                   help="first score each trained run whose scores are missing or older than its checkpoint "
-                        "(snnvis-score on checkpoints/best.pt and the run's recordings, into RUN/score/); "
+                   help="first score each trained run whose scores are missing or were made by another scoring "
+                        "config or checkpoint (judged by a hash kept in RUN/score/score_config.json; "
+                        "snnvis-score on checkpoints/best.pt and the run's recordings, into RUN/score/); "
                         "optional configs/score.yaml overrides, e.g. --score metrics=[rsa,ridge] n_boot=200")
     return p
 
@@ -37,6 +38,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {fig.stem}.png/.pdf")
     for note in report.notes:
         print(f"  note: {note}")
+    for name in report.removed:
+        print(f"  removed (no longer produced): {report.out / name}")
     print(f"snnvis: report -> {report.html}")
     return 0
 

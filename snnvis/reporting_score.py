@@ -1,0 +1,127 @@
+"""``snnvis-report --score``: score every run of a sweep whose scores do not match the scoring config.
+
+A run's ``score/scores.csv`` is up to date when ``score/score_config.json`` holds the hash of
+what made it: the resolved scoring config (``configs/score.yaml`` with the overrides and the
+run's recordings; keys that do not change results, :data:`NOT_HASHED`, left out), the run's
+training config hash and the sha256 of its ``checkpoints/best.pt``. Any other case (no scores,
+no hash file, another config, a retrained checkpoint) is rescored. File times play no part.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from snnvis.errors import UserError
+from snnvis.utils import atomic_path
+
+SCORE_DIR = "score"                       # where --score writes into a run directory
+HASH_FILE = "score_config.json"
+NOT_HASHED = ("device", "progress", "batch_size", "max_memory_mb")
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def score_hash(cfg, run) -> str:
+    """The identity of a run's scores: scoring config (resolved), training config hash, best.pt content."""
+    from omegaconf import OmegaConf
+
+    resolved = OmegaConf.to_container(cfg, resolve=True)
+    for key in (*NOT_HASHED, "checkpoint"):            # the checkpoint counts by its content, not its path
+        resolved.pop(key, None)
+    best = run.dir / "checkpoints" / "best.pt"
+    ident = {"score": resolved, "config_hash": run.config_hash, "best.pt": _sha256(best) if best.is_file() else None}
+    return hashlib.sha256(json.dumps(ident, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def stored_hash(run) -> str | None:
+    """The hash in ``<run>/score/score_config.json`` when ``scores.csv`` is there too, else None."""
+    d = run.dir / SCORE_DIR
+    try:
+        if (d / "scores.csv").is_file():
+            return str(json.loads((d / HASH_FILE).read_text())["hash"])
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    return None
+
+
+def compose_score_config(overrides: Sequence[str]):
+    """``configs/score.yaml`` with ``overrides``, checked as far as it can be without a model or data:
+    composition, the numeric options and the metric names (one line, exit 2, before anything is scored)."""
+    from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+    from hydra.errors import HydraException
+    from omegaconf import OmegaConf
+    from omegaconf.errors import OmegaConfBaseException
+
+    from snnvis.cli.score import CONFIGS
+    from snnvis.evaluation.scoring import build_metrics
+
+    if GlobalHydra.instance().is_initialized():
+        GlobalHydra.instance().clear()
+    try:
+        with initialize_config_dir(CONFIGS, version_base="1.3"):
+            base = compose("score", overrides=list(overrides))
+        OmegaConf.resolve(base)
+    except (HydraException, OmegaConfBaseException) as err:
+        raise UserError("--score overrides", " ".join(str(err).split())) from None
+    for key, kind in (("n_boot", int), ("ci", float), ("seed", int), ("batch_size", int)):
+        value = base.get(key)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or (kind is int and value != int(value)):
+            raise UserError("--score overrides", f"{key} must be {'an integer' if kind is int else 'a number'}, "
+                                                 f"got {value!r}")
+    metrics = base.get("metrics")
+    names = [metrics] if isinstance(metrics, str) else list(metrics or [])
+    options = OmegaConf.to_container(base.get("metric_options") or OmegaConf.create({}), resolve=True)
+    build_metrics([str(n) for n in names], options, n_boot=int(base.n_boot), ci=float(base.ci), seed=int(base.seed))
+    return base
+
+
+def score_runs(runs: Sequence, overrides: Sequence[str] = (), log=print) -> list[Path]:
+    """Run ``snnvis-score`` on every run's best checkpoint and the run's own recordings, writing
+    ``<run>/score/scores.csv``, unless the run's scores were made by the same config (module docstring).
+
+    Args:
+        runs: :class:`snnvis.reporting.Run` objects.
+        overrides: Hydra overrides of ``configs/score.yaml`` (e.g. ``metrics=[rsa,ridge]``).
+
+    Returns:
+        The scores.csv files written.
+
+    Raises:
+        UserError: bad overrides (before any run is scored), or bad input found while scoring.
+    """
+    from omegaconf import OmegaConf
+
+    from snnvis.evaluation.pipeline import run as score
+
+    base = compose_score_config(overrides)
+    written = []
+    for r in runs:
+        if not (r.dir / "checkpoints" / "best.pt").is_file():
+            log(f"snnvis: {r.rel}: no checkpoints/best.pt; not scored")
+            continue
+        sessions = r.metrics.get("data", {}).get("sessions", {})
+        paths = [str(r.resolve(s["recording"])) for s in sessions.values() if "recording" in s]
+        if not paths:
+            log(f"snnvis: {r.rel}: metrics.json names no recordings; not scored")
+            continue
+        cfg = OmegaConf.merge(base, {"checkpoint": str(r.dir), "recordings": paths})
+        key = score_hash(cfg, r)
+        if stored_hash(r) == key:
+            continue
+        t0 = time.time()
+        score(cfg, r.dir / SCORE_DIR)
+        with atomic_path(r.dir / SCORE_DIR / HASH_FILE) as tmp:
+            tmp.write_text(json.dumps({"hash": key, "overrides": list(overrides)}, indent=2) + "\n")
+        log(f"snnvis: scored {r.rel} ({time.time() - t0:.0f} s)")
+        written.append(r.dir / SCORE_DIR / "scores.csv")
+    return written
