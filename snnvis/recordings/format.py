@@ -146,7 +146,9 @@ def assign_splits(frame_hashes: np.ndarray, groups: list[str] | None = None,
     explicit group label, and a whole component takes one split, so frames of one
     sequence never straddle splits and duplicates within a session stay together.
     ``families`` (near-duplicate family keys, :mod:`snnvis.recordings.neardup`) join
-    stimuli the same way; a family key is the smallest frame hash of its family.
+    stimuli the same way, and then a component without group labels takes the split of
+    its smallest family key (the smallest frame hash of its family, unless the family was
+    anchored by a file imported earlier).
 
     - A component without group labels takes the split of its smallest frame hash.
       For static images that is the image's own content hash, so an image gets the same
@@ -180,7 +182,7 @@ def assign_splits(frame_hashes: np.ndarray, groups: list[str] | None = None,
         if by_group:
             level[members] = max(rank[by_group[groups[i]]] for i in members)
         else:
-            keys = [h for i in members for h in frame_hashes[i]] + ([families[i] for i in members] if families else [])
+            keys = [families[i] for i in members] if families else [h for i in members for h in frame_hashes[i]]
             level[members] = rank[split_of_key(min(keys), seed, fractions)]
     return {name: np.flatnonzero(level == rank[name]).astype(np.int64) for name in SPLITS}
 

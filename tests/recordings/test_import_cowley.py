@@ -249,3 +249,65 @@ def test_all_sessions_and_leakage(datasets_dir, tmp_path):
     assert "image0101.jpg+image0536.jpg" in recs["210621"].stimulus_ids
     assert sum(r.n_neurons for r in recs.values()) == 371
     assert_no_leakage(recs)
+
+
+# ---- near-duplicate families and the lookup baseline ------------------------------------------------
+def thumbnail_siblings(pixels: np.ndarray, threshold: float = 0.95) -> np.ndarray:
+    """(n, n) bool: 16x16 grayscale thumbnails correlate above ``threshold`` (computed independently)."""
+    t = np.stack([np.asarray(Image.fromarray(p).convert("L").resize((16, 16), Image.BILINEAR), float).ravel()
+                  for p in pixels])
+    c = np.corrcoef(t)
+    np.fill_diagonal(c, 0)
+    return c > threshold
+
+
+def type_mean_r(rec: Recording, first_of_second_type: int = 601) -> float:
+    """Median r of a predictor that knows only the image type (file number < or >= the cut)."""
+    from snnvis.recordings.leakage import pearson_per_neuron
+
+    num = np.array([int(re.search(r"(\d+)", s).group(1)) for s in rec.stimulus_ids])
+    late, tr, te, y = num >= first_of_second_type, rec.split("train"), rec.split("test"), rec.mean()[:, 0]
+    pred = np.where(late[te][:, None], y[tr][late[tr]].mean(0), y[tr][~late[tr]].mean(0))
+    return float(np.nanmedian(pearson_per_neuron(pred, y[te])))
+
+
+def test_210305_families_never_straddle_splits(fast, datasets_dir, capsys):
+    from snnvis.recordings.leakage import lookup_baseline
+
+    rec = fast["210305"]
+    _, names, _, pixels = source_arrays(datasets_dir, "210305")
+    sib = thumbnail_siblings(pixels)
+    split = np.empty(rec.n_stimuli, object)
+    for name, idx in rec.splits.items():
+        split[idx] = name
+    assert sib[rec.split("test")].any(axis=1).sum() > 60          # most test images do have siblings...
+    i, j = np.nonzero(sib)
+    assert (split[i] == split[j]).all()                           # ...all in the test split too
+    assert len(set(rec.family)) == 200                            # 100 families of 3 and 100 singletons
+    lookup = lookup_baseline(rec)["r_median"]
+    assert lookup <= 0.2
+    with pytest.raises(SystemExit):
+        data_main(["info", str(rec.path), "--json"])
+    assert json.loads(capsys.readouterr().out)["lookup_r_median"] == pytest.approx(lookup)
+
+
+@pytest.mark.slow
+def test_lookup_baseline_and_cross_session_near_duplicates_on_every_session(datasets_dir, tmp_path):
+    """Every Cowley session: lookup r <= 0.2 on test, or no more than what the image type alone predicts
+    (190925 and 190928 mix normal and active-learning images whose mean responses differ); no test image
+    has a near-duplicate in any session's train or validation split."""
+    from snnvis.recordings.leakage import cross_split_near_duplicates, lookup_baseline
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        paths = import_source(NAME, mirror=datasets_dir, out=tmp_path)
+    recs = {p.stem: Recording(p) for p in paths}
+    assert len(recs) == 8
+    for sid, rec in recs.items():
+        r = lookup_baseline(rec)["r_median"]
+        assert r <= 0.2 or r <= type_mean_r(rec), (sid, r)
+    assert cross_split_near_duplicates(list(recs.values())) == []
+    a, b = recs["190925"], recs["190929"]                        # the known cross-session re-encode
+    ia, ib = list(a.stimulus_ids).index("image0421.jpg"), list(b.stimulus_ids).index("image0487.jpg")
+    assert a.family[ia] == b.family[ib]
+    assert [k for k, v in a.splits.items() if ia in v] == [k for k, v in b.splits.items() if ib in v]
