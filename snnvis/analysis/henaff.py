@@ -8,9 +8,12 @@ For every natural and synthetic sequence of a ``henaff2021_v1`` recording,
   to the differences). This matches the authors' "Pixel curvature" column to 1e-4 deg for
   every sequence (checked in tests), so the frames and their order are the authors';
 * the **V1 curvature** of the population trajectory of spike counts (``frame_counts``:
-  one count per unit and frame, single trials), naive (curvature of the trial average)
-  and noise-corrected (:func:`snnvis.similarity.curvature_corrected`);
-* Δ = V1 corrected − pixel.
+  one count per unit and frame, single trials): naive (curvature of the trial average),
+  the clipped moment estimate (:func:`snnvis.similarity.curvature_corrected`, which piles
+  up at 0 deg at low SNR) and the posterior median with its 95% credible interval
+  (:func:`snnvis.analysis.curvature_posterior.curvature_posterior`), which is the
+  ``v1_curvature`` reported;
+* Δ = V1 posterior median − pixel.
 
 The published effect is relative: Δ is small for natural sequences (V1 about as curved
 as the pixels, i.e. strongly straightened relative to how curved their pixel trajectories
@@ -44,9 +47,9 @@ from pathlib import Path
 import numpy as np
 
 from snnvis.analysis.curvature import curvature_naive, mean_angle, step_snr
+from snnvis.analysis.curvature_posterior import curvature_posterior
 from snnvis.errors import UserError
 from snnvis.recordings.recording import Recording
-from snnvis.similarity import curvature_corrected
 from snnvis.utils import read_csv_rows
 
 CATEGORIES = ("natural", "synthetic")
@@ -75,9 +78,11 @@ def session_curvatures(recording_path: str | Path, frame_step: int = 1, response
 
     Returns:
         One record per sequence: session, stimulus_id, zoom, category, movie (number),
-        frame_step, pixel_curvature, v1_curvature_naive, v1_curvature (noise-corrected),
-        delta (= v1_curvature - pixel_curvature), snr (:func:`step_snr`), n_units,
-        n_repeats (repeats with any recorded count). Angles in degrees.
+        frame_step, pixel_curvature, v1_curvature_naive, v1_curvature_moment (clipped moment
+        estimate), v1_curvature (posterior median), v1_ci_low, v1_ci_high (95% credible
+        interval), delta (= v1_curvature - pixel_curvature), delta_moment, snr
+        (:func:`step_snr`), n_units, n_repeats (repeats with any recorded count). Angles in
+        degrees.
     """
     rec = Recording(recording_path)
     info = rec.response_info(response)
@@ -91,7 +96,8 @@ def session_curvatures(recording_path: str | Path, frame_step: int = 1, response
         raise UserError("recording", f"no sequences of categories {list(categories)}", rec.path)
     trials = rec.trials(response, idx).astype(np.float64)              # (S, R, T, N)
     naive = curvature_naive(trials, frame_step)
-    corrected = curvature_corrected(trials, frame_step)
+    post = curvature_posterior(trials, frame_step)
+    corrected, moment = post["median"], post["moment"]
     snr = step_snr(trials, frame_step)
     n_rep = (~np.isnan(trials)).any(axis=(2, 3)).sum(axis=1)
     records = []
@@ -102,8 +108,10 @@ def session_curvatures(recording_path: str | Path, frame_step: int = 1, response
         records.append({
             "session": rec.id, "stimulus_id": str(rec.stimulus_ids[i]), "zoom": zoom, "category": cat,
             "movie": movie, "frame_step": int(frame_step), "pixel_curvature": pixel,
-            "v1_curvature_naive": float(naive[k]), "v1_curvature": float(corrected[k]),
-            "delta": float(corrected[k]) - pixel, "snr": float(snr[k]),
+            "v1_curvature_naive": float(naive[k]), "v1_curvature_moment": float(moment[k]),
+            "v1_curvature": float(corrected[k]), "v1_ci_low": float(post["ci_low"][k]),
+            "v1_ci_high": float(post["ci_high"][k]), "delta": float(corrected[k]) - pixel,
+            "delta_moment": float(moment[k]) - pixel, "snr": float(snr[k]),
             "n_units": int(rec.n_neurons), "n_repeats": int(n_rep[k]),
         })
     return records

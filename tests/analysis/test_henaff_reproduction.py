@@ -135,3 +135,41 @@ def test_all_sessions(datasets_dir, tmp_path, table):
         pairs = np.array([(m["delta_snnvis"], m["delta_authors"]) for m in matched if m["category"] == cat])
         pairs = pairs[np.isfinite(pairs).all(1)]
         assert np.corrcoef(pairs.T)[0, 1] > 0.2
+
+
+def _source_path(datasets_dir):
+    return datasets_dir / SOURCE / "source_data" / "SourceData_final_submission.xlsx"
+
+
+def test_source_data_matches_its_inclusion_sheet(datasets_dir, tmp_path):
+    from snnvis.analysis.henaff_source import load_source_data, read_sheet
+    rows = load_source_data(_source_path(datasets_dir))
+    assert len(rows) == 2 * 7 * 20
+    supp = read_sheet(_source_path(datasets_dir), "Suppl. Figure 8")       # included / excluded, natural | synthetic
+    for cat, col in (("natural", "A"), ("synthetic", "C")):
+        listed = np.array([float(v) for (row, c), v in supp.items() if c == col and row >= 3])
+        included = np.array([r["delta"] for r in rows if r["category"] == cat and r["included"]])
+        shown = included[included != -74.0]                                # display-clipped cells of Figure 3
+        assert len(included) == len(listed)
+        assert all(np.min(np.abs(listed - v)) < 1e-6 for v in shown)
+    (tmp_path / "bad.xlsx").write_text("not a workbook")
+    with pytest.raises(UserError, match="xlsx"):
+        load_source_data(tmp_path / "bad.xlsx")
+
+
+def test_posterior_records_do_not_pile_up(records):
+    for r in records:
+        assert r["v1_ci_low"] <= r["v1_curvature"] <= r["v1_ci_high"]
+        assert 0.0 < r["v1_curvature"] < 180.0
+        assert r["delta_moment"] == pytest.approx(r["v1_curvature_moment"] - r["pixel_curvature"]) \
+            or np.isnan(r["delta_moment"])
+
+
+def test_table_lines_on_one_session(records, table, datasets_dir):
+    from snnvis.analysis.henaff_source import load_source_data
+    from snnvis.analysis.henaff_table import table_lines
+    lines = table_lines(records, table, load_source_data(_source_path(datasets_dir)), 1, n_boot=200)
+    s = summary(records, n_boot=200)
+    assert f"{s['synthetic']['median']:+.1f}°" in lines[0] and lines[0].startswith("| snnvis posterior, all 11")
+    assert any(line.startswith("| paper source data") for line in lines)
+    assert any("exactly 0°" in line for line in lines)
