@@ -21,7 +21,8 @@ def curvature_reproduction(records: list[dict], authors: list[dict] | None = Non
 
     Args:
         records: per-sequence records from :func:`snnvis.analysis.henaff.session_curvatures`
-            (``category``, ``pixel_curvature``, ``v1_curvature``, ``delta``, ``frame_step``).
+            (``category``, ``pixel_curvature``, ``v1_curvature``, ``delta``, ``frame_step``);
+            ``v1_curvature`` is the posterior median, which never piles up at 0 deg.
         authors: rows from :func:`snnvis.analysis.henaff.load_authors_table`, already
             restricted to the dither and datasets to compare with; overlaid in grey.
         model_deltas: optional {layer: {category: Δcurvature values}} of model layers'
@@ -87,5 +88,5 @@ def curvature_reproduction(records: list[dict], authors: list[dict] | None = Non
     ax_d.set_xlim(-0.6, len(categories) - 0.3)
     ax_d.set_ylabel("Δ curvature, V1 − pixel (deg)")
     steps = sorted({int(r.get("frame_step", 1)) for r in records})
-    ax_d.set_title(f"frame step {', '.join(map(str, steps))}; noise-corrected V1 curvature", fontsize=9, pad=30)
+    ax_d.set_title(f"frame step {', '.join(map(str, steps))}; V1 curvature: posterior median", fontsize=9, pad=30)
     return fig
