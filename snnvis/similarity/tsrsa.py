@@ -48,8 +48,13 @@ the noise power of the trial-averaged difference) their mean is biased upwards b
 of degrees, because the errors of numerator and denominator are correlated, arccos is
 ill-conditioned near cos = 1, and angles with a nonpositive estimated squared norm must
 be discarded. The pooled ratio, one numerator and one denominator summed over all steps,
-is close to median-unbiased there, at the cost of a wide per-sequence spread
-(:func:`snnvis.analysis.curvature.simulate_recovery` measures both).
+is less biased, but it still saturates: at step SNR ~0.2 the noisy sums violate
+Cauchy-Schwarz (N > D) for a sizeable fraction of sequences, which the clip puts at
+exactly 0 deg, and D <= 0 leaves others undefined. The Hénaff reproduction therefore
+reports :func:`snnvis.analysis.curvature_posterior.curvature_posterior`, which uses the
+same N and D with their jackknife covariance and returns a posterior median and credible
+interval (:func:`snnvis.analysis.curvature.simulate_recovery` measures both estimators on
+trajectories of varying curvature and speed).
 
 ``frame_step`` > 1 subsamples every sequence into its ``frame_step`` phase-shifted
 subsequences (frames p, p+k, p+2k, ...; :func:`subsequences`) and pools their sums, as
