@@ -311,3 +311,17 @@ def test_lookup_baseline_and_cross_session_near_duplicates_on_every_session(data
     ia, ib = list(a.stimulus_ids).index("image0421.jpg"), list(b.stimulus_ids).index("image0487.jpg")
     assert a.family[ia] == b.family[ib]
     assert [k for k, v in a.splits.items() if ia in v] == [k for k, v in b.splits.items() if ib in v]
+
+
+def test_190925_split_half_reliability_from_its_copies(fast, datasets_dir):
+    """The ceiling code on the stored trials equals Spearman-Brown of the copy-vs-copy correlation."""
+    from snnvis.similarity.ceilings import split_half_reliability
+
+    avg = np.load(datasets_dir / NAME / "responses_repeat_averaged/responses_190925.npy")
+    r = np.array([np.corrcoef(avg[k, :300], avg[k, 900:])[0, 1] for k in range(36)])
+    direct = 2 * r / (1 + r)
+    trials = fast["190925"].trials()[:, :, 0].astype(np.float64)
+    # the ceiling code assigns each stimulus's two copies to the halves at random (averaged over 10 draws),
+    # which moves the Pearson r by ~1e-3 from the fixed first-copy/second-copy order
+    np.testing.assert_allclose(np.asarray(split_half_reliability(trials)), direct, atol=0.01)
+    assert 0.7 < np.median(r) < 0.9                                # the copies correlate at median r ~0.80

@@ -45,6 +45,7 @@ SOURCE = Source(
 )
 
 AREA = "V4"
+MIN_DUPLICATED = 20     # duplicated images needed to keep their copies as trials (split halves)
 UNITS = "spike count in a 100 ms window, averaged over repeats"
 _AVG = "responses_repeat_averaged/responses_{}.npy"
 _RAW = "responses_raw/responses_{}.npy"
@@ -134,7 +135,8 @@ def merge_duplicates(images: np.ndarray, avg: np.ndarray, raw: np.ndarray | None
     duplicates' repeat means weighted by their repeat counts) and the trials are the pooled
     repeats. Without them the mean is the plain average of the duplicates' repeat means, and
     when some image has duplicates, the trials are those repeat means, one per copy (so a
-    stimulus shown once has one trial); both NaN-padded.
+    stimulus shown once has one trial); both NaN-padded. Fewer than :data:`MIN_DUPLICATED`
+    duplicated images give no trials: a split-half correlation over so few stimuli is noise.
     """
     first: dict[str, int] = {}
     groups: list[list[int]] = []
@@ -157,7 +159,7 @@ def merge_duplicates(images: np.ndarray, avg: np.ndarray, raw: np.ndarray | None
                 warnings.simplefilter("ignore", RuntimeWarning)
                 mean[g] = np.nanmean(reps, axis=1) if reps.shape[1] else np.nan
     trials = None
-    if raw is None and max(len(g) for g in groups) > 1:
+    if raw is None and sum(len(g) > 1 for g in groups) >= MIN_DUPLICATED:
         trials = np.full((len(groups), max(len(g) for g in groups), n_neurons), np.nan, np.float32)
         for g, members in enumerate(groups):
             trials[g, :len(members)] = avg[:, members].T
@@ -240,8 +242,8 @@ def load(store: FileStore, session_id: str, **options) -> RecordingData:
                      f"{trials.shape[1]} such independent repeat-averages (usable as split halves), the others one, "
                      "NaN-padded.")
     else:
-        parts.append("No raw repeats are released for this session, and no image is duplicated, so there are no "
-                     "trials.")
+        parts.append(f"No raw repeats are released for this session, and fewer than {MIN_DUPLICATED} images are "
+                     "duplicated, so there are no trials.")
     desc = " ".join(parts)
     resp = ResponseSet(
         mean=mean[:, None, :].astype(np.float32),
