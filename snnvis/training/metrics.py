@@ -55,7 +55,10 @@ def neuron_metrics(pred: np.ndarray, mean: np.ndarray, trials: np.ndarray | None
 
     ``pred`` and ``mean`` are (n_stimuli, n_bins, n_neurons); ``trials`` is
     (n_stimuli, n_repeats, n_bins, n_neurons), NaN-padded, or None. Noise-corrected
-    values treat every (stimulus, bin) as one condition.
+    values treat every (stimulus, bin) as one condition. ``reliability`` is that of the
+    repeat mean over all test stimuli (what r is computed against; it corrects
+    ``pearson_r_corrected``), ``reliability_split_half`` the Spearman-Brown split-half value
+    over the repeated stimuli only (Cowley et al.'s convention).
     """
     out = {"pearson_r": pearson_per_neuron(pred, mean), **prediction_flags(pred)}
     if mean.shape[1] > 1:
@@ -65,8 +68,12 @@ def neuron_metrics(pred: np.ndarray, mean: np.ndarray, trials: np.ndarray | None
         n, reps, bins, neurons = trials.shape
         tr = trials.transpose(0, 2, 1, 3).reshape(n * bins, reps, neurons)   # (conditions, repeats, neurons)
         flat_pred = pred.reshape(n * bins, neurons)
-        rel = ceilings.split_half_reliability(tr, seed=seed)
+        # the reliability of the repeat mean that r is computed against, over all test stimuli: with
+        # equal repeat counts the Spearman-Brown split-half value; with duplicated images stored as
+        # 2 repeats and the rest as 1 (Cowley 190925) lower, as single copies are noisier
+        rel = ceilings.mean_reliability(tr, seed=seed)
         out["reliability"] = rel
+        out["reliability_split_half"] = ceilings.split_half_reliability(tr, seed=seed)   # Cowley et al.'s
         with np.errstate(invalid="ignore", divide="ignore"):
             out["pearson_r_corrected"] = np.where(rel > 0, out["pearson_r"] / np.sqrt(rel), np.nan)
         out["r2_er"] = ceilings.noise_corrected_r2(flat_pred, tr)

@@ -95,7 +95,7 @@ def lookup_baselines(sessions, seed: int) -> dict:
     out = group_summaries({"pearson_r": np.concatenate(rs)}, np.concatenate(areas), np.concatenate(ids), seed=seed)
     out["method"] = ("each test stimulus predicted by the responses to the training stimulus whose pixels "
                      "correlate most with its own (snnvis.recordings.leakage)")
-    return out
+    return {"baseline_lookup": out}
 
 
 def run_metrics(cfg, test: dict, baselines: dict, best: dict, state: dict, sessions, dist, device, chash: str,
