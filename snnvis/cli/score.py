@@ -21,7 +21,8 @@ def run(cfg: DictConfig, run_dir: str | Path):
     Raises :class:`~snnvis.errors.UserError` on bad input; returns the
     :class:`~snnvis.evaluation.pipeline.ScoreRun`.
     """
-    from snnvis.evaluation.pipeline import format_table, run as score_run
+    from snnvis.evaluation.pipeline import format_table
+    from snnvis.evaluation.pipeline import run as score_run
 
     result = score_run(cfg, run_dir)
     print(format_table(result))

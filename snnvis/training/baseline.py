@@ -50,7 +50,8 @@ def random_core_baseline(initial_core, sessions, device, batch_size: int, seed: 
         areas.append(s.recording.neuron_areas)
         ids.append(np.full(test.n_neurons, s.id))
     keys = sorted({k for m in per_neuron for k in m})
-    merged = {k: np.concatenate([m.get(k, np.full(len(m["pearson_r"]), np.nan)) for m in per_neuron]) for k in keys}
+    merged = {k: np.concatenate([m.get(k, np.full(len(m["pearson_r"]), np.nan)) for m in per_neuron])
+              for k in keys}
     out = group_summaries(merged, np.concatenate(areas), np.concatenate(ids), seed=seed)
     out["method"] = (f"ridge (alpha per neuron by leave-one-out on the train split) on the untrained core's output, "
                      f"averaged over steps {list(core.time.static_window())} and projected to {projection.out_features} "

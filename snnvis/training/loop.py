@@ -213,16 +213,18 @@ def predict(model, session: Session, split: str, device, amp, batch_size: int) -
     return torch.cat(out).numpy()
 
 
-def validation_score(model, sessions, device, amp, batch_size) -> tuple[float, float]:
-    """Mean per-neuron Pearson r on the validation splits of all sessions, and the fraction
-    of neurons whose prediction is constant (silent)."""
-    rs, silent = [], []
+def validation_score(model, sessions, device, amp, batch_size, silent: list | None = None) -> float:
+    """Mean per-neuron Pearson r on the validation splits of all sessions; appends the fraction
+    of neurons whose prediction is constant (silent) to ``silent`` when given."""
+    rs, flags = [], []
     for s in sessions:
         pred = predict(model, s, "validation", device, amp, batch_size)
         rs.append(pearson_per_neuron(pred, s.splits["validation"].responses.numpy()))
-        silent.append(prediction_flags(pred)["silent"])
+        flags.append(prediction_flags(pred)["silent"])
+    if silent is not None:
+        silent.append(float(np.concatenate(flags).mean()))
     r = np.concatenate(rs)
-    return (float(np.nanmean(r)) if np.isfinite(r).any() else float("-inf")), float(np.concatenate(silent).mean())
+    return float(np.nanmean(r)) if np.isfinite(r).any() else float("-inf")
 
 
 # ---------------------------------------------------------------------------------------
@@ -384,7 +386,9 @@ def _train_epochs(cfg, run_dir, dist, device, model, train_model, opt, cycler, b
         train_s = time.time() - t0
         if dist.world > 1:
             _rank0_buffers(model)
-        score, silent = validation_score(model, sessions, device, tcfg.amp, cfg.data.batch_size)
+        silent_out: list[float] = []
+        score = validation_score(model, sessions, device, tcfg.amp, cfg.data.batch_size, silent=silent_out)
+        silent = silent_out[0]
         if dist.world > 1:
             score = _rank0_score(score, device)
         improved = score > state["best_score"] or state["best_epoch"] < 0

@@ -82,3 +82,27 @@ def test_config_hash_ignores_how_a_run_executes():
                           "trainer.progress=false", "trainer.skip_finished=false"])
     other = compose_train(["experiment=quickstart", "trainer.lr=1e-2"])
     assert config_hash(base) == config_hash(same) != config_hash(other)
+
+
+@pytest.mark.parametrize("experiment", EXPERIMENTS)
+def test_presets_pass_the_typed_schema_and_the_value_checks(experiment):
+    """Every preset composes under the trainer/data dataclass schemas and passes check_values."""
+    from omegaconf import DictConfig
+
+    from snnvis.training.schema import DataSchema, TrainerSchema, check_values
+
+    cfg = compose_train([f"experiment={experiment}"])
+    check_values(cfg)
+    for section, schema in (("trainer", TrainerSchema), ("data", DataSchema)):
+        node = cfg[section]
+        assert isinstance(node, DictConfig) and OmegaConf.get_type(node) is schema
+        assert set(node) == set(schema.__dataclass_fields__)
+
+
+def test_the_run_dir_default_cannot_collide():
+    """Microseconds plus a per-process token in the default hydra.run.dir."""
+    import re
+
+    cfg = compose_train([], return_hydra_config=True)
+    run_dir = OmegaConf.to_container(cfg.hydra.run, resolve=True)["dir"]
+    assert re.fullmatch(r"outputs/train/\d{4}-\d\d-\d\d_\d\d-\d\d-\d\d-\d{6}_[0-9a-f]{8}", run_dir), run_dir
