@@ -400,7 +400,8 @@ def figure_prediction(runs: list[Run], out: Path, entries: list, notes: list) ->
     _save(fig, out / "a_prediction_accuracy", entries, f"(a) {FIGURES['a']}",
           f"{n_pairs} SNN/twin pair(s). Scatter: held-out Pearson r per neuron (test split), SNN vs its twin "
           "(same model, seed and data). Bars: median r over neurons, mean over seeds with a t-CI across seeds. "
-          "A constant prediction (e.g. from a silent SNN) scores r = 0.")
+          "A constant prediction (e.g. from a silent SNN) scores r = 0. The paired test of SNN − twin "
+          "(bootstrap over seeds × neurons × stimuli, sign-flip p) is in the paired table.")
 
 
 def heatmap_rows(rows: list[dict], split: str = "test") -> dict[tuple[str, bool], list[dict]]:
