@@ -89,8 +89,8 @@ def _info(args) -> int:
 
 
 def _synth(args) -> int:
-    from snnvis.recordings.synthetic import SynthConfig, generate_recording
     from snnvis.recordings.format import write_recording
+    from snnvis.recordings.synthetic import SynthConfig, generate_recording
 
     _check_out_file(args.out)
     cfg = SynthConfig(n_stimuli=args.n_stimuli, n_frames=args.n_frames, n_neurons=args.n_neurons,

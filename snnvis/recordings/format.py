@@ -260,7 +260,8 @@ def write_recording(path: str | Path, data: RecordingData, split_seed: int = SPL
     phash, thumbs = neardup.frame_keys(data.pixels) if data.pixels is not None else (None, None)
     fams = data.families or neardup.stimulus_families(frame_hash, neardup.families([(frame_hash, phash, thumbs)]))
     splits = assign_splits(frame_hash, data.stimulus_groups, split_seed, fractions, data.group_universe, fams)
-    areas = sorted(set(data.neuron_areas)) or sorted({a.get("area", "") for _, a in data.reference_rdms.values()} - {""})
+    areas = sorted(set(data.neuron_areas)) or sorted(
+        {a.get("area", "") for _, a in data.reference_rdms.values()} - {""})
     with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
         f.attrs.update({
             "format_version": FORMAT_VERSION, "recording_id": data.recording_id, "source": data.source,

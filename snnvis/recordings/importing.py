@@ -20,12 +20,10 @@ import numpy as np
 
 from snnvis.errors import UserError
 from snnvis.recordings import importers, neardup
-from snnvis.recordings.format import (RecordingData, check_recording_data, check_target, frame_hashes_of,
-                                      write_recording)
+from snnvis.recordings.format import RecordingData, check_recording_data, check_target, frame_hashes_of, write_recording
 from snnvis.recordings.recording import Recording
 from snnvis.recordings.sources import FileStore
 from snnvis.utils import content_hash
-
 
 log = logging.getLogger(__name__)
 
@@ -46,12 +44,12 @@ def _existing(out_dir: Path, skip: set[str], store: FileStore) -> tuple[dict[str
             if rec.id in skip:
                 continue
             keys[rec.id] = rec.near_dup_keys()
-            for row, fam in zip(rec.frame_hash, rec.family):
+            for row, fam in zip(rec.frame_hash, rec.family, strict=True):
                 for h in row:
                     anchors[h] = min(anchors.get(h, fam), fam)
             files = rec.provenance()["files"]
-            if files and all(store.exists(f["name"]) and store.path(f["name"]) and store.digests[f["name"]] == f["sha256"]
-                             for f in files):
+            if files and all(store.exists(f["name"]) and store.path(f["name"])
+                             and store.digests[f["name"]] == f["sha256"] for f in files):
                 current.add(rec.id)
         except UserError as err:
             log.info("not joining %s for near-duplicate splits: %s", path, err.why)

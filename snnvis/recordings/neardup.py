@@ -78,7 +78,7 @@ def near_pairs(phash_hex, thumbs: np.ndarray) -> list[tuple[int, int]]:
         corr = unit[start:stop] @ unit.T
         ham = np.bitwise_count(bits[start:stop, None] ^ bits[None, :])
         hit = ((ham <= PHASH_MAX_BITS) & (corr >= THUMB_CORR_MIN)) | (corr >= THUMB_CORR_SAME)
-        for i, j in zip(*np.nonzero(hit)):
+        for i, j in zip(*np.nonzero(hit), strict=True):
             if start + i < j:
                 pairs.append((int(start + i), int(j)))
     return pairs

@@ -321,7 +321,7 @@ class Recording:
         with h5py.File(self.path, "r") as f:
             files = f["provenance/files"][()].astype(str).reshape(-1, 3)
             attrs = dict(f["provenance"].attrs)
-        return {"files": [dict(zip(("name", "url", "sha256"), row)) for row in files.tolist()],
+        return {"files": [dict(zip(("name", "url", "sha256"), row, strict=True)) for row in files.tolist()],
                 "importer": str(attrs.get("importer", "")),
                 "options": json.loads(attrs.get("options", "{}")),
                 "unregistered": json.loads(attrs.get("unregistered", "[]"))}

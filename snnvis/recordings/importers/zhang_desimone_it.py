@@ -125,7 +125,7 @@ def load(store: FileStore, session_id: str, bin_ms=DEFAULT_BIN_MS, **options) ->
             raise UserError("rda file", "time columns differ from the other neurons'", rel)
         name = rel.rsplit("/", 1)[-1][:-4]
         r["id"] = name[:-len("_raster_data")] if name.endswith("_raster_data") else name
-        r["cond"] = np.array([f"{o}@{p}" for o, p in zip(r["objects"], r["positions"])])
+        r["cond"] = np.array([f"{o}@{p}" for o, p in zip(r["objects"], r["positions"], strict=True)])
         neurons.append(r)
     if not neurons:
         raise UserError(f"source {SOURCE.name}", "no readable raster_rda/*.rda file")
