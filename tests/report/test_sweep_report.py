@@ -66,15 +66,20 @@ def test_sweep_report_and_skip(sweep, tmp_path):
 
     with open(out / "results.csv", newline="") as fh:
         rows = list(csv.DictReader(fh))
+    paired = [r for r in rows if r["section"] == "paired"]
+    rows = [r for r in rows if r["section"] != "paired"]
     runs_in_csv = {r["run_dir"] for r in rows}
     assert runs_in_csv == {p.name for p in runs}
     combos = {(r["model"], r["spiking"], r["seed"]) for r in rows if r["source"] == "metrics.json"}
     assert combos == {(m, s, str(k)) for m in MODELS for s in ("True", "False") for k in SEEDS}
+    n_test = 0
     for run in runs_in_csv:
         mine = [r for r in rows if r["run_dir"] == run]
         expected = {(lvl, key, m) for lvl, key in (("overall", "all"), ("area", "V4"), ("session", "210305"))
                     for m in ("pearson_r_median", "pearson_r_mean")}
-        assert {(r["level"], r["key"], r["metric"]) for r in mine if r["section"] == "test"} == expected
+        found = {(r["level"], r["key"], r["metric"]) for r in mine if r["section"] == "test"}
+        assert found >= expected and {(lvl, key) for lvl, key, _ in found} == {(lvl, key) for lvl, key, _ in expected}
+        n_test += len(found)
         assert {r["metric"] for r in mine if r["section"] == "run"} >= {"wall_s", "n_params"}
         scores = [r for r in mine if r["source"] == "scores.csv"]
         assert len(scores) == 4 * 2                                  # 4 layers x (selection, test), RSA on V4
@@ -82,7 +87,11 @@ def test_sweep_report_and_skip(sweep, tmp_path):
         assert sum(r["chosen"] == "True" for r in scores) == 2
         run_seed, = {r["seed"] for r in mine if r["source"] == "metrics.json"}
         assert {r["seed"] for r in scores} == {run_seed}             # the training seed, not the scoring seed
-    assert len(rows) == len(runs) * (6 + 3 + 3 + 8)                  # test, validation, run, scores rows
+    assert len(rows) == n_test + len(runs) * (3 + 3 + 8)             # test, validation, run, scores rows
+    # the paired SNN - twin statistics: per model, 5 rows overall and 5 for the session, over both seeds
+    assert len(paired) == len(MODELS) * 5 * 2
+    diff = [r for r in paired if r["metric"] == "pearson_r_diff_mean"]
+    assert {r["seed"] for r in diff} == {" ".join(map(str, SEEDS))} and all(0 < float(r["p_value"]) <= 1 for r in diff)
 
     figures = sorted(out.glob("*.png"))
     stems = {p.stem for p in figures}
