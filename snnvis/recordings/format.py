@@ -79,6 +79,7 @@ class RecordingData:
     stimulus_groups: list[str] | None = None
     group_universe: list[str] | None = None   # every group of the source, for identical quotas per session
     families: list[str] | None = None     # near-duplicate family per stimulus, joined over the source's sessions
+    frame_keys: tuple | None = None       # (phash, thumbs) of neardup.frame_keys(pixels), when already computed
     responses: dict[str, ResponseSet] = field(default_factory=dict)
     default_response: str | None = None
     reference_rdms: dict[str, tuple[np.ndarray, dict]] = field(default_factory=dict)
@@ -257,7 +258,7 @@ def write_recording(path: str | Path, data: RecordingData, split_seed: int = SPL
     fractions = fractions or DEFAULT_FRACTIONS
     frame_hash = frame_hashes_of(data)
     stim_hash = [content_hash(s) for s in data.pixels] if data.pixels is not None else list(frame_hash[:, 0])
-    phash, thumbs = neardup.frame_keys(data.pixels) if data.pixels is not None else (None, None)
+    phash, thumbs = (None, None) if data.pixels is None else data.frame_keys or neardup.frame_keys(data.pixels)
     fams = data.families or neardup.stimulus_families(frame_hash, neardup.families([(frame_hash, phash, thumbs)]))
     splits = assign_splits(frame_hash, data.stimulus_groups, split_seed, fractions, data.group_universe, fams)
     areas = sorted(set(data.neuron_areas)) or sorted(

@@ -30,7 +30,10 @@ log = logging.getLogger(__name__)
 
 def _keys_of(data: RecordingData) -> tuple:
     fh = frame_hashes_of(data)
-    return (fh, *neardup.frame_keys(data.pixels)) if data.pixels is not None else (fh, None, None)
+    if data.pixels is None:
+        return fh, None, None
+    data.frame_keys = data.frame_keys or neardup.frame_keys(data.pixels)   # written with the file
+    return (fh, *data.frame_keys)
 
 
 def _existing(out_dir: Path, skip: set[str], store: FileStore) -> tuple[dict[str, tuple], set[str], dict]:
@@ -57,12 +60,13 @@ def _existing(out_dir: Path, skip: set[str], store: FileStore) -> tuple[dict[str
 
 
 def pool_families(module, mirror, out_dir: Path, found: dict, loaded: dict[str, RecordingData],
-                  wanted=()) -> dict[str, str]:
+                  wanted=(), cache: dict | None = None) -> dict[str, str]:
     """Family key of every frame of every session available to join splits with (see module doc).
 
     A session already imported from unchanged files contributes the keys stored in its file;
-    the others are computed from the store.
+    the others are computed from the store. ``cache`` (if given) receives (phash, thumb) by frame hash.
     """
+    cache = {} if cache is None else cache
     keys = {sid: _keys_of(d) for sid, d in loaded.items()}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")               # unregistered files warn when they are imported
@@ -82,6 +86,8 @@ def pool_families(module, mirror, out_dir: Path, found: dict, loaded: dict[str, 
         keys[sid] = (fh, *neardup.frame_keys(pixels))
     keys.update({sid: k for sid, k in existing.items() if sid not in keys})
     family_of = neardup.families(list(keys.values()), anchors)
+    cache.update({h: (ph[i, k], th[i, k]) for fh, ph, th in keys.values() if ph is not None
+                  for i in range(fh.shape[0]) for k, h in enumerate(fh[i])})
     for sid, (fh, _, _) in existing.items():
         stored = Recording(out_dir / f"{sid}.h5").family if (out_dir / f"{sid}.h5").is_file() else None
         if stored is not None and list(stored) != neardup.stimulus_families(fh, family_of) and sid not in wanted:
@@ -143,7 +149,8 @@ def import_source(name: str, mirror: str | Path | None = None, out: str | Path =
             target = out_dir / f"{sid}.h5"
             if force or not (target.is_file() and _up_to_date(target, FileStore(module.SOURCE, mirror), options)):
                 loaded[sid] = _load(module, mirror, sid, options)
-    family_of = pool_families(module, mirror, out_dir, found, loaded, wanted)
+    cache: dict = {}
+    family_of = pool_families(module, mirror, out_dir, found, loaded, wanted, cache)
     todo: dict[str, RecordingData] = {}
     for sid in (progress(wanted) if progress else wanted):     # read and check everything before writing
         target = out_dir / f"{sid}.h5"
@@ -152,7 +159,11 @@ def import_source(name: str, mirror: str | Path | None = None, out: str | Path =
                 target, FileStore(module.SOURCE, mirror), options, family_of):
             continue
         data = loaded.pop(sid, None) or _load(module, mirror, sid, options)
-        data.families = neardup.stimulus_families(frame_hashes_of(data), family_of)
+        fh = frame_hashes_of(data)
+        if data.pixels is not None and data.frame_keys is None and all(h in cache for h in fh.ravel()):
+            data.frame_keys = (np.array([[cache[h][0] for h in row] for row in fh], dtype=object),
+                               np.array([[cache[h][1] for h in row] for row in fh], dtype=np.uint8))
+        data.families = neardup.stimulus_families(fh, family_of)
         check_recording_data(data, target)
         todo[sid] = data
     for sid, data in todo.items():
