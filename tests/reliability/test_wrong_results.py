@@ -86,9 +86,12 @@ def test_two_processes_default_run_dirs_do_not_collide(tmp_path, train_args):
 
 # 2. a refused rerun rewrote .hydra/config.yaml, and scoring trusted it ---------------------------
 
-@pytest.fixture
-def finished_cli_run(tmp_path, train_args):
-    run_dir = tmp_path / "run"
+@pytest.fixture(scope="module")
+def finished_cli_run(tmp_path_factory, tiny_recording):
+    from training_helpers import TINY, recordings_override
+
+    train_args = [*TINY, recordings_override([tiny_recording]), "trainer.max_epochs=2"]
+    run_dir = tmp_path_factory.mktemp("cli_run") / "run"
     out = train_cli([*train_args, f"hydra.run.dir={run_dir}"])
     assert out.returncode == 0, out.stderr
     assert (run_dir / ".hydra" / "config.yaml").is_file()
@@ -106,13 +109,16 @@ def test_refused_rerun_leaves_every_file_byte_identical(finished_cli_run, train_
     assert snapshot(run_dir) == before
 
 
-def test_scoring_uses_the_config_saved_in_the_checkpoint(finished_cli_run):
+def test_scoring_uses_the_config_saved_in_the_checkpoint(finished_cli_run, tmp_path):
     """Editing (or overwriting) the run dir's YAML does not change the model that is scored."""
+    import shutil
+
     from omegaconf import OmegaConf
 
     from snnvis.evaluation.activations import load_encoder
 
-    run_dir = finished_cli_run
+    run_dir = tmp_path / "run"
+    shutil.copytree(finished_cli_run, run_dir)
     yaml = run_dir / ".hydra" / "config.yaml"
     cfg = OmegaConf.load(yaml)
     cfg.model.spiking, cfg.seed = False, 7

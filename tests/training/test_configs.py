@@ -4,8 +4,8 @@ from __future__ import annotations
 import pytest
 import torch
 from omegaconf import OmegaConf
-
 from training_helpers import CONFIGS, compose_train
+
 from snnvis.models import build_model, count_params
 from snnvis.training.loop import config_hash
 
