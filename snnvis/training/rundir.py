@@ -132,6 +132,8 @@ def clear_previous(run_dir: Path) -> list[str]:
     ``metrics.json`` goes first, so a kill part-way leaves a dir that does not look
     finished and no file of the old run under its final name; returns what was removed.
     """
+    for stale in run_dir.glob(".replaced-*"):   # left by a run killed while it cleared (we hold the lock)
+        shutil.rmtree(stale, ignore_errors=True)
     present = [name for name in RUN_OUTPUTS if (run_dir / name).exists()]
     if not present:
         return []

@@ -168,6 +168,10 @@ def test_starting_over_removes_the_previous_runs_outputs(tmp_path, train_args):
     assert sorted(p.name for p in (run_dir / "checkpoints").iterdir()) == ["best.pt", "last.pt"]
     assert [row.split(",")[0] for row in (run_dir / "log.csv").read_text().splitlines()[1:]] == ["1"]
     assert not [p for p in run_dir.iterdir() if p.name.startswith(".replaced")]
+    # a run killed while it moved the old outputs aside left them in .replaced-<pid>: cleared next time
+    (run_dir / ".replaced-12345" / "checkpoints").mkdir(parents=True)
+    loop.run(compose_train([*train_args, "trainer.max_epochs=2"]), run_dir, model_label=LABEL)
+    assert not [p for p in run_dir.iterdir() if p.name.startswith(".replaced")]
 
 
 # 4. a regenerated recording at the same path ---------------------------------------------------
