@@ -54,6 +54,6 @@ def random_core_baseline(initial_core, sessions, device, batch_size: int, seed: 
               for k in keys}
     out = group_summaries(merged, np.concatenate(areas), np.concatenate(ids), seed=seed)
     out["method"] = (f"ridge (alpha per neuron by leave-one-out on the train split) on the untrained core's output, "
-                     f"averaged over steps {list(core.time.static_window())} and projected to {projection.out_features} "
-                     f"dims; BatchNorm statistics from the training stimuli")
+                     f"averaged over steps {list(core.time.static_window())} and projected to "
+                     f"{projection.out_features} dims; BatchNorm statistics from the training stimuli")
     return out
