@@ -76,14 +76,24 @@ import numpy as np
 from snnvis.errors import UserError
 from snnvis.models import LayerSpec
 from snnvis.recordings.recording import Recording
-from snnvis.similarity import (bootstrap_ci, cka, compare_rdms, correct_r, kfold_pls, kfold_ridge, noise_ceiling,
-                               predictivity, rdm, svcca_cv)
+from snnvis.similarity import (
+    bootstrap_ci,
+    cka,
+    compare_rdms,
+    correct_r,
+    kfold_pls,
+    kfold_ridge,
+    noise_ceiling,
+    predictivity,
+    rdm,
+    svcca_cv,
+)
 from snnvis.similarity.cca import svcca_transform
 from snnvis.similarity.ceilings import mean_reliability
 from snnvis.similarity.cka_ceiling import cka_ceiling
 from snnvis.similarity.rdm import silent_fraction
-from snnvis.similarity.rsa import expected_ceiling, partition_noise_ceiling, partition_rdms
 from snnvis.similarity.regression import pls_fit_predict, ridge_fit_predict
+from snnvis.similarity.rsa import expected_ceiling, partition_noise_ceiling, partition_rdms
 
 __all__ = ["CKA", "METRICS", "PLS", "RSA", "SELECTIONS", "SVCCA", "LayerScorer", "Ridge", "ScoreRow", "Target",
            "build_metrics", "choose_layers", "score_layer", "stimulus_splits", "targets_from_recording"]
@@ -343,7 +353,8 @@ class RSA(_Unfitted):
                 lower, upper = noise_ceiling(rdms, self.compare)
                 ceiling = (_f(lower), _f(upper), _f(expected_ceiling(rdms, self.compare)))
                 kind = (f"rsa noise ceiling of {k} subject RDMs, scored as the mean similarity to them; ceiling = "
-                        "sqrt(mean similarity between them), rsatoolbox lower/upper bounds in ceiling_lower/ceiling_upper")
+                        "sqrt(mean similarity between them), rsatoolbox lower/upper bounds in "
+                        "ceiling_lower/ceiling_upper")
             return {"rdms": rdms, "ceiling": ceiling, "kind": kind, "n": target.n_units}
         n = target.responses.shape[1]
         trials = None if target.trials is None else target.trials[idx]

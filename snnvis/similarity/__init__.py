@@ -8,22 +8,46 @@ Nothing here reads files or depends on the rest of snnvis.
 Modules: :mod:`.rdm` (RDMs), :mod:`.compare` (RDM comparison), :mod:`.rsa` (RSA noise
 ceilings), :mod:`.cka`, :mod:`.cca` (CCA, SVCCA), :mod:`.regression` (held-out ridge and
 PLS predictivity), :mod:`.ceilings` (single-neuron reliability and noise-corrected
-metrics), :mod:`.cowley` (the same as Cowley et al. compute them), :mod:`.cka_ceiling`, :mod:`.tsrsa` (time-series RSA, curvature, noise-corrected curvature),
+metrics), :mod:`.cowley` (the same as Cowley et al. compute them), :mod:`.cka_ceiling`,
+:mod:`.tsrsa` (time-series RSA, curvature, noise-corrected curvature),
 :mod:`.bootstrap`.
 """
 from .bootstrap import bootstrap_ci, subsample_conditions
 from .cca import SVCCAResult, cca, svcca, svcca_cv, svcca_transform
-from .ceilings import (correct_r, feve, mean_reliability, noise_corrected_r2, normalize, pearson_ceiling,
-                       split_half_reliability)
+from .ceilings import (
+                       correct_r,
+                       feve,
+                       mean_reliability,
+                       noise_corrected_r2,
+                       normalize,
+                       pearson_ceiling,
+                       split_half_reliability,
+)
 from .cka import cka, hsic
 from .cka_ceiling import cka_ceiling
-from .cowley import cowley_r2_er, cowley_split_half
 from .compare import compare_rdms
+from .cowley import cowley_r2_er, cowley_split_half
 from .rdm import rdm, rdm_crossvalidated, silent_fraction
-from .regression import (Predictivity, kfold_pls, kfold_ridge, kfold_splits, loo_ridge,
-                         loo_ridge_alphas, pls_fit_predict, predictivity, ridge_fit_predict)
-from .rsa import (expected_ceiling, noise_ceiling, partition_noise_ceiling, partition_rdms, rdms_by_group,
-                  rdms_from_folds, split_half_ceiling)
+from .regression import (
+                       Predictivity,
+                       kfold_pls,
+                       kfold_ridge,
+                       kfold_splits,
+                       loo_ridge,
+                       loo_ridge_alphas,
+                       pls_fit_predict,
+                       predictivity,
+                       ridge_fit_predict,
+)
+from .rsa import (
+                       expected_ceiling,
+                       noise_ceiling,
+                       partition_noise_ceiling,
+                       partition_rdms,
+                       rdms_by_group,
+                       rdms_from_folds,
+                       split_half_ceiling,
+)
 from .tsrsa import curvature, curvature_corrected, difference_gram, subsequences, tsrsa
 
 __all__ = [

@@ -95,12 +95,12 @@ def _grams(xc: torch.Tensor, yc: torch.Tensor, kind: str, sigma_frac: float = 0.
     return matmul(xc, xc.T), matmul(yc, yc.T)      # centred features give centred Gram matrices
 
 
-def _hsic_of(k: torch.Tensor, l: torch.Tensor, kind: str) -> torch.Tensor:
-    return _unbiased_hsic(k, l) if kind == "linear_unbiased" else (k * l).sum()
+def _hsic_of(gx: torch.Tensor, gy: torch.Tensor, kind: str) -> torch.Tensor:
+    return _unbiased_hsic(gx, gy) if kind == "linear_unbiased" else (gx * gy).sum()
 
 
-def _hsic_ratio(k: torch.Tensor, l: torch.Tensor, kind: str) -> torch.Tensor:
-    return _ratio(_hsic_of(k, l, kind), _hsic_of(k, k, kind) * _hsic_of(l, l, kind))
+def _hsic_ratio(gx: torch.Tensor, gy: torch.Tensor, kind: str) -> torch.Tensor:
+    return _ratio(_hsic_of(gx, gy, kind), _hsic_of(gx, gx, kind) * _hsic_of(gy, gy, kind))
 
 
 @dispatch("X", "Y")

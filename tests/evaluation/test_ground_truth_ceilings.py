@@ -9,7 +9,7 @@ import pytest
 from snnvis.evaluation import LayerScorer, Target, build_metrics
 from snnvis.models import LayerSpec
 from snnvis.recordings.synthetic import SynthConfig, expected_ceiling, simulate
-from snnvis.similarity import (bootstrap_ci, cka, compare_rdms, correct_r, mean_reliability, predictivity, rdm)
+from snnvis.similarity import bootstrap_ci, cka, compare_rdms, correct_r, mean_reliability, predictivity, rdm
 from snnvis.similarity.regression import ridge_fit_predict
 
 ALPHAS = [1e-3, 1e-2, 0.1, 1.0]

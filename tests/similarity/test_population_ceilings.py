@@ -5,14 +5,24 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from rsatoolbox.inference import boot_noise_ceiling
+from rsatoolbox.inference import boot_noise_ceiling, eval_fixed
 from rsatoolbox.model import ModelFixed
-from rsatoolbox.inference import eval_fixed
 from rsatoolbox.rdm import RDMs
 
-from snnvis.similarity import (cka, cka_ceiling, compare_rdms, expected_ceiling, hsic, mean_reliability,
-                               partition_noise_ceiling, partition_rdms, rdm, rdms_from_folds, silent_fraction,
-                               split_half_reliability)
+from snnvis.similarity import (
+    cka,
+    cka_ceiling,
+    compare_rdms,
+    expected_ceiling,
+    hsic,
+    mean_reliability,
+    partition_noise_ceiling,
+    partition_rdms,
+    rdm,
+    rdms_from_folds,
+    silent_fraction,
+    split_half_reliability,
+)
 from snnvis.similarity.rdm import upper_triangle
 
 
