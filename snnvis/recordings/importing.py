@@ -28,11 +28,19 @@ from snnvis.utils import content_hash
 log = logging.getLogger(__name__)
 
 
-def _keys_of(data: RecordingData) -> tuple:
+def _keys_of(data: RecordingData, cache: dict) -> tuple:
+    """(frame_hash, phash, thumbs) of a loaded session; frames already in ``cache`` are not hashed again."""
     fh = frame_hashes_of(data)
     if data.pixels is None:
         return fh, None, None
-    data.frame_keys = data.frame_keys or neardup.frame_keys(data.pixels)   # written with the file
+    if data.frame_keys is None:
+        todo = {h: (i, k) for i, row in enumerate(fh) for k, h in enumerate(row) if h not in cache}
+        if todo:
+            frames = np.stack([data.pixels[i, k] for i, k in todo.values()])[:, None]
+            ph, th = neardup.frame_keys(frames)
+            cache.update({h: (ph[j, 0], th[j, 0]) for j, h in enumerate(todo)})
+        data.frame_keys = (np.array([[cache[h][0] for h in row] for row in fh], dtype=object),
+                           np.array([[cache[h][1] for h in row] for row in fh], dtype=np.uint8))
     return (fh, *data.frame_keys)
 
 
@@ -67,7 +75,7 @@ def pool_families(module, mirror, out_dir: Path, found: dict, loaded: dict[str, 
     the others are computed from the store. ``cache`` (if given) receives (phash, thumb) by frame hash.
     """
     cache = {} if cache is None else cache
-    keys = {sid: _keys_of(d) for sid, d in loaded.items()}
+    keys = {sid: _keys_of(d, cache) for sid, d in loaded.items()}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")               # unregistered files warn when they are imported
         existing, current, anchors = _existing(out_dir, set(keys), FileStore(module.SOURCE, mirror))
