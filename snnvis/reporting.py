@@ -37,7 +37,8 @@ Outputs of :func:`make_report` (in ``out``):
     p_value, test    section ``paired`` only (one set of rows per model over all its seeds, overall
                      and per session): ``pearson_r_diff_mean`` (SNN − twin, mean over neurons of
                      the seed-averaged per-neuron difference, with a seeds × neurons × stimuli
-                     bootstrap CI and a sign-flip permutation p-value; ``test`` names it),
+                     bootstrap CI and the p-value of SNN/twin swapped per seed × stimulus;
+                     ``test`` names it), ``p_value_seeds`` (whole runs swapped per seed),
                      ``pearson_r_diff_median``, ``pearson_r_median_snn``/``_twin``, ``n_seeds``;
                      ``seed`` lists the paired seeds (:mod:`snnvis.reporting_paired`)
     ===============  ==========================================================
@@ -401,7 +402,7 @@ def figure_prediction(runs: list[Run], out: Path, entries: list, notes: list) ->
           f"{n_pairs} SNN/twin pair(s). Scatter: held-out Pearson r per neuron (test split), SNN vs its twin "
           "(same model, seed and data). Bars: median r over neurons, mean over seeds with a t-CI across seeds. "
           "A constant prediction (e.g. from a silent SNN) scores r = 0. The paired test of SNN − twin "
-          "(bootstrap over seeds × neurons × stimuli, sign-flip p) is in the paired table.")
+          "(bootstrap over seeds × neurons × stimuli, permutation p) is in the paired table.")
 
 
 def heatmap_rows(rows: list[dict], split: str = "test") -> dict[tuple[str, bool], list[dict]]:

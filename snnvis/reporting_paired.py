@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from snnvis.similarity.paired import TEST_NAME, PairedResult
 from snnvis.training.summary import PAIRED_HEADER, PairedRow, paired_cells, paired_rows
 
-N_BOOT, N_PERM = 1000, 10000
+N_BOOT, N_PERM = 1000, 2000
 
 
 def paired_for_runs(runs: Sequence, notes: list[str], n_boot: int = N_BOOT, n_perm: int = N_PERM) -> list[PairedRow]:
@@ -30,6 +30,8 @@ def _rows(base: dict, level: str, key: str, res: PairedResult) -> list[dict]:
     return [
         {**common, "metric": "pearson_r_diff_mean", "value": res.diff_mean, "ci_low": res.ci_low,
          "ci_high": res.ci_high, "p_value": res.p_value, "test": TEST_NAME},
+        {**common, "metric": "p_value_seeds", "value": res.p_value_seeds, "test": "whole runs swapped within each "
+         "seed's SNN/twin pair (exact permutation test over seeds)"},
         {**common, "metric": "pearson_r_diff_median", "value": res.diff_median},
         {**common, "metric": "pearson_r_median_snn", "value": res.r_a_median},
         {**common, "metric": "pearson_r_median_twin", "value": res.r_b_median},
@@ -59,5 +61,5 @@ def paired_html(rows: Sequence[PairedRow], table) -> str:
         if len(r.sessions) > 1:
             cells += [paired_cells(f"{r.model} / {s}", len(r.seeds), res) for s, res in r.sessions.items()]
     res = rows[0].overall
-    return (f"<p>Test: {html.escape(TEST_NAME)}; {res.n_boot} bootstrap resamples, {res.n_perm} sign flips.</p>\n"
+    return (f"<p>Test: {html.escape(TEST_NAME)}; {res.n_boot} bootstrap resamples, {res.n_perm} random swaps.</p>\n"
             + table(PAIRED_HEADER, cells))

@@ -4,8 +4,8 @@ Two tables: one row per run (held-out median r with its CI over neurons), then o
 model with the paired SNN − twin comparison of :mod:`snnvis.similarity.paired`: the runs of
 an SNN and its twin with the same model and seed are paired, their ``predictions.h5`` must
 hold the same neurons (by id) and test stimuli (by index) in every session, and the
-difference of per-neuron held-out r gets a seeds × neurons × stimuli bootstrap CI and a
-sign-flip permutation p-value.
+difference of per-neuron held-out r gets a seeds × neurons × stimuli bootstrap CI and two
+permutation p-values (SNN/twin swapped per seed × stimulus, and whole runs swapped per seed).
 """
 from __future__ import annotations
 
@@ -126,7 +126,7 @@ def _stack(preds: dict, seeds: list[int], session: str) -> tuple[np.ndarray, np.
             np.stack([preds[(s, True)][session]["response"] for s in seeds]))
 
 
-def paired_rows(runs: Sequence[tuple[str, bool, int, Path]], n_boot: int = 1000, n_perm: int = 10000,
+def paired_rows(runs: Sequence[tuple[str, bool, int, Path]], n_boot: int = 1000, n_perm: int = 2000,
                 seed: int = 0, note: Callable[[str], None] = log.warning) -> list[PairedRow]:
     """Paired SNN − twin statistics per model.
 
@@ -168,7 +168,7 @@ def paired_rows(runs: Sequence[tuple[str, bool, int, Path]], n_boot: int = 1000,
 
 PAIRED_HEADER = ["model", "seeds", "neurons", "test stimuli", "SNN median r", "twin median r",
                  "mean Δr SNN − twin [95% CI: bootstrap seeds × neurons × stimuli]", "median Δr",
-                 "p (sign-flip permutation, two-sided)"]
+                 "p (SNN/twin swapped per seed × stimulus)", "p seeds (runs swapped per seed, exact)"]
 
 
 def paired_cells(label: str, n_seeds: int, res: PairedResult) -> list[str]:
@@ -177,17 +177,17 @@ def paired_cells(label: str, n_seeds: int, res: PairedResult) -> list[str]:
         return "-" if not np.isfinite(x) else format(x, fmt)
     return [label, str(n_seeds), str(res.n_neurons), str(res.n_stimuli), f(res.r_a_median), f(res.r_b_median),
             f"{f(res.diff_mean, '+.3f')} [{f(res.ci_low, '+.3f')}, {f(res.ci_high, '+.3f')}]",
-            f(res.diff_median, "+.3f"), format_p(res.p_value, res.n_perm)]
+            f(res.diff_median, "+.3f"), format_p(res.p_value, res.n_perm), format_p(res.p_value_seeds, res.n_perm)]
 
 
 def format_p(p: float, n_perm: int) -> str:
     if not np.isfinite(p):
         return "-"
     floor = 1 / (1 + n_perm)
-    return f"< {floor:.0e}" if p <= floor * 1.0000001 and n_perm >= 1000 else f"{p:.3g}"
+    return f"≤ {floor:.1g}" if p <= floor * 1.0000001 else f"{p:.3g}"
 
 
-def paired_table(paths: list[str | Path], n_boot: int = 1000, n_perm: int = 10000, seed: int = 0) -> str:
+def paired_table(paths: list[str | Path], n_boot: int = 1000, n_perm: int = 2000, seed: int = 0) -> str:
     """Markdown table of the paired SNN − twin comparison per model (and per session), with the test named
     below it; empty when no model has both an SNN and a twin run."""
     runs = []
@@ -203,8 +203,8 @@ def paired_table(paths: list[str | Path], n_boot: int = 1000, n_perm: int = 1000
         cells.append(paired_cells(r.model, len(r.seeds), r.overall))
         if len(r.sessions) > 1:
             cells += [paired_cells(f"{r.model} / {s}", len(r.seeds), res) for s, res in r.sessions.items()]
-    return (markdown_table(PAIRED_HEADER, cells, align="llrrrrrrr") +
-            f"\n\nTest: {TEST_NAME}; {n_boot} bootstrap resamples, {n_perm} sign flips.")
+    return (markdown_table(PAIRED_HEADER, cells, align="llrrrrrrrr") +
+            f"\n\nTest: {TEST_NAME}; {n_boot} bootstrap resamples, {n_perm} random swaps.")
 
 
 if __name__ == "__main__":

@@ -89,12 +89,12 @@ def test_report_tables_and_figures(temporal_sweep, tmp_path):
         assert reader.fieldnames == RESULT_COLUMNS
         rows = list(reader)
     per_run = 2 * 3 * 2 + 3 + 3           # (test, baseline) x (overall, V1, s1) x 2 metrics; validation; run facts
-    paired = 5 * 2                         # 5 paired statistics, overall and for session s1
+    paired = 6 * 2                         # 6 paired statistics, overall and for session s1
     assert len(rows) == 4 * per_run + 3 * 6 + paired
     assert {r["section"] for r in rows} == {"test", "baseline", "validation", "run", "scores", "paired"}
     diff = next(r for r in rows if r["section"] == "paired" and r["metric"] == "pearson_r_diff_mean"
                 and r["level"] == "overall")
-    assert diff["seed"] == "0 1" and diff["n"] == "6" and "sign-flip" in diff["test"]
+    assert diff["seed"] == "0 1" and diff["n"] == "6" and "swapping" in diff["test"]
     assert 0 < float(diff["p_value"]) <= 1
     assert float(diff["ci_low"]) <= float(diff["value"]) <= float(diff["ci_high"])
     ci = [r for r in rows if r["metric"] == "pearson_r_median"]
@@ -111,7 +111,7 @@ def test_report_tables_and_figures(temporal_sweep, tmp_path):
         for ext in (".png", ".pdf"):
             assert f.stem.with_suffix(ext).stat().st_size > 1000
     page = rep.html.read_text()
-    assert page.count("<img ") == 6 and "results.csv" in page and "SNN − twin" in page and "sign-flip" in page
+    assert page.count("<img ") == 6 and "results.csv" in page and "SNN − twin" in page and "swapping SNN and twin" in page
 
 
 def test_labels_include_varying_overrides(tmp_path):

@@ -88,8 +88,8 @@ def test_sweep_report_and_skip(sweep, tmp_path):
         run_seed, = {r["seed"] for r in mine if r["source"] == "metrics.json"}
         assert {r["seed"] for r in scores} == {run_seed}             # the training seed, not the scoring seed
     assert len(rows) == n_test + len(runs) * (3 + 3 + 8)             # test, validation, run, scores rows
-    # the paired SNN - twin statistics: per model, 5 rows overall and 5 for the session, over both seeds
-    assert len(paired) == len(MODELS) * 5 * 2
+    # the paired SNN - twin statistics: per model, 6 rows overall and 6 for the session, over both seeds
+    assert len(paired) == len(MODELS) * 6 * 2
     diff = [r for r in paired if r["metric"] == "pearson_r_diff_mean"]
     assert {r["seed"] for r in diff} == {" ".join(map(str, SEEDS))} and all(0 < float(r["p_value"]) <= 1 for r in diff)
 

@@ -13,6 +13,7 @@ from snnvis.similarity.paired import (
     pearson_r,
     per_neuron_difference,
     sign_flip_pvalue,
+    swap_pvalue,
 )
 
 
@@ -129,23 +130,50 @@ def test_ci_covers_the_true_difference_at_about_the_nominal_rate():
     covered, covered_neurons_only, estimates = [], [], []
     for i in range(100):
         sessions = [_seeded_population(rng)]
-        res = paired_comparison(sessions, n_boot=150, n_perm=200, seed=i)
+        lo_h, hi_h, boot = hierarchical_bootstrap(sessions, n_boot=150, seed=i)
         d = per_neuron_difference(pearson_r(sessions[0][0], sessions[0][2]), pearson_r(sessions[0][1], sessions[0][2]))
         lo, hi = np.percentile(d[rng.integers(0, d.size, (500, d.size))].mean(1), [2.5, 97.5])
-        covered.append(res.ci_low <= truth <= res.ci_high)
+        covered.append(lo_h <= truth <= hi_h)
         covered_neurons_only.append(lo <= truth <= hi)
-        estimates.append(res.diff_mean)
-        assert res.n_seeds == 3 and res.n_neurons == 40 and res.n_stimuli == 60
+        estimates.append(np.mean(d))
     assert abs(np.mean(estimates) - truth) < 0.1 * truth            # the estimate is about unbiased
     assert 0.86 <= np.mean(covered) <= 0.99, np.mean(covered)
     assert np.mean(covered_neurons_only) < 0.7, np.mean(covered_neurons_only)
 
 
+def test_seed_swap_is_the_exact_sign_flip_of_per_seed_differences():
+    """Swapping whole runs of seed k flips the sign of its mean difference D_k: scipy's exact paired
+    permutation test on the per-seed mean r of SNN and twin is the reference."""
+    rng = np.random.default_rng(6)
+    sessions = [_seeded_population(rng, n_seeds=5, tau_a=0.9, tau_b=1.1)]
+    a, b, resp = sessions[0]
+    ra, rb = pearson_r(a, resp).mean(axis=1), pearson_r(b, resp).mean(axis=1)
+    ref = stats.permutation_test((ra, rb), lambda x, y, axis: np.mean(x - y, axis=axis), vectorized=True,
+                                 permutation_type="samples", n_resamples=np.inf)
+    p = swap_pvalue(sessions, "seeds")
+    assert p == pytest.approx(ref.pvalue, abs=1e-12) and p >= 2 / 2 ** 5          # 5 seeds: 32 patterns
+
+
+def test_stimulus_swap_holds_its_level_when_errors_are_shared_and_the_neuron_sign_flip_does_not():
+    """Null (same model quality), half of each model's error shared by the neurons of a stimulus."""
+    rng = np.random.default_rng(8)
+    p_swap, p_flip = [], []
+    for i in range(120):
+        sessions = [_seeded_population(rng, n_stim=40, n_neurons=30, tau_a=1.0, tau_b=1.0, seed_sd=0.0)]
+        p_swap.append(swap_pvalue(sessions, "stimuli", n_perm=99, seed=i))
+        a, b, resp = sessions[0]
+        p_flip.append(sign_flip_pvalue(per_neuron_difference(pearson_r(a, resp), pearson_r(b, resp)), n_perm=999))
+    assert np.mean(np.asarray(p_swap) < 0.05) <= 0.1, np.mean(np.asarray(p_swap) < 0.05)
+    assert np.mean(np.asarray(p_flip) < 0.05) > 0.1, np.mean(np.asarray(p_flip) < 0.05)
+
+
 def test_p_values_are_uniform_under_the_null_and_small_under_a_difference():
     rng = np.random.default_rng(5)
-    null = [paired_comparison([_population(rng, tau_a=1.0, tau_b=1.0)], n_boot=1, n_perm=999, seed=i).p_value
-            for i in range(300)]
+    null = [paired_comparison([_population(rng, n_stim=40, n_neurons=20, tau_a=1.0, tau_b=1.0)], n_boot=1,
+                              n_perm=99, seed=i).p_value for i in range(150)]
     assert stats.kstest(null, "uniform").pvalue > 0.01
-    assert 0.02 <= np.mean(np.asarray(null) < 0.05) <= 0.09
+    assert 0.01 <= np.mean(np.asarray(null) < 0.05) <= 0.1
     res = paired_comparison([_population(rng, tau_a=0.5, tau_b=1.5)], n_boot=200, n_perm=999)
+    assert res.n_seeds == 3 and res.n_neurons == 40 and res.n_stimuli == 60
     assert res.p_value < 0.01 and res.ci_low > 0 and res.r_a_median > res.r_b_median
+    assert res.p_value_seeds == pytest.approx(0.25)             # 3 seeds, all favouring A: 2 of 8 patterns
