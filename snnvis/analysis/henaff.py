@@ -53,6 +53,14 @@ from snnvis.recordings.recording import Recording
 from snnvis.utils import read_csv_rows
 
 CATEGORIES = ("natural", "synthetic")
+# Inclusion: a sequence enters the headline comparison when its step SNR (:func:`step_snr`)
+# is at least this. Below it no estimator here recovers curvature in simulation (the
+# posterior reverts towards 90 deg, the moment estimate piles up at 0 deg or is undefined);
+# at and above it the posterior median is within 15 deg of the truth for 60-120 deg
+# (tests/analysis/test_curvature_posterior.py). Selecting on SNR, which depends on the
+# squared speeds only, does not select on the angle estimate (selecting on the width of the
+# credible interval does: it keeps sequences that happen to look straight).
+MIN_STEP_SNR = 0.2
 ZOOMS = ("zoom1x", "zoom2x")
 N_MOVIES = 10
 _ID_RE = re.compile(r"^(zoom\d+x)/(natural|synthetic|contrast)/movie0*(\d+)(?:-.*)?$")
@@ -81,8 +89,8 @@ def session_curvatures(recording_path: str | Path, frame_step: int = 1, response
         frame_step, pixel_curvature, v1_curvature_naive, v1_curvature_moment (clipped moment
         estimate), v1_curvature (posterior median), v1_ci_low, v1_ci_high (95% credible
         interval), delta (= v1_curvature - pixel_curvature), delta_moment, snr
-        (:func:`step_snr`), n_units, n_repeats (repeats with any recorded count). Angles in
-        degrees.
+        (:func:`step_snr`), included (snr >= :data:`MIN_STEP_SNR`), n_units, n_repeats
+        (repeats with any recorded count). Angles in degrees.
     """
     rec = Recording(recording_path)
     info = rec.response_info(response)
@@ -112,6 +120,7 @@ def session_curvatures(recording_path: str | Path, frame_step: int = 1, response
             "v1_curvature": float(corrected[k]), "v1_ci_low": float(post["ci_low"][k]),
             "v1_ci_high": float(post["ci_high"][k]), "delta": float(corrected[k]) - pixel,
             "delta_moment": float(moment[k]) - pixel, "snr": float(snr[k]),
+            "included": bool(snr[k] >= MIN_STEP_SNR),
             "n_units": int(rec.n_neurons), "n_repeats": int(n_rep[k]),
         })
     return records

@@ -83,3 +83,16 @@ def test_shrinks_towards_the_prior_middle_when_unresolved():
     bias = np.median(r["posterior"]) - np.median(r["true"])
     assert 0.0 < bias < 25.0
     assert np.median(r["ci_high"] - r["ci_low"]) > 60.0
+
+
+def test_below_the_inclusion_threshold_the_data_do_not_constrain_curvature():
+    """At step SNR 0.1 (a quarter of the synthetic Hénaff sequences are below 0.06) the
+    credible interval spans most of [0, 180] and the median moves towards 90 deg whatever
+    the truth: why the reproduction includes only sequences with SNR >= MIN_STEP_SNR."""
+    from snnvis.analysis.henaff import MIN_STEP_SNR
+    assert MIN_STEP_SNR >= 0.2                                       # the lowest SNR validated above
+    r = simulate_recovery([30.0, 60.0], n_units=30, n_repeats=45, snr=0.1, n_sim=40, base_rate=3.0, angle_sd=15.0,
+                          speed_cv=0.3, seed=11)
+    assert np.median(r["ci_high"] - r["ci_low"]) > 120.0
+    for i in range(2):
+        assert abs(np.median(r["posterior"][i]) - 90.0) < abs(np.median(r["true"][i]) - 90.0)

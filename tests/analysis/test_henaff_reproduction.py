@@ -169,7 +169,9 @@ def test_table_lines_on_one_session(records, table, datasets_dir):
     from snnvis.analysis.henaff_source import load_source_data
     from snnvis.analysis.henaff_table import table_lines
     lines = table_lines(records, table, load_source_data(_source_path(datasets_dir)), 1, n_boot=200)
-    s = summary(records, n_boot=200)
-    assert f"{s['synthetic']['median']:+.1f}°" in lines[0] and lines[0].startswith("| snnvis posterior, all 11")
+    from snnvis.analysis.henaff import MIN_STEP_SNR
+    assert all(r["included"] == (r["snr"] >= MIN_STEP_SNR) for r in records)
+    s = summary([r for r in records if r["included"]], n_boot=200)
+    assert f"{s['synthetic']['median']:+.1f}°" in lines[0] and lines[0].startswith("| snnvis posterior, all 11 frames, step SNR")
     assert any(line.startswith("| paper source data") for line in lines)
     assert any("exactly 0°" in line for line in lines)
