@@ -1,10 +1,9 @@
 """Fixtures for the reliability tests: tiny synthetic recordings, the snnvis-train app run
 in-process (fast: no interpreter and torch start-up per case) or as the real console
-script, and byte-level snapshots of run dirs.
+script. Byte-level snapshots and the error-line check are in reliability_helpers.py.
 """
 from __future__ import annotations
 
-import hashlib
 import sys
 from pathlib import Path
 
@@ -12,24 +11,6 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "training"))
 from training_helpers import TINY, recordings_override, write_synthetic  # noqa: E402
-
-
-def snapshot(folder: Path) -> dict[str, str]:
-    """sha256 of every file under ``folder`` (hidden files, .hydra/ and logs included)."""
-    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file()}
-
-
-def error_lines(text: str) -> list[str]:
-    return [line for line in text.splitlines() if line.startswith("snnvis: error:")]
-
-
-def assert_one_error(stderr: str, expected_start: str) -> None:
-    """stderr is exactly one line, the ``snnvis: error:`` line, and it starts as expected."""
-    lines = [line for line in stderr.splitlines() if line.strip()]
-    assert lines == error_lines(stderr) and len(lines) == 1, stderr
-    assert lines[0].startswith(expected_start), lines[0]
-    assert "Traceback" not in stderr
 
 
 @pytest.fixture(scope="session")

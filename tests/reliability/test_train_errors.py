@@ -9,7 +9,7 @@ import subprocess
 import time
 
 import pytest
-from conftest import assert_one_error, snapshot
+from reliability_helpers import assert_one_error, snapshot
 from training_helpers import CONFIGS, VENV_BIN, compose_train, train_cli
 
 from snnvis.training import loop

@@ -12,7 +12,7 @@ import subprocess
 import h5py
 import numpy as np
 import pytest
-from conftest import assert_one_error, snapshot
+from reliability_helpers import assert_one_error, snapshot
 from training_helpers import VENV_BIN, comparable, compose_train, train_cli, write_synthetic
 
 from snnvis.training import loop
