@@ -21,6 +21,8 @@ The full specification is ``recordings/README.md``. In short::
     /reference_rdms/<name>  float64 (n_stimuli, n_stimuli)  attrs: area, method, description
     /splits/{train,validation,test}  int64 stimulus indices   attrs: seed, fractions, rule
     /provenance/files       str (n, 3): name, url, sha256;  attrs: importer, options, registered
+    /protocol               attrs: mode (independent | stream | movie), on_ms, off_ms, description
+    /protocol/order, /protocol/order_ids   the presentation order [optional; see snnvis.recordings.protocol]
 
 ``align = "stimulus"``: windows are relative to stimulus onset.
 ``align = "frame"``: windows are relative to each frame's onset; with ``frame_average``
@@ -39,10 +41,10 @@ import numpy as np
 
 from snnvis import __version__
 from snnvis.errors import UserError
-from snnvis.recordings import neardup
+from snnvis.recordings import neardup, protocol as _protocol
 from snnvis.utils import atomic_path, content_hash
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3          # 3: /protocol (how the stimuli were shown) is required
 SPLITS = ("train", "validation", "test")
 DEFAULT_FRACTIONS = {"train": 0.7, "validation": 0.1, "test": 0.2}
 SPLIT_SEED = 0
@@ -90,6 +92,7 @@ class RecordingData:
     importer_options: dict = field(default_factory=dict)
     unregistered: list[str] = field(default_factory=list)
     importer: str = ""                    # module that made it; default snnvis.recordings.importers.<source>
+    protocol: _protocol.Protocol | None = None   # None: static images, assumed independent flashes
 
     @property
     def n_stimuli(self) -> int:
@@ -227,6 +230,8 @@ def check_recording_data(data: RecordingData, file=None) -> None:
                    f"trials {rs.trials.shape} do not match mean {rs.mean.shape}", file)
     for name, (m, _) in data.reference_rdms.items():
         _check(m.shape == (n, n), f"reference RDM {name!r} of {where}", f"shape {m.shape}, expected ({n}, {n})", file)
+    n_frames = data.pixels.shape[1] if data.pixels is not None else 1
+    (data.protocol or _protocol.default_for(n_frames, data.frame_duration_ms)).check(n, n_frames, file)
     if data.default_response is not None:
         _check(data.default_response in data.responses, f"recording {where}",
                f"default response {data.default_response!r} is not a response set", file)
@@ -306,6 +311,8 @@ def write_recording(path: str | Path, data: RecordingData, split_seed: int = SPL
         sp.attrs.update({"seed": split_seed, "fractions": json.dumps(fractions),
                          "rule": "components of shared frames, near-duplicate families and groups; "
                                  "smallest frame hash, or group quotas"})
+        n_frames = data.pixels.shape[1] if data.pixels is not None else 1
+        _protocol.write(f, data.protocol or _protocol.default_for(n_frames, data.frame_duration_ms))
         pv = f.create_group("provenance")
         files = np.array([list(t) for t in data.provenance], dtype=object).reshape(-1, 3)
         pv.create_dataset("files", data=files, dtype=_str)

@@ -10,6 +10,7 @@ import h5py
 import numpy as np
 
 from snnvis.errors import UserError
+from snnvis.recordings import protocol as _protocol
 from snnvis.recordings.format import ALIGNS, FORMAT_VERSION, SPLITS
 
 _WHOLE_READ_BYTES = 256 << 20
@@ -60,6 +61,7 @@ class Recording:
                     raise UserError("recording", f"missing group or dataset {missing[0]!r}", self.path)
                 self._shapes = self._read_shapes(f)
                 self._response_info = {name: self._read_response_info(f, name) for name in f["responses"]}
+                self._protocol = _protocol.read(f)
         except UserError:
             raise
         except (OSError, KeyError, ValueError, TypeError, IndexError) as err:
@@ -170,6 +172,7 @@ class Recording:
         for name, shape in s["rdms"].items():
             if shape != (n, n):
                 fail(f"reference RDM {name!r} has shape {shape}, expected ({n}, {n})")
+        self._protocol.check(n, s["frame_hash"][1] if len(s["frame_hash"]) > 1 else 1, self.path)
 
     # ---- metadata ------------------------------------------------------------------
     @property
@@ -237,6 +240,11 @@ class Recording:
         if name not in SPLITS:
             raise UserError(f"split {name!r}", f"must be one of {SPLITS}", self.path)
         return self._shapes["splits"][name].copy()
+
+    @property
+    def protocol(self) -> _protocol.Protocol:
+        """How the stimuli were shown: mode, on/off times and, where recorded, the presentation order."""
+        return self._protocol
 
     @property
     def reference_rdm_names(self) -> list[str]:
@@ -350,6 +358,10 @@ class Recording:
                           for r in self._response_info.values()},
             "default_response": self.default_response,
             "reference_rdms": self.reference_rdm_names,
+            "protocol": {"mode": self._protocol.mode,
+                         **{k: None if np.isnan(v) else v for k, v in (("on_ms", self._protocol.on_ms),
+                                                                       ("off_ms", self._protocol.off_ms))},
+                         "n_presentations": 0 if self._protocol.order is None else len(self._protocol.order)},
             "citation": self.citation,
         }
 

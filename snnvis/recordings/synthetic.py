@@ -38,6 +38,7 @@ import numpy as np
 
 from snnvis.errors import UserError
 from snnvis.recordings.format import RecordingData, ResponseSet
+from snnvis.recordings.protocol import Protocol
 
 CITATION = "snnvis synthetic LNP population"
 NONLINEARITIES = ("exp", "softplus")
@@ -322,6 +323,10 @@ def to_recording(sim: Simulation) -> RecordingData:
         responses={"counts": counts, "ground_truth_rate": rate}, default_response="counts",
         frame_duration_ms=float(cfg.bin_ms), frame_interval_ms=float("nan") if static else float(cfg.bin_ms),
         importer_options=options, importer="snnvis.recordings.synthetic",
+        protocol=None if static else Protocol(
+            "movie", float(cfg.bin_ms), 0.0,
+            description="simulated: the frames of each sequence follow each other without a blank, and the "
+                        "temporal kernel carries over them; sequences are independent of each other"),
     )
 
 

@@ -343,3 +343,53 @@ def test_import_all_sessions(datasets_dir, tmp_path):
             for h in row:
                 assert split_of_frame.setdefault(h, split[i]) == split[i]
     assert len(split_of_frame) == 440
+
+
+# ---------------------------------------------------------------------------------------
+# Presentation protocol
+# ---------------------------------------------------------------------------------------
+
+def _id_to_local_png(datasets_dir: Path) -> dict[int, Path]:
+    info, out = _stim_info(datasets_dir), {}
+    for sc in SCALES:
+        for cat in getattr(info, sc)._fieldnames:
+            for mv in getattr(getattr(info, sc), cat)._fieldnames:
+                e = getattr(getattr(getattr(info, sc), cat), mv)
+                for i, p in zip(np.atleast_1d(e.stimulus_id), np.atleast_1d(e.file_paths)):
+                    zoom_dir, movie_dir, name = str(p).split("/")[-3:]
+                    out[int(i)] = _root(datasets_dir) / "stimulus" / zoom_dir / f"movie{int(movie_dir[5:7])}" / name
+    return out
+
+
+def test_protocol_timing_and_order_from_the_source(rec, datasets_dir):
+    p = rec.protocol
+    assert p.mode == "independent" and p.resets_between_presentations
+    assert (p.on_ms, p.off_ms) == (float(_ns(datasets_dir, rec.id, "stim_on_sec")[0, 0]) * 1000,
+                                   float(_ns(datasets_dir, rec.id, "stim_off_sec")[0, 0]) * 1000) == (200, 100)
+    listed = _ns(datasets_dir, rec.id, "stimulus_ID_list").ravel().astype(int)
+    np.testing.assert_array_equal(p.order_ids.astype(int), listed)
+    with h5py.File(_session_file(datasets_dir, rec.id), "r") as f:
+        blanks = set(f["naturalStruct/stimulusStruct/blank_images"][()].ravel().astype(int).tolist())
+    is_blank = np.isin(listed, list(blanks))
+    assert is_blank.any() and (p.order[is_blank] == -1).all()
+    # every other presentation points at a frame slot holding exactly that stimulus' PNG
+    pngs, rng = _id_to_local_png(datasets_dir), np.random.default_rng(0)
+    for k in rng.choice(np.flatnonzero(~is_blank), 12, replace=False):
+        s, fr = p.order[k]
+        assert s >= 0
+        np.testing.assert_array_equal(rec.stimuli([s])[0, fr, ..., 0], np.asarray(Image.open(pngs[listed[k]])))
+
+
+def test_consecutive_presentations_are_rarely_consecutive_frames(rec):
+    """Measured independently: slots found by frame content, every slot of a shared frame counted."""
+    p = rec.protocol
+    fh = rec.frame_hash
+    slots: dict[str, set] = {}
+    for (s, fr), h in np.ndenumerate(fh):
+        slots.setdefault(h, set()).add((s, fr))
+    hash_of = {i: fh[s, fr] for i, (s, fr) in zip(p.order_ids, p.order) if s >= 0}
+    pairs = list(zip(p.order_ids[:-1], p.order_ids[1:]))
+    hits = sum(a in hash_of and b in hash_of and any((s, fr + 1) in slots[hash_of[b]] for s, fr in slots[hash_of[a]])
+               for a, b in pairs)
+    assert p.consecutive_frame_fraction(1) == pytest.approx(hits / len(pairs))
+    assert 0 < hits / len(pairs) < 0.01

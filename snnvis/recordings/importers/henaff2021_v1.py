@@ -52,6 +52,7 @@ import numpy as np
 
 from snnvis.errors import UserError
 from snnvis.recordings.format import RecordingData, ResponseSet
+from snnvis.recordings.importers._henaff_protocol import presentation_protocol
 from snnvis.recordings.sources import FileStore, Source
 
 SOURCE = Source(
@@ -230,6 +231,10 @@ def _read_session(path) -> dict:
             "on": _scalar(ns, "stim_on_sec", path),
             "off": _scalar(ns, "stim_off_sec", path),
             "area": _decode(f, ns["cortical_area"]) if "cortical_area" in ns else "V1",
+            "presented": (np.asarray(ns["stimulus_ID_list"][()], dtype=float).ravel()
+                          if "stimulus_ID_list" in ns else None),
+            "blank_ids": (np.asarray(ss["blank_images"][()], dtype=float).ravel()
+                          if "blank_images" in ss else np.zeros(0)),
             "movie_titles": [str(t) for t in _flat(_decode(f, ss["movie_titles"]))],
             "scales": [str(t) for t in _flat(_decode(f, ss["scales"]))],
             "categories": [str(t) for t in _flat(_decode(f, ss["categories"]))],
@@ -415,7 +420,7 @@ def load(store: FileStore, session_id: str, psth_normalisation: str = "valid", *
     }
     return RecordingData(
         recording_id=session_id, source=SOURCE.name, species=SOURCE.species, citation=SOURCE.citation,
-        license=SOURCE.license,
+        license=SOURCE.license, protocol=presentation_protocol(d, seqs, on, ms(d["off"]), path),
         neuron_ids=[f"{session_id}_u{k}" for k in keep], neuron_areas=[area] * keep.size,
         stimulus_ids=[s for s, *_ in seqs], stimulus_groups=[g for _, g, *_ in seqs], pixels=pixels,
         group_universe=[f"movie{n}" for n in movie_numbers],
