@@ -41,7 +41,8 @@ import numpy as np
 
 from snnvis import __version__
 from snnvis.errors import UserError
-from snnvis.recordings import neardup, protocol as _protocol
+from snnvis.recordings import neardup
+from snnvis.recordings import protocol as _protocol
 from snnvis.utils import atomic_path, content_hash
 
 FORMAT_VERSION = 3          # 3: /protocol (how the stimuli were shown) is required

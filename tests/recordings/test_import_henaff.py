@@ -355,7 +355,7 @@ def _id_to_local_png(datasets_dir: Path) -> dict[int, Path]:
         for cat in getattr(info, sc)._fieldnames:
             for mv in getattr(getattr(info, sc), cat)._fieldnames:
                 e = getattr(getattr(getattr(info, sc), cat), mv)
-                for i, p in zip(np.atleast_1d(e.stimulus_id), np.atleast_1d(e.file_paths)):
+                for i, p in zip(np.atleast_1d(e.stimulus_id), np.atleast_1d(e.file_paths), strict=True):
                     zoom_dir, movie_dir, name = str(p).split("/")[-3:]
                     out[int(i)] = _root(datasets_dir) / "stimulus" / zoom_dir / f"movie{int(movie_dir[5:7])}" / name
     return out
@@ -387,8 +387,8 @@ def test_consecutive_presentations_are_rarely_consecutive_frames(rec):
     slots: dict[str, set] = {}
     for (s, fr), h in np.ndenumerate(fh):
         slots.setdefault(h, set()).add((s, fr))
-    hash_of = {i: fh[s, fr] for i, (s, fr) in zip(p.order_ids, p.order) if s >= 0}
-    pairs = list(zip(p.order_ids[:-1], p.order_ids[1:]))
+    hash_of = {i: fh[s, fr] for i, (s, fr) in zip(p.order_ids, p.order, strict=True) if s >= 0}
+    pairs = list(zip(p.order_ids[:-1], p.order_ids[1:], strict=True))
     hits = sum(a in hash_of and b in hash_of and any((s, fr + 1) in slots[hash_of[b]] for s, fr in slots[hash_of[a]])
                for a, b in pairs)
     assert p.consecutive_frame_fraction(1) == pytest.approx(hits / len(pairs))
