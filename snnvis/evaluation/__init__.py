@@ -1,17 +1,24 @@
 """Brain-similarity scoring of model layers: activation extraction and layer × area scoring.
 
 :mod:`.activations` builds or loads the encoder and streams its layer activity on a
-recording's stimuli, (n_stimuli, T, features) per layer; :mod:`.scoring` compares one
-layer at a time with each brain area (RSA, CKA, SVCCA, ridge, PLS), with ceilings,
-bootstrap CIs and held-out layer choice; :mod:`.pipeline` is one ``snnvis-score`` run.
+recording's stimuli, (n_stimuli, T, features) per layer; :mod:`.targets` turns a recording
+into what layers are compared with (one :class:`Target` per brain area or reference RDM)
+and its selection/test stimuli; :mod:`.metrics` holds the metrics (RSA, CKA, SVCCA, ridge,
+PLS; one module per family behind the typed :class:`~.metrics.Metric` interface), with
+ceilings from :mod:`snnvis.similarity` and bootstrap CIs; :mod:`.scorer` compares one
+layer at a time with every target (:class:`LayerScorer`, one :class:`ScoreRow` per layer ×
+target × metric × split); :mod:`.selection` chooses a layer per area on held-out stimuli;
+:mod:`.pipeline` is one ``snnvis-score`` run.
 """
 from .activations import (ModelInfo, calibrate_batchnorm, extract_activations, load_encoder, prepare_core,
                           reduce_time, resolve_device, time_window)
-from .scoring import (METRICS, SELECTIONS, LayerScorer, ScoreRow, Target, build_metrics, choose_layers,
-                      score_layer, stimulus_splits, targets_from_recording)
+from .metrics import METRICS, Metric, Prepared, Result, build_metrics
+from .scorer import LayerScorer, ScoreRow, score_layer
+from .selection import SELECTIONS, choose_layers
+from .targets import Target, stimulus_splits, targets_from_recording
 
 __all__ = [
-    "METRICS", "SELECTIONS", "LayerScorer", "ModelInfo", "ScoreRow", "Target", "build_metrics",
-    "calibrate_batchnorm", "choose_layers", "extract_activations", "load_encoder", "prepare_core", "reduce_time",
-    "resolve_device", "score_layer", "stimulus_splits", "targets_from_recording", "time_window",
+    "METRICS", "SELECTIONS", "LayerScorer", "Metric", "ModelInfo", "Prepared", "Result", "ScoreRow", "Target",
+    "build_metrics", "calibrate_batchnorm", "choose_layers", "extract_activations", "load_encoder", "prepare_core",
+    "reduce_time", "resolve_device", "score_layer", "stimulus_splits", "targets_from_recording", "time_window",
 ]

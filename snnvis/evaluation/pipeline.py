@@ -22,8 +22,10 @@ from omegaconf import DictConfig, OmegaConf
 from snnvis.errors import UserError
 from snnvis.evaluation.activations import (ModelInfo, calibrate_batchnorm, extract_activations, load_encoder,
                                            prepare_core, resolve_device, stimulus_batches)
-from snnvis.evaluation.scoring import (SELECTIONS, LayerScorer, ScoreRow, build_metrics, choose_layers,
-                                       stimulus_splits, targets_from_recording)
+from snnvis.evaluation.metrics import build_metrics
+from snnvis.evaluation.scorer import LayerScorer, ScoreRow
+from snnvis.evaluation.selection import SELECTIONS, choose_layers
+from snnvis.evaluation.targets import stimulus_splits, targets_from_recording
 from snnvis.models import count_params
 from snnvis.models.capture import KINDS
 from snnvis.recordings.recording import Recording

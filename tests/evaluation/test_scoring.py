@@ -8,7 +8,7 @@ import pytest
 from snnvis.errors import UserError
 from snnvis.evaluation import (LayerScorer, Target, build_metrics, choose_layers, stimulus_splits,
                                targets_from_recording)
-from snnvis.evaluation.scoring import _reference_sets
+from snnvis.evaluation.targets import _reference_sets
 from snnvis.models import LayerSpec
 from snnvis.recordings.recording import Recording
 from snnvis.similarity import rdm
@@ -98,7 +98,8 @@ def test_ground_truth_beats_noise(data):
     # ceilings from the 8 repeats; the noiseless rate reaches them
     rsa = get(rows, "truth", "rsa", "test")
     assert 0 < rsa.ceiling_lower < rsa.ceiling < rsa.ceiling_upper < 1 and "noise ceiling" in rsa.ceiling_kind
-    assert rsa.ceiling_lower < rsa.score < rsa.ceiling_upper and rsa.normalized == pytest.approx(rsa.score / rsa.ceiling)
+    assert (rsa.ceiling_lower < rsa.score < rsa.ceiling_upper
+            and rsa.normalized == pytest.approx(rsa.score / rsa.ceiling))
     cka = get(rows, "truth", "cka", "test")
     assert 0 < cka.ceiling < 1 and cka.normalized == pytest.approx(cka.score / cka.ceiling)
     for metric in ("ridge", "pls"):
