@@ -158,20 +158,22 @@ def import_source(name: str, mirror: str | Path | None = None, out: str | Path =
             if force or not (target.is_file() and _up_to_date(target, FileStore(module.SOURCE, mirror), options)):
                 loaded[sid] = _load(module, mirror, sid, options)
     cache: dict = {}
-    family_of = pool_families(module, mirror, out_dir, found, loaded, wanted, cache)
+    own_families = getattr(module, "FAMILIES_FROM_IMPORTER", False)   # e.g. blocks of one continuous movie
+    family_of = {} if own_families else pool_families(module, mirror, out_dir, found, loaded, wanted, cache)
     todo: dict[str, RecordingData] = {}
     for sid in (progress(wanted) if progress else wanted):     # read and check everything before writing
         target = out_dir / f"{sid}.h5"
         check_target(target)
         if sid not in loaded and not force and target.is_file() and _up_to_date(
-                target, FileStore(module.SOURCE, mirror), options, family_of):
+                target, FileStore(module.SOURCE, mirror), options, None if own_families else family_of):
             continue
         data = loaded.pop(sid, None) or _load(module, mirror, sid, options)
         fh = frame_hashes_of(data)
         if data.pixels is not None and data.frame_keys is None and all(h in cache for h in fh.ravel()):
             data.frame_keys = (np.array([[cache[h][0] for h in row] for row in fh], dtype=object),
                                np.array([[cache[h][1] for h in row] for row in fh], dtype=np.uint8))
-        data.families = neardup.stimulus_families(fh, family_of)
+        if not (own_families and data.families is not None):
+            data.families = neardup.stimulus_families(fh, family_of)
         check_recording_data(data, target)
         todo[sid] = data
     for sid, data in todo.items():
