@@ -5,9 +5,12 @@ relative curvature (V1 − pixel, deg) of 7 populations x 20 sequences. An empty
 is a sequence the authors excluded; ``Suppl. Figure 8`` lists the included and excluded
 values (127 + 53 natural, 119 + 61 synthetic over their 9 datasets). In ``Figure3``,
 values below the plotted range are written as -74 (7 cells); they are kept as given.
-These numbers come from a later fit than ``curvature/acute_combined_235x.csv``: for the
-synthetic sequences each population correlates at r >= 0.8 with one dataset's dither-2
-block of that table, yet sits ~20-30 deg lower.
+These numbers come from a different fit than ``curvature/acute_combined_235x.csv``: for
+the synthetic sequences six of the seven populations correlate at r = 0.80-0.93 with one
+dataset's dither-2 block of that table (0.66 for the seventh), yet sit ~20-30 deg lower;
+the natural values correlate with no block (r <= 0.49), so the order of sequences within a
+population is not established and only aggregates (medians over included sequences) are
+compared with snnvis.
 
 The workbook is read with the standard library (zipfile + xml); openpyxl is not needed.
 """
