@@ -21,13 +21,12 @@
 
 Recordings are imported into --recordings (default recordings/) when missing, from
 $SNNVIS_DATA_MIRROR, ../shared/datasets or the web. The numbers behind (d)-(f) are
-written as CSV next to the figures; OUT/index.html shows every figure.
+written as CSV next to the figures; OUT/index.html shows every figure. The data behind every
+figure and its drawing are public functions of :mod:`snnvis.reporting`.
 """
 from __future__ import annotations
 
 import argparse
-import csv
-import html
 import os
 import shutil
 import subprocess
@@ -41,6 +40,15 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from snnvis.errors import UserError, cli_entry  # noqa: E402
+from snnvis.reporting import (  # noqa: E402
+    figure_curvature,
+    figure_kriegeskorte,
+    figure_tsrsa,
+    index_page,
+    load_models,
+    make_report,
+    trained_models,
+)
 
 HENAFF, KRIEG, COWLEY = "henaff2021_v1", "kriegeskorte2008_it", "cowley2023_v4"
 HENAFF_SESSIONS = ["ay2_u003", "ay2_u007", "ay3_u001", "ay3_u002", "ay4_u001", "ay4_u005", "ay4_u006"]
@@ -89,15 +97,6 @@ def model_config(name: str, size: int | None):
         return compose("train", overrides=overrides).model
 
 
-def write_rows(path: Path, rows: list[dict]) -> None:
-    if not rows:
-        return
-    with open(path, "w", newline="") as fh:
-        w = csv.DictWriter(fh, fieldnames=list(rows[0]))
-        w.writeheader()
-        w.writerows(rows)
-
-
 # ---------------------------------------------------------------------------------------
 # (a)-(c): sweeps
 # ---------------------------------------------------------------------------------------
@@ -124,8 +123,6 @@ def train_sweeps(results: Path, names: list[str], quick: bool, rec_dir: Path) ->
 
 
 def sweep_reports(sweeps: list[Path], out: Path, quick: bool):
-    from snnvis.reporting import make_report
-
     reports = []
     for sweep in sweeps:
         reports.append(make_report(sweep, out / sweep.name, score=True,
@@ -133,151 +130,7 @@ def sweep_reports(sweeps: list[Path], out: Path, quick: bool):
     return reports
 
 
-def trained_models(sweeps: list[Path], temporal: bool, quick: bool) -> list[tuple[str, Path]]:
-    """(label, run dir): per sweep, model and SNN/twin, the run with the lowest seed, of the
-    runs trained on sequences (``temporal``) or on static images; --quick: one model per sweep."""
-    from snnvis.reporting import _first_runs, find_sweep
-
-    out = []
-    for sweep in sweeps:
-        runs = [r for r in find_sweep(sweep).runs if (r.dir / "checkpoints" / "best.pt").is_file()
-                and (r.metrics.get("data", {}).get("target") == "temporal") == temporal]
-        first = _first_runs(runs)
-        labels = sorted({label for label, _ in first})[:1 if quick else None]
-        out += [(f"{'SNN' if s else 'twin'} {label} (trained)", r.dir) for (label, s), r in first.items()
-                if label in labels]
-    return out
-
-
-def load_models(untrained_cfg, trained: list[tuple[str, Path]], calibration) -> list:
-    from snnvis.analysis.models import load_model
-
-    models = []
-    for spiking in (True, False):
-        cfg = untrained_cfg.copy()
-        cfg.spiking = spiking
-        models.append(load_model(f"{'SNN' if spiking else 'twin'} (untrained)", cfg, seed=0, calibration=calibration))
-    models += [load_model(label, checkpoint=path) for label, path in trained]
-    return models
-
-
 # ---------------------------------------------------------------------------------------
-# (d) Hénaff curvature, (f) TSRSA shuffle
-# ---------------------------------------------------------------------------------------
-
-def figure_curvature(recs, mirror: Path | None, models, out: Path, entries: list, notes: list) -> list[dict]:
-    from snnvis.analysis.henaff import load_authors_table, session_curvatures, summary
-    from snnvis.analysis.models import curvature_deltas, pick_layers
-    from snnvis.figures import curvature_reproduction
-    from snnvis.reporting import _save
-
-    records = [r for rec in recs for r in session_curvatures(rec.path)]
-    authors = None
-    table = mirror / HENAFF / "curvature" / "acute_combined_235x.csv" if mirror else None
-    if table is not None and table.is_file():
-        sessions = {rec.id for rec in recs}
-        authors = [r for r in load_authors_table(table) if r["dither"] == 1 and r["session"] in sessions]
-    else:
-        notes.append("(d): the authors' table (henaff2021_v1/curvature/acute_combined_235x.csv) was not found in "
-                     "the mirror; drawn without it")
-    first = [r for r in records if r["session"] == recs[0].id]
-    deltas = {}
-    for m in models:
-        deltas.update(curvature_deltas(m, recs[0], first, [s.name for s in pick_layers(m.core)]))
-    fig = curvature_reproduction(records, authors, deltas)
-    stats = summary(records)
-    text = "; ".join(f"{c}: median Δ {s['median']:+.1f}° [{s['ci_low']:+.1f}, {s['ci_high']:+.1f}] (n={s['n']})"
-                     for c, s in stats.items())
-    if authors:
-        a = summary(authors)
-        text += ". Authors: " + "; ".join(f"{c} {s['median']:+.1f}°" for c, s in a.items())
-    _save(fig, out / "d_curvature_reproduction", entries, "(d) Hénaff et al. 2021: V1 straightens natural sequences",
-          f"{len(recs)} sessions, all 11 frames (dither 1), noise-corrected V1 curvature. snnvis: {text}. Markers: "
-          "median Δ (layer − pixel curvature) of model layers on the same sequences (V1-mapped and deepest layer).")
-    write_rows(out / "d_curvature_records.csv", records)
-    write_rows(out / "d_model_curvature.csv", [{"model_layer": k, "category": c, "median_delta": float(np.nanmedian(v)),
-                                                 "n": len(v)} for k, by in deltas.items() for c, v in by.items()])
-    return records
-
-
-def figure_tsrsa(recs, models, windows, n_shuffles, out: Path, entries: list) -> None:
-    from snnvis.analysis.models import pick_layers, tsrsa_shuffle_scores
-    from snnvis.figures import tsrsa_shuffle
-    from snnvis.reporting import _save
-
-    scores, rows = {}, []
-    for m in models:
-        by_layer = tsrsa_shuffle_scores(m, recs, [s.name for s in pick_layers(m.core)], windows,
-                                        n_shuffles=n_shuffles)
-        for layer, s in by_layer.items():
-            scores[f"{m.label} {layer}"] = s
-            rows += [{"model_layer": f"{m.label} {layer}", "session": rec.id, "window": w, "tsrsa": s[i, j]}
-                     for i, rec in enumerate(recs) for j, w in enumerate(windows)]
-    fig = tsrsa_shuffle(windows, scores)
-    _save(fig, out / "f_tsrsa_shuffle", entries, "(f) TSRSA vs within-window frame shuffling (Hénaff V1, natural)",
-          f"Per session: mean over the 20 natural sequences of the Spearman correlation between the model-layer "
-          f"and V1 RDMs over frames; frames shuffled within windows before the model sees them ({n_shuffles} "
-          "draws), model trajectories put back in order before comparison. Band: t-CI across "
-          f"{len(recs)} sessions. Only state carried across frames can make a line fall.")
-    write_rows(out / "f_tsrsa_shuffle.csv", rows)
-
-
-# ---------------------------------------------------------------------------------------
-# (e) Kriegeskorte monkey / human IT
-# ---------------------------------------------------------------------------------------
-
-def figure_kriegeskorte(rec, models, out: Path, entries: list, n_boot: int) -> None:
-    from snnvis.analysis.models import area_layer, layer_rdms, reference_ceiling, rsa_score
-    from snnvis.evaluation.scoring import targets_from_recording
-    from snnvis.figures import kriegeskorte_rdms
-    from snnvis.reporting import _save
-    from snnvis.similarity import bootstrap_ci
-
-    refs = {t.name: t.rdms for t in targets_from_recording(rec)}          # monkey_IT (1 RDM), human_IT (subjects)
-    rdms, rows = {}, []
-    for m in models:
-        it = area_layer(m.core, "IT").name
-        for layer, d in layer_rdms(m, rec).items():
-            for ref_name, ref in refs.items():
-                rows.append({"model": m.label, "layer": layer, "it_layer": layer == it, "reference": ref_name,
-                             "rsa_spearman": rsa_score(d, ref)})
-            if layer == it:
-                rdms[f"{m.label}\n{layer}"] = d
-    for ref_name, title in (("monkey_IT", "monkey IT"), ("human_IT", "human IT")):
-        if ref_name not in refs:
-            continue
-        ref = refs[ref_name]
-        ceiling = reference_ceiling(ref)
-        boot = {k: bootstrap_ci(rsa_score, d, ref, axis=(-2, -1), n_boot=n_boot) for k, d in rdms.items()}
-        scores = {k: float(b[0]) for k, b in boot.items()}
-        fig = kriegeskorte_rdms(ref.mean(0), rdms, scores, ceiling, brain_label=title,
-                                intervals={k: (float(b[1]), float(b[2])) for k, b in boot.items()})
-        ceil = ("no noise ceiling (one RDM, no repeats released)" if not np.isfinite(ceiling[1]) else
-                f"grey band: noise ceiling of the {len(ref)} subject RDMs [{ceiling[0]:.2f}, {ceiling[1]:.2f}]")
-        _save(fig, out / f"e_kriegeskorte_{ref_name.lower()}", entries,
-              f"(e) Kriegeskorte et al. 2008: {title} RDM vs model layers",
-              f"92 images; RDMs rank-transformed to percentiles; the layer mapped to IT of each model. RSA: Spearman "
-              f"correlation of the RDMs' upper triangles; error bars: 95% bootstrap CI over the 92 images "
-              f"({n_boot} resamples); {ceil}.")
-    write_rows(out / "e_kriegeskorte_rsa.csv", rows)
-
-
-# ---------------------------------------------------------------------------------------
-
-def index_page(out: Path, entries: list, reports: list, notes: list, timer: Timer, args) -> Path:
-    from snnvis.reporting import FigureEntry, html_table, render_html
-
-    figs = [FigureEntry(f.stem, f"{r.out.name}: {f.title}", f.caption) for r in reports for f in r.figures] + entries
-    links = "".join(f"<li><a href=\"{html.escape(str(r.html.relative_to(out)))}\">{html.escape(r.out.name)}</a>: "
-                    f"{r.n_runs} runs, <a href=\"{html.escape(str(r.results_csv.relative_to(out)))}\">results.csv</a>"
-                    "</li>" for r in reports)
-    sections = [("Sweep reports", f"<ul>{links}</ul>" if links else "<p>No sweeps found.</p>"),
-                ("Timing", html_table(["part", "seconds"], [[n, s] for n, s in timer.parts]))]
-    intro = (f"<p>Made by <code>scripts/reproduce_figures.py {html.escape(' '.join(sys.argv[1:]))}</code> in "
-             f"{time.time() - timer.t0:.0f} s{' (--quick presets)' if args.quick else ''}.</p>")
-    return render_html(out / "index.html", "snnvis: all figures", intro, sections, figs,
-                       notes + [n for r in reports for n in r.notes])
-
 
 @cli_entry
 def main(argv: list[str] | None = None) -> int:
@@ -338,7 +191,8 @@ def main(argv: list[str] | None = None) -> int:
         timer.part("(d)(f) import + models", t)
         if "d" in args.only:
             t = time.time()
-            figure_curvature(recs, mirror, models, out, entries, notes)
+            table = mirror / HENAFF / "curvature" / "acute_combined_235x.csv" if mirror else None
+            figure_curvature(recs, table, models, out, entries, notes)
             timer.part("(d) curvature", t)
         if "f" in args.only:
             t = time.time()
@@ -356,7 +210,8 @@ def main(argv: list[str] | None = None) -> int:
         figure_kriegeskorte(rec, models, out, entries, n_boot=200 if args.quick else 1000)
         timer.part("(e) Kriegeskorte RDMs", t)
 
-    page = index_page(out, entries, reports, notes, timer, args)
+    command = f"scripts/reproduce_figures.py {' '.join(sys.argv[1:])}"
+    page = index_page(out, entries, reports, notes, timer.parts, command, time.time() - timer.t0, args.quick)
     n = len(entries) + sum(len(r.figures) for r in reports)
     print(f"snnvis: {n} figures (PNG + PDF) in {out}; index: {page}; total {time.time() - timer.t0:.0f} s")
     return 0

@@ -10,6 +10,9 @@ frames); each layer's activity over the ``steps_per_frame`` steps of a frame is 
 giving a trajectory ``(F, features)`` per sequence. Large layers are projected with the
 seeded Gaussian matrix of :mod:`snnvis.models.capture` (``projection_dim``), which
 preserves distances and angles up to a small distortion.
+
+Which layers the figures show, and the figure data built from these analyses (curvature
+deltas, RSA against reference RDMs), are in :mod:`snnvis.reporting.reproduction`.
 """
 from __future__ import annotations
 
@@ -22,14 +25,13 @@ from typing import Mapping, Sequence
 import numpy as np
 import torch
 
-from snnvis.analysis.curvature import mean_angle
 from snnvis.analysis.shuffle import shuffle_within_windows
 from snnvis.evaluation.activations import (calibrate_batchnorm, extract_activations, load_encoder, prepare_core,
                                            stimulus_batches)
-from snnvis.models import EncoderCore, LayerSpec
+from snnvis.models import EncoderCore
 from snnvis.models.capture import capture_activations
 from snnvis.recordings.recording import Recording
-from snnvis.similarity import compare_rdms, noise_ceiling, rdm
+from snnvis.similarity import compare_rdms, rdm
 
 
 @dataclass
@@ -53,29 +55,6 @@ def load_model(label: str, model_cfg: Mapping | None = None, checkpoint: str | P
         batches = (b for rec, idx in calibration for b in stimulus_batches(rec, idx, batch_size, core.input_size))
         calibrate_batchnorm(core, batches)
     return Model(label, core, bool(core.spiking), info.source != "untrained")
-
-
-def pick_layers(core: EncoderCore, areas: Sequence[str] = ("V1",), deepest: bool = True) -> list[LayerSpec]:
-    """The first layer mapped to each of ``areas`` (a priori, no selection on data), plus
-    the deepest layer; in depth order, without repeats."""
-    specs = core.candidate_layers()
-    chosen = [next((s for s in specs if s.area == a), None) for a in areas]
-    chosen = [s for s in chosen if s is not None]
-    if deepest or not chosen:
-        chosen.append(specs[-1])
-    seen, out = set(), []
-    for s in sorted(chosen, key=lambda s: s.depth):
-        if s.name not in seen:
-            seen.add(s.name)
-            out.append(s)
-    return out
-
-
-def area_layer(core: EncoderCore, area: str) -> LayerSpec:
-    """The deepest layer mapped to ``area`` (else the deepest layer)."""
-    specs = core.candidate_layers()
-    matching = [s for s in specs if s.area == area]
-    return (matching or specs)[-1]
 
 
 @torch.no_grad()
@@ -132,28 +111,6 @@ def sequence_trajectories(model: Model, stimuli: torch.Tensor, layers: Sequence[
         inverse = np.argsort(orders, axis=1)[:, :, None]
         traj = {name: np.take_along_axis(t, inverse, axis=1) for name, t in traj.items()}
     return traj
-
-
-# ---------------------------------------------------------------------------------------
-# (d) curvature of model-layer trajectories
-# ---------------------------------------------------------------------------------------
-
-def curvature_deltas(model: Model, rec: Recording, records: Sequence[dict], layers: Sequence[str],
-                     frame_step: int = 1, **kwargs) -> dict[str, dict[str, list[float]]]:
-    """{"<model> <layer>": {category: [layer curvature - pixel curvature, ...]}} for the
-    sequences of ``records`` (from :func:`snnvis.analysis.henaff.session_curvatures` on
-    ``rec``), in degrees."""
-    pos = {str(s): i for i, s in enumerate(rec.stimulus_ids)}
-    idx = [pos[r["stimulus_id"]] for r in records]
-    traj = sequence_trajectories(model, load_sequences(rec, idx, model.core.input_size), layers, **kwargs)
-    out = {}
-    for name, t in traj.items():
-        curv = mean_angle(t, frame_step)
-        by_cat: dict[str, list[float]] = {}
-        for r, c in zip(records, curv):
-            by_cat.setdefault(r["category"], []).append(float(c) - r["pixel_curvature"])
-        out[f"{model.label} {name}"] = by_cat
-    return out
 
 
 # ---------------------------------------------------------------------------------------
@@ -221,7 +178,7 @@ def tsrsa_shuffle_scores(model: Model, recs: Sequence[Recording], layers: Sequen
 
 
 # ---------------------------------------------------------------------------------------
-# (e) layer RDMs against reference RDMs
+# (e) layer RDMs
 # ---------------------------------------------------------------------------------------
 
 def layer_rdms(model: Model, rec: Recording, layers: Sequence[str] | None = None, batch_size: int = 32,
@@ -236,22 +193,5 @@ def layer_rdms(model: Model, rec: Recording, layers: Sequence[str] | None = None
     return out
 
 
-def rsa_score(model_rdm: np.ndarray, reference: np.ndarray) -> float:
-    """Spearman correlation of the upper triangles; ``reference`` (n, n) or (k, n, n)
-    subject RDMs (then the mean over subjects, as snnvis-score does)."""
-    ref = reference if reference.ndim == 3 else reference[None]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        sims = np.atleast_1d(np.asarray(compare_rdms(model_rdm, ref, "spearman"), dtype=np.float64))
-    return float(np.nanmean(sims)) if np.isfinite(sims).any() else float("nan")
-
-
-def reference_ceiling(subject_rdms: np.ndarray) -> tuple[float, float]:
-    """(lower, upper) RSA noise ceiling of k >= 2 subject RDMs; NaN for one RDM."""
-    if subject_rdms.ndim != 3 or subject_rdms.shape[0] < 2:
-        return float("nan"), float("nan")
-    lower, upper = noise_ceiling(subject_rdms.astype(np.float64), "spearman")
-    return float(lower), float(upper)
-
-
-__all__ = ["Model", "area_layer", "curvature_deltas", "frame_features", "layer_rdms", "load_model", "pick_layers",
-           "reference_ceiling", "rsa_score", "sequence_trajectories", "tsrsa_shuffle_scores"]
+__all__ = ["Model", "frame_features", "layer_rdms", "load_model", "load_sequences", "sequence_trajectories",
+           "tsrsa_shuffle_scores"]

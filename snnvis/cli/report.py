@@ -3,7 +3,7 @@
     snnvis-report multirun/snn_vs_dnn                       # -> multirun/snn_vs_dnn/report/
     snnvis-report multirun/snn_vs_dnn --out reports/v4 --score metrics=[rsa,ridge] n_boot=200
 
-See :mod:`snnvis.reporting` for the columns of results.csv and the figures.
+See :mod:`snnvis.reporting.table` for the columns of results.csv and :mod:`snnvis.reporting.figures` for the figures.
 """
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""``snnvis-report --score``: score every run of a sweep whose scores do not match the scoring config.
+"""Scoring of a sweep's runs (``snnvis-report --score``): every run whose scores do not match the scoring config.
 
 A run's ``score/scores.csv`` is up to date when ``score/score_config.json`` holds the hash of
 what made it: the resolved scoring config (``configs/score.yaml`` with the overrides and the
@@ -17,6 +17,7 @@ from pathlib import Path
 from snnvis.errors import UserError
 from snnvis.utils import atomic_path
 
+CONFIGS = str(Path(__file__).resolve().parents[2] / "configs")   # the repository's Hydra configs
 SCORE_DIR = "score"                       # where --score writes into a run directory
 HASH_FILE = "score_config.json"
 NOT_HASHED = ("device", "progress", "batch_size", "max_memory_mb")
@@ -62,8 +63,7 @@ def compose_score_config(overrides: Sequence[str]):
     from omegaconf import OmegaConf
     from omegaconf.errors import OmegaConfBaseException
 
-    from snnvis.cli.score import CONFIGS
-    from snnvis.evaluation.scoring import build_metrics
+    from snnvis.evaluation.metrics import build_metrics
 
     if GlobalHydra.instance().is_initialized():
         GlobalHydra.instance().clear()
@@ -90,7 +90,7 @@ def score_runs(runs: Sequence, overrides: Sequence[str] = (), log=print) -> list
     ``<run>/score/scores.csv``, unless the run's scores were made by the same config (module docstring).
 
     Args:
-        runs: :class:`snnvis.reporting.Run` objects.
+        runs: :class:`snnvis.reporting.sweep.Run` objects.
         overrides: Hydra overrides of ``configs/score.yaml`` (e.g. ``metrics=[rsa,ridge]``).
 
     Returns:

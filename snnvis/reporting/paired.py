@@ -1,6 +1,6 @@
 """The paired SNN − twin comparison in ``snnvis-report``: results.csv rows and the HTML table.
 
-Runs are paired by model label (see :mod:`snnvis.reporting`) and seed; the statistics are
+Runs are paired by model label (see :mod:`snnvis.reporting.sweep`) and seed; the statistics are
 those of :mod:`snnvis.similarity.paired`, on the per-stimulus predictions in each run's
 ``predictions.h5`` (:func:`snnvis.training.summary.paired_rows`).
 """
@@ -16,7 +16,7 @@ N_BOOT, N_PERM = 1000, 2000
 
 
 def paired_for_runs(runs: Sequence, notes: list[str], n_boot: int = N_BOOT, n_perm: int = N_PERM) -> list[PairedRow]:
-    """Paired statistics per model label for runs (:class:`snnvis.reporting.Run`) with a predictions.h5.
+    """Paired statistics per model label for runs (:class:`snnvis.reporting.sweep.Run`) with a predictions.h5.
 
     Raises:
         UserError: a pair that differs in neurons, stimuli or responses.
@@ -52,7 +52,7 @@ def paired_csv_rows(rows: Sequence[PairedRow]) -> list[dict]:
 
 
 def paired_html(rows: Sequence[PairedRow], table) -> str:
-    """The HTML table (``table`` is :func:`snnvis.reporting.html_table`) with the test named above it."""
+    """The HTML table (``table`` is :func:`snnvis.reporting.page.html_table`) with the test named above it."""
     if not rows:
         return "<p>No model has both an SNN and a twin run with predictions.h5 for the same seed.</p>"
     cells = []
