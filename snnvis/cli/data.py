@@ -81,6 +81,10 @@ def _info(args) -> int:
     for name in info["reference_rdms"]:
         print(f"  RDM       {name}")
     print("  splits    " + ", ".join(f"{k} {v}" for k, v in info["splits"].items()))
+    pr = info["protocol"]
+    ms = lambda v: "?" if v is None else f"{v:g}"   # noqa: E731
+    print(f"  protocol  {pr['mode']}, {ms(pr['on_ms'])} ms on, {ms(pr['off_ms'])} ms off"
+          + (f", {pr['n_presentations']} presentations in recorded order" if pr["n_presentations"] else ""))
     if lookup is not None:
         print(f"  lookup    median r {lookup['r_median']:.3f} on test (each test stimulus predicted by its most "
               "pixel-similar train stimulus; high means leakage)")
@@ -93,7 +97,20 @@ def _synth(args) -> int:
     from snnvis.recordings.synthetic import SynthConfig, generate_recording
 
     _check_out_file(args.out)
-    cfg = SynthConfig(n_stimuli=args.n_stimuli, n_frames=args.n_frames, n_neurons=args.n_neurons,
+    if args.movie:
+        from snnvis.recordings.synthetic_movie import MovieConfig, generate_movie_recording
+
+        given = [flag for flag, v in (("--n-stimuli", args.n_stimuli), ("--n-frames", args.n_frames)) if v is not None]
+        if given:
+            raise UserError(f"option {given[0]}", "does not apply to --movie (use --n-clips and --clip-frames)")
+        cfg = MovieConfig(n_clips=args.n_clips, clip_frames=args.clip_frames, scene_clips=args.scene_clips,
+                          n_neurons=args.n_neurons, n_repeats=args.n_repeats, size=args.size, seed=args.seed,
+                          frame_ms=args.frame_ms)
+        path = write_recording(args.out, generate_movie_recording(cfg))
+        print(path)
+        return 0
+    cfg = SynthConfig(n_stimuli=300 if args.n_stimuli is None else args.n_stimuli,
+                      n_frames=1 if args.n_frames is None else args.n_frames, n_neurons=args.n_neurons,
                       n_repeats=args.n_repeats, size=args.size, seed=args.seed)
     path = write_recording(args.out, generate_recording(cfg))
     print(path)
@@ -122,12 +139,20 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(fn=_info)
     s = sub.add_parser("synth", help="simulate an LNP population with known ground truth")
     s.add_argument("--out", default="recordings/synthetic/synth.h5")
-    s.add_argument("--n-stimuli", type=int, default=300)
-    s.add_argument("--n-frames", type=int, default=1, help="1 for static images, >1 for sequences")
+    s.add_argument("--n-stimuli", type=int, default=None, help="number of stimuli (default 300)")
+    s.add_argument("--n-frames", type=int, default=None, help="1 for static images (default), >1 for sequences")
     s.add_argument("--n-neurons", type=int, default=40)
     s.add_argument("--n-repeats", type=int, default=10)
     s.add_argument("--size", type=int, default=32, help="image height and width in pixels")
     s.add_argument("--seed", type=int, default=0)
+    m = s.add_argument_group("continuous movie (--movie): LNP neurons with delayed biphasic kernels and "
+                             "adaptation watching one movie; ground truth in /ground_truth")
+    m.add_argument("--movie", action="store_true", help="simulate one continuous movie cut into clips")
+    m.add_argument("--n-clips", type=int, default=30, help="clips (stimuli) of the movie (default 30)")
+    m.add_argument("--clip-frames", type=int, default=30, help="frames per clip (default 30)")
+    m.add_argument("--scene-clips", type=int, default=3,
+                   help="clips per scene; a cut starts a new texture, and a scene is one split group (default 3)")
+    m.add_argument("--frame-ms", type=float, default=1000.0 / 30.0, help="duration of a frame in ms (default 33.3)")
     s.set_defaults(fn=_synth)
     return p
 

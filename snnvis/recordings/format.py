@@ -23,6 +23,7 @@ The full specification is ``recordings/README.md``. In short::
     /provenance/files       str (n, 3): name, url, sha256;  attrs: importer, options, registered
     /protocol               attrs: mode (independent | stream | movie), on_ms, off_ms, description
     /protocol/order, /protocol/order_ids   the presentation order [optional; see snnvis.recordings.protocol]
+    /ground_truth/<name>    float64 or int64 arrays of a simulation's parameters and latent signals [synthetic only]
 
 ``align = "stimulus"``: windows are relative to stimulus onset.
 ``align = "frame"``: windows are relative to each frame's onset; with ``frame_average``
@@ -94,6 +95,7 @@ class RecordingData:
     unregistered: list[str] = field(default_factory=list)
     importer: str = ""                    # module that made it; default snnvis.recordings.importers.<source>
     protocol: _protocol.Protocol | None = None   # None: static images, assumed independent flashes
+    ground_truth: dict[str, np.ndarray] = field(default_factory=dict)   # simulations only
 
     @property
     def n_stimuli(self) -> int:
@@ -314,6 +316,10 @@ def write_recording(path: str | Path, data: RecordingData, split_seed: int = SPL
                                  "smallest frame hash, or group quotas"})
         n_frames = data.pixels.shape[1] if data.pixels is not None else 1
         _protocol.write(f, data.protocol or _protocol.default_for(n_frames, data.frame_duration_ms))
+        if data.ground_truth:
+            gt = f.create_group("ground_truth")
+            for name, a in data.ground_truth.items():
+                gt.create_dataset(name, data=np.asarray(a), compression="gzip" if np.ndim(a) > 1 else None)
         pv = f.create_group("provenance")
         files = np.array([list(t) for t in data.provenance], dtype=object).reshape(-1, 3)
         pv.create_dataset("files", data=files, dtype=_str)

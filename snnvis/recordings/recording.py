@@ -325,6 +325,11 @@ class Recording:
             d = f[f"reference_rdms/{name}"]
             return d[()], dict(d.attrs)
 
+    def ground_truth(self) -> dict[str, np.ndarray]:
+        """The arrays of ``/ground_truth`` (simulated recordings; empty for real data)."""
+        with h5py.File(self.path, "r") as f:
+            return {k: f[f"ground_truth/{k}"][()] for k in f.get("ground_truth", {})}
+
     def provenance(self) -> dict:
         with h5py.File(self.path, "r") as f:
             files = f["provenance/files"][()].astype(str).reshape(-1, 3)
