@@ -56,7 +56,13 @@ class NeuralEncoderModel(nn.Module):
         if session_id in self.readouts:
             raise ValueError(f"session {session_id!r} already has a readout")
         device = next(self.core.parameters()).device
-        readout = build_readout(in_shape=self.core_output_shape, n_neurons=n_neurons, **plain_config(readout_cfg))
+        if "_target_" in readout_cfg:   # a configs/readout entry (``_partial_``): Hydra builds it
+            from hydra.utils import instantiate
+
+            readout = instantiate(readout_cfg)(in_shape=self.core_output_shape, n_neurons=n_neurons)
+        else:
+            readout = build_readout(in_shape=self.core_output_shape, n_neurons=n_neurons,
+                                    **plain_config(readout_cfg))
         self.readouts[session_id] = readout.to(device)
         return readout
 
@@ -96,7 +102,13 @@ def build_model(model_cfg: Mapping[str, Any], readout_cfg: Mapping[str, Any], se
     ``configs/readout`` entry. Seed beforehand (``snnvis.utils.seed_everything``) for
     reproducible initialisation.
     """
-    model = NeuralEncoderModel(build_encoder(**plain_config(model_cfg)))
+    if "_target_" in model_cfg:   # a configs/model entry: Hydra builds what its _target_ names
+        from hydra.utils import instantiate
+
+        core = instantiate(model_cfg)
+    else:
+        core = build_encoder(**plain_config(model_cfg))
+    model = NeuralEncoderModel(core)
     for session_id, n_neurons in sessions.items():
         model.add_session(session_id, n_neurons, readout_cfg)
     return model

@@ -16,6 +16,9 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 from tqdm import tqdm
 
+from hydra.errors import InstantiationException
+
+from snnvis.config import build, check_targets, instantiation_error
 from snnvis.errors import UserError
 from snnvis.models import build_model, count_params
 from snnvis.models.neurons import set_backend_for
@@ -168,6 +171,7 @@ def run(cfg: DictConfig, run_dir: str | Path, model_label: str | None = None,
     """
     t_start = time.time()
     check_values(cfg)
+    check_targets(cfg, ("model", "readout", "optimizer", "scheduler", "loss"))
     dist = Dist.from_env()
     device = resolve_device(cfg.trainer.device, dist)
     if device.type == "cuda":
@@ -205,15 +209,14 @@ def _run_locked(cfg, run_dir: Path, dist: Dist, device, model_label, on_start, t
     if tcfg.get("threads"):
         torch.set_num_threads(int(tcfg.threads))
     seed_everything(cfg.seed)
-    try:
-        loss_fn = get_loss(tcfg.loss)
-    except ValueError as err:
-        raise UserError("trainer.loss", str(err)) from None
+    loss_fn = build(cfg.loss, "loss") if cfg.get("loss") is not None else get_loss(tcfg.loss)
     sessions = load_sessions(cfg.data)
     try:
         model = build_model(cfg.model, cfg.readout, {s.id: s.splits["train"].n_neurons for s in sessions})
     except ValueError as err:   # a bad value in the model or readout config
         raise UserError("model config", str(err)) from None
+    except InstantiationException as err:   # a _target_ that does not exist, or a bad value behind it
+        raise instantiation_error(err, {"model": cfg.model, "readout": cfg.readout}, "model config") from None
     for s in sessions:
         s.bin_matrix = bin_matrix_for(s, model.core, cfg.data.target, cfg.data.get("latency_ms", 0.0))
     n_params = count_params(model.core)
@@ -229,7 +232,8 @@ def _run_locked(cfg, run_dir: Path, dist: Dist, device, model_label, on_start, t
         train_model = torch.nn.parallel.DistributedDataParallel(
             model, device_ids=[device.index] if device.type == "cuda" else None, find_unused_parameters=True)
 
-    opt = torch.optim.AdamW(model.parameters(), lr=tcfg.lr, weight_decay=tcfg.weight_decay)
+    opt = build(cfg.optimizer, "optimizer", model.parameters())
+    scheduler = build(cfg.scheduler, "scheduler", opt) if cfg.get("scheduler") is not None else None
     cycler = SessionCycler({s.id: _shard(s.splits["train"], dist, cfg.seed) for s in sessions},
                            batch_size=cfg.data.batch_size, seed=cfg.seed)
     bms = {s.id: None if s.bin_matrix is None else s.bin_matrix.to(device) for s in sessions}
@@ -245,6 +249,8 @@ def _run_locked(cfg, run_dir: Path, dist: Dist, device, model_label, on_start, t
         try:
             model.load_state_dict(ck["model"])
             opt.load_state_dict(ck["optimizer"])
+            if scheduler is not None:
+                scheduler.load_state_dict(ck["scheduler"])
         except (KeyError, RuntimeError, ValueError) as err:
             raise UserError("checkpoint", f"does not fit this model ({str(err).splitlines()[0][:120]})",
                             last) from None
@@ -260,8 +266,8 @@ def _run_locked(cfg, run_dir: Path, dist: Dist, device, model_label, on_start, t
             on_start()
     record = {"config": OmegaConf.to_container(cfg, resolve=True), "model_label": model_label or cfg.model.name,
               "config_hash": chash}
-    _train_epochs(cfg, run_dir, dist, device, model, train_model, opt, cycler, bms, sessions, loss_fn, state,
-                  record)
+    _train_epochs(cfg, run_dir, dist, device, model, train_model, (opt, scheduler), cycler, bms, sessions, loss_fn,
+                  state, record)
     if dist.world > 1:
         torch.distributed.barrier()
     if not dist.main:
@@ -281,9 +287,10 @@ def _run_locked(cfg, run_dir: Path, dist: Dist, device, model_label, on_start, t
     return metrics
 
 
-def _train_epochs(cfg, run_dir, dist, device, model, train_model, opt, cycler, bms, sessions, loss_fn, state,
+def _train_epochs(cfg, run_dir, dist, device, model, train_model, optimizers, cycler, bms, sessions, loss_fn, state,
                   record) -> None:
     """Epochs until ``max_epochs`` or early stopping; checkpoints and log.csv after each one."""
+    opt, scheduler = optimizers
     tcfg = cfg.trainer
     ckpt_dir = run_dir / "checkpoints"
     writer = None
@@ -309,6 +316,8 @@ def _train_epochs(cfg, run_dir, dist, device, model, train_model, opt, cycler, b
             n_images += len(batch.stimuli)
             bar.set_postfix(loss=f"{loss_value:.4f}")
         train_s = time.time() - t0
+        if scheduler is not None:
+            scheduler.step()
         if dist.world > 1:
             _rank0_buffers(model)
         silent_out: list[float] = []
@@ -329,7 +338,8 @@ def _train_epochs(cfg, run_dir, dist, device, model, train_model, opt, cycler, b
         if improved:
             checkpoint.save(ckpt_dir / "best.pt", model=model.state_dict(), epoch=epoch + 1, score=score, **record)
         checkpoint.save(ckpt_dir / "last.pt", model=model.state_dict(), optimizer=opt.state_dict(), state=state,
-                        rng=checkpoint.rng_state(), **record)
+                        rng=checkpoint.rng_state(), **record,
+                        **({} if scheduler is None else {"scheduler": scheduler.state_dict()}))
         write_log(run_dir / "log.csv", state["log"])
         if writer:
             for k, v in row.items():
