@@ -2,8 +2,8 @@
 
 ``templates/report.html.j2`` is the page (title, intro, sections, every figure with its PNG
 shown and PDF linked by relative paths, notes; no external resources), ``templates/table.html.j2``
-a table. Text is escaped by the templates; HTML built here (an intro, a section body, a
-:class:`Raw` cell) is passed through as it is.
+a table. Every value a template writes is escaped (:func:`html.escape`) unless it is HTML built
+here (an intro, a section body, a :class:`Raw` cell), passed as :class:`~markupsafe.Markup`.
 """
 from __future__ import annotations
 
@@ -21,11 +21,17 @@ from snnvis.reporting.table import num
 from snnvis.utils import atomic_path
 
 
+def _escape(value) -> str:
+    """Every ``{{ value }}`` of the templates: :class:`~markupsafe.Markup` as it is, anything else
+    escaped by :func:`html.escape` (quotes too, as the reports always wrote them)."""
+    return value if isinstance(value, Markup) else html.escape(str(value))
+
+
 @functools.cache
 def _templates():
-    from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+    from jinja2 import Environment, PackageLoader, StrictUndefined
 
-    return Environment(loader=PackageLoader("snnvis.reporting", "templates"), autoescape=select_autoescape(["j2"]),
+    return Environment(loader=PackageLoader("snnvis.reporting", "templates"), finalize=_escape,
                        trim_blocks=True, lstrip_blocks=True, undefined=StrictUndefined)
 
 
