@@ -19,6 +19,8 @@ What the data show (checked in every published session; the importer re-checks i
   presentations are almost never consecutive frames), ``stim_on_sec`` on and ``stim_off_sec``
   blank. A "sequence" here is the set of frames of one movie/category/scale, ordered as in
   the movie; ``frame_interval_ms`` is the onset-to-onset time of the presentation stream.
+  The file's ``/protocol`` is ``independent`` with that timing and the order of
+  ``stimulus_ID_list`` (``_henaff_protocol``; its description lists what is assumed).
 * Natural sequences list 11 stimulus ids. Synthetic sequences list 9 (the interpolated frames
   2-10) and contrast sequences 10; their remaining frame slots hold responses identical, repeat
   for repeat, to natural-frame slots of the same movie and scale (the same presentations). The
