@@ -10,7 +10,8 @@ ceilings), :mod:`.cka`, :mod:`.cca` (CCA, SVCCA), :mod:`.regression` (held-out r
 PLS predictivity), :mod:`.ceilings` (single-neuron reliability and noise-corrected
 metrics), :mod:`.cowley` (the same as Cowley et al. compute them), :mod:`.cka_ceiling`,
 :mod:`.tsrsa` (time-series RSA, curvature, noise-corrected curvature),
-:mod:`.bootstrap`.
+:mod:`.tsrsa_time` (TSRSA over windows, its neuron split-half ceiling, RSA per time bin),
+:mod:`.psth` (time-course r, FEVE on PSTHs, the mean-time-course baseline), :mod:`.bootstrap`.
 """
 from .bootstrap import bootstrap_ci, subsample_conditions
 from .cca import SVCCAResult, cca, svcca, svcca_cv, svcca_transform
@@ -27,6 +28,7 @@ from .cka import cka, hsic
 from .cka_ceiling import cka_ceiling
 from .compare import compare_rdms
 from .cowley import cowley_r2_er, cowley_split_half
+from .psth import mean_time_course_baseline, psth_feve, time_course_r
 from .rdm import rdm, rdm_crossvalidated, silent_fraction
 from .regression import (
                        Predictivity,
@@ -49,6 +51,7 @@ from .rsa import (
                        split_half_ceiling,
 )
 from .tsrsa import curvature, curvature_corrected, difference_gram, subsequences, tsrsa
+from .tsrsa_time import rsa_per_bin, tsrsa_split_half_ceiling, tsrsa_windows
 
 __all__ = [
     "Predictivity", "SVCCAResult", "bootstrap_ci", "cca", "cka", "cka_ceiling", "compare_rdms",
@@ -59,4 +62,6 @@ __all__ = [
     "rdm", "rdm_crossvalidated", "rdms_by_group", "rdms_from_folds", "ridge_fit_predict", "silent_fraction",
     "split_half_ceiling", "split_half_reliability", "subsample_conditions", "subsequences",
     "svcca", "svcca_cv", "svcca_transform", "tsrsa",
+    "mean_time_course_baseline", "psth_feve", "rsa_per_bin", "time_course_r", "tsrsa_split_half_ceiling",
+    "tsrsa_windows",
 ]
