@@ -60,6 +60,24 @@ class Protocol:
         """True when each presentation is independent (``independent`` mode)."""
         return self.mode == "independent"
 
+    def steps(self, dt_ms: float, file=None) -> tuple[int, int]:
+        """(on, off) in simulation steps of ``dt_ms``: what a model shows each presentation for.
+
+        Both durations must be whole multiples of ``dt_ms`` (to 1e-6 of a step) and known;
+        otherwise :class:`UserError`, so a model never silently rounds the experiment's timing.
+        """
+        if not (isinstance(dt_ms, (int, float, np.floating, np.integer)) and dt_ms > 0 and math.isfinite(dt_ms)):
+            raise UserError("protocol", f"dt_ms must be a finite number > 0, got {dt_ms!r}", file)
+        out = []
+        for name, v in (("on_ms", self.on_ms), ("off_ms", self.off_ms)):
+            if math.isnan(v):
+                raise UserError("protocol", f"{name} is unknown for this recording; state it in the data config", file)
+            n = v / dt_ms
+            if abs(n - round(n)) > 1e-6:
+                raise UserError("protocol", f"{name} = {v:g} is not a whole number of {dt_ms:g} ms steps", file)
+            out.append(int(round(n)))
+        return out[0], out[1]
+
     def check(self, n_stimuli: int, n_frames: int, file=None) -> None:
         """Raise :class:`UserError` unless the protocol is consistent with ``n_stimuli`` x ``n_frames``."""
         def fail(why: str):

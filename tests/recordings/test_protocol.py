@@ -100,3 +100,16 @@ def test_version_2_files_are_refused_with_a_reimport_hint(tmp_path):
         del f["protocol"]
     with pytest.raises(UserError, match="format version 2 is not the current 3; re-import"):
         Recording(path)
+
+
+def test_steps_are_whole_multiples_of_dt():
+    p = proto.Protocol("independent", 200.0, 100.0)
+    assert p.steps(10.0) == (20, 10) and p.steps(1) == (200, 100) and p.steps(100.0) == (2, 1)
+    assert proto.Protocol("movie", 1000 / 30, 0.0).steps(1000 / 30) == (1, 0)
+    assert proto.Protocol("movie", 1000 / 30, 0.0).steps(1000 / 300) == (10, 0)
+    with pytest.raises(UserError, match="not a whole number of 30 ms steps"):
+        p.steps(30.0)
+    with pytest.raises(UserError, match="off_ms is unknown"):
+        proto.default_for(1, 100.0).steps(10.0)
+    with pytest.raises(UserError, match="dt_ms must be"):
+        p.steps(0)
