@@ -8,7 +8,9 @@ PLS; one module per family behind the typed :class:`~.metrics.Metric` interface)
 ceilings from :mod:`snnvis.similarity` and bootstrap CIs; :mod:`.scorer` compares one
 layer at a time with every target (:class:`LayerScorer`, one :class:`ScoreRow` per layer ×
 target × metric × split); :mod:`.selection` chooses a layer per area on held-out stimuli;
-:mod:`.pipeline` is one ``snnvis-score`` run.
+:mod:`.pipeline` is one ``snnvis-score`` run. :mod:`.temporal` summarises predicted PSTHs
+(time-course r, FEVE, TSRSA with its ceiling, the mean-time-course baseline) and
+:mod:`.perturbations` holds the movie perturbations of the TSRSA protocol.
 """
 from .activations import (ModelInfo, calibrate_batchnorm, extract_activations, load_encoder, prepare_core,
                           reduce_time, resolve_device, time_window)
@@ -16,9 +18,11 @@ from .metrics import METRICS, Metric, Prepared, Result, build_metrics
 from .scorer import LayerScorer, ScoreRow, score_layer
 from .selection import SELECTIONS, choose_layers
 from .targets import Target, stimulus_splits, targets_from_recording
+from .temporal import temporal_metrics
 
 __all__ = [
     "METRICS", "SELECTIONS", "LayerScorer", "Metric", "ModelInfo", "Prepared", "Result", "ScoreRow", "Target",
     "build_metrics", "calibrate_batchnorm", "choose_layers", "extract_activations", "load_encoder", "prepare_core",
-    "reduce_time", "resolve_device", "score_layer", "stimulus_splits", "targets_from_recording", "time_window",
+    "reduce_time", "resolve_device", "score_layer", "stimulus_splits", "targets_from_recording", "temporal_metrics",
+    "time_window",
 ]

@@ -11,6 +11,7 @@ import numpy as np
 
 from snnvis.similarity import (
     mean_time_course_baseline,
+    psth_explainable_fraction,
     psth_feve,
     time_course_r,
     tsrsa_split_half_ceiling,
@@ -48,8 +49,10 @@ def temporal_metrics(pred, psth, train_psth=None, trials=None, *, n_splits: int 
           r over bins per stimulus, averaged over stimuli); ``psth_time_course_r`` (neurons,);
         * ``psth_baseline_time_course_r_median`` and ``psth_baseline_time_course_r``
           (with ``train_psth``);
-        * ``psth_feve_median`` and ``psth_feve`` (with ``trials``), and
-          ``psth_baseline_feve_median`` (with both);
+        * ``psth_feve_median`` and ``psth_feve`` (with ``trials``), with
+          ``psth_explainable_fraction`` (and its median), the share of single-trial variance
+          that is not noise: FEVE diverges where it nears 0, so read FEVE on neurons where
+          it is clearly positive; and ``psth_baseline_feve_median`` (with both);
         * ``psth_tsrsa`` (TSRSA over bins, mean over stimuli and windows),
           ``psth_tsrsa_ceiling`` (neuron split-half, Spearman-Brown corrected; NaN under 4
           neurons) and ``psth_baseline_tsrsa`` (with ``train_psth``).
@@ -77,6 +80,9 @@ def temporal_metrics(pred, psth, train_psth=None, trials=None, *, n_splits: int 
         f = psth_feve(pred, trials)
         out["psth_feve"] = f
         out["psth_feve_median"] = _median(f)
+        e = psth_explainable_fraction(trials)
+        out["psth_explainable_fraction"] = e
+        out["psth_explainable_fraction_median"] = _median(e)
         if baseline is not None:
             out["psth_baseline_feve_median"] = _median(psth_feve(baseline, trials))
     return out

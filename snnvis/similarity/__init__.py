@@ -28,7 +28,7 @@ from .cka import cka, hsic
 from .cka_ceiling import cka_ceiling
 from .compare import compare_rdms
 from .cowley import cowley_r2_er, cowley_split_half
-from .psth import mean_time_course_baseline, psth_feve, time_course_r
+from .psth import mean_time_course_baseline, psth_explainable_fraction, psth_feve, time_course_r
 from .rdm import rdm, rdm_crossvalidated, silent_fraction
 from .regression import (
                        Predictivity,
@@ -62,6 +62,6 @@ __all__ = [
     "rdm", "rdm_crossvalidated", "rdms_by_group", "rdms_from_folds", "ridge_fit_predict", "silent_fraction",
     "split_half_ceiling", "split_half_reliability", "subsample_conditions", "subsequences",
     "svcca", "svcca_cv", "svcca_transform", "tsrsa",
-    "mean_time_course_baseline", "psth_feve", "rsa_per_bin", "time_course_r", "tsrsa_split_half_ceiling",
-    "tsrsa_windows",
+    "mean_time_course_baseline", "psth_explainable_fraction", "psth_feve", "rsa_per_bin", "time_course_r",
+    "tsrsa_split_half_ceiling", "tsrsa_windows",
 ]

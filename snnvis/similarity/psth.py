@@ -7,6 +7,10 @@
   blind to each stimulus's overall scale.
 * :func:`psth_feve`: FEVE (:func:`snnvis.similarity.feve`) with every (stimulus, bin)
   as one condition, the trial noise taken from the repeats of each (stimulus, bin).
+* :func:`psth_explainable_fraction`: the fraction of the single-trial variance that is not
+  trial noise, (Var[y] - sigma^2) / Var[y], with the same terms as :func:`psth_feve`. FEVE
+  is only meaningful for neurons where it is clearly positive: as it approaches 0 the
+  FEVE denominator vanishes and FEVE diverges (even the recorded mean can score far above 1).
 * :func:`mean_time_course_baseline`: each neuron's mean training PSTH shape, scaled per
   test stimulus by the least-squares constant. The constant is fitted on the *test*
   response it predicts, so this baseline knows each test stimulus's scale; it is an
@@ -20,7 +24,7 @@ from __future__ import annotations
 import torch
 
 from ._backend import dispatch, pearson
-from .ceilings import feve
+from .ceilings import feve, trial_stats
 
 
 def _check_psth(x: torch.Tensor, name: str) -> None:
@@ -71,9 +75,36 @@ def psth_feve(pred, trials):
     if trials.ndim != 4 or (trials.shape[0], trials.shape[2], trials.shape[3]) != tuple(pred.shape):
         raise ValueError(f"trials must have shape (stimuli, repeats, bins, neurons) matching pred "
                          f"{tuple(pred.shape)}, got {tuple(trials.shape)}")
+    flat = _flat_trials(trials)
+    return feve(pred.reshape(flat.shape[0], pred.shape[2]), flat)
+
+
+def _flat_trials(trials: torch.Tensor) -> torch.Tensor:
+    if trials.ndim != 4:
+        raise ValueError(f"trials must have shape (stimuli, repeats, bins, neurons), got {tuple(trials.shape)}")
     s, r, b, n = trials.shape
-    flat = trials.permute(0, 2, 1, 3).reshape(s * b, r, n)
-    return feve(pred.reshape(s * b, n), flat)
+    return trials.permute(0, 2, 1, 3).reshape(s * b, r, n)
+
+
+@dispatch("trials")
+def psth_explainable_fraction(trials):
+    """(Var[y] - sigma^2) / Var[y] per neuron, the terms of :func:`psth_feve`.
+
+    Args:
+        trials: (stimuli, repeats, bins, neurons), NaN-padded.
+
+    Returns:
+        (neurons,) explainable fraction of the single-trial variance (can be negative when
+        the noise estimate exceeds the total variance).
+    """
+    flat = _flat_trials(trials)
+    sig2 = torch.nanmean(trial_stats(flat).var, dim=0)
+    valid = ~torch.isnan(flat)
+    n = valid.sum((0, 1)).to(flat.dtype)
+    zero = torch.zeros((), dtype=flat.dtype, device=flat.device)
+    grand = torch.where(valid, flat, zero).sum((0, 1)) / n
+    var_y = torch.where(valid, (flat - grand) ** 2, zero).sum((0, 1)) / (n - 1)
+    return (var_y - sig2) / var_y
 
 
 @dispatch("train_psth", "test_psth")

@@ -91,6 +91,7 @@ def test_summary_matches_the_similarity_functions_and_ranks_truth_over_baseline(
     assert out["psth_baseline_time_course_r_median"] == pytest.approx(np.median(time_course_r(baseline, psth)))
     assert out["psth_time_course_r_median"] > out["psth_baseline_time_course_r_median"] + 0.1
     assert out["psth_feve_median"] > 0.9 > out["psth_baseline_feve_median"]
+    assert 0 < out["psth_explainable_fraction_median"] < 1
     assert out["psth_tsrsa"] == pytest.approx(tsrsa_windows(mean, psth))
     assert 0 < out["psth_tsrsa_ceiling"] <= 1
     assert set(temporal_metrics(mean, psth)) == {"psth_time_course_r", "psth_time_course_r_median", "psth_tsrsa",

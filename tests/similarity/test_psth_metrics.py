@@ -5,7 +5,7 @@ import pytest
 import torch
 from scipy.stats import pearsonr
 
-from snnvis.similarity import mean_time_course_baseline, psth_feve, time_course_r
+from snnvis.similarity import mean_time_course_baseline, psth_explainable_fraction, psth_feve, time_course_r
 
 BINS = 30
 T = np.arange(BINS)
@@ -41,13 +41,14 @@ def test_psth_feve_matches_direct_computation():
     trials = mean[:, None] + g.normal(size=(s, r, BINS, n))
     trials[0, 7, :, 0] = np.nan                                        # a missing repeat
     pred = mean + 0.3 * g.normal(size=mean.shape)
-    out = psth_feve(pred, trials)
+    out, explainable = psth_feve(pred, trials), psth_explainable_fraction(trials)
     for k in range(n):
         y = trials[..., k]                                             # (stimuli, repeats, bins)
         mse = np.nanmean((y - pred[:, None, :, k]) ** 2)
         var_y = np.nanvar(y, ddof=1)
         sig2 = np.mean(np.nanvar(y, axis=1, ddof=1))                   # per (stimulus, bin), averaged
         assert out[k] == pytest.approx(1 - (mse - sig2) / (var_y - sig2), rel=1e-10)
+        assert explainable[k] == pytest.approx((var_y - sig2) / var_y, rel=1e-10)
     assert np.all(psth_feve(mean, trials) > 0.9)                      # the true mean is near 1
 
 
