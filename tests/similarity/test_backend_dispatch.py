@@ -16,6 +16,10 @@ _REPEATS_FIRST = np.moveaxis(_TRIALS, 1, 0)                     # (repeats, cond
 _RDMS = np.stack([sim.rdm(_X), sim.rdm(_Y), sim.rdm(_X + _rng.normal(size=_X.shape))])
 _REPEATS_MISSING = np.where(np.random.default_rng(1).random(_REPEATS_FIRST.shape) < 0.1, np.nan,
                             _REPEATS_FIRST)                     # scattered missing entries
+_psth_rng = np.random.default_rng(2)
+_PSTH_TRIALS = _psth_rng.gamma(2.0, size=(6, 5, 9, 8))          # (stimuli, repeats, bins, neurons)
+_PSTH = _PSTH_TRIALS.mean(1)
+_PSTH_PRED = _PSTH + _psth_rng.normal(scale=0.3, size=_PSTH.shape)
 
 # name -> (function, array arguments, keyword arguments)
 CASES = {
@@ -56,6 +60,13 @@ CASES = {
     "curvature_corrected": (sim.curvature_corrected, (_REPEATS_FIRST,), {}),
     "curvature_corrected_step2_nan": (sim.curvature_corrected, (_REPEATS_MISSING,), {"frame_step": 2}),
     "difference_gram": (sim.difference_gram, (_REPEATS_MISSING,), {}),
+    "time_course_r": (sim.time_course_r, (_PSTH_PRED, _PSTH), {}),
+    "psth_feve": (sim.psth_feve, (_PSTH_PRED, _PSTH_TRIALS), {}),
+    "psth_explainable_fraction": (sim.psth_explainable_fraction, (_PSTH_TRIALS,), {}),
+    "mean_time_course_baseline": (sim.mean_time_course_baseline, (_PSTH[:3], _PSTH[3:]), {}),
+    "tsrsa_windows": (sim.tsrsa_windows, (_PSTH_PRED, _PSTH), {"window": 4, "stride": 2}),
+    "tsrsa_split_half_ceiling": (sim.tsrsa_split_half_ceiling, (_PSTH,), {"n_splits": 3}),
+    "rsa_per_bin": (sim.rsa_per_bin, (_PSTH_PRED, _PSTH), {}),
 }
 
 
