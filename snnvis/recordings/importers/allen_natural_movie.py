@@ -7,8 +7,10 @@ where ``DIR/allen_natural_movie/`` holds::
 
     movies/<movie>.npy            uint8 (frames, H, W) or (frames, H, W, C): the movie as shown
     movies/<movie>.npz            the same, as the array named ``frames`` (or the only array)
-    movies/<movie>.<video>        the same, as a video file (.gif, .tif read with imageio's Pillow and
-                                  tifffile plugins; .mp4/.avi/.mov/.mkv/.webm need imageio-ffmpeg or PyAV)
+    movies/<movie>.<video>        the same, as a video file read with imageio (.gif and .tif through Pillow
+                                  and tifffile; .mp4/.avi/.mov/.mkv/.webm through PyAV or imageio-ffmpeg).
+                                  Decoded video is RGB; it is stored as grey (C = 1) only when the three
+                                  channels are identical, since lossy codecs leave small colour differences
     responses/<session>/<movie>/<area>.npy         (frames, repeats, neurons) spike count of each neuron
                                   in each frame's bin (1 / frame rate) on each repeat; NaN = not recorded
     responses/<session>/<movie>/<area>.units.txt   optional: one unit id per line (default
@@ -109,9 +111,9 @@ def read_frames(path) -> np.ndarray:
         try:
             a = np.asarray(iio.imread(path, index=None))
         except OSError as err:
-            raise UserError("movie", f"cannot decode the video ({' '.join(str(err).split())[:160]}); .mp4/.avi "
-                            "need a video backend: pip install imageio-ffmpeg (or av), or save the frames "
-                            "as .npy", path) from None
+            raise UserError("movie", f"cannot decode the video ({' '.join(str(err).split())[:160]}); a damaged "
+                            "file, or no video backend: .mp4/.avi need PyAV (av) or imageio-ffmpeg; or save the "
+                            "frames as .npy", path) from None
         if a.ndim == 4 and a.shape[-1] == 4:
             a = a[..., :3]                            # drop alpha
         if a.ndim == 4 and a.shape[-1] == 3 and (a == a[..., :1]).all():
