@@ -51,11 +51,25 @@ def _import(args) -> int:
         raise UserError(f"option {bad[0]!r}", "must be KEY=VALUE, e.g. -o bin_ms=25")
     options = dict(kv.split("=", 1) for kv in args.option)
     _check_out_dir(args.out)
+    if args.source == "nwb":
+        return _import_nwb(args, options)
+    if args.path is not None or args.stimuli is not None:
+        raise UserError(f"source {args.source}", "takes no PATH or --stimuli (only source nwb does)")
     bar = (lambda it: tqdm(it, desc=f"import {args.source}", unit="session")) if sys.stderr.isatty() else None
     paths = import_source(args.source, mirror=args.mirror, out=args.out, only=args.only, force=args.force,
                           progress=bar, **options)
     for p in paths:
         print(p)
+    return 0
+
+
+def _import_nwb(args, options: dict) -> int:
+    from snnvis.recordings.importers.nwb import import_nwb
+
+    if args.path is None or args.stimuli is None:
+        raise UserError("import nwb", "needs the NWB file and the image folder: snnvis-data import nwb PATH "
+                                      "--stimuli DIR")
+    print(import_nwb(args.path, args.stimuli, out=args.out, **options))
     return 0
 
 
@@ -125,6 +139,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(fn=_list)
     s = sub.add_parser("import", help="import a source into <out>/<source>/<id>.h5")
     s.add_argument("source")
+    s.add_argument("path", nargs="?", help="for source nwb: the NWB file to import")
+    s.add_argument("--stimuli", metavar="DIR", help="for source nwb: folder of the images named by the image ids")
     s.add_argument("--mirror", help="local mirror folder holding <source>/... (default: $SNNVIS_DATA_MIRROR, "
                                     "else download from the public URLs)")
     s.add_argument("--out", default="recordings", help="output folder (default: recordings)")
