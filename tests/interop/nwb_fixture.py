@@ -1,7 +1,7 @@
 """An NWB file written by pynwb with known Poisson rates per image and unit, and its PNG images."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -47,7 +47,7 @@ def write_nwb(path: Path, ids: list[str], rates: np.ndarray, n_repeats: int, see
             t.append(onsets[k] + rng.uniform(0, ON_S, rng.poisson(rates[s, j] * ON_S)))
         spikes.append(np.sort(np.concatenate(t)))
     nwb = NWBFile(session_description="synthetic test session", identifier="test-nwb-0",
-                  session_start_time=datetime(2026, 1, 1, tzinfo=timezone.utc),
+                  session_start_time=datetime(2026, 1, 1, tzinfo=UTC),
                   subject=Subject(subject_id="m1", species="Macaca mulatta"))
     if units:
         nwb.add_unit_column("location", "recorded area")

@@ -119,7 +119,7 @@ def _pixels(files: dict[str, Path], stimuli: Path) -> np.ndarray:
     from PIL import Image
 
     imgs = []
-    for i, p in files.items():
+    for p in files.values():
         try:
             with Image.open(p) as im:
                 a = np.asarray(im.convert("L" if im.mode in ("L", "I", "I;16", "1") else "RGB"), dtype=np.uint8)
