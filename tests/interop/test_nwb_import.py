@@ -3,27 +3,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import N_IMAGES, N_REPEATS, N_UNITS
 from nwb_fixture import BASE_HZ, ON_S, true_rates, write_images, write_nwb
 
 from snnvis.cli.data import main as data_main
 from snnvis.recordings.recording import Recording
-
-N_IMAGES, N_UNITS, N_REPEATS = 40, 6, 5
-
-
-@pytest.fixture(scope="module")
-def nwb_session(tmp_path_factory):
-    root = tmp_path_factory.mktemp("nwb")
-    ids = write_images(root / "images", N_IMAGES)
-    rates = true_rates(N_IMAGES, N_UNITS)
-    truth = write_nwb(root / "session1.nwb", ids, rates, N_REPEATS)
-    out = root / "recordings"
-    with pytest.raises(SystemExit) as done:
-        data_main(["import", "nwb", str(root / "session1.nwb"), "--stimuli", str(root / "images"),
-                   "--out", str(out), "-o", "bin_ms=100"])
-    assert done.value.code == 0
-    return root, ids, rates, truth, out / "nwb" / "session1.h5"
-
 
 def test_import_matches_spike_counts_and_known_rates(nwb_session):
     root, ids, rates, truth, path = nwb_session
@@ -52,18 +36,8 @@ def test_import_matches_spike_counts_and_known_rates(nwb_session):
     assert BASE_HZ < rates.min()
 
 
-def test_one_epoch_of_training_on_the_import(nwb_session, tmp_path):
-    import sys
-    from pathlib import Path
-
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "training"))
-    from training_helpers import TINY, compose_train, recordings_override
-
-    from snnvis.training import loop
-
-    _, _, _, _, path = nwb_session
-    cfg = compose_train([*TINY, recordings_override([path]), "trainer.max_epochs=1"])
-    metrics = loop.run(cfg, tmp_path / "run")
+def test_one_epoch_of_training_on_the_import(trained_run):
+    _, metrics = trained_run
     assert metrics["validation"]["epochs_trained"] == 1
     assert metrics["test"]["overall"]["n_neurons"] == N_UNITS
     assert np.isfinite(metrics["test"]["overall"]["pearson_r_median"])
