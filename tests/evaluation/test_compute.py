@@ -145,3 +145,21 @@ def test_compute_report_restores_modes_and_rejects_bad_stimuli():
     assert all(m.training for m in snn.modules())
     with pytest.raises(ValueError, match="stimuli must be"):
         compute_report(snn, torch.rand(2, 3, 32, 32))
+
+
+def test_real_cowley_images_quickstart_core(cowley):
+    from snnvis.recordings.recording import Recording
+
+    pixels = Recording(cowley).stimuli(list(range(8)))  # (N, F, H, W, C) uint8
+    x = torch.from_numpy(pixels).permute(0, 1, 4, 2, 3).contiguous()
+    reports = {}
+    for spiking in (True, False):
+        core = build(spiking, "model.stem_stride=2", "model.input.size=48")
+        calibrate_batchnorm(core, [x])
+        reports[spiking] = compute_report(core, x, repeats=1)
+    snn, twin = reports[True]["total"], reports[False]["total"]
+    # 48 px, stride-2 stem (3 -> 4 channels, 3x3) over T = 3 steps: the closed form of the first layer
+    assert reports[True]["layers"]["stem.conv.0"]["macs"] == 3 * (4 * 24 * 24) * 3 * 9
+    assert snn["macs"] == twin["macs"] and twin["synaptic_ops"] == twin["macs"]
+    assert snn["analog_macs"] == reports[True]["layers"]["stem.conv.0"]["macs"]
+    assert 0 < snn["rate"] < 0.5 and 0 < snn["sops"] and snn["synaptic_ops"] < snn["macs"]
