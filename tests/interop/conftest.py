@@ -5,11 +5,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from nwb_fixture import true_rates, write_images, write_nwb
+from nwb_fixture import N_IMAGES, N_REPEATS, N_UNITS, true_rates, write_images, write_nwb
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "training"))
-
-N_IMAGES, N_UNITS, N_REPEATS = 40, 6, 5
+sys.path.append(str(Path(__file__).resolve().parents[1] / "training"))   # training_helpers
 
 
 @pytest.fixture(scope="session")

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 
 ON_S, GAP_S, BASE_HZ = 0.3, 0.2, 2.0
+N_IMAGES, N_UNITS, N_REPEATS = 40, 6, 5      # the session of the interop fixtures
 
 
 def true_rates(n_images: int, n_units: int, seed: int = 0) -> np.ndarray:

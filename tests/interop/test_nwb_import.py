@@ -3,11 +3,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import N_IMAGES, N_REPEATS, N_UNITS
-from nwb_fixture import BASE_HZ, ON_S, true_rates, write_images, write_nwb
+from nwb_fixture import BASE_HZ, N_IMAGES, N_REPEATS, N_UNITS, ON_S, true_rates, write_images, write_nwb
 
 from snnvis.cli.data import main as data_main
 from snnvis.recordings.recording import Recording
+
 
 def test_import_matches_spike_counts_and_known_rates(nwb_session):
     root, ids, rates, truth, path = nwb_session
