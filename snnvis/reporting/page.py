@@ -2,8 +2,9 @@
 
 ``templates/report.html.j2`` is the page (title, intro, sections, every figure with its PNG
 shown and PDF linked by relative paths, notes; no external resources), ``templates/table.html.j2``
-a table. Every value a template writes is escaped (:func:`html.escape`) unless it is HTML built
-here (an intro, a section body, a :class:`Raw` cell), passed as :class:`~markupsafe.Markup`.
+a table and ``templates/parts.html.j2`` the smaller pieces (:func:`part`). Every value a
+template writes is escaped (:func:`html.escape`) unless it is HTML built here (an intro, a
+section body, a :class:`Raw` cell), passed as :class:`~markupsafe.Markup`.
 """
 from __future__ import annotations
 
@@ -33,6 +34,11 @@ def _templates():
 
     return Environment(loader=PackageLoader("snnvis.reporting", "templates"), finalize=_escape,
                        trim_blocks=True, lstrip_blocks=True, undefined=StrictUndefined)
+
+
+def part(name: str, *args) -> str:
+    """The macro ``name`` of ``templates/parts.html.j2`` (a piece of a page) called with ``args``."""
+    return getattr(_templates().get_template("parts.html.j2").module, name)(*args)
 
 
 class Raw(str):
@@ -115,12 +121,10 @@ def index_page(out: Path, entries: Sequence[FigureEntry], reports: Sequence, not
     (:class:`snnvis.reporting.report.Report`) with its figures, then ``entries``, the time of
     each part and every note."""
     figs = [FigureEntry(f.stem, f"{r.out.name}: {f.title}", f.caption) for r in reports for f in r.figures]
-    links = "".join(f"<li><a href=\"{html.escape(str(r.html.relative_to(out)))}\">{html.escape(r.out.name)}</a>: "
-                    f"{r.n_runs} runs, <a href=\"{html.escape(str(r.results_csv.relative_to(out)))}\">results.csv</a>"
-                    "</li>" for r in reports)
-    sections = [("Sweep reports", f"<ul>{links}</ul>" if links else "<p>No sweeps found.</p>"),
+    links = [{"html": str(r.html.relative_to(out)), "name": r.out.name, "n_runs": r.n_runs,
+              "csv": str(r.results_csv.relative_to(out))} for r in reports]
+    sections = [("Sweep reports", part("report_links", links)),
                 ("Timing", html_table(["part", "seconds"], [[n, s] for n, s in timing]))]
-    intro = (f"<p>Made by <code>{html.escape(command)}</code> in "
-             f"{total_s:.0f} s{' (--quick presets)' if quick else ''}.</p>")
+    intro = part("index_intro", command, total_s, quick)
     return render_html(out / "index.html", "snnvis: all figures", intro, sections, [*figs, *entries],
                        [*notes, *(n for r in reports for n in r.notes)])

@@ -6,9 +6,9 @@ those of :mod:`snnvis.similarity.paired`, on the per-stimulus predictions in eac
 """
 from __future__ import annotations
 
-import html
 from collections.abc import Sequence
 
+from snnvis.reporting.page import part
 from snnvis.similarity.paired import TEST_NAME, PairedResult
 from snnvis.training.summary import PAIRED_HEADER, PairedRow, paired_cells, paired_rows
 
@@ -61,5 +61,4 @@ def paired_html(rows: Sequence[PairedRow], table) -> str:
         if len(r.sessions) > 1:
             cells += [paired_cells(f"{r.model} / {s}", len(r.seeds), res) for s, res in r.sessions.items()]
     res = rows[0].overall
-    return (f"<p>Test: {html.escape(TEST_NAME)}; {res.n_boot} bootstrap resamples, {res.n_perm} random swaps.</p>\n"
-            + table(PAIRED_HEADER, cells))
+    return part("paired_intro", TEST_NAME, res.n_boot, res.n_perm) + "\n" + table(PAIRED_HEADER, cells)

@@ -9,7 +9,6 @@ all in a staging folder that replaces the report's files in ``out`` only at the 
 """
 from __future__ import annotations
 
-import html
 import os
 import shutil
 from collections.abc import Sequence
@@ -18,7 +17,7 @@ from pathlib import Path
 
 from snnvis.reporting.figures import FigureEntry, figure_heatmaps, figure_prediction, figure_psth
 from snnvis.reporting.output import check_out_dir, replace_report_files
-from snnvis.reporting.page import best_layers_table, html_table, render_html, runs_table
+from snnvis.reporting.page import best_layers_table, html_table, part, render_html, runs_table
 from snnvis.reporting.paired import paired_for_runs, paired_html
 from snnvis.reporting.score import score_runs
 from snnvis.reporting.sweep import find_sweep
@@ -81,18 +80,14 @@ def make_report(sweep_dir: str | Path, out: str | Path | None = None, score: boo
             figure_psth(sweep.runs, stage, entries, notes)
         write_csv(stage / "results.csv", rows)
         n_scored = sum(1 for _, owner, _ in sweep.scores if owner is not None)
-        intro = (f"<p>Sweep <code>{html.escape(str(sweep_dir))}</code>: {len(sweep.runs)} training run(s), "
-                 f"{len(sweep.scores)} score table(s) ({n_scored} of trained runs). All values are on held-out "
-                 "test stimuli. Every number is in <a href=\"results.csv\">results.csv</a> (one row per run × "
-                 "section × level × key × metric; columns in snnvis/reporting/table.py).</p>")
+        intro = part("sweep_intro", str(sweep_dir), len(sweep.runs), len(sweep.scores), n_scored)
         sections = []
         if sweep.runs:
             sections += [("Runs", runs_table(sweep.runs)),
                          ("SNN vs DNN twin, paired", paired_html(paired, html_table))]
         if sweep.incomplete:
             sections.append(("Incomplete runs (no metrics.json; left out of every table)",
-                             "<ul>" + "".join(f"<li><code>{html.escape(d)}</code></li>" for d in sweep.incomplete)
-                             + "</ul>"))
+                             part("code_list", sweep.incomplete)))
         if sweep.scores:
             sections.append(("Brain similarity: held-out best layer per area and metric", best_layers_table(rows)))
         render_html(stage / "report.html", f"snnvis report: {sweep_dir.resolve().name}", intro, sections, entries,
