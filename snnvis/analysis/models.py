@@ -30,6 +30,7 @@ from snnvis.evaluation.activations import (calibrate_batchnorm, extract_activati
                                            stimulus_batches)
 from snnvis.models import EncoderCore
 from snnvis.models.capture import capture_activations
+from snnvis.models.timing import frame_means
 from snnvis.recordings.recording import Recording
 from snnvis.similarity import compare_rdms, rdm
 
@@ -68,10 +69,10 @@ def frame_features(core: EncoderCore, stimuli: torch.Tensor, layers: Sequence[st
     acts = capture_activations(core, stimuli, list(layers), "spikes", projection_dim, seed)
     out = {}
     for name, a in acts.items():                               # (T, batch, features)
-        T, b, n = a.shape
-        if T != frames * core.time.steps_per_frame:
-            raise ValueError(f"layer {name}: {T} steps for {frames} frames x {core.time.steps_per_frame} steps")
-        out[name] = a.float().reshape(frames, -1, b, n).mean(1).transpose(0, 1).cpu().numpy()
+        try:
+            out[name] = frame_means(a.float(), core.time, frames).cpu().numpy()
+        except ValueError as err:
+            raise ValueError(f"layer {name}: {err}") from None
     return out
 
 

@@ -34,6 +34,7 @@ from snnvis.models import EncoderCore, LayerSpec, build_encoder
 from snnvis.models.capture import KINDS, recording, select_layers
 from snnvis.models.model import calibrate_batchnorm, plain_config
 from snnvis.models.neurons import set_backend_for
+from snnvis.models.timing import response_window
 from snnvis.recordings.dataset import resize_uint8
 from snnvis.recordings.recording import Recording
 from snnvis.utils import seed_everything
@@ -200,9 +201,7 @@ def stimulus_batches(rec: Recording, idx: Sequence[int] | np.ndarray, batch_size
 def time_window(core: EncoderCore, n_frames: int) -> tuple[int, int]:
     """``(start, stop)`` steps averaged into one response per stimulus: the model's static
     window for images (``n_frames == 1``), all steps for a sequence."""
-    if n_frames == 1:
-        return core.time.static_window()
-    return 0, core.time.n_steps(n_frames)
+    return response_window(core.time, n_frames)
 
 
 def reduce_time(activations: np.ndarray | torch.Tensor, window: tuple[int, int] | None = None):

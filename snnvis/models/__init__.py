@@ -14,11 +14,12 @@ logging.getLogger("torch._library.triton").setLevel(logging.ERROR)
 
 from .capture import capture_activations, recording  # noqa: E402
 from .core import AREAS, EncoderCore, LayerSpec
-from .input import StimulusInput, TimeConfig
+from .input import StimulusInput
 from .model import NeuralEncoderModel, build_model, calibrate_batchnorm, count_params
 from .neurons import make_neuron, set_backend_for
-from .readouts import build_readout, time_bin_matrix
+from .readouts import build_readout
 from .registry import available_encoders, build_encoder, register_encoder
+from .timing import TimeConfig, frame_means, response_bins, response_window, step_window_matrix, time_bin_matrix
 
 __all__ = [
     "AREAS",
@@ -37,6 +38,10 @@ __all__ = [
     "make_neuron",
     "recording",
     "register_encoder",
+    "frame_means",
+    "response_bins",
+    "response_window",
     "set_backend_for",
+    "step_window_matrix",
     "time_bin_matrix",
 ]

@@ -3,7 +3,7 @@
 An :class:`EncoderCore` maps stimuli ``(batch, frames, C, H, W)`` to feature maps
 ``(T, batch, C', H', W')`` over ``T`` simulation steps. It owns the stimulus
 preprocessing (:class:`~snnvis.models.input.StimulusInput`), the time layout
-(:class:`~snnvis.models.input.TimeConfig`) and the neuron settings; subclasses build
+(:class:`~snnvis.models.timing.TimeConfig`) and the neuron settings; subclasses build
 their layers with :meth:`EncoderCore.make_neuron` (so ``spiking: false`` swaps every
 neuron for ``nn.ReLU``) and implement :meth:`encode` and :meth:`candidate_layers`.
 Every forward starts from reset neuron states, so independent stimuli never share state.
@@ -18,8 +18,9 @@ import torch
 from spikingjelly.activation_based import functional
 from torch import nn
 
-from .input import StimulusInput, TimeConfig
+from .input import StimulusInput
 from .neurons import SPIKING_NEURONS, NeuronConfig, make_neuron
+from .timing import TimeConfig
 
 __all__ = ["AREAS", "EncoderCore", "LayerSpec", "build_section"]
 
@@ -73,7 +74,7 @@ class EncoderCore(nn.Module):
     ``neuron``/``input``/``time``: config sections for
     :class:`~snnvis.models.neurons.NeuronConfig`,
     :class:`~snnvis.models.input.StimulusInput` and
-    :class:`~snnvis.models.input.TimeConfig`.
+    :class:`~snnvis.models.timing.TimeConfig`.
     """
 
     def __init__(

@@ -5,69 +5,22 @@ float; a static image has ``frames == 1``. :class:`StimulusInput` scales uint8 t
 converts the channel count (grey -> RGB by repetition, RGB -> grey by the channel mean),
 resizes to the configured square size on the stimulus' device (bilinear, antialiased when
 downsampling) and normalises with the configured per-channel mean and std.
-:class:`TimeConfig` then lays the frames out in time (:meth:`TimeConfig.expand`):
+:class:`~snnvis.models.timing.TimeConfig` then lays the frames out in time (``TimeConfig.expand``):
 a static image is repeated for ``static_steps`` steps; a sequence feeds each frame for
 ``steps_per_frame`` steps in order, so ``T = frames * steps_per_frame``. Step ``t``
 covers ``[t * dt_ms, (t + 1) * dt_ms)`` after stimulus onset.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .timing import TimeConfig  # noqa: F401  (defined in timing; imported from here too)
+
 __all__ = ["StimulusInput", "TimeConfig"]
-
-
-@dataclass(frozen=True)
-class TimeConfig:
-    """How model steps relate to stimulus time.
-
-    ``dt_ms``: duration of one simulation step. ``steps_per_frame``: steps each frame of a
-    sequence is shown for. ``static_steps``: steps a static image is shown for.
-    ``static_window_steps``: ``[start, stop)`` steps averaged into the single response
-    bin of a static image (``None``: all ``static_steps``).
-    """
-
-    dt_ms: float = 10.0
-    steps_per_frame: int = 2
-    static_steps: int = 4
-    static_window_steps: tuple[int, int] | None = None
-
-    def __post_init__(self) -> None:
-        if not self.dt_ms > 0:
-            raise ValueError(f"time.dt_ms must be > 0, got {self.dt_ms}")
-        for key in ("steps_per_frame", "static_steps"):
-            value = getattr(self, key)
-            if int(value) != value or value < 1:
-                raise ValueError(f"time.{key} must be a positive integer, got {value}")
-        if self.static_window_steps is not None:
-            start, stop = (int(v) for v in self.static_window_steps)
-            if not 0 <= start < stop <= self.static_steps:
-                raise ValueError(
-                    f"time.static_window_steps {list(self.static_window_steps)} must satisfy "
-                    f"0 <= start < stop <= static_steps ({self.static_steps})"
-                )
-            object.__setattr__(self, "static_window_steps", (start, stop))
-
-    def n_steps(self, frames: int) -> int:
-        """Number of simulation steps for a stimulus with ``frames`` frames."""
-        return self.static_steps if frames == 1 else frames * self.steps_per_frame
-
-    def static_window(self) -> tuple[int, int]:
-        """``(start, stop)`` steps averaged for a static image."""
-        return self.static_window_steps or (0, self.static_steps)
-
-    def expand(self, x: torch.Tensor) -> torch.Tensor:
-        """(batch, frames, C, H, W) -> time-major (T, batch, C, H, W)."""
-        frames = x.shape[1]
-        x = x.transpose(0, 1)
-        if frames == 1:
-            return x.expand(self.static_steps, *x.shape[1:])
-        return x.repeat_interleave(self.steps_per_frame, dim=0)
 
 
 class StimulusInput(nn.Module):

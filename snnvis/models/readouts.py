@@ -23,17 +23,18 @@ that one unit of a neuron's L1 weight norm costs. It does not depend on the numb
 neurons, stimuli or sessions. The configs' default was chosen on validation r of real
 Cowley V4 sessions (``configs/readout``).
 
-Time: :func:`time_bin_matrix` builds (n_bins, n_steps) averaging weights from step times
+Time: :func:`~snnvis.models.timing.time_bin_matrix` builds (n_bins, n_steps) averaging weights from step times
 to recorded time windows; the model applies them as ``einsum('kt,tbn->bkn')``.
 """
 from __future__ import annotations
 
 from typing import Any, Sequence
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from .timing import step_window_matrix, time_bin_matrix  # noqa: F401  (defined in timing)
 
 __all__ = [
     "NONLINEARITIES",
@@ -168,81 +169,3 @@ def build_readout(name: str, in_shape: Sequence[int], n_neurons: int, **cfg: Any
         return READOUTS[name](in_shape, n_neurons, **cfg)
     except TypeError as err:  # an unknown key, e.g. the former l1_features / l1_spatial
         raise ValueError(f"bad {name} readout config: {err}; its one regularisation weight is 'l1'") from None
-
-
-def step_window_matrix(n_steps: int, start: int, stop: int) -> torch.Tensor:
-    """(1, n_steps) weights averaging steps ``[start, stop)``."""
-    if not 0 <= start < stop <= n_steps:
-        raise ValueError(f"step window [{start}, {stop}) is not within the model's {n_steps} steps")
-    m = torch.zeros(1, n_steps)
-    m[0, start:stop] = 1.0 / (stop - start)
-    return m
-
-
-def time_bin_matrix(
-    n_steps: int,
-    dt_ms: float,
-    latency_ms: float,
-    windows_ms: Any,
-    frame_onsets_ms: Sequence[float] | None = None,
-    average_over_frames: bool = False,
-) -> torch.Tensor:
-    """Weights (n_bins, n_steps) mapping per-step model output to recorded time windows.
-
-    Step ``t`` covers ``[t * dt_ms, (t + 1) * dt_ms)`` after stimulus onset; a response
-    at time ``tau`` is predicted by the step covering ``tau - latency_ms``. Row ``k`` is
-    the average over the steps overlapping window ``k`` (shifted back by the latency),
-    weighted by the overlap, so each row sums to 1.
-
-    ``windows_ms`` (n_windows, 2): ``[start, end)`` relative to stimulus onset, or, with
-    ``frame_onsets_ms``, relative to each frame's onset. Then ``average_over_frames``
-    gives one row per window averaged over frames (n_bins = n_windows, a frame-averaged
-    PSTH); otherwise one row per (frame, window), frame-major (n_bins = frames * n_windows).
-    A frame-averaged row averages, with equal weights, over the frames whose window
-    overlaps the model's steps: a window that starts before its frame's onset (e.g. a
-    PSTH from -50 ms) falls before model time 0 for the first frame and is then the
-    average over the later frames. A window that overlaps none of the steps (for
-    frame-averaged rows: in none of the frames) raises ValueError.
-    """
-    windows = np.asarray(windows_ms, dtype=np.float64)
-    if windows.ndim != 2 or windows.shape[1] != 2 or len(windows) == 0:
-        raise ValueError(f"windows_ms must be (n_windows, 2) [start, end) pairs, got shape {windows.shape}")
-    if np.any(windows[:, 1] <= windows[:, 0]):
-        raise ValueError(f"every window needs end > start, got {windows.tolist()}")
-    if n_steps < 1 or dt_ms <= 0:
-        raise ValueError(f"need n_steps >= 1 and dt_ms > 0, got {n_steps}, {dt_ms}")
-    onsets = [0.0] if frame_onsets_ms is None else [float(o) for o in frame_onsets_ms]
-    edges = np.arange(n_steps + 1, dtype=np.float64) * dt_ms
-    averaging = frame_onsets_ms is not None and average_over_frames
-    rows = np.zeros((len(onsets), len(windows), n_steps))
-    covered = np.zeros((len(onsets), len(windows)), dtype=bool)
-    for f, onset in enumerate(onsets):
-        for k, (start, end) in enumerate(windows):
-            lo, hi = onset + start - latency_ms, onset + end - latency_ms
-            overlap = np.clip(np.minimum(edges[1:], hi) - np.maximum(edges[:-1], lo), 0.0, None)
-            if overlap.sum() > 0:
-                rows[f, k] = overlap / overlap.sum()
-                covered[f, k] = True
-            elif not averaging:
-                where = "" if frame_onsets_ms is None else f" of frame {f} (onset {onset:g} ms)"
-                raise ValueError(
-                    f"window {k} [{start:g}, {end:g}) ms{where} maps to model time [{lo:g}, {hi:g}) ms with a "
-                    f"{latency_ms:g} ms latency, which none of the {n_steps} steps of {dt_ms:g} ms "
-                    f"(model time [0, {n_steps * dt_ms:g}) ms) overlaps: the model does not run long enough"
-                )
-    if frame_onsets_ms is None:
-        matrix = rows[0]
-    elif averaging:
-        n_covering = covered.sum(axis=0)
-        if not n_covering.all():
-            k = int(np.argmin(n_covering))
-            start, end = windows[k]
-            raise ValueError(
-                f"window {k} [{start:g}, {end:g}) ms after frame onset maps, with a {latency_ms:g} ms latency, "
-                f"to model time that none of the {n_steps} steps of {dt_ms:g} ms (model time "
-                f"[0, {n_steps * dt_ms:g}) ms) overlaps in any of the {len(onsets)} frames"
-            )
-        matrix = rows.sum(axis=0) / n_covering[:, None]
-    else:
-        matrix = rows.reshape(-1, n_steps)
-    return torch.as_tensor(matrix, dtype=torch.float32)

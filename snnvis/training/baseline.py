@@ -14,6 +14,7 @@ import torch
 
 from snnvis.models.capture import GaussianProjection
 from snnvis.models.model import calibrate_batchnorm
+from snnvis.models.timing import response_window
 from snnvis.similarity import ridge_fit_predict
 from snnvis.training.metrics import group_summaries, neuron_metrics
 
@@ -23,7 +24,7 @@ ALPHAS = tuple(10.0 ** np.arange(-2, 6))
 @torch.no_grad()
 def core_features(core, stimuli: torch.Tensor, device, batch_size: int, projection: GaussianProjection) -> np.ndarray:
     """(n, projection_dim) time-averaged, projected core output for uint8 stimuli (n, F, C, H, W)."""
-    start, stop = core.time.static_window()
+    start, stop = response_window(core.time, 1)
     out = []
     for i in range(0, len(stimuli), batch_size):
         y = core(stimuli[i:i + batch_size].to(device))[start:stop].float().mean(0)   # (B, C, H, W)
