@@ -182,3 +182,36 @@ def test_load_results_refuses_other_files(tmp_path):
         load_results(tmp_path / "x.csv")
     with pytest.raises(UserError, match="does not exist"):
         load_results(tmp_path / "nothing.csv")
+
+
+def test_real_v4_session_exports(datasets_dir, tmp_path):
+    """Cowley V4 session 210305: the assembly keeps every value, and rsatoolbox compares the RDMs of the two
+    halves of the neurons on the test stimuli as snnvis does."""
+    import warnings
+
+    import xarray as xr
+    from rsatoolbox.rdm import compare
+
+    from snnvis.interop.assembly import recording_assembly
+    from snnvis.interop.rsatoolbox_io import to_rdms
+    from snnvis.recordings.importing import import_source
+    from snnvis.similarity.compare import compare_rdms
+    from snnvis.similarity.rdm import rdm
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        path, = import_source("cowley2023_v4", mirror=datasets_dir, out=tmp_path, only=["210305"])
+    rec = Recording(path)
+    recording_assembly(rec).to_netcdf(tmp_path / "v4.nc")
+    back = xr.open_dataarray(tmp_path / "v4.nc").load()
+    assert dict(back.sizes) == {"presentation": rec.n_stimuli, "neuroid": rec.n_neurons, "time_bin": 1}
+    np.testing.assert_array_equal(back.values.transpose(0, 2, 1), rec.mean())
+    assert set(back["region"].values) == {"V4"}
+    test = np.sort(rec.split("test"))
+    r = torch.as_tensor(rec.mean()[test, 0], dtype=torch.float64)
+    half = r.shape[1] // 2
+    a, b = rdm(r[:, :half]), rdm(r[:, half:])
+    ids = list(np.asarray(rec.stimulus_ids)[test])
+    for mine, theirs in (("spearman", "spearman"), ("kendall_tau_a", "tau-a"), ("pearson", "corr")):
+        got = compare(to_rdms(a, ids, area="V4"), to_rdms(b, ids, area="V4"), method=theirs)[0, 0]
+        assert got == pytest.approx(float(compare_rdms(a, b, method=mine)), abs=1e-10)
