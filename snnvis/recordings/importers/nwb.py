@@ -191,14 +191,15 @@ def read_nwb(path: str | Path, stimuli: str | Path, **options) -> RecordingData:
     ids = sorted(set(img))
     files = _image_files(ids, stimuli)
     pixels = _pixels(files, stimuli)
-    # 1 ms spike counts of every presentation and unit: (presentations, units, span)
-    edges = np.arange(span + 1) / 1000.0
-    counts = np.stack([np.stack([np.histogram(s - (a + start / 1000.0), edges)[0] for s in spikes]) for a in t0])
+    # 1 ms bin edges of every presentation, in seconds: (presentations, span + 1)
+    edges = t0[:, None] + (start + np.arange(span + 1))[None, :] / 1000.0
     n_rep = max(int(np.sum(img == i)) for i in ids)
 
     def response(b: int) -> ResponseSet:
         n_bins = span // b
-        rates = bin_raster(counts.reshape(-1, span), b).reshape(len(t0), len(spikes), n_bins)
+        # per unit: spikes in [edge k, edge k+1) of each presentation (1 ms counts), then binned
+        rates = np.stack([bin_raster(np.diff(np.searchsorted(np.sort(t), edges, side="left"), axis=1), b)
+                          for t in spikes], axis=1)           # (presentations, units, n_bins)
         trials = np.full((len(ids), n_rep, n_bins, len(spikes)), np.nan, np.float32)
         for s, i in enumerate(ids):
             rows = np.flatnonzero(img == i)         # presentation order
