@@ -9,6 +9,7 @@ from importlib import resources
 from pathlib import Path
 
 from snnvis.reporting import FigureEntry, Raw, html_table, render_html
+from snnvis.reporting.page import part
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -75,11 +76,23 @@ def test_page_links_figures_relative_and_escapes_text(tmp_path):
     assert "<h2>Figures</h2>" not in render_html(tmp_path / "empty.html", "t", "", [], []).read_text()
 
 
+def test_page_parts_escape_what_they_are_given():
+    tree = _parse(part("code_list", ["run<1>", "a & b"]) + part("index_intro", "x.py --only 'de'", 12.6, True)
+                  + part("report_links", [{"html": "s 1/report.html", "name": "s<1>", "n_runs": 3,
+                                           "csv": "s 1/results.csv"}]))
+    assert [t for tag, _, t in tree.cells if tag == "li"] == ["run<1>", "a & b", "s<1>: 3 runs, results.csv"]
+    assert [a["href"] for tag, a in tree.tags if tag == "a"] == ["s 1/report.html", "s 1/results.csv"]
+    assert [tag for tag, _ in tree.tags].count("code") == 3
+    assert "13 s (--quick presets)." in part("index_intro", "x.py", 12.6, True)
+    assert "13 s." in part("index_intro", "x.py", 12.6, False) and "quick" not in part("index_intro", "x", 1, False)
+    assert part("report_links", []) == "<p>No sweeps found.</p>"
+
+
 def test_templates_are_package_data():
     declared = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]
     assert declared["snnvis.reporting"] == ["templates/*.j2"]
     shipped = {p.name for p in (resources.files("snnvis.reporting") / "templates").iterdir()}
-    assert {"report.html.j2", "table.html.j2"} <= shipped
+    assert {"report.html.j2", "table.html.j2", "parts.html.j2"} <= shipped
 
 
 def _imports(path: Path) -> list[tuple[str, list[str]]]:
