@@ -7,7 +7,7 @@ seed: the SNN (T = ``static_steps`` steps per static image), its twin with the s
 feedforward core exactly the same function). They take turns: after warm-up, ``--repeats``
 rounds each time ``--steps`` single training steps per model, alternating models, so
 drift on a shared machine affects all of them alike. A step is the training loop's own
-``snnvis.training.loop.train_step`` (forward through core and readout, Poisson loss,
+``snnvis.training.epochs.train_step`` (forward through core and readout, Poisson loss,
 readout L1, backward, gradient clipping, AdamW) on one fixed batch cached on the device,
 so data loading is excluded. Throughput = batch / median step time.
 
@@ -51,13 +51,13 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from snnvis.models import build_model, set_backend_for  # noqa: E402
+from snnvis import config  # noqa: E402
 from snnvis.recordings.dataset import Batch, RecordingDataset, SessionCycler  # noqa: E402
-from snnvis.training.loop import train_step  # noqa: E402
+from snnvis.training.epochs import train_step  # noqa: E402
+from snnvis.training.setup import build_network, optimizer_for, place  # noqa: E402
 from snnvis.training.losses import get_loss  # noqa: E402
 from snnvis.utils import markdown_table, seed_everything  # noqa: E402
 
-CONFIG_DIR = ROOT / "configs"
 N_NEURONS = 64
 QUICK = {"size": 32, "batch": 4, "steps": 5, "repeats": 1, "warmup": 1, "epoch_batches": 4}
 MODELS = ("snn", "twin", "twin1")   # the SNN, its twin at the same T, the twin at T = 1
@@ -93,10 +93,7 @@ def settings_for(device: str, compile_: bool) -> list[Setting]:
 
 
 def compose(model: str, overrides: list[str]):
-    from hydra import compose as hydra_compose, initialize_config_dir
-
-    with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
-        return hydra_compose("train", overrides=[f"model={model}", *overrides])
+    return config.compose("train", [f"model={model}", *overrides])
 
 
 # ---------------------------------------------------------------------------------------
@@ -169,14 +166,10 @@ def build_trainee(name: str, model_cfg_name: str, size: int, setting: Setting, d
         overrides.append("model.time.static_steps=1")
     cfg = compose(model_cfg_name, overrides)
     seed_everything(0)
-    model = build_model(cfg.model, cfg.readout, {"bench": N_NEURONS}).to(device).train()
-    bound = set_backend_for(model, device, setting.backend)
+    model = build_network(cfg, {"bench": N_NEURONS}).train()   # snnvis-train's own set-up
     steps = model.core.static_steps
-    if setting.channels_last:
-        model.to(memory_format=torch.channels_last)
-    if setting.compile:
-        model.core = torch.compile(model.core)
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.trainer.lr, weight_decay=cfg.trainer.weight_decay)
+    bound = place(model, device, setting.backend, setting.channels_last, setting.compile)
+    opt, _ = optimizer_for(cfg, model)
     return Trainee(name, model, opt, cfg.trainer, steps, ",".join(sorted(set(bound.values()))) or "-")
 
 

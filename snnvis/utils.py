@@ -85,3 +85,30 @@ def markdown_table(header: Sequence[str], rows: Iterable[Sequence], align: str =
         raise ValueError(f"align gives {len(align)} columns for {len(header)}")
     separator = "|" + "|".join("---:" if a == "r" else "---" for a in align) + "|"
     return "\n".join([line(header), separator, *(line(r) for r in rows)])
+
+
+PRINTED = "snnvis_printed"   # LogRecord attribute: the message is on stdout already
+
+
+def say(logger, message: str, *, level: int = 20) -> None:
+    """Print ``message`` to stdout (what the user sees, with or without logging set up) and log it
+    (level INFO by default) so that a run's log file holds it too; :func:`console_skips_printed`
+    keeps a console log handler from showing it a second time."""
+    print(message, flush=True)
+    logger.log(level, message, extra={PRINTED: True})
+
+
+class _NotPrinted:
+    def filter(self, record) -> bool:
+        return not getattr(record, PRINTED, False)
+
+
+def console_skips_printed() -> None:
+    """Give the root logger's console handlers (Hydra's ``job_logging``) a filter that drops the
+    records :func:`say` has already printed; the file handlers keep them."""
+    import logging
+
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler, logging.StreamHandler) and not isinstance(handler, logging.FileHandler):
+            if not any(isinstance(f, _NotPrinted) for f in handler.filters):
+                handler.addFilter(_NotPrinted())

@@ -33,3 +33,33 @@ def save(path: str | Path, **state) -> None:
 
 def load(path: str | Path, map_location="cpu") -> dict:
     return torch.load(path, map_location=map_location, weights_only=False)
+
+
+def load_checked(path: Path) -> dict:
+    """:func:`load`, with a file that cannot be read as a UserError."""
+    from snnvis.errors import UserError
+
+    try:
+        return load(path)
+    except Exception as err:   # truncated or not a torch file: torch raises several kinds
+        raise UserError("checkpoint", f"cannot be read ({' '.join(str(err).split())[:120]}); it is truncated "
+                        "or corrupt: delete it, or rerun without trainer.resume to start over", path) from None
+
+
+def resume(last: Path, config_hash: str, model, opt, scheduler=None) -> dict:
+    """Load ``last`` (``checkpoints/last.pt``) into the model, optimizer, scheduler and RNGs; returns
+    the early-stopping state saved with it. UserError if another config wrote it or it does not fit."""
+    from snnvis.errors import UserError
+
+    ck = load_checked(last)
+    if ck.get("config_hash") != config_hash:
+        raise UserError("trainer.resume", "the checkpoint was written by a different config", last)
+    try:
+        model.load_state_dict(ck["model"])
+        opt.load_state_dict(ck["optimizer"])
+        if scheduler is not None:
+            scheduler.load_state_dict(ck["scheduler"])
+    except (KeyError, RuntimeError, ValueError) as err:
+        raise UserError("checkpoint", f"does not fit this model ({str(err).splitlines()[0][:120]})", last) from None
+    set_rng_state(ck["rng"])
+    return ck["state"]

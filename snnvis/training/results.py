@@ -123,3 +123,26 @@ def run_metrics(cfg, test: dict, baselines: dict, best: dict, state: dict, sessi
                 if device.type == "cuda" else "cpu", "world_size": dist.world, "wall_s": wall_s,
                 "config_hash": chash, "torch": torch.__version__},
     }
+
+
+def finish(cfg, run_dir: Path, model, sessions, device, initial_core, state: dict, dist, chash: str, label: str,
+           n_params: int, wall_s) -> dict:
+    """After the last epoch: the best checkpoint's test predictions (predictions.h5), the baselines
+    and metrics.json; returns the metrics. ``wall_s()`` gives the run's wall time so far."""
+    from snnvis.models import count_params
+    from snnvis.training import checkpoint
+    from snnvis.training.baseline import random_core_baseline
+    from snnvis.training.predict import predict
+
+    best = checkpoint.load_checked(run_dir / "checkpoints" / "best.pt")
+    model.load_state_dict(best["model"])
+    preds = {s.id: predict(model, s, "test", device, cfg.trainer.amp, cfg.data.batch_size) for s in sessions}
+    test = test_report(preds, sessions, run_dir, cfg.seed)
+    baselines = {}
+    if initial_core is not None:
+        baselines["baseline"] = random_core_baseline(initial_core, sessions, device, cfg.data.batch_size, cfg.seed)
+    baselines.update(lookup_baselines(sessions, cfg.seed))
+    metrics = run_metrics(cfg, test, baselines, best, state, sessions, dist, device, chash, label, n_params,
+                          count_params(model), wall_s())
+    write_json(run_dir / "metrics.json", metrics)
+    return metrics

@@ -12,7 +12,7 @@ import pytest
 from reliability_helpers import assert_one_error, snapshot
 from training_helpers import CONFIGS, VENV_BIN, compose_train, train_cli
 
-from snnvis.training import loop
+from snnvis.training import epochs, loop
 
 
 @pytest.fixture(scope="module")
@@ -38,6 +38,12 @@ def finished(tmp_path_factory, tiny_recording):
     ("trainer.threads=-2", "snnvis: error: trainer.threads: must be a positive integer or null"),
     ("data.target=foo", "snnvis: error: data.target: must be one of rate, temporal, got 'foo'"),
     ("data.recordings=/a.h5", "snnvis: error: data.recordings: must be a list, e.g. data.recordings=[a.h5,b.h5]"),
+    ("model._target_=does.not.Exist", "snnvis: error: model._target_: cannot import 'does.not.Exist'"),
+    ("readout._target_=snnvis.models.readouts.nope", "snnvis: error: readout._target_: cannot import "),
+    ("optimizer._target_=torch.optim.Nope", "snnvis: error: optimizer._target_: cannot import 'torch.optim.Nope'"),
+    ("+optimizer.lrr=1", "snnvis: error: optimizer: AdamW.__init__() got an unexpected keyword argument 'lrr'"),
+    ("scheduler=nonexistent", f"snnvis: error: scheduler=nonexistent in {CONFIGS}/scheduler: no such config"),
+    ("loss._target_=snnvis.training.losses.nope", "snnvis: error: loss._target_: cannot import "),
 ])
 def test_bad_config_is_one_line(finished, train_app, override, message):
     args, run_dir = finished
@@ -113,7 +119,7 @@ def test_interrupt_in_process_is_one_line_and_resumable(tmp_path, finished, trai
     args, _ = finished
     run_dir = tmp_path / "run"
     args = [*args, "trainer.max_epochs=3", f"hydra.run.dir={run_dir}"]
-    real_step, calls = loop.train_step, []
+    real_step, calls = epochs.train_step, []
 
     def step(*a, **k):
         calls.append(1)
@@ -121,14 +127,14 @@ def test_interrupt_in_process_is_one_line_and_resumable(tmp_path, finished, trai
             raise KeyboardInterrupt
         return real_step(*a, **k)
 
-    monkeypatch.setattr(loop, "train_step", step)
+    monkeypatch.setattr(epochs, "train_step", step)
     code, _, err = train_app(args)
     assert code == 130
     assert [line for line in err.splitlines() if line.strip()] == [
         "snnvis: interrupted; checkpoints/last.pt is kept (continue with trainer.resume=true)"]
     assert checkpoint.load(run_dir / "checkpoints" / "last.pt")["state"]["epoch"] == 1
     assert not (run_dir / ".lock").exists() and not (run_dir / "metrics.json").exists()
-    monkeypatch.setattr(loop, "train_step", real_step)
+    monkeypatch.setattr(epochs, "train_step", real_step)
     code, out, err = train_app([*args, "trainer.resume=true"])
     assert code == 0, err
     assert "resuming" in out

@@ -19,7 +19,7 @@ from training_helpers import ROOT, TINY, VENV_BIN, recordings_override
 PROBE = r'''
 import hashlib, json, os, sys
 import torch
-from snnvis.training import loop
+from snnvis.training import epochs, loop
 
 OUT = os.environ["SNNVIS_PROBE_DIR"]
 RANK = int(os.environ["RANK"])
@@ -42,12 +42,12 @@ def shard(ds, dist, seed):
     return sub
 loop._shard = shard
 
-_validation_score = loop.validation_score
+_validation_score = epochs.validation_score
 def validation_score(model, *args, **kwargs):
     score = _validation_score(model, *args, **kwargs)
     _log({"params": _digest(model.parameters()), "buffers": _digest(model.buffers()), "score": score})
     return score
-loop.validation_score = validation_score
+epochs.validation_score = validation_score
 
 _agree_run_dir = loop._agree_run_dir
 def agree_run_dir(run_dir, dist):

@@ -19,7 +19,7 @@ import pytest
 
 from training_helpers import (ROOT, TINY, VENV_BIN, comparable, compose_train, recordings_override,
                               train_cli)
-from snnvis.training import loop
+from snnvis.training import epochs, loop
 
 EPOCHS = 4
 # a label equal to the one snnvis-train gives (the model config's name), so in-process and CLI runs compare
@@ -81,7 +81,7 @@ def test_uninterrupted_run_is_sane(uninterrupted):
 
 def test_exception_mid_epoch_then_resume(tmp_path, tiny_recordings, uninterrupted, monkeypatch, capsys):
     cfg = compose_train(_overrides(tiny_recordings))
-    real_step = loop.train_step
+    real_step = epochs.train_step
     steps_in_epoch_3 = []
 
     def crashing_step(*args, **kwargs):
@@ -91,10 +91,10 @@ def test_exception_mid_epoch_then_resume(tmp_path, tiny_recordings, uninterrupte
                 raise RuntimeError("simulated crash")
         return real_step(*args, **kwargs)
 
-    monkeypatch.setattr(loop, "train_step", crashing_step)
+    monkeypatch.setattr(epochs, "train_step", crashing_step)
     with pytest.raises(RuntimeError, match="simulated crash"):
         loop.run(cfg, tmp_path, model_label=LABEL)
-    monkeypatch.setattr(loop, "train_step", real_step)
+    monkeypatch.setattr(epochs, "train_step", real_step)
     assert not (tmp_path / "metrics.json").exists()
 
     resumed = loop.run(compose_train(_overrides(tiny_recordings, "trainer.resume=true")), tmp_path, model_label=LABEL)

@@ -1,0 +1,134 @@
+"""The epoch loop: train on every session's batches, score the validation split, checkpoint, log."""
+from __future__ import annotations
+
+import logging
+import math
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from tqdm import tqdm
+
+from snnvis.errors import UserError
+from snnvis.training import checkpoint
+from snnvis.training.distributed import Dist, _rank0_buffers, _rank0_score
+from snnvis.training.early_stopping import EarlyStopping
+from snnvis.training.predict import autocast, validation_score
+from snnvis.training.results import write_log
+from snnvis.utils import PRINTED, say
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Trainee:
+    """What the epoch loop trains: ``train_model`` is ``model`` or its DDP wrapper."""
+    model: torch.nn.Module
+    train_model: torch.nn.Module
+    opt: torch.optim.Optimizer
+    scheduler: object | None
+    loss_fn: object
+    cycler: object
+    sessions: list
+    bin_matrices: dict           # session id -> (n_bins, n_steps) on the device, or None
+    device: torch.device
+    dist: Dist
+
+
+def train_step(train_model, model, opt, batch, bin_matrix, loss_fn, tcfg, device) -> float:
+    """One optimisation step on one batch; returns the (unregularised) loss."""
+    with autocast(device, tcfg.amp):
+        pred = train_model(batch.stimuli, batch.session, bin_matrix=bin_matrix)
+        loss = loss_fn(pred.float(), batch.responses)
+        total_loss = loss + model.readouts[batch.session].regularizer()   # weighted by the readout's l1
+    opt.zero_grad(set_to_none=True)
+    total_loss.backward()
+    if tcfg.grad_clip:
+        torch.nn.utils.clip_grad_norm_(model.parameters(), tcfg.grad_clip)
+    opt.step()
+    return loss.item()
+
+
+def _one_epoch(cfg, t: Trainee, epoch: int, show_bar: bool, run_dir: Path) -> tuple[float, int]:
+    """Train one epoch; returns (summed loss x images, images)."""
+    tcfg = cfg.trainer
+    t.train_model.train()
+    t.cycler.set_epoch(epoch)
+    total, n_images = 0.0, 0
+    bar = tqdm(t.cycler, desc=f"epoch {epoch + 1}/{tcfg.max_epochs}", disable=not show_bar, leave=False)
+    for batch in bar:
+        batch = batch.to(t.device)
+        loss_value = train_step(t.train_model, t.model, t.opt, batch, t.bin_matrices[batch.session], t.loss_fn,
+                                tcfg, t.device)
+        if not math.isfinite(loss_value):
+            kept = f"checkpoints/last.pt holds epoch {epoch}" if epoch else "no checkpoint was written"
+            raise UserError("training", f"the loss became {loss_value} in epoch {epoch + 1}, so training "
+                            f"stopped; {kept} (try a lower trainer.lr)", run_dir)
+        total += loss_value * len(batch.stimuli)
+        n_images += len(batch.stimuli)
+        bar.set_postfix(loss=f"{loss_value:.4f}")
+    if t.scheduler is not None:
+        t.scheduler.step()
+    return total, n_images
+
+
+def train_epochs(cfg, run_dir: Path, t: Trainee, stopper: EarlyStopping, record: dict) -> None:
+    """Epochs until ``max_epochs`` or early stopping; checkpoints and log.csv after each one."""
+    tcfg, dist = cfg.trainer, t.dist
+    ckpt_dir = run_dir / "checkpoints"
+    writer = None
+    if tcfg.tensorboard and dist.main:
+        from torch.utils.tensorboard import SummaryWriter
+        writer = SummaryWriter(str(run_dir / "tensorboard"))
+    show_bar = dist.main and (tcfg.progress is True or (tcfg.progress == "auto" and sys.stderr.isatty()))
+    label = f"[{record['model_label']} spiking={cfg.model.spiking}]"
+    while stopper.running:
+        epoch = stopper.epoch
+        t0 = time.time()
+        total, n_images = _one_epoch(cfg, t, epoch, show_bar, run_dir)
+        train_s = time.time() - t0
+        if dist.world > 1:
+            _rank0_buffers(t.model)
+        silent_out: list[float] = []
+        score = validation_score(t.model, t.sessions, t.device, tcfg.amp, cfg.data.batch_size, silent=silent_out)
+        silent = silent_out[0]
+        if dist.world > 1:
+            score = _rank0_score(score, t.device)
+        row = {"epoch": epoch + 1, "train_loss": total / max(n_images, 1), "val_pearson_r_mean": score,
+               "val_silent_fraction": silent, "images_per_s": n_images * dist.world / train_s,
+               "epoch_s": time.time() - t0}
+        improved = stopper.update(score, row)
+        if not dist.main:
+            continue
+        _save(ckpt_dir, t, stopper.state, record, epoch + 1, score, improved)
+        write_log(run_dir / "log.csv", stopper.state["log"])
+        if writer:
+            for k, v in row.items():
+                if k != "epoch":
+                    writer.add_scalar(k, v, epoch + 1)
+        _log_epoch(label, row, improved, stopper.state["log"], show_bar)
+    if writer:
+        writer.close()
+
+
+def _save(ckpt_dir: Path, t: Trainee, state: dict, record: dict, epoch: int, score: float, improved: bool) -> None:
+    if improved:
+        checkpoint.save(ckpt_dir / "best.pt", model=t.model.state_dict(), epoch=epoch, score=score, **record)
+    extra = {} if t.scheduler is None else {"scheduler": t.scheduler.state_dict()}
+    checkpoint.save(ckpt_dir / "last.pt", model=t.model.state_dict(), optimizer=t.opt.state_dict(), state=state,
+                    rng=checkpoint.rng_state(), **record, **extra)
+
+
+def _log_epoch(label: str, row: dict, improved: bool, rows: list[dict], show_bar: bool) -> None:
+    epoch, silent = row["epoch"], row["val_silent_fraction"]
+    if silent > 0 and not any(r.get("val_silent_fraction", 0) > 0 for r in rows[:-1]):
+        log.warning("%s epoch %d: %.0f%% of the neurons get a constant prediction (silent; they score r = 0)",
+                    label, epoch, 100 * silent)
+    if not show_bar:
+        say(log, f"{label} epoch {epoch:3d}  loss {row['train_loss']:.4f}  val r {row['val_pearson_r_mean']:.3f}"
+            f"{f'  silent {silent:.0%}' if silent > 0 else ''}{'  *' if improved else ''}")
+    else:   # the bar shows the epoch on the terminal; the log file still gets one line per epoch
+        log.info("%s epoch %d  loss %.4f  val r %.3f%s", label, epoch, row["train_loss"], row["val_pearson_r_mean"],
+                 "  *" if improved else "", extra={PRINTED: True})
