@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from nwb_fixture import BASE_HZ, N_IMAGES, N_REPEATS, N_UNITS, ON_S, true_rates, write_images, write_nwb
+from nwb_fixture import BASE_HZ, GAP_S, N_IMAGES, N_REPEATS, N_UNITS, ON_S, true_rates, write_images, write_nwb
 
 from snnvis.cli.data import main as data_main
 from snnvis.recordings.recording import Recording
@@ -34,6 +34,26 @@ def test_import_matches_spike_counts_and_known_rates(nwb_session):
     np.testing.assert_array_equal(rec.response_info("psth").windows_ms, [[0, 100], [100, 200], [200, 300]])
     np.testing.assert_allclose(psth.mean(axis=1), est, rtol=1e-5)
     assert BASE_HZ < rates.min()
+    # the protocol: independent flashes in the recorded order, 300 ms on, 200 ms off
+    pr = rec.protocol
+    assert (pr.mode, pr.on_ms, pr.off_ms) == ("independent", ON_S * 1000, GAP_S * 1000)
+    np.testing.assert_array_equal(pr.order[:, 0], truth["order"])
+    assert list(pr.order_ids) == [ids[s] for s in truth["order"]]
+
+
+def test_window_before_onset_counts_the_background(nwb_session, tmp_path):
+    """-o start_ms=-100: the first PSTH bin is the 100 ms blank before onset (background rate only)."""
+    from snnvis.recordings.importers.nwb import read_nwb
+
+    root, ids, rates, truth, _ = nwb_session
+    data = read_nwb(root / "session1.nwb", root / "images", start_ms="-100", stop_ms="300", bin_ms="100")
+    psth = data.responses["psth"]
+    np.testing.assert_array_equal(psth.windows_ms[:, 0], [-100, 0, 100, 200])
+    first = [k for k in range(len(truth["order"])) if k > 0]             # a blank of 200 ms precedes these
+    want = np.mean([[np.sum((t >= truth["onsets"][k] - 0.1) & (t < truth["onsets"][k])) / 0.1
+                     for t in truth["spikes"]] for k in first])
+    got = np.nanmean(psth.trials[:, :, 0, :])
+    assert abs(got - want) < 0.2 and abs(got - BASE_HZ) < 1.0
 
 
 def test_one_epoch_of_training_on_the_import(trained_run):

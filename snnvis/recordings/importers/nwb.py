@@ -15,14 +15,16 @@ What the file must hold:
   All images must have one size; they are stored as RGB (or grayscale) uint8 pixels.
 
 Each presentation is one trial; repeats of an image are its trials (NaN-padded to the
-largest repeat count). Spikes are counted in 1 ms bins from ``start_ms`` (default 0)
-to ``stop_ms`` (default: the shortest presentation, whole ms) after each presentation's
-``start_time`` and binned by the Zhang-Desimone importer's
-:func:`~snnvis.recordings.importers.zhang_desimone_it.bin_raster`, in spikes/s. The
-``rate`` response (the default) is one bin over the whole window; with ``-o bin_ms=B``
-(dividing the window) a ``psth`` response in bins of B ms is added. Presentations are
-independent flashes (the static-image protocol). The output is a standard recording
-(current format version) at ``<out>/nwb/<file stem>.h5``.
+largest repeat count). Spikes are counted in 1 ms bins from ``start_ms`` (default 0; may
+be negative, for a baseline before onset) to ``stop_ms`` (default: the shortest
+presentation, whole ms) after each presentation's ``start_time``, and binned by the
+Zhang-Desimone importer's :func:`~snnvis.recordings.importers.zhang_desimone_it.bin_raster`,
+in spikes/s. The ``rate`` response (the default) is one bin over the whole window; with
+``-o bin_ms=B`` (dividing the window) a ``psth`` response in bins of B ms is added. The
+protocol is ``independent`` flashes in the presentations' order (by ``start_time``), with
+``on_ms`` the median presentation duration and ``off_ms`` the median blank between
+presentations. The output is a standard recording (current format version) at
+``<out>/nwb/<file stem>.h5``.
 
 Errors (one line, exit 2): no units or no spike times; no presentation table or no
 image id column; an image id without a file in ``DIR``; images of different sizes.
@@ -37,6 +39,7 @@ import numpy as np
 from snnvis.errors import UserError
 from snnvis.recordings.format import RecordingData, ResponseSet
 from snnvis.recordings.importers.zhang_desimone_it import bin_raster
+from snnvis.recordings.protocol import Protocol, order_from_ids
 from snnvis.recordings.sources import FileStore, Source
 from snnvis.utils import sha256_file
 
@@ -133,7 +136,7 @@ def _pixels(files: dict[str, Path], stimuli: Path) -> np.ndarray:
     return np.stack(imgs)[:, None]
 
 
-def _ms_option(options: dict, key: str, default):
+def _ms_option(options: dict, key: str, default, negative: bool = False):
     value = options.get(key, default)
     if value is None:
         return None
@@ -141,8 +144,8 @@ def _ms_option(options: dict, key: str, default):
         b = float(value)
     except (TypeError, ValueError):
         raise UserError(f"option {key}", f"{value!r} is not a number") from None
-    if b != int(b) or b < 0:
-        raise UserError(f"option {key}", f"{value!r} must be a whole number of ms >= 0")
+    if b != int(b) or (b < 0 and not negative):
+        raise UserError(f"option {key}", f"{value!r} must be a whole number of ms" + ("" if negative else " >= 0"))
     return int(b)
 
 
@@ -180,7 +183,7 @@ def read_nwb(path: str | Path, stimuli: str | Path, **options) -> RecordingData:
         io.close()
     if len(t0) == 0:
         raise UserError(f"intervals table {tname!r}", "has no rows", path)
-    start = _ms_option(options, "start_ms", 0)
+    start = _ms_option(options, "start_ms", 0, negative=True)
     stop = _ms_option(options, "stop_ms", int(np.floor(np.min(t1 - t0) * 1000 + 1e-6)))
     if stop <= start:
         raise UserError("option stop_ms", f"the window {start}-{stop} ms after onset is empty", path)
@@ -212,6 +215,13 @@ def read_nwb(path: str | Path, stimuli: str | Path, **options) -> RecordingData:
                            windows_ms=np.stack([starts, starts + b], axis=1).astype(float), units="spikes/s",
                            align="stimulus", trials=trials, description=desc)
 
+    seq = np.argsort(t0, kind="stable")
+    # to the microsecond: times in seconds carry float noise that would break whole-step durations
+    on_ms = round(float(np.median(t1 - t0) * 1000), 3)
+    off_ms = round(float(np.median(np.diff(t0[seq]) - (t1 - t0)[seq][:-1]) * 1000), 3) if len(t0) > 1 else float("nan")
+    protocol = Protocol("independent", on_ms, off_ms, order=order_from_ids(img[seq], np.array(ids)[:, None]),
+                        order_ids=img[seq], description=f"image flashes of intervals table {tname!r} in "
+                        "start_time order; on/off are the median presentation and blank durations")
     responses = {"rate": response(span)}
     if bin_ms is not None and bin_ms != span:
         responses["psth"] = response(bin_ms)
@@ -220,7 +230,8 @@ def read_nwb(path: str | Path, stimuli: str | Path, **options) -> RecordingData:
         citation=f"NWB file {path.name} (identifier {ident})", neuron_ids=unit_ids, neuron_areas=areas,
         stimulus_ids=ids, pixels=pixels, responses=responses, default_response="rate",
         license="", provenance=[(path.name, str(path.resolve()), sha256_file(path))],
-        importer_options={"stimuli": str(stimuli), **options}, importer=__name__,
+        importer_options={"stimuli": str(stimuli), **options}, importer=__name__, protocol=protocol,
+        frame_duration_ms=on_ms, frame_interval_ms=on_ms + off_ms,
     )
 
 
