@@ -36,10 +36,9 @@ def model_configs() -> list[str]:
 
 
 def compose_model(name: str, overrides: list[str]) -> dict:
-    from hydra import compose, initialize_config_dir
+    from snnvis.config import compose
 
-    with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
-        return plain_config(compose(config_name=None, overrides=[f"+model={name}", *overrides]).model)
+    return plain_config(compose(None, [f"+model={name}", *overrides]).model)
 
 
 def _synchronize(device: torch.device) -> None:

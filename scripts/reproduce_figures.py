@@ -88,13 +88,9 @@ def import_recordings(source: str, only: list[str] | None, rec_dir: Path, mirror
 
 def model_config(name: str, size: int | None):
     """The configs/model entry ``name`` as composed for training (optionally resized)."""
-    from hydra import compose, initialize_config_dir
-    from hydra.core.global_hydra import GlobalHydra
+    from snnvis.config import compose
 
-    GlobalHydra.instance().clear()
-    overrides = [f"model={name}"] + ([f"model.input.size={size}"] if size else [])
-    with initialize_config_dir(str(ROOT / "configs"), version_base="1.3"):
-        return compose("train", overrides=overrides).model
+    return compose("train", [f"model={name}"] + ([f"model.input.size={size}"] if size else [])).model
 
 
 # ---------------------------------------------------------------------------------------

@@ -63,7 +63,11 @@ def compose(name: str | None, overrides: Sequence[str] = (), return_hydra_config
     from hydra import compose as hydra_compose
     from hydra import initialize_config_dir
 
+    from hydra.core.global_hydra import GlobalHydra
+
     register()
+    if GlobalHydra.instance().is_initialized():   # e.g. inside a @hydra.main app, or left by another caller
+        GlobalHydra.instance().clear()
     with initialize_config_dir(config_dir=str(CONFIGS), version_base="1.3"):
         return hydra_compose(config_name=name, overrides=list(overrides), return_hydra_config=return_hydra_config)
 

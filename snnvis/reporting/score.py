@@ -17,7 +17,6 @@ from pathlib import Path
 from snnvis.errors import UserError
 from snnvis.utils import atomic_path
 
-CONFIGS = str(Path(__file__).resolve().parents[2] / "configs")   # the repository's Hydra configs
 SCORE_DIR = "score"                       # where --score writes into a run directory
 HASH_FILE = "score_config.json"
 NOT_HASHED = ("device", "progress", "batch_size", "max_memory_mb")
@@ -57,19 +56,15 @@ def stored_hash(run) -> str | None:
 def compose_score_config(overrides: Sequence[str]):
     """``configs/score.yaml`` with ``overrides``, checked as far as it can be without a model or data:
     composition, the numeric options and the metric names (one line, exit 2, before anything is scored)."""
-    from hydra import compose, initialize_config_dir
-    from hydra.core.global_hydra import GlobalHydra
     from hydra.errors import HydraException
     from omegaconf import OmegaConf
     from omegaconf.errors import OmegaConfBaseException
 
+    from snnvis.config import compose
     from snnvis.evaluation.metrics import build_metrics
 
-    if GlobalHydra.instance().is_initialized():
-        GlobalHydra.instance().clear()
     try:
-        with initialize_config_dir(CONFIGS, version_base="1.3"):
-            base = compose("score", overrides=list(overrides))
+        base = compose("score", overrides)
         OmegaConf.resolve(base)
     except (HydraException, OmegaConfBaseException) as err:
         raise UserError("--score overrides", " ".join(str(err).split())) from None

@@ -7,13 +7,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from hydra import compose, initialize_config_dir
 
+from snnvis.config import compose
 from snnvis.recordings.format import write_recording
 from snnvis.recordings.synthetic import SynthConfig, generate_recording, simulate
 
 ROOT = Path(__file__).resolve().parents[2]
-CONFIGS = ROOT / "configs"
 # sew_resnet_tiny shrunk further: 4/8/8 channels, 32x32 input, 3 steps per image
 TINY = ["model=sew_resnet_tiny", "model.stem_width=4", "model.widths=[4,8,8]", "model.input.size=32",
         "model.time.static_steps=3"]
@@ -21,8 +20,7 @@ TINY = ["model=sew_resnet_tiny", "model.stem_width=4", "model.widths=[4,8,8]", "
 
 def compose_score(*overrides: str):
     """``configs/score.yaml`` composed with the tiny model and ``overrides``."""
-    with initialize_config_dir(config_dir=str(CONFIGS), version_base="1.3"):
-        return compose(config_name="score", overrides=[*TINY, "progress=false", *overrides])
+    return compose("score", [*TINY, "progress=false", *overrides])
 
 
 @pytest.fixture(name="compose_score")

@@ -6,19 +6,17 @@ scipy's L-BFGS-B on an independent numpy objective (weights split into positive 
 negative parts, so the L1 term is smooth). The two solutions must agree, and differ from
 the unpenalised fit by the amount the penalty implies.
 """
-from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
 import torch
-from hydra import compose, initialize_config_dir
 from scipy.optimize import minimize
 
+from snnvis.config import compose
 from snnvis.models import build_readout
 from snnvis.training.losses import poisson_loss
 
-CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 
 
 @pytest.mark.parametrize("name", ["factorized", "gaussian"])
@@ -128,8 +126,7 @@ def test_trainer_adds_the_readout_penalty_unscaled():
 
 
 def _compose(*overrides):
-    with initialize_config_dir(config_dir=str(CONFIGS), version_base="1.3"):
-        return compose(config_name="train", overrides=list(overrides))
+    return compose("train", overrides)
 
 
 @pytest.mark.parametrize("readout", ["factorized", "gaussian"])

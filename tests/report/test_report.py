@@ -9,12 +9,11 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
-from hydra import compose, initialize_config_dir
 
 from snnvis.cli.report import main
+from snnvis.config import compose
 from snnvis.reporting import RESULT_COLUMNS, find_sweep, make_report
 
-CONFIGS = str(Path(__file__).resolve().parents[2] / "configs")
 
 
 def _summary(rng, n):
@@ -169,22 +168,20 @@ def test_bad_predictions_leave_existing_report_untouched(tmp_path, capsys):
 
 @pytest.mark.parametrize("sweep,n_jobs", [("snn_vs_dnn", 24), ("recurrence", 18)])
 def test_sweep_configs_compose(sweep, n_jobs):
-    with initialize_config_dir(CONFIGS, version_base="1.3"):
-        for launcher, target in (("joblib_local", "JoblibLauncher"), ("slurm", "SlurmLauncher"),
-                                 ("submitit_local", "LocalLauncher")):
-            cfg = compose("train", overrides=[f"+sweep={sweep}", f"hydra/launcher={launcher}"],
-                          return_hydra_config=True)
-            assert cfg.hydra.launcher._target_.endswith(target)
-        params = cfg.hydra.sweeper.params
-        sizes = [len(str(v).split(",")) for v in params.values()]
-        assert int(np.prod(sizes)) == n_jobs
-        assert cfg.name == sweep and cfg.hydra.sweep.dir == f"multirun/{sweep}"
-        assert "data.recordings" in cfg.hydra.job.config.override_dirname.exclude_keys
-        for model in str(params.model).split(","):
-            c = compose("train", overrides=[f"+sweep={sweep}", f"model={model}", "model.spiking=false"])
-            assert c.model.spiking is False
-            if sweep == "recurrence":
-                assert c.data.target == "temporal"
-                assert c.model.time.steps_per_frame * c.model.time.dt_ms == 300.0
-            else:
-                assert len(c.data.recordings) == 8 and c.data.target == "rate"
+    for launcher, target in (("joblib_local", "JoblibLauncher"), ("slurm", "SlurmLauncher"),
+                             ("submitit_local", "LocalLauncher")):
+        cfg = compose("train", [f"+sweep={sweep}", f"hydra/launcher={launcher}"], return_hydra_config=True)
+        assert cfg.hydra.launcher._target_.endswith(target)
+    params = cfg.hydra.sweeper.params
+    sizes = [len(str(v).split(",")) for v in params.values()]
+    assert int(np.prod(sizes)) == n_jobs
+    assert cfg.name == sweep and cfg.hydra.sweep.dir == f"multirun/{sweep}"
+    assert "data.recordings" in cfg.hydra.job.config.override_dirname.exclude_keys
+    for model in str(params.model).split(","):
+        c = compose("train", [f"+sweep={sweep}", f"model={model}", "model.spiking=false"])
+        assert c.model.spiking is False
+        if sweep == "recurrence":
+            assert c.data.target == "temporal"
+            assert c.model.time.steps_per_frame * c.model.time.dt_ms == 300.0
+        else:
+            assert len(c.data.recordings) == 8 and c.data.target == "rate"

@@ -22,14 +22,9 @@ TINY = [
 
 def compose_train(overrides: list[str], return_hydra_config: bool = False):
     """``configs/train.yaml`` composed with ``overrides`` (Hydra's compose API, no subprocess)."""
-    from hydra import compose, initialize_config_dir
+    from snnvis.config import compose   # registers the typed sections and ${snnvis_uid:}, as snnvis-train does
 
-    from snnvis.training import rundir, schema
-
-    schema.register()              # the typed trainer/data sections, as snnvis-train has them
-    rundir.register_resolvers()    # ${snnvis_uid:} in hydra.run.dir
-    with initialize_config_dir(config_dir=str(CONFIGS), version_base="1.3"):
-        return compose("train", overrides=overrides, return_hydra_config=return_hydra_config)
+    return compose("train", overrides, return_hydra_config=return_hydra_config)
 
 
 def write_synthetic(path: Path, **kwargs) -> Path:
