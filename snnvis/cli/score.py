@@ -1,6 +1,7 @@
 """``snnvis-score``: a model's layers against recorded brain areas; see configs/score.yaml."""
 from __future__ import annotations
 
+import logging
 import sys
 from pathlib import Path
 
@@ -8,11 +9,14 @@ import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
+from snnvis import config
 from snnvis.errors import UserError, hydra_entry
 from snnvis.training import rundir
+from snnvis.utils import console_skips_printed, say
 
-CONFIGS = str(Path(__file__).resolve().parents[2] / "configs")
-rundir.register_resolvers()
+log = logging.getLogger("snnvis.cli.score")
+CONFIGS = str(config.CONFIGS)
+config.register()   # the typed score section (ScoreSchema) and ${snnvis_uid:}
 
 
 def run(cfg: DictConfig, run_dir: str | Path):
@@ -25,14 +29,15 @@ def run(cfg: DictConfig, run_dir: str | Path):
     from snnvis.evaluation.pipeline import run as score_run
 
     result = score_run(cfg, run_dir)
-    print(format_table(result))
-    print(f"wrote {Path(run_dir) / 'scores.csv'} ({len(result.rows)} rows) and {Path(run_dir) / 'scores.json'}")
+    say(log, format_table(result))
+    say(log, f"wrote {Path(run_dir) / 'scores.csv'} ({len(result.rows)} rows) and {Path(run_dir) / 'scores.json'}")
     return result
 
 
 @hydra.main(config_path=CONFIGS, config_name="score", version_base="1.3")
 def _main(cfg: DictConfig) -> None:
     run_dir = Path(HydraConfig.get().runtime.output_dir)
+    console_skips_printed()   # lines printed on stdout go to score.log only once, not to the console again
     try:
         with rundir.RunDirLock(run_dir):
             run(cfg, run_dir)

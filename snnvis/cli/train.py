@@ -1,6 +1,7 @@
 """``snnvis-train``: fit one encoder (SNN or DNN twin) to recordings; see configs/train.yaml."""
 from __future__ import annotations
 
+import logging
 import sys
 from pathlib import Path
 
@@ -8,12 +9,14 @@ import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
+from snnvis import config
 from snnvis.errors import UserError, hydra_entry
-from snnvis.training import rundir, schema
+from snnvis.training import rundir
+from snnvis.utils import console_skips_printed, say
 
-CONFIGS = str(Path(__file__).resolve().parents[2] / "configs")
-schema.register()
-rundir.register_resolvers()
+log = logging.getLogger("snnvis.cli.train")
+CONFIGS = str(config.CONFIGS)
+config.register()   # the typed trainer/data sections and ${snnvis_uid:}
 
 
 @hydra.main(config_path=CONFIGS, config_name="train", version_base="1.3")
@@ -22,9 +25,14 @@ def _main(cfg: DictConfig) -> float:
 
     hc = HydraConfig.get()
     run_dir = Path(hc.runtime.output_dir)
+    console_skips_printed()   # lines printed on stdout go to train.log only once, not to the console again
+
+    def on_start() -> None:   # the inputs are checked: the run writes into its dir from here on
+        rundir.write_hydra_record(run_dir, cfg)
+        say(log, f"snnvis: training {hc.runtime.choices.get('model')} (spiking={cfg.model.spiking}) in {run_dir}")
+
     try:
-        metrics = run(cfg, run_dir, model_label=hc.runtime.choices.get("model"),
-                      on_start=lambda: rundir.write_hydra_record(run_dir, cfg))
+        metrics = run(cfg, run_dir, model_label=hc.runtime.choices.get("model"), on_start=on_start)
     except UserError as err:   # here, not in hydra_entry: Hydra would log the job's overrides first
         print(err.message, file=sys.stderr)
         sys.exit(2)
@@ -33,9 +41,9 @@ def _main(cfg: DictConfig) -> float:
                     for k in ("pearson_r_median", "pearson_r_mean"))   # null: no finite r (e.g. a silent SNN)
     if overall:
         notes = [f"{overall[f'n_{k}']} {k}" for k in ("silent", "failed") if overall.get(f"n_{k}")]
-        print(f"{metrics['model']['name']} (spiking={cfg.model.spiking}): held-out median r = "
-              f"{median:.3f}, mean r = {mean:.3f} over {overall['n_neurons']} neurons"
-              f"{' (' + ', '.join(notes) + ')' if notes else ''}")
+        say(log, f"{metrics['model']['name']} (spiking={cfg.model.spiking}): held-out median r = "
+            f"{median:.3f}, mean r = {mean:.3f} over {overall['n_neurons']} neurons"
+            f"{' (' + ', '.join(notes) + ')' if notes else ''}")
     return median
 
 

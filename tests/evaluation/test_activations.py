@@ -77,9 +77,11 @@ def test_untrained_snn_needs_batchnorm_calibration(synth, compose_score):
 
 
 def test_load_encoder_from_training_run(tmp_path, compose_score):
-    cfg = compose_score("model.spiking=false", "+readout=factorized")
+    from snnvis.config import compose
+
+    cfg = compose_score("model.spiking=false")   # the score section is typed: the readout comes on its own
     torch.manual_seed(1)
-    model = build_model(cfg.model, cfg.readout, {"s1": 5})
+    model = build_model(cfg.model, compose(None, ["+readout=factorized"]).readout, {"s1": 5})
     with torch.no_grad():
         for p in model.core.parameters():
             p.add_(torch.randn_like(p))

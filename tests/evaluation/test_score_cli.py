@@ -112,8 +112,10 @@ def test_trained_checkpoint(tmp_path, compose_score):
     from snnvis.models import build_model
 
     rec = write_recording(tmp_path / "synth.h5", generate_recording(SynthConfig(n_stimuli=60, n_neurons=6)))
-    train_cfg = compose_score("model.spiking=true", "+readout=gaussian")
-    model = build_model(train_cfg.model, train_cfg.readout, {"synth": 6})
+    from snnvis.config import compose
+
+    train_cfg = compose_score("model.spiking=true")   # the score section is typed: the readout comes on its own
+    model = build_model(train_cfg.model, compose(None, ["+readout=gaussian"]).readout, {"synth": 6})
     run = tmp_path / "train_run"
     (run / ".hydra").mkdir(parents=True)
     OmegaConf.save(OmegaConf.create({"model": OmegaConf.to_container(train_cfg.model)}), run / ".hydra/config.yaml")
