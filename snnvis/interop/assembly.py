@@ -9,7 +9,9 @@ An assembly is an ``xarray.DataArray`` with dims ``("presentation", "neuroid", "
 - ``time_bin`` coords: ``time_bin_start`` and ``time_bin_end`` in ms, from the response
   set's ``windows_ms`` (a recording) or from the simulation step ``k * dt_ms`` to
   ``(k + 1) * dt_ms`` (activations; steps when no ``dt_ms`` is given, ``time_unit``
-  says which).
+  says which). A recording's ``align`` attr says what the times are relative to
+  (stimulus onset, or each frame's onset); with frame-aligned bins of a sequence the
+  ``frame`` coord says which frame a bin belongs to (0 otherwise).
 
 ``attrs`` hold the recording id, source, units and response name (or model and layer).
 Brain-Score keeps these coords in pandas MultiIndexes; here they are plain coords on
@@ -55,13 +57,16 @@ def recording_assembly(rec, response: str | None = None, trials: bool = False):
         data = rec.mean(name)
         s_idx, r_idx = np.arange(len(ids)), np.full(len(ids), -1)
     w = np.asarray(info.windows_ms, dtype=float)
-    if data.shape[1] != len(w):          # frame-major bins: window k of frame f
+    frame = np.zeros(len(w), dtype=int)
+    if data.shape[1] != len(w):          # frame-major bins: bin f * n_windows + k is window k of frame f
+        frame = np.repeat(np.arange(data.shape[1] // len(w)), len(w))
         w = np.concatenate([w] * (data.shape[1] // len(w)))
     coords = {"stimulus_id": ("presentation", ids[s_idx]), "repetition": ("presentation", r_idx.astype(int)),
               "split": ("presentation", split[s_idx].astype(str)),
               "neuroid_id": ("neuroid", np.asarray(rec.neuron_ids).astype(str)),
               "region": ("neuroid", np.asarray(rec.neuron_areas).astype(str)),
-              "time_bin_start": ("time_bin", w[:, 0]), "time_bin_end": ("time_bin", w[:, 1])}
+              "time_bin_start": ("time_bin", w[:, 0]), "time_bin_end": ("time_bin", w[:, 1]),
+              "frame": ("time_bin", frame)}
     attrs = {"recording_id": rec.id, "source": rec.source, "response": name, "units": info.units,
              "align": info.align, "time_unit": "ms"}
     return xr.DataArray(np.asarray(data, dtype=np.float32).transpose(0, 2, 1), dims=DIMS, coords=coords,

@@ -215,3 +215,22 @@ def test_real_v4_session_exports(datasets_dir, tmp_path):
     for mine, theirs in (("spearman", "spearman"), ("kendall_tau_a", "tau-a"), ("pearson", "corr")):
         got = compare(to_rdms(a, ids, area="V4"), to_rdms(b, ids, area="V4"), method=theirs)[0, 0]
         assert got == pytest.approx(float(compare_rdms(a, b, method=mine)), abs=1e-10)
+
+
+def test_frame_aligned_sequence_bins_carry_their_frame(tmp_path):
+    """A synthetic sequence recording with frame-major bins: (frame, window) of every bin in the assembly."""
+    from snnvis.interop.assembly import recording_assembly
+    from snnvis.recordings.format import write_recording
+    from snnvis.recordings.synthetic import SynthConfig, generate_recording
+
+    rec = Recording(write_recording(tmp_path / "seq.h5", generate_recording(
+        SynthConfig(n_stimuli=12, n_frames=3, n_neurons=4, n_repeats=2, size=16))))
+    for name, info in rec.response_sets.items():
+        da = recording_assembly(rec, name)
+        m = rec.mean(name)
+        np.testing.assert_array_equal(da.values.transpose(0, 2, 1), m)
+        w = np.asarray(info.windows_ms)
+        n_frames = m.shape[1] // len(w)
+        np.testing.assert_array_equal(da["frame"], np.repeat(np.arange(n_frames), len(w)))
+        np.testing.assert_array_equal(da["time_bin_start"], np.tile(w[:, 0], n_frames))
+        assert da.attrs["align"] == info.align
