@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import inspect
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, ClassVar, Mapping
 
 import torch
 from spikingjelly.activation_based import functional
@@ -71,21 +71,28 @@ class EncoderCore(nn.Module):
     """Stimuli (B, F, C, H, W) -> features (T, B, C', H', W').
 
     ``spiking``: spikingjelly neurons (True) or their ReLU twins (False).
+    ``name``: the config's ``name``, kept as a label (the registry consumes it otherwise).
     ``neuron``/``input``/``time``: config sections for
     :class:`~snnvis.models.neurons.NeuronConfig`,
     :class:`~snnvis.models.input.StimulusInput` and
     :class:`~snnvis.models.timing.TimeConfig`.
     """
 
+    #: Config keys (under ``model.``) that shrink this encoder to a few channels, for tests and
+    #: benchmarks; see :func:`snnvis.models.registry.tiny_overrides`. Input size and steps are the caller's.
+    TINY: ClassVar[dict[str, Any]] = {}
+
     def __init__(
         self,
         *,
+        name: str | None = None,
         spiking: bool = True,
         neuron: Mapping[str, Any] | None = None,
         input: Mapping[str, Any] | None = None,
         time: Mapping[str, Any] | None = None,
     ) -> None:
         super().__init__()
+        self.name = name            # the config's name (a label) when its _target_ is the class itself
         self.spiking = bool(spiking)
         self.neuron_cfg = NeuronConfig.from_mapping(neuron)
         self.stimulus = build_section("input", StimulusInput, input)

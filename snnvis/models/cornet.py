@@ -133,6 +133,8 @@ class CORBlockS(nn.Module):
 class CORnet(EncoderCore):
     """Four areas V1, V2, V4, IT with ``widths`` channels: stimuli -> IT output (T, B, widths[3], H', W')."""
 
+    TINY = {"widths": [4, 8, 8, 8]}
+
     def __init__(self, *, widths: Sequence[int] = (64, 128, 256, 512), norm: bool = True, **common) -> None:
         super().__init__(**common)
         if len(widths) != len(AREAS):
@@ -224,6 +226,8 @@ class CORStemS(nn.Module):
 @register_encoder("cornet_s")
 class CORnetS(CORnet):
     """CORnet-S-like. ``repeats``: repeats of the V2, V4 and IT blocks; ``scale``: bottleneck expansion."""
+
+    TINY = {**CORnet.TINY, "repeats": [1, 2, 1], "scale": 2}
 
     def __init__(self, *, repeats: Sequence[int] = (2, 4, 2), scale: int = 4, **cfg) -> None:
         if len(repeats) != len(AREAS) - 1:

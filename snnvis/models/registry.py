@@ -8,16 +8,21 @@ plus one ``configs/model/<config>.yaml`` whose ``name`` selects it::
     name: sew_resnet
     spiking: true
     ...
+
+An encoder outside ``snnvis.models`` needs no registration: its config's ``_target_`` names
+the class (``_target_: mypackage.toy.ToyEncoder``; ``name`` is then only a label). Either way
+the class declares its tiny test settings in ``TINY`` (:func:`tiny_overrides`).
 """
 from __future__ import annotations
 
 import importlib
+import json
 import pkgutil
 from typing import Any, Callable
 
 from .core import EncoderCore
 
-__all__ = ["ENCODERS", "available_encoders", "build_encoder", "register_encoder"]
+__all__ = ["ENCODERS", "available_encoders", "build_encoder", "encoder_class", "register_encoder", "tiny_overrides"]
 
 ENCODERS: dict[str, Callable[..., EncoderCore]] = {}
 _loaded = False
@@ -55,4 +60,27 @@ def build_encoder(name: str, **cfg: Any) -> EncoderCore:
     _load_all()
     if name not in ENCODERS:
         raise ValueError(f"unknown encoder {name!r}; expected one of {sorted(ENCODERS)}")
-    return ENCODERS[name](**cfg)
+    core = ENCODERS[name](**cfg)
+    core.name = core.name or name
+    return core
+
+
+def encoder_class(model_cfg: Any) -> type[EncoderCore]:
+    """The encoder class a ``configs/model`` entry builds: the registered ``name`` when its
+    ``_target_`` is :func:`build_encoder` (or absent), else the class ``_target_`` names."""
+    target = model_cfg.get("_target_") if hasattr(model_cfg, "get") else None
+    if target in (None, f"{__name__}.build_encoder"):
+        _load_all()
+        name = model_cfg["name"]
+        if name not in ENCODERS:
+            raise ValueError(f"unknown encoder {name!r}; expected one of {sorted(ENCODERS)}")
+        return ENCODERS[name]
+    from hydra.utils import get_class
+
+    return get_class(target)
+
+
+def tiny_overrides(model_cfg: Any) -> list[str]:
+    """Hydra overrides (``model.key=value``) shrinking the encoder of ``model_cfg`` to its ``TINY`` settings."""
+    return [f"model.{key}={json.dumps(value, separators=(',', ':'))}"
+            for key, value in encoder_class(model_cfg).TINY.items()]

@@ -106,6 +106,9 @@ class SEWResNet(EncoderCore):
     :class:`~snnvis.models.core.EncoderCore`.
     """
 
+    TINY = {"stem_width": 4, "stem_kernel": 3, "stem_stride": 1, "stem_pool": False, "widths": [4, 8, 8],
+            "blocks": [1, 1, 1]}
+
     def __init__(
         self,
         *,
