@@ -89,3 +89,19 @@ def test_module_entry_point_runs_the_app():
     assert out.returncode == 0, out.stderr
     assert "lr: 0.5" in out.stdout
 
+
+
+def test_run_log_file_holds_what_stdout_shows_once(tmp_path, tiny_recordings):
+    """Hydra's train.log gets the run dir, one line per epoch (as many as log.csv has rows) and the
+    result; stdout shows each of them exactly once (the console log handler does not repeat them)."""
+    import csv
+
+    run_dir = tmp_path / "run"
+    out = train_cli([*TINY, recordings_override(tiny_recordings), "trainer.max_epochs=2", f"hydra.run.dir={run_dir}"])
+    assert out.returncode == 0, out.stderr
+    log_lines = (run_dir / "train.log").read_text().splitlines()
+    n_epochs = len(list(csv.DictReader((run_dir / "log.csv").open())))
+    assert n_epochs == 2
+    for needle in (f"in {run_dir}", *(f"epoch {e:3d}" for e in range(1, n_epochs + 1)), "held-out median r"):
+        assert sum(needle in line for line in log_lines) == 1, needle
+        assert sum(needle in line for line in out.stdout.splitlines()) == 1, needle
