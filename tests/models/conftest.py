@@ -2,7 +2,7 @@
 
 Every encoder config in ``configs/model`` (files starting with ``_`` are shared
 partials, not encoders) can be composed at its real size or shrunk to a tiny variant
-(a few channels, 32x32 input, T <= 3) that runs in well under a second. A test taking a
+(the encoder class' own ``TINY`` settings, 32x32 input, T <= 3) that runs in well under a second. A test taking a
 ``model_config`` (``readout_config``) argument runs once per file in ``configs/model``
 (``configs/readout``); the helpers are fixtures of the same names.
 """
@@ -17,24 +17,13 @@ from hydra.utils import instantiate
 from torch import nn
 
 from snnvis.models import calibrate_batchnorm
+from snnvis.models.registry import tiny_overrides
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIGS = ROOT / "configs"
 MODEL_CONFIGS = sorted(p.stem for p in (CONFIGS / "model").glob("*.yaml") if not p.name.startswith("_"))
 READOUT_CONFIGS = sorted(p.stem for p in (CONFIGS / "readout").glob("*.yaml"))
 
-_SEW_TINY = [
-    "model.stem_width=4", "model.stem_kernel=3", "model.stem_stride=1", "model.stem_pool=false",
-    "model.widths=[4,8,8]", "model.blocks=[1,1,1]",
-]
-# Overrides shrinking each architecture (by its registry name) to a tiny variant.
-TINY = {
-    "sew_resnet": _SEW_TINY,
-    "lorafb": _SEW_TINY,
-    "cornet_z": ["model.widths=[4,8,8,8]"],
-    "cornet_rt": ["model.widths=[4,8,8,8]"],
-    "cornet_s": ["model.widths=[4,8,8,8]", "model.repeats=[1,2,1]", "model.scale=2"],
-}
 SMALL_INPUT = ["model.input.size=32", "model.time.static_steps=3", "model.time.steps_per_frame=1"]
 
 
@@ -44,7 +33,8 @@ def compose_cfg(model: str, *overrides: str, readout: str | None = None, tiny: b
     with initialize_config_dir(config_dir=str(CONFIGS), version_base="1.3"):
         cfg = compose(config_name=None, overrides=groups)
         if tiny:
-            cfg = compose(config_name=None, overrides=groups + TINY[cfg.model.name] + SMALL_INPUT + list(overrides))
+            tiny_cfg = groups + tiny_overrides(cfg.model) + SMALL_INPUT + list(overrides)
+            cfg = compose(config_name=None, overrides=tiny_cfg)
         elif overrides:
             cfg = compose(config_name=None, overrides=groups + list(overrides))
     return cfg
