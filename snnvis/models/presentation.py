@@ -29,6 +29,7 @@ import numpy as np
 import torch
 from spikingjelly.activation_based import functional
 
+from snnvis.models.timing import time_bin_matrix
 from snnvis.recordings.protocol import MODES, Protocol
 
 __all__ = ["Presentations", "blank_level", "presentation_input", "run_presentations"]
@@ -49,6 +50,12 @@ class Presentations:
     on_steps: int
     off_steps: int
     dt_ms: float
+
+    def bin_matrix(self, windows_ms, latency_ms: float = 0.0) -> torch.Tensor:
+        """(n_windows, on + off) weights mapping each presentation's steps onto recorded windows
+        ``[start, end)`` ms after its onset, the model lagging by ``latency_ms``
+        (:func:`~snnvis.models.timing.time_bin_matrix`; a readout applies it per presentation)."""
+        return time_bin_matrix(self.on_steps + self.off_steps, self.dt_ms, latency_ms, windows_ms)
 
 
 def blank_level(stimuli: torch.Tensor) -> float:

@@ -39,6 +39,11 @@ def test_steps_follow_the_protocol_and_refuse_non_multiples(build_core):
     assert (out.on_steps, out.off_steps) == (20, 10)
     assert out.outputs.shape[:2] == (2, 30)
     assert out.order.tolist() == [[0, 0], [1, 0]]
+    # windows after onset, with a latency: 50-100 ms recorded <- steps 3 and 4 (30-50 ms) at 20 ms latency
+    m = out.bin_matrix([[50, 70], [0, 300]], latency_ms=20.0)
+    assert m.shape == (2, 30)
+    torch.testing.assert_close(m[0], torch.tensor([0.0] * 3 + [0.5, 0.5] + [0.0] * 25))
+    torch.testing.assert_close(m[1, :28], torch.full((28,), 1 / 28))
     with pytest.raises(UserError, match="not a whole number"):
         run_presentations(core, stim, Protocol("independent", 205.0, 100.0))
     with pytest.raises(UserError, match="unknown"):
