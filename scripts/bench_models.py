@@ -3,7 +3,7 @@
 For each encoder config: parameter count and the time of one forward + backward pass
 (mean of the output as the loss) on a batch of static uint8 images (T = the config's
 ``static_steps``), median over ``--repeats`` runs after ``--warmup`` runs, printed as a
-markdown table. ``--quick`` is a smoke run: every config shrunk to 8 channels per stage,
+markdown table. ``--quick`` is a smoke run: every config shrunk to its encoder's tiny settings,
 batch 2, 32x32, one repeat.
 
     python scripts/bench_models.py [--device cuda] [--batch 32] [--size 64] [--repeats 5]
@@ -60,12 +60,11 @@ def median_ms(step: Callable[[], None], device: torch.device, warmup: int, repea
     return statistics.median(times)
 
 
-def shrink(cfg: dict, width: int = 8) -> dict:
-    """The config with every stage (and the stem) ``width`` channels wide."""
-    cfg = dict(cfg, widths=[width] * len(cfg["widths"]))
-    if "stem_width" in cfg:
-        cfg["stem_width"] = width
-    return cfg
+def shrink(cfg: dict) -> dict:
+    """The config with the encoder's own tiny settings (its class' ``TINY``)."""
+    from snnvis.models.registry import encoder_class
+
+    return dict(cfg, **encoder_class(cfg).TINY)
 
 
 def bench_config(
@@ -106,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--configs", nargs="+", default=None, help="subset of configs/model names")
-    parser.add_argument("--quick", action="store_true", help="smoke run: 8-channel stages, batch 2, 32x32, 1 repeat")
+    parser.add_argument("--quick", action="store_true", help="smoke run: tiny encoders, batch 2, 32x32, 1 repeat")
     args = parser.parse_args(argv)
     if args.quick:
         args.batch, args.size, args.repeats, args.warmup = 2, 32, 1, 0
@@ -118,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown configs {unknown}; choose from {model_configs()}")
 
     where = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU, {torch.get_num_threads()} threads"
-    print(f"encoder forward+backward{' (shrunk to 8 channels)' if args.quick else ''}, "
+    print(f"encoder forward+backward{' (tiny settings)' if args.quick else ''}, "
           f"batch {args.batch} of {args.size}x{args.size} static images, "
           f"median of {args.repeats} after {args.warmup} warm-up; {where}; torch {torch.__version__}\n")
     rows = []
