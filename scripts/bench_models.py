@@ -9,14 +9,15 @@ batch 2, 32x32, one repeat.
     python scripts/bench_models.py [--device cuda] [--batch 32] [--size 64] [--repeats 5]
     python scripts/benchmark.py models --quick
 """
+
 from __future__ import annotations
 
 import argparse
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import torch
 
@@ -81,7 +82,7 @@ def bench_config(
         set_backend_for(core, device)
         stimuli = torch.randint(0, 256, (batch, 1, core.in_channels, size, size), dtype=torch.uint8, device=device)
 
-        def step() -> None:
+        def step(core=core, stimuli=stimuli) -> None:
             core.zero_grad(set_to_none=True)
             core(stimuli).mean().backward()
 
@@ -92,9 +93,21 @@ def bench_config(
 
 
 def results_table(rows: list[dict]) -> str:
-    return markdown_table(["encoder", "params", "T", "SNN ms", "DNN ms", "ratio"],
-                          [[r["encoder"], f"{r['params']:,}", r["T"], f"{r['snn_ms']:.1f}", f"{r['dnn_ms']:.1f}",
-                            f"{r['snn_ms'] / r['dnn_ms']:.2f}"] for r in rows], align="lrrrrr")
+    return markdown_table(
+        ["encoder", "params", "T", "SNN ms", "DNN ms", "ratio"],
+        [
+            [
+                r["encoder"],
+                f"{r['params']:,}",
+                r["T"],
+                f"{r['snn_ms']:.1f}",
+                f"{r['dnn_ms']:.1f}",
+                f"{r['snn_ms'] / r['dnn_ms']:.2f}",
+            ]
+            for r in rows
+        ],
+        align="lrrrrr",
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -109,17 +122,24 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.quick:
         args.batch, args.size, args.repeats, args.warmup = 2, 32, 1, 0
-    device = torch.device("cuda" if args.device == "auto" and torch.cuda.is_available() else
-                          "cpu" if args.device == "auto" else args.device)
+    device = torch.device(
+        "cuda"
+        if args.device == "auto" and torch.cuda.is_available()
+        else "cpu"
+        if args.device == "auto"
+        else args.device
+    )
     names = args.configs or model_configs()
     unknown = sorted(set(names) - set(model_configs()))
     if unknown:
         parser.error(f"unknown configs {unknown}; choose from {model_configs()}")
 
     where = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU, {torch.get_num_threads()} threads"
-    print(f"encoder forward+backward{' (tiny settings)' if args.quick else ''}, "
-          f"batch {args.batch} of {args.size}x{args.size} static images, "
-          f"median of {args.repeats} after {args.warmup} warm-up; {where}; torch {torch.__version__}\n")
+    print(
+        f"encoder forward+backward{' (tiny settings)' if args.quick else ''}, "
+        f"batch {args.batch} of {args.size}x{args.size} static images, "
+        f"median of {args.repeats} after {args.warmup} warm-up; {where}; torch {torch.__version__}\n"
+    )
     rows = []
     for name in names:
         rows.append(bench_config(name, device, args.batch, args.size, args.warmup, args.repeats, args.quick))

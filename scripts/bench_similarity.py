@@ -21,14 +21,16 @@ prints the speed-up (reference time / snnvis time):
         [--quick]
     python scripts/benchmark.py similarity --quick
 """
+
 from __future__ import annotations
 
 import argparse
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -52,11 +54,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--refits", type=int, default=20, help="sklearn Ridge refits timed")
     parser.add_argument("--alpha", type=float, default=10.0, help="ridge penalty")
     parser.add_argument("--device", default="cpu", help="torch device for snnvis (cpu, cuda)")
-    parser.add_argument("--threads", type=int, default=None,
-                        help="torch intra-op threads (default: torch's choice)")
+    parser.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's choice)")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--quick", action="store_true",
-                        help=f"small smoke-test sizes {QUICK}, overriding the size options")
+    parser.add_argument(
+        "--quick", action="store_true", help=f"small smoke-test sizes {QUICK}, overriding the size options"
+    )
     args = parser.parse_args(argv)
     if args.quick:
         vars(args).update(QUICK)
@@ -88,8 +90,9 @@ def rsatoolbox_rsa(X: np.ndarray, Y: np.ndarray) -> float:
     from rsatoolbox.data import Dataset
     from rsatoolbox.rdm import calc_rdm, compare
 
-    return compare(calc_rdm(Dataset(X), method="correlation"),
-                   calc_rdm(Dataset(Y), method="correlation"), method="spearman")[0, 0]
+    return compare(
+        calc_rdm(Dataset(X), method="correlation"), calc_rdm(Dataset(Y), method="correlation"), method="spearman"
+    )[0, 0]
 
 
 def sklearn_loo(X: np.ndarray, Y: np.ndarray, alpha: float, stimuli: np.ndarray) -> np.ndarray:
@@ -98,7 +101,7 @@ def sklearn_loo(X: np.ndarray, Y: np.ndarray, alpha: float, stimuli: np.ndarray)
     out = np.empty((len(stimuli), Y.shape[1]))
     for row, i in enumerate(stimuli):
         keep = np.arange(len(X)) != i
-        out[row] = Ridge(alpha=alpha).fit(X[keep], Y[keep]).predict(X[i:i + 1])[0]
+        out[row] = Ridge(alpha=alpha).fit(X[keep], Y[keep]).predict(X[i : i + 1])[0]
     return out
 
 
@@ -132,36 +135,61 @@ def main(argv: list[str] | None = None) -> int:
     refit_stimuli = rng.choice(n, size=args.refits, replace=False)
     rows = []
 
-    def bench(name: str, ours: Callable[[], Any], reference_name: str, reference: Callable[[], Any],
-              compare_to: Callable[[Any], Any] = lambda r: r, scale: float = 1.0,
-              note: str = "measured") -> None:
-        ours()                                                      # warm-up
+    def bench(
+        name: str,
+        ours: Callable[[], Any],
+        reference_name: str,
+        reference: Callable[[], Any],
+        compare_to: Callable[[Any], Any] = lambda r: r,
+        scale: float = 1.0,
+        note: str = "measured",
+    ) -> None:
+        ours()  # warm-up
         t_ours, r_ours = timed(ours, args.repeats, device)
         t_ref, r_ref = timed(reference, args.repeats, torch.device("cpu"))
         t_ref *= scale
-        rows.append((name, t_ours, reference_name, t_ref, t_ref / t_ours,
-                     max_diff(compare_to(r_ours), r_ref), note))
+        rows.append((name, t_ours, reference_name, t_ref, t_ref / t_ours, max_diff(compare_to(r_ours), r_ref), note))
 
     x, y = ours_args
-    bench("RSA (corr RDMs + Spearman)",
-          lambda: compare_rdms(rdm(x), rdm(y), "spearman"),
-          "rsatoolbox calc_rdm + compare", lambda: rsatoolbox_rsa(X, Y))
-    bench("LOO ridge (closed form)", lambda: loo_ridge(x, y, args.alpha),
-          f"sklearn Ridge refit x {n}", lambda: sklearn_loo(X, Y, args.alpha, refit_stimuli),
-          compare_to=lambda pred: to_numpy(pred)[refit_stimuli], scale=n / args.refits,
-          note=f"reference extrapolated from {args.refits} refits; diff on those stimuli")
+    bench(
+        "RSA (corr RDMs + Spearman)",
+        lambda: compare_rdms(rdm(x), rdm(y), "spearman"),
+        "rsatoolbox calc_rdm + compare",
+        lambda: rsatoolbox_rsa(X, Y),
+    )
+    bench(
+        "LOO ridge (closed form)",
+        lambda: loo_ridge(x, y, args.alpha),
+        f"sklearn Ridge refit x {n}",
+        lambda: sklearn_loo(X, Y, args.alpha, refit_stimuli),
+        compare_to=lambda pred: to_numpy(pred)[refit_stimuli],
+        scale=n / args.refits,
+        note=f"reference extrapolated from {args.refits} refits; diff on those stimuli",
+    )
     bench("linear CKA", lambda: cka(x, y), "numpy Gram-matrix CKA", lambda: numpy_linear_cka(X, Y))
     k = min(q, p, n // 4)
-    bench(f"CCA ({k} features vs {q} neurons)", lambda: cca(x[:, :k], y),
-          "numpy whitening + SVD", lambda: numpy_cca(X[:, :k], Y))
+    bench(
+        f"CCA ({k} features vs {q} neurons)",
+        lambda: cca(x[:, :k], y),
+        "numpy whitening + SVD",
+        lambda: numpy_cca(X[:, :k], Y),
+    )
 
-    print(f"snnvis.similarity benchmark: {n} stimuli x {p} features (model), {n} x {q} neurons "
-          f"(brain); snnvis on {device}; median of {args.repeats} runs; torch threads "
-          f"{torch.get_num_threads()}")
+    print(
+        f"snnvis.similarity benchmark: {n} stimuli x {p} features (model), {n} x {q} neurons "
+        f"(brain); snnvis on {device}; median of {args.repeats} runs; torch threads "
+        f"{torch.get_num_threads()}"
+    )
     print()
-    print(markdown_table(["metric", "snnvis (s)", "reference", "reference (s)", "speed-up", "max abs diff", "timing"],
-                         [[name, f"{t_ours:.4f}", ref_name, f"{t_ref:.4f}", f"{ratio:.1f}x", f"{diff:.1e}", note]
-                          for name, t_ours, ref_name, t_ref, ratio, diff, note in rows]))
+    print(
+        markdown_table(
+            ["metric", "snnvis (s)", "reference", "reference (s)", "speed-up", "max abs diff", "timing"],
+            [
+                [name, f"{t_ours:.4f}", ref_name, f"{t_ref:.4f}", f"{ratio:.1f}x", f"{diff:.1e}", note]
+                for name, t_ours, ref_name, t_ref, ratio, diff, note in rows
+            ],
+        )
+    )
     return 0
 
 

@@ -32,6 +32,7 @@ to measure how much of a CPU step that costs. The header says which was used.
         [--quick]
     python scripts/benchmark.py train --quick
 """
+
 from __future__ import annotations
 
 import argparse
@@ -54,13 +55,13 @@ sys.path.insert(0, str(ROOT))
 from snnvis import config  # noqa: E402
 from snnvis.recordings.dataset import Batch, RecordingDataset, SessionCycler  # noqa: E402
 from snnvis.training.epochs import train_step  # noqa: E402
-from snnvis.training.setup import build_network, optimizer_for, place  # noqa: E402
 from snnvis.training.losses import get_loss  # noqa: E402
+from snnvis.training.setup import build_network, optimizer_for, place  # noqa: E402
 from snnvis.utils import markdown_table, seed_everything  # noqa: E402
 
 N_NEURONS = 64
 QUICK = {"size": 32, "batch": 4, "steps": 5, "repeats": 1, "warmup": 1, "epoch_batches": 4}
-MODELS = ("snn", "twin", "twin1")   # the SNN, its twin at the same T, the twin at T = 1
+MODELS = ("snn", "twin", "twin1")  # the SNN, its twin at the same T, the twin at T = 1
 
 
 @dataclass(frozen=True)
@@ -69,7 +70,7 @@ class Setting:
     amp: bool = False
     channels_last: bool = False
     compile: bool = False
-    backend: str = "auto"            # spikingjelly neuron backend requested
+    backend: str = "auto"  # spikingjelly neuron backend requested
 
     def label(self, bound: str | None = None) -> str:
         parts = [self.device, "bf16" if self.amp else "fp32"]
@@ -85,8 +86,12 @@ class Setting:
 def settings_for(device: str, compile_: bool) -> list[Setting]:
     if device == "cpu":
         return [Setting("cpu")]
-    rows = [Setting("cuda", backend="torch"), Setting("cuda"), Setting("cuda", amp=True),
-            Setting("cuda", amp=True, channels_last=True)]
+    rows = [
+        Setting("cuda", backend="torch"),
+        Setting("cuda"),
+        Setting("cuda", amp=True),
+        Setting("cuda", amp=True, channels_last=True),
+    ]
     if compile_:
         rows.append(Setting("cuda", amp=True, channels_last=True, compile=True))
     return rows
@@ -99,6 +104,7 @@ def compose(model: str, overrides: list[str]):
 # ---------------------------------------------------------------------------------------
 # GPU utilisation
 # ---------------------------------------------------------------------------------------
+
 
 class GpuSampler:
     """Samples ``nvidia-smi`` GPU utilisation in a background thread while ``active``."""
@@ -117,8 +123,12 @@ class GpuSampler:
     def _loop(self) -> None:
         while not self._stop.is_set():
             try:
-                out = subprocess.run([self.cmd, f"--id={self.index}", "--query-gpu=utilization.gpu",
-                                      "--format=csv,noheader,nounits"], capture_output=True, text=True, timeout=5)
+                out = subprocess.run(
+                    [self.cmd, f"--id={self.index}", "--query-gpu=utilization.gpu", "--format=csv,noheader,nounits"],
+                    capture_output=True,
+                    text=True,
+                    timeout=5,
+                )
                 self.samples.append(float(out.stdout.strip().splitlines()[0]))
             except (OSError, ValueError, IndexError, subprocess.SubprocessError):
                 pass
@@ -143,6 +153,7 @@ class GpuSampler:
 # One model under test
 # ---------------------------------------------------------------------------------------
 
+
 @dataclass
 class Trainee:
     name: str
@@ -160,13 +171,16 @@ class Trainee:
 
 
 def build_trainee(name: str, model_cfg_name: str, size: int, setting: Setting, device: torch.device) -> Trainee:
-    overrides = [f"model.input.size={size}", f"model.spiking={'true' if name == 'snn' else 'false'}",
-                 f"trainer.amp={str(setting.amp).lower()}"]
+    overrides = [
+        f"model.input.size={size}",
+        f"model.spiking={'true' if name == 'snn' else 'false'}",
+        f"trainer.amp={str(setting.amp).lower()}",
+    ]
     if name == "twin1":
         overrides.append("model.time.static_steps=1")
     cfg = compose(model_cfg_name, overrides)
     seed_everything(0)
-    model = build_network(cfg, {"bench": N_NEURONS}).train()   # snnvis-train's own set-up
+    model = build_network(cfg, {"bench": N_NEURONS}).train()  # snnvis-train's own set-up
     steps = model.core.static_steps
     bound = place(model, device, setting.backend, setting.channels_last, setting.compile)
     opt, _ = optimizer_for(cfg, model)
@@ -178,8 +192,15 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def time_side_by_side(trainees: list[Trainee], batch: Batch, device: torch.device, steps: int, repeats: int,
-                      warmup: int, sampler: GpuSampler | None) -> None:
+def time_side_by_side(
+    trainees: list[Trainee],
+    batch: Batch,
+    device: torch.device,
+    steps: int,
+    repeats: int,
+    warmup: int,
+    sampler: GpuSampler | None,
+) -> None:
     """Alternating blocks of ``steps`` timed single steps per model, ``repeats`` rounds."""
     loss_fn = get_loss("poisson")
     for t in trainees:
@@ -209,6 +230,7 @@ def images_per_s(t: Trainee, batch_size: int) -> float:
 # Full epoch through the real data path
 # ---------------------------------------------------------------------------------------
 
+
 def synthetic_train_set(directory: Path, size: int, n_train: int) -> RecordingDataset:
     """The train split of a synthetic recording with about ``n_train`` training stimuli."""
     from snnvis.recordings.format import write_recording
@@ -216,8 +238,12 @@ def synthetic_train_set(directory: Path, size: int, n_train: int) -> RecordingDa
 
     path = directory / "bench.h5"
     n_stimuli = int(n_train / 0.7) + 8
-    write_recording(path, generate_recording(SynthConfig(n_stimuli=n_stimuli, n_neurons=N_NEURONS, n_repeats=2,
-                                                         size=size, recording_id="bench")))
+    write_recording(
+        path,
+        generate_recording(
+            SynthConfig(n_stimuli=n_stimuli, n_neurons=N_NEURONS, n_repeats=2, size=size, recording_id="bench")
+        ),
+    )
     return RecordingDataset(path, "train", image_size=size)
 
 
@@ -231,7 +257,7 @@ def time_epoch(dataset: RecordingDataset, trainee: Trainee | None, batch_size: i
     for batch in cycler:
         batch = batch.to(device)
         if trainee is None:
-            batch.stimuli.float().sum().item()     # make the copy happen (and wait for it)
+            batch.stimuli.float().sum().item()  # make the copy happen (and wait for it)
         else:
             trainee.step(batch, device, loss_fn)
         n += len(batch.stimuli)
@@ -243,6 +269,7 @@ def time_epoch(dataset: RecordingDataset, trainee: Trainee | None, batch_size: i
 # Tables
 # ---------------------------------------------------------------------------------------
 
+
 def _mem(t: Trainee) -> str:
     return f"{t.peak_bytes / 2**20:.0f} MiB" if t.peak_bytes else "-"
 
@@ -253,30 +280,81 @@ def _util(t: Trainee) -> str:
 
 def throughput_row(model_name: str, setting: Setting, ts: dict[str, Trainee], batch: int) -> dict:
     snn, twin, twin1 = (images_per_s(ts[k], batch) for k in MODELS)
-    return {"model": model_name, "setting": setting.label(ts["snn"].bound), "T": ts["snn"].T, "snn": snn,
-            "twin1": twin1, "ratio": snn / (twin1 / ts["snn"].T), "twin": twin,
-            "mem": f"{_mem(ts['snn'])} / {_mem(ts['twin'])}", "util": f"{_util(ts['snn'])} / {_util(ts['twin'])}"}
+    return {
+        "model": model_name,
+        "setting": setting.label(ts["snn"].bound),
+        "T": ts["snn"].T,
+        "snn": snn,
+        "twin1": twin1,
+        "ratio": snn / (twin1 / ts["snn"].T),
+        "twin": twin,
+        "mem": f"{_mem(ts['snn'])} / {_mem(ts['twin'])}",
+        "util": f"{_util(ts['snn'])} / {_util(ts['twin'])}",
+    }
 
 
 def throughput_table(rows: list[dict]) -> str:
     return markdown_table(
-        ["model", "setting", "T", "SNN img/s", "twin img/s (T=1)", "SNN/(twin/T)", "twin img/s (T steps)",
-         "peak mem SNN / twin", "GPU util SNN / twin"],
-        [[r["model"], r["setting"], r["T"], f"{r['snn']:.1f}", f"{r['twin1']:.1f}", f"{r['ratio']:.2f}",
-          f"{r['twin']:.1f}", r["mem"], r["util"]] for r in rows], align="llrrrrrll")
+        [
+            "model",
+            "setting",
+            "T",
+            "SNN img/s",
+            "twin img/s (T=1)",
+            "SNN/(twin/T)",
+            "twin img/s (T steps)",
+            "peak mem SNN / twin",
+            "GPU util SNN / twin",
+        ],
+        [
+            [
+                r["model"],
+                r["setting"],
+                r["T"],
+                f"{r['snn']:.1f}",
+                f"{r['twin1']:.1f}",
+                f"{r['ratio']:.2f}",
+                f"{r['twin']:.1f}",
+                r["mem"],
+                r["util"],
+            ]
+            for r in rows
+        ],
+        align="llrrrrrll",
+    )
 
 
 def epoch_table(rows: list[dict]) -> str:
     return markdown_table(
-        ["model", "setting", "data path alone img/s", "SNN epoch img/s", "twin epoch img/s (T steps)",
-         "SNN cached-batch img/s", "twin cached-batch img/s"],
-        [[r["model"], r["setting"], f"{r['data']:.0f}", f"{r['snn']:.1f}", f"{r['twin']:.1f}",
-          f"{r['snn_cached']:.1f}", f"{r['twin_cached']:.1f}"] for r in rows], align="llrrrrr")
+        [
+            "model",
+            "setting",
+            "data path alone img/s",
+            "SNN epoch img/s",
+            "twin epoch img/s (T steps)",
+            "SNN cached-batch img/s",
+            "twin cached-batch img/s",
+        ],
+        [
+            [
+                r["model"],
+                r["setting"],
+                f"{r['data']:.0f}",
+                f"{r['snn']:.1f}",
+                f"{r['twin']:.1f}",
+                f"{r['snn_cached']:.1f}",
+                f"{r['twin_cached']:.1f}",
+            ]
+            for r in rows
+        ],
+        align="llrrrrr",
+    )
 
 
 # ---------------------------------------------------------------------------------------
 # Main
 # ---------------------------------------------------------------------------------------
+
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="bench_train", description=__doc__.split("\n")[0])
@@ -287,12 +365,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--repeats", type=int, default=3, help="alternating rounds")
     parser.add_argument("--warmup", type=int, default=3, help="untimed steps per model first")
     parser.add_argument("--epoch-batches", type=int, default=16, help="batches in the full-epoch measurement")
-    parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"],
-                        help="auto: CPU, and CUDA too when available")
+    parser.add_argument(
+        "--device", default="auto", choices=["auto", "cpu", "cuda"], help="auto: CPU, and CUDA too when available"
+    )
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     parser.add_argument("--compile", action="store_true", help="also a torch.compile row on CUDA")
-    parser.add_argument("--keep-memory", action="store_true",
-                        help="glibc mallopt: keep freed activation memory instead of unmapping it every step")
+    parser.add_argument(
+        "--keep-memory",
+        action="store_true",
+        help="glibc mallopt: keep freed activation memory instead of unmapping it every step",
+    )
     parser.add_argument("--quick", action="store_true", help=f"smoke run {QUICK}, CPU only unless --device cuda")
     args = parser.parse_args(argv)
     if args.quick:
@@ -320,14 +402,18 @@ def bench_epoch(model_name: str, dataset: RecordingDataset, batch: Batch, args) 
     default = Setting(device.type, amp=device.type == "cuda", channels_last=device.type == "cuda")
     ts = {k: build_trainee(k, model_name, args.size, default, device) for k in ("snn", "twin")}
     runs: dict[str, list[float]] = {"data": [], "snn": [], "twin": []}
-    for _ in range(args.repeats):              # alternating, like the cached-batch steps
+    for _ in range(args.repeats):  # alternating, like the cached-batch steps
         time_side_by_side(list(ts.values()), batch, device, args.steps, 1, args.warmup, None)
         runs["data"].append(time_epoch(dataset, None, args.batch, device))
         for k, t in ts.items():
             runs[k].append(time_epoch(dataset, t, args.batch, device))
-    return {"model": model_name, "setting": default.label(ts["snn"].bound),
-            **{k: statistics.median(v) for k, v in runs.items()},
-            "snn_cached": images_per_s(ts["snn"], args.batch), "twin_cached": images_per_s(ts["twin"], args.batch)}
+    return {
+        "model": model_name,
+        "setting": default.label(ts["snn"].bound),
+        **{k: statistics.median(v) for k, v in runs.items()},
+        "snn_cached": images_per_s(ts["snn"], args.batch),
+        "twin_cached": images_per_s(ts["twin"], args.batch),
+    }
 
 
 def keep_freed_memory(limit: int = 1 << 30) -> bool:
@@ -350,8 +436,11 @@ def keep_freed_memory(limit: int = 1 << 30) -> bool:
 
 def fixed_batch(batch_size: int, size: int, device: torch.device) -> Batch:
     g = torch.Generator().manual_seed(0)
-    return Batch(torch.randint(0, 256, (batch_size, 1, 3, size, size), dtype=torch.uint8, generator=g),
-                 torch.poisson(torch.full((batch_size, 1, N_NEURONS), 2.0), generator=g), "bench").to(device)
+    return Batch(
+        torch.randint(0, 256, (batch_size, 1, 3, size, size), dtype=torch.uint8, generator=g),
+        torch.poisson(torch.full((batch_size, 1, N_NEURONS), 2.0), generator=g),
+        "bench",
+    ).to(device)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -359,14 +448,22 @@ def main(argv: list[str] | None = None) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     kept = keep_freed_memory() if args.keep_memory else False
-    devices = ["cpu", "cuda"] if args.device == "auto" and torch.cuda.is_available() else \
-        ["cpu"] if args.device == "auto" else [args.device]
-    names = [f"CPU ({torch.get_num_threads()} threads)"] + \
-        ([torch.cuda.get_device_name(0)] if "cuda" in devices else [])
-    print(f"training throughput, batch {args.batch} of {args.size}x{args.size} static images, "
-          f"{N_NEURONS} neurons, median of {args.steps * args.repeats} steps per model after {args.warmup} "
-          f"warm-up, models alternating; {'; '.join(names)}; torch {torch.__version__}; malloc: "
-          f"{'freed memory kept (mallopt)' if kept else 'default'}\n")
+    devices = (
+        ["cpu", "cuda"]
+        if args.device == "auto" and torch.cuda.is_available()
+        else ["cpu"]
+        if args.device == "auto"
+        else [args.device]
+    )
+    names = [f"CPU ({torch.get_num_threads()} threads)"] + (
+        [torch.cuda.get_device_name(0)] if "cuda" in devices else []
+    )
+    print(
+        f"training throughput, batch {args.batch} of {args.size}x{args.size} static images, "
+        f"{N_NEURONS} neurons, median of {args.steps * args.repeats} steps per model after {args.warmup} "
+        f"warm-up, models alternating; {'; '.join(names)}; torch {torch.__version__}; malloc: "
+        f"{'freed memory kept (mallopt)' if kept else 'default'}\n"
+    )
     rows, epoch_rows, failed = [], [], []
     with tempfile.TemporaryDirectory() as tmp:
         dataset = synthetic_train_set(Path(tmp), args.size, args.batch * args.epoch_batches)
@@ -382,20 +479,26 @@ def main(argv: list[str] | None = None) -> int:
                             epoch_rows.append(bench_epoch(model_name, dataset, batch, args))
                             continue
                         rows.append(row := bench_setting(model_name, setting, batch, args, sampler))
-                        print(f"  {model_name} {row['setting']}: SNN {row['snn']:.1f} img/s, "
-                              f"twin {row['twin']:.1f} img/s", file=sys.stderr)
-                    except Exception as err:    # a CUDA kernel or torch.compile failing: report it, go on
+                        print(
+                            f"  {model_name} {row['setting']}: SNN {row['snn']:.1f} img/s, "
+                            f"twin {row['twin']:.1f} img/s",
+                            file=sys.stderr,
+                        )
+                    except Exception as err:  # a CUDA kernel or torch.compile failing: report it, go on
                         if device.type != "cuda":
                             raise
-                        failed.append(f"{model_name}, {label}: {type(err).__name__}: "
-                                      f"{' '.join(str(err).split())[:300]}")
+                        failed.append(
+                            f"{model_name}, {label}: {type(err).__name__}: {' '.join(str(err).split())[:300]}"
+                        )
                         print(f"  failed: {failed[-1]}", file=sys.stderr)
                     finally:
                         if device.type == "cuda":
                             torch.cuda.empty_cache()
     print(throughput_table(rows))
-    print(f"\nfull epoch through RecordingDataset + SessionCycler ({len(dataset)} synthetic stimuli, "
-          f"batch {args.batch}), with the loop's defaults for each device:\n")
+    print(
+        f"\nfull epoch through RecordingDataset + SessionCycler ({len(dataset)} synthetic stimuli, "
+        f"batch {args.batch}), with the loop's defaults for each device:\n"
+    )
     print(epoch_table(epoch_rows))
     if failed:
         print("\nfailed settings:\n" + "\n".join(f"- {f}" for f in failed))

@@ -3,6 +3,7 @@
 Each subcommand times snnvis side by side with its reference in one run and prints
 medians over repeated runs. See each bench_*.py for its options.
 """
+
 from __future__ import annotations
 
 import importlib

@@ -24,6 +24,7 @@ $SNNVIS_DATA_MIRROR, ../shared/datasets or the web. The numbers behind (d)-(f) a
 written as CSV next to the figures; OUT/index.html shows every figure. The data behind every
 figure and its drawing are public functions of :mod:`snnvis.reporting`.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -55,11 +56,30 @@ HENAFF_SESSIONS = ["ay2_u003", "ay2_u007", "ay3_u001", "ay3_u002", "ay4_u001", "
 
 # Sweeps run by --train: (sweep config, overrides with --quick, overrides otherwise).
 TRAIN = {
-    "snn_vs_dnn": (["model=sew_resnet_tiny", "seed=0,1", "data.recordings=[{rec}/cowley2023_v4/210305.h5]",
-                    "model.input.size=24", "trainer.max_epochs=3", "trainer.tensorboard=false"], []),
-    "recurrence": (["model=sew_resnet_tiny", "seed=0", "data.recordings=[{rec}/henaff2021_v1/ay2_u003.h5]",
-                    "model.input.size=24", "model.time.dt_ms=100", "model.time.steps_per_frame=3",
-                    "trainer.max_epochs=2", "trainer.tensorboard=false"], []),
+    "snn_vs_dnn": (
+        [
+            "model=sew_resnet_tiny",
+            "seed=0,1",
+            "data.recordings=[{rec}/cowley2023_v4/210305.h5]",
+            "model.input.size=24",
+            "trainer.max_epochs=3",
+            "trainer.tensorboard=false",
+        ],
+        [],
+    ),
+    "recurrence": (
+        [
+            "model=sew_resnet_tiny",
+            "seed=0",
+            "data.recordings=[{rec}/henaff2021_v1/ay2_u003.h5]",
+            "model.input.size=24",
+            "model.time.dt_ms=100",
+            "model.time.steps_per_frame=3",
+            "trainer.max_epochs=2",
+            "trainer.tensorboard=false",
+        ],
+        [],
+    ),
 }
 SCORE_QUICK = ["metrics=[rsa,cka]", "n_boot=100"]
 
@@ -77,7 +97,7 @@ def mirror_dir(arg: str | None) -> Path | None:
     for cand in (arg, os.environ.get("SNNVIS_DATA_MIRROR"), ROOT.parent / "shared" / "datasets"):
         if cand and Path(cand).is_dir():
             return Path(cand)
-    return None                                    # import_source downloads from the registered URLs
+    return None  # import_source downloads from the registered URLs
 
 
 def import_recordings(source: str, only: list[str] | None, rec_dir: Path, mirror: Path | None) -> list[Path]:
@@ -96,6 +116,7 @@ def model_config(name: str, size: int | None):
 # ---------------------------------------------------------------------------------------
 # (a)-(c): sweeps
 # ---------------------------------------------------------------------------------------
+
 
 def find_sweeps(results: Path) -> list[Path]:
     """RESULTS_DIR itself when it holds runs directly below it, else its sub-folders with runs."""
@@ -121,33 +142,47 @@ def train_sweeps(results: Path, names: list[str], quick: bool, rec_dir: Path) ->
 def sweep_reports(sweeps: list[Path], out: Path, quick: bool):
     reports = []
     for sweep in sweeps:
-        reports.append(make_report(sweep, out / sweep.name, score=True,
-                                   score_overrides=SCORE_QUICK if quick else ()))
+        reports.append(make_report(sweep, out / sweep.name, score=True, score_overrides=SCORE_QUICK if quick else ()))
     return reports
 
 
 # ---------------------------------------------------------------------------------------
 
+
 @cli_entry
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("results", nargs="?", default="multirun", metavar="RESULTS_DIR",
-                   help="a sweep folder or a folder of sweep folders (default: multirun)")
+    p.add_argument(
+        "results",
+        nargs="?",
+        default="multirun",
+        metavar="RESULTS_DIR",
+        help="a sweep folder or a folder of sweep folders (default: multirun)",
+    )
     p.add_argument("--out", default="figures", help="output folder (default: figures/)")
-    p.add_argument("--quick", action="store_true",
-                   help="small presets: models at 32 px, 2 shuffle draws, fewer windows, cheaper scoring")
-    p.add_argument("--train", action="store_true", help="run the sweeps missing from RESULTS_DIR first "
-                                                       "(tiny variants with --quick)")
+    p.add_argument(
+        "--quick",
+        action="store_true",
+        help="small presets: models at 32 px, 2 shuffle draws, fewer windows, cheaper scoring",
+    )
+    p.add_argument(
+        "--train",
+        action="store_true",
+        help="run the sweeps missing from RESULTS_DIR first (tiny variants with --quick)",
+    )
     p.add_argument("--model", default="sew_resnet_tiny", help="configs/model entry of the untrained SNN and twin")
     p.add_argument("--recordings", default="recordings", help="where recordings are imported (default: recordings/)")
-    p.add_argument("--mirror", help="local copy of the public datasets (default: $SNNVIS_DATA_MIRROR or "
-                                    "../shared/datasets)")
+    p.add_argument(
+        "--mirror", help="local copy of the public datasets (default: $SNNVIS_DATA_MIRROR or ../shared/datasets)"
+    )
     p.add_argument("--only", default="abcdef", help="figures to make, e.g. --only de (default: abcdef)")
     args = p.parse_args(argv)
 
     import matplotlib
+
     matplotlib.use("Agg")
     import torch
+
     torch.set_num_threads(max(1, min(4, os.cpu_count() or 1)))
 
     timer = Timer()
@@ -172,8 +207,10 @@ def main(argv: list[str] | None = None) -> int:
         if sweeps:
             reports = sweep_reports(sweeps, out, args.quick)
         else:
-            notes.append(f"(a)-(c): no sweep with runs in {results}; run e.g. `snnvis-train -m +sweep=snn_vs_dnn` "
-                         "or pass --train")
+            notes.append(
+                f"(a)-(c): no sweep with runs in {results}; run e.g. `snnvis-train -m +sweep=snn_vs_dnn` "
+                "or pass --train"
+            )
         timer.part("(a)-(c) sweep reports", t)
 
     size = 32 if args.quick else None
@@ -201,8 +238,9 @@ def main(argv: list[str] | None = None) -> int:
 
         (path,) = import_recordings(KRIEG, None, rec_dir, mirror)
         rec = Recording(path)
-        models = load_models(model_config(args.model, size), trained_models(sweeps, False, args.quick),
-                             [(rec, np.arange(rec.n_stimuli))])
+        models = load_models(
+            model_config(args.model, size), trained_models(sweeps, False, args.quick), [(rec, np.arange(rec.n_stimuli))]
+        )
         figure_kriegeskorte(rec, models, out, entries, n_boot=200 if args.quick else 1000)
         timer.part("(e) Kriegeskorte RDMs", t)
 

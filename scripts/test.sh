@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Set up if needed, then run the default test suite (pass pytest arguments through,
-# e.g. `bash scripts/test.sh -m slow`).
+# Set up if needed, lint (ruff check, ruff format --check), then run the default test suite
+# (pytest arguments pass through, e.g. `bash scripts/test.sh -m slow`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
+.venv/bin/ruff check .
+.venv/bin/ruff format --check .
 exec .venv/bin/python -m pytest "$@"

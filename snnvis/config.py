@@ -6,12 +6,13 @@ composed config is the one ``snnvis-train`` / ``snnvis-score`` would run. :func:
 is ``hydra.utils.instantiate`` whose failures (a ``_target_`` that does not exist, a bad
 argument) are one :class:`~snnvis.errors.UserError` naming the config key.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 from snnvis.errors import UserError
 
@@ -23,15 +24,16 @@ class ScoreSchema:
     """Types and keys of ``configs/score.yaml`` (stored as ``schema/score``, merged under it): a
     wrong type (``n_boot=abc``) or an unknown key (``n_bot=3``) fails at composition. The
     defaults and their documentation are score.yaml's; ranges are checked when scoring."""
-    model: Any = None                 # a configs/model entry (its own keys)
-    checkpoint: Optional[str] = None
+
+    model: Any = None  # a configs/model entry (its own keys)
+    checkpoint: str | None = None
     recordings: list[str] = field(default_factory=list)
-    response: Optional[str] = None
-    bins: Any = "mean"                # mean | a bin index
+    response: str | None = None
+    bins: Any = "mean"  # mean | a bin index
     metrics: list[str] = field(default_factory=list)
-    layers: Optional[list[str]] = None
+    layers: list[str] | None = None
     kind: str = "spikes"
-    projection_dim: Optional[int] = None
+    projection_dim: int | None = None
     selection: str = "held_out"
     n_boot: int = 1000
     ci: float = 0.95
@@ -39,11 +41,11 @@ class ScoreSchema:
     batch_size: int = 64
     device: str = "auto"
     max_memory_mb: float = 4096.0
-    bn_calibration: Any = "auto"      # auto | true | false
+    bn_calibration: Any = "auto"  # auto | true | false
     bn_calibration_stimuli: int = 256
-    progress: Any = "auto"            # auto | true | false
+    progress: Any = "auto"  # auto | true | false
     name: str = "score"
-    metric_options: Any = None        # per metric family: its own keys (see score.yaml)
+    metric_options: Any = None  # per metric family: its own keys (see score.yaml)
 
 
 def register() -> None:
@@ -62,11 +64,10 @@ def compose(name: str | None, overrides: Sequence[str] = (), return_hydra_config
     ``overrides``, as the CLI apps compose it."""
     from hydra import compose as hydra_compose
     from hydra import initialize_config_dir
-
     from hydra.core.global_hydra import GlobalHydra
 
     register()
-    if GlobalHydra.instance().is_initialized():   # e.g. inside a @hydra.main app, or left by another caller
+    if GlobalHydra.instance().is_initialized():  # e.g. inside a @hydra.main app, or left by another caller
         GlobalHydra.instance().clear()
     with initialize_config_dir(config_dir=str(CONFIGS), version_base="1.3"):
         return hydra_compose(config_name=name, overrides=list(overrides), return_hydra_config=return_hydra_config)
@@ -84,7 +85,7 @@ def build(node: Any, key: str, *args: Any) -> Any:
         return obj(*args) if args and node.get("_partial_", False) else obj
     except InstantiationException as err:
         raise instantiation_error(err, {key: node}) from None
-    except (TypeError, ValueError) as err:   # raised by the target when the partial is called
+    except (TypeError, ValueError) as err:  # raised by the target when the partial is called
         raise UserError(key, _first_line(err)) from None
 
 

@@ -4,6 +4,7 @@ Bad input stops with one line, ``snnvis: error: <what> in <file>: <why>``, and e
 code 2. Library code raises :class:`UserError`; the CLI entry points wrap ``main``
 with :func:`cli_entry`, which turns it into that line without a traceback.
 """
+
 from __future__ import annotations
 
 import functools
@@ -55,8 +56,9 @@ def _config_error(err: Exception, configs: str) -> UserError:
         options = [o for o in (err.options or []) if not o.startswith("_")]
         close = difflib.get_close_matches(name, options, n=1)
         hint = f"did you mean {close[0]}? " if close else ""
-        return UserError(f"{group}={name}", f"no such config ({hint}choose one of {', '.join(options)})",
-                         f"{configs}/{group}")
+        return UserError(
+            f"{group}={name}", f"no such config ({hint}choose one of {', '.join(options)})", f"{configs}/{group}"
+        )
     cause = err.__cause__ if isinstance(err.__cause__, OmegaConfBaseException) else err
     key = getattr(cause, "full_key", None)
     first = " ".join(str(getattr(cause, "msg", None) or cause).strip().splitlines()[0].split())
@@ -95,8 +97,10 @@ def hydra_entry(fn: Callable[[], object], configs: str, interrupted: str = "snnv
         print(_config_error(err, configs).message, file=sys.stderr)
         sys.exit(2)
     except (FileExistsError, NotADirectoryError) as err:
-        print(UserError("hydra.run.dir", "a regular file is in the way of the run directory",
-                        err.filename).message, file=sys.stderr)
+        print(
+            UserError("hydra.run.dir", "a regular file is in the way of the run directory", err.filename).message,
+            file=sys.stderr,
+        )
         sys.exit(2)
     except KeyboardInterrupt:
         print(interrupted, file=sys.stderr)

@@ -14,6 +14,7 @@ booleans; numeric columns (``value``, ``score``, ``ceiling``, ``normalized``, CI
 (``"results"`` or ``"scores"``) and ``df.attrs["path"]`` where it came from. A folder is
 accepted when it holds exactly one of ``results.csv`` / ``scores.csv``.
 """
+
 from __future__ import annotations
 
 import csv
@@ -21,12 +22,33 @@ from pathlib import Path
 
 from snnvis.errors import UserError
 
-TABLES = {"results": ("results.csv", {"section", "value", "metric"}),
-          "scores": ("scores.csv", {"score", "layer", "metric"})}
+TABLES = {
+    "results": ("results.csv", {"section", "value", "metric"}),
+    "scores": ("scores.csv", {"score", "layer", "metric"}),
+}
 TEXT_COLUMNS = {
-    "run_dir", "source", "model", "architecture", "config_hash", "section", "level", "key", "metric", "recording",
-    "target", "layer", "layer_area", "area", "split", "selection", "method", "ceiling_kind", "score_source", "test",
-    "checkpoint", "recording_path",
+    "run_dir",
+    "source",
+    "model",
+    "architecture",
+    "config_hash",
+    "section",
+    "level",
+    "key",
+    "metric",
+    "recording",
+    "target",
+    "layer",
+    "layer_area",
+    "area",
+    "split",
+    "selection",
+    "method",
+    "ceiling_kind",
+    "score_source",
+    "test",
+    "checkpoint",
+    "recording_path",
 }
 BOOL_COLUMNS = {"spiking", "chosen"}
 _BOOLS = {"true": True, "false": False, "1": True, "0": False}
@@ -36,8 +58,9 @@ def _resolve(path: Path) -> Path:
     if path.is_dir():
         found = [path / name for name, _ in TABLES.values() if (path / name).is_file()]
         if len(found) != 1:
-            raise UserError("results folder", "must hold exactly one of results.csv / scores.csv "
-                                              f"(found {len(found)})", path)
+            raise UserError(
+                "results folder", f"must hold exactly one of results.csv / scores.csv (found {len(found)})", path
+            )
         return found[0]
     if not path.is_file():
         raise UserError("results file", "does not exist", path)
@@ -53,8 +76,12 @@ def load_results(path: str | Path):
         header = next(csv.reader(fh), [])
     kind = next((k for k, (_, cols) in TABLES.items() if cols <= set(header)), None)
     if kind is None:
-        raise UserError("results file", "is neither a results.csv (snnvis-report) nor a scores.csv (snnvis-score): "
-                                        f"header {','.join(header[:6])}...", path)
+        raise UserError(
+            "results file",
+            "is neither a results.csv (snnvis-report) nor a scores.csv (snnvis-score): "
+            f"header {','.join(header[:6])}...",
+            path,
+        )
     df = pd.read_csv(path, dtype=str, keep_default_na=False)
     for col in df.columns:
         s = df[col]

@@ -1,4 +1,5 @@
 """Small shared helpers: atomic file writes, seeding, hashing."""
+
 from __future__ import annotations
 
 import contextlib
@@ -6,8 +7,8 @@ import csv
 import hashlib
 import os
 import random
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 
@@ -77,6 +78,7 @@ def seed_everything(seed: int) -> None:
 def markdown_table(header: Sequence[str], rows: Iterable[Sequence], align: str = "") -> str:
     """A Markdown table; ``align`` has one letter per column, ``r`` right-aligns it
     (default: all left). Cells are written as they are (format them first)."""
+
     def line(cells) -> str:
         return "| " + " | ".join(str(c) for c in cells) + " |"
 
@@ -87,7 +89,7 @@ def markdown_table(header: Sequence[str], rows: Iterable[Sequence], align: str =
     return "\n".join([line(header), separator, *(line(r) for r in rows)])
 
 
-PRINTED = "snnvis_printed"   # LogRecord attribute: the message is on stdout already
+PRINTED = "snnvis_printed"  # LogRecord attribute: the message is on stdout already
 
 
 def say(logger, message: str, *, level: int = 20) -> None:

@@ -3,6 +3,7 @@
 Real data lives in ``../shared/datasets`` beside the checkout (or ``$SNNVIS_SHARED_DATASETS``).
 Tests that need it skip with a clear message when it is missing.
 """
+
 from __future__ import annotations
 
 import importlib.util
@@ -27,6 +28,7 @@ def datasets_dir() -> Path:
 def load_script(monkeypatch):
     """``load_script(name)``: scripts/<name>.py imported as a module, registered in
     sys.modules for the test (dataclasses look their module up there)."""
+
     def load(name: str):
         spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
         module = importlib.util.module_from_spec(spec)

@@ -16,6 +16,7 @@ why). This module adds what the Hénaff 2021 reproduction needs on top:
   :func:`simulate_recovery`: ground truth for validating the estimators at the
   signal-to-noise ratio of real recordings, with constant or varying turning angle and speed.
 """
+
 from __future__ import annotations
 
 import math
@@ -61,7 +62,7 @@ def step_snr(trials, frame_step: int = 1) -> np.ndarray:
     x = np.asarray(trials, dtype=np.float64)
     with np.errstate(invalid="ignore", divide="ignore"):
         k = (~np.isnan(x)).sum(axis=-3)
-        noise = np.nanvar(x, axis=-3, ddof=1) / k                       # (..., T, N)
+        noise = np.nanvar(x, axis=-3, ddof=1) / k  # (..., T, N)
     signal, power = [], []
     for s in subsequences(x.shape[-2], frame_step):
         g = difference_gram(x[..., s, :])
@@ -74,6 +75,7 @@ def step_snr(trials, frame_step: int = 1) -> np.ndarray:
 # ---------------------------------------------------------------------------------------
 # Ground truth for validation
 # ---------------------------------------------------------------------------------------
+
 
 def varying_trajectory(angles_deg, speeds, n_dims: int, rng: np.random.Generator) -> np.ndarray:
     """A trajectory (len(speeds) + 1, n_dims) from 0 whose t-th difference vector has length
@@ -96,18 +98,28 @@ def varying_trajectory(angles_deg, speeds, n_dims: int, rng: np.random.Generator
     return np.vstack([np.zeros(n_dims), np.cumsum(speeds[:, None] * np.asarray(steps), axis=0)])
 
 
-def constant_curvature_trajectory(n_frames: int, angle_deg: float, n_dims: int, step: float,
-                                  rng: np.random.Generator) -> np.ndarray:
+def constant_curvature_trajectory(
+    n_frames: int, angle_deg: float, n_dims: int, step: float, rng: np.random.Generator
+) -> np.ndarray:
     """A trajectory (n_frames, n_dims) from 0 with unit-free speed ``step`` whose successive
     difference vectors all make the angle ``angle_deg`` (:func:`varying_trajectory` with
     constant angle and speed)."""
-    return varying_trajectory(np.full(n_frames - 2, float(angle_deg)), np.full(n_frames - 1, float(step)),
-                              n_dims, rng)
+    return varying_trajectory(np.full(n_frames - 2, float(angle_deg)), np.full(n_frames - 1, float(step)), n_dims, rng)
 
 
-def simulate_recovery(angles_deg, n_units: int, n_repeats: int, snr: float, n_sim: int = 50,
-                      n_frames: int = 11, base_rate: float = 1.5, frame_step: int = 1,
-                      angle_sd: float = 0.0, speed_cv: float = 0.0, seed: int = 0) -> dict[str, np.ndarray]:
+def simulate_recovery(
+    angles_deg,
+    n_units: int,
+    n_repeats: int,
+    snr: float,
+    n_sim: int = 50,
+    n_frames: int = 11,
+    base_rate: float = 1.5,
+    frame_step: int = 1,
+    angle_sd: float = 0.0,
+    speed_cv: float = 0.0,
+    seed: int = 0,
+) -> dict[str, np.ndarray]:
     """Curvature recovered from Poisson trials of trajectories of known curvature.
 
     Each simulated population has gamma-distributed baseline counts (shape 2, mean
@@ -135,7 +147,7 @@ def simulate_recovery(angles_deg, n_units: int, n_repeats: int, snr: float, n_si
             base = rng.gamma(2.0, base_rate / 2.0, n_units)
             turns = np.clip(angle + angle_sd * rng.standard_normal(n_frames - 2), 0.0, 180.0)
             steps = rng.lognormal(0.0, speed_cv, n_frames - 1) if speed_cv > 0 else np.ones(n_frames - 1)
-            steps *= math.sqrt(snr * 2.0 * base.sum() / n_repeats / np.mean(steps ** 2))
+            steps *= math.sqrt(snr * 2.0 * base.sum() / n_repeats / np.mean(steps**2))
             path = varying_trajectory(turns, steps, n_units, rng)
             rates = np.clip(base + path - path.mean(axis=0), 0.02, None)
             trials[j] = rng.poisson(np.broadcast_to(rates, (n_repeats,) + rates.shape))

@@ -31,6 +31,7 @@ interval says when that happens; :func:`snnvis.analysis.curvature.simulate_recov
 measures the bias on trajectories of known, varying curvature and speed at the SNR of
 the recordings (the tolerances are stated in tests/analysis/test_curvature_posterior.py).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -38,7 +39,7 @@ from scipy.special import erfc, erfcx
 
 from snnvis.similarity import subsequences
 
-GRID_DEG = np.linspace(0.0, 180.0, 721)            # 0.25 deg steps
+GRID_DEG = np.linspace(0.0, 180.0, 721)  # 0.25 deg steps
 
 
 def _pooled(tot, cnt, same_s, pair_s, same_d, pair_d):
@@ -48,8 +49,8 @@ def _pooled(tot, cnt, same_s, pair_s, same_d, pair_d):
     num_d = tot * tot - same_d
     prs_d = cnt * cnt - pair_d
     with np.errstate(invalid="ignore", divide="ignore"):
-        g_s = np.where(prs_s > 0, num_s / np.maximum(prs_s, 1.0), np.nan).sum(-1)   # (..., t-1)
-        g_d = np.where(prs_d > 0, num_d / np.maximum(prs_d, 1.0), np.nan).sum(-1)   # (..., t)
+        g_s = np.where(prs_s > 0, num_s / np.maximum(prs_s, 1.0), np.nan).sum(-1)  # (..., t-1)
+        g_d = np.where(prs_d > 0, num_d / np.maximum(prs_d, 1.0), np.nan).sum(-1)  # (..., t)
     return g_s.sum(-1), 0.5 * (g_d[..., :-1] + g_d[..., 1:]).sum(-1)
 
 
@@ -73,7 +74,7 @@ def pooled_sums(trials, frame_step: int = 1) -> tuple[np.ndarray, np.ndarray, np
     n_tot, d_tot = np.zeros(batch), np.zeros(batch)
     n_loo, d_loo = np.zeros(batch + (n_rep,)), np.zeros(batch + (n_rep,))
     for s in subsequences(x.shape[-2], frame_step):
-        d = np.diff(x[..., s, :], axis=-2)                                   # (..., R, t, N)
+        d = np.diff(x[..., s, :], axis=-2)  # (..., R, t, N)
         w = ~np.isnan(d)
         d = np.where(w, d, 0.0)
         w = w.astype(np.float64)
@@ -97,10 +98,11 @@ def _log_marginal(cos, n, d, inn, idd, ind):
     q = inn * cos * cos + 2.0 * ind * cos + idd
     b = (inn * cos + ind) * n + (ind * cos + idd) * d
     z = -b / np.sqrt(2.0 * q)
-    pos = z > 0                                     # erfc(z) = erfcx(z) exp(-z^2), stable for large z
+    pos = z > 0  # erfc(z) = erfcx(z) exp(-z^2), stable for large z
     with np.errstate(divide="ignore"):
-        tail = np.where(pos, np.log(erfcx(np.where(pos, z, 0.0))),
-                        b * b / (2.0 * q) + np.log(erfc(np.where(pos, 0.0, z))))
+        tail = np.where(
+            pos, np.log(erfcx(np.where(pos, z, 0.0))), b * b / (2.0 * q) + np.log(erfc(np.where(pos, 0.0, z)))
+        )
     return -0.5 * np.log(q) + tail
 
 

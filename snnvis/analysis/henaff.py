@@ -39,6 +39,7 @@ by matching pixel curvature sequence by sequence). The type coding is derived fr
 pixel curvature and checked: code 1 is natural (median ~96 deg), code 2 synthetic
 (~10 deg).
 """
+
 from __future__ import annotations
 
 import re
@@ -74,8 +75,9 @@ def parse_stimulus_id(stimulus_id: str) -> tuple[str, str, int]:
     return m.group(1), m.group(2), int(m.group(3))
 
 
-def session_curvatures(recording_path: str | Path, frame_step: int = 1, response: str = "frame_counts",
-                       categories=CATEGORIES) -> list[dict]:
+def session_curvatures(
+    recording_path: str | Path, frame_step: int = 1, response: str = "frame_counts", categories=CATEGORIES
+) -> list[dict]:
     """Pixel and V1 curvature of every sequence of one recording (see the module docstring).
 
     Args:
@@ -102,7 +104,7 @@ def session_curvatures(recording_path: str | Path, frame_step: int = 1, response
     idx = [i for i, (_, cat, _) in enumerate(parsed) if cat in categories]
     if not idx:
         raise UserError("recording", f"no sequences of categories {list(categories)}", rec.path)
-    trials = rec.trials(response, idx).astype(np.float64)              # (S, R, T, N)
+    trials = rec.trials(response, idx).astype(np.float64)  # (S, R, T, N)
     naive = curvature_naive(trials, frame_step)
     post = curvature_posterior(trials, frame_step)
     corrected, moment = post["median"], post["moment"]
@@ -110,19 +112,31 @@ def session_curvatures(recording_path: str | Path, frame_step: int = 1, response
     n_rep = (~np.isnan(trials)).any(axis=(2, 3)).sum(axis=1)
     records = []
     for k, i in enumerate(idx):
-        frames = rec.stimuli([i])[0].astype(np.float64)                 # (T, H, W, C), one at a time
+        frames = rec.stimuli([i])[0].astype(np.float64)  # (T, H, W, C), one at a time
         pixel = float(mean_angle(frames.reshape(frames.shape[0], -1), frame_step))
         zoom, cat, movie = parsed[i]
-        records.append({
-            "session": rec.id, "stimulus_id": str(rec.stimulus_ids[i]), "zoom": zoom, "category": cat,
-            "movie": movie, "frame_step": int(frame_step), "pixel_curvature": pixel,
-            "v1_curvature_naive": float(naive[k]), "v1_curvature_moment": float(moment[k]),
-            "v1_curvature": float(corrected[k]), "v1_ci_low": float(post["ci_low"][k]),
-            "v1_ci_high": float(post["ci_high"][k]), "delta": float(corrected[k]) - pixel,
-            "delta_moment": float(moment[k]) - pixel, "snr": float(snr[k]),
-            "included": bool(snr[k] >= MIN_STEP_SNR),
-            "n_units": int(rec.n_neurons), "n_repeats": int(n_rep[k]),
-        })
+        records.append(
+            {
+                "session": rec.id,
+                "stimulus_id": str(rec.stimulus_ids[i]),
+                "zoom": zoom,
+                "category": cat,
+                "movie": movie,
+                "frame_step": int(frame_step),
+                "pixel_curvature": pixel,
+                "v1_curvature_naive": float(naive[k]),
+                "v1_curvature_moment": float(moment[k]),
+                "v1_curvature": float(corrected[k]),
+                "v1_ci_low": float(post["ci_low"][k]),
+                "v1_ci_high": float(post["ci_high"][k]),
+                "delta": float(corrected[k]) - pixel,
+                "delta_moment": float(moment[k]) - pixel,
+                "snr": float(snr[k]),
+                "included": bool(snr[k] >= MIN_STEP_SNR),
+                "n_units": int(rec.n_neurons),
+                "n_repeats": int(n_rep[k]),
+            }
+        )
     return records
 
 
@@ -145,14 +159,30 @@ def load_authors_table(path: str | Path) -> list[dict]:
             curvatures do not separate into a curved (natural) and a straight (synthetic) set.
     """
     path = Path(path)
-    needed = ("Index", "Delta Curvature: neural", "Delta Curvature: control", "Dataset", "Pixel curvature",
-              "sequence type", "dither")
+    needed = (
+        "Index",
+        "Delta Curvature: neural",
+        "Delta Curvature: control",
+        "Dataset",
+        "Pixel curvature",
+        "sequence type",
+        "dither",
+    )
     raw = read_csv_rows(path, needed, "authors' curvature table")
     try:
-        rows = [{"session": _session_of(r["Dataset"]), "dataset": r["Dataset"], "index": int(r["Index"]),
-                 "type_code": int(r["sequence type"]), "dither": int(r["dither"]),
-                 "pixel_curvature": float(r["Pixel curvature"]), "delta": float(r["Delta Curvature: neural"]),
-                 "delta_control": float(r["Delta Curvature: control"])} for r in raw]
+        rows = [
+            {
+                "session": _session_of(r["Dataset"]),
+                "dataset": r["Dataset"],
+                "index": int(r["Index"]),
+                "type_code": int(r["sequence type"]),
+                "dither": int(r["dither"]),
+                "pixel_curvature": float(r["Pixel curvature"]),
+                "delta": float(r["Delta Curvature: neural"]),
+                "delta_control": float(r["Delta Curvature: control"]),
+            }
+            for r in raw
+        ]
     except ValueError as err:
         raise UserError("authors' curvature table", f"bad value ({err})", path) from None
 
@@ -171,16 +201,23 @@ def load_authors_table(path: str | Path) -> list[dict]:
     for r in rows:
         key = (r["type_code"], r["dither"], r["zoom"], r["movie"])
         if abs(reference.setdefault(key, r["pixel_curvature"]) - r["pixel_curvature"]) > 1e-6:
-            raise UserError("authors' curvature table", f"pixel curvature of sequence {key} differs between "
-                                                        "datasets: row order is not the expected one", path)
+            raise UserError(
+                "authors' curvature table",
+                f"pixel curvature of sequence {key} differs between datasets: row order is not the expected one",
+                path,
+            )
 
     codes = sorted({r["type_code"] for r in rows})
     medians = {c: float(np.median([r["pixel_curvature"] for r in rows if r["type_code"] == c])) for c in codes}
     curved = [c for c in codes if medians[c] > 60.0]
     straight = [c for c in codes if medians[c] < 30.0]
     if len(codes) != 2 or len(curved) != 1 or len(straight) != 1:
-        raise UserError("authors' curvature table", f"sequence types {medians} (median pixel curvature, deg) do "
-                                                    "not split into natural (> 60) and synthetic (< 30)", path)
+        raise UserError(
+            "authors' curvature table",
+            f"sequence types {medians} (median pixel curvature, deg) do "
+            "not split into natural (> 60) and synthetic (< 30)",
+            path,
+        )
     category = {curved[0]: "natural", straight[0]: "synthetic"}
     for r in rows:
         r["category"] = category[r["type_code"]]
@@ -201,9 +238,17 @@ def match_authors(records: list[dict], table: list[dict]) -> list[dict]:
     for rec in records:
         row = by_key.get((rec["session"], rec["category"], rec["zoom"], rec["movie"], rec["frame_step"]))
         if row is not None:
-            out.append({"session": rec["session"], "stimulus_id": rec["stimulus_id"], "category": rec["category"],
-                        "pixel_snnvis": rec["pixel_curvature"], "pixel_authors": row["pixel_curvature"],
-                        "delta_snnvis": rec["delta"], "delta_authors": row["delta"]})
+            out.append(
+                {
+                    "session": rec["session"],
+                    "stimulus_id": rec["stimulus_id"],
+                    "category": rec["category"],
+                    "pixel_snnvis": rec["pixel_curvature"],
+                    "pixel_authors": row["pixel_curvature"],
+                    "delta_snnvis": rec["delta"],
+                    "delta_authors": row["delta"],
+                }
+            )
     return out
 
 
@@ -219,8 +264,9 @@ def bootstrap_median(values, n_boot: int = 10000, ci: float = 0.95, seed: int = 
     return float(np.median(v)), float(np.quantile(boots, a)), float(np.quantile(boots, 1.0 - a))
 
 
-def summary(records: list[dict], value: str = "delta", n_boot: int = 10000, ci: float = 0.95,
-            seed: int = 0) -> dict[str, dict]:
+def summary(
+    records: list[dict], value: str = "delta", n_boot: int = 10000, ci: float = 0.95, seed: int = 0
+) -> dict[str, dict]:
     """Median of ``value`` per category with a percentile-bootstrap CI over sequences.
 
     Works for snnvis records and for the authors' table alike (both have ``category`` and
@@ -234,6 +280,11 @@ def summary(records: list[dict], value: str = "delta", n_boot: int = 10000, ci: 
     for cat in sorted({r["category"] for r in records}):
         vals = np.array([r[value] for r in records if r["category"] == cat], dtype=np.float64)
         med, lo, hi = bootstrap_median(vals, n_boot, ci, seed)
-        out[cat] = {"median": med, "ci_low": lo, "ci_high": hi, "n": int(np.sum(~np.isnan(vals))),
-                    "n_nan": int(np.sum(np.isnan(vals)))}
+        out[cat] = {
+            "median": med,
+            "ci_low": lo,
+            "ci_high": hi,
+            "n": int(np.sum(~np.isnan(vals))),
+            "n_nan": int(np.sum(np.isnan(vals))),
+        }
     return out

@@ -14,6 +14,7 @@ compared with snnvis.
 
 The workbook is read with the standard library (zipfile + xml); openpyxl is not needed.
 """
+
 from __future__ import annotations
 
 import re
@@ -35,12 +36,18 @@ def read_sheet(path: str | Path, name: str) -> dict[tuple[int, str], str]:
     path = Path(path)
     try:
         with zipfile.ZipFile(path) as z:
-            strings = [] if "xl/sharedStrings.xml" not in z.namelist() else [
-                "".join(t.text or "" for t in si.iter(f"{_NS}t"))
-                for si in ET.fromstring(z.read("xl/sharedStrings.xml")).findall(f"{_NS}si")]
+            strings = (
+                []
+                if "xl/sharedStrings.xml" not in z.namelist()
+                else [
+                    "".join(t.text or "" for t in si.iter(f"{_NS}t"))
+                    for si in ET.fromstring(z.read("xl/sharedStrings.xml")).findall(f"{_NS}si")
+                ]
+            )
             rels = {r.get("Id"): r.get("Target") for r in ET.fromstring(z.read("xl/_rels/workbook.xml.rels"))}
-            sheets = {s.get("name"): rels[s.get(_REL)] for s in
-                      ET.fromstring(z.read("xl/workbook.xml")).find(f"{_NS}sheets")}
+            sheets = {
+                s.get("name"): rels[s.get(_REL)] for s in ET.fromstring(z.read("xl/workbook.xml")).find(f"{_NS}sheets")
+            }
             if name not in sheets:
                 raise UserError("source data", f"no sheet {name!r}", path)
             root = ET.fromstring(z.read("xl/" + sheets[name].removeprefix("/xl/")))
@@ -68,17 +75,30 @@ def load_source_data(path: str | Path) -> list[dict]:
         cells = read_sheet(path, sheet)
         header = {col: text for (row, col), text in cells.items() if row == 1}
         movies = {col: int(m.group(1)) for col, text in header.items() if (m := re.match(r"Movie (\d+)", text))}
-        pops = {row: int(m.group(1)) for (row, col), text in cells.items()
-                if col == "A" and (m := re.match(r"Population (\d+)", text))}
+        pops = {
+            row: int(m.group(1))
+            for (row, col), text in cells.items()
+            if col == "A" and (m := re.match(r"Population (\d+)", text))
+        }
         if len(movies) != 20 or len(pops) != 7:
-            raise UserError("source data", f"sheet {sheet} has {len(pops)} populations x {len(movies)} movies, "
-                                           "expected 7 x 20", path)
+            raise UserError(
+                "source data",
+                f"sheet {sheet} has {len(pops)} populations x {len(movies)} movies, expected 7 x 20",
+                path,
+            )
         for row, pop in pops.items():
             for col, movie in movies.items():
                 try:
                     value = float(cells.get((row, col), "nan"))
                 except ValueError:
                     raise UserError("source data", f"bad value in {sheet}!{col}{row}", path) from None
-                out.append({"category": category, "population": pop, "movie": movie, "delta": value,
-                            "included": bool(np.isfinite(value))})
+                out.append(
+                    {
+                        "category": category,
+                        "population": pop,
+                        "movie": movie,
+                        "delta": value,
+                        "included": bool(np.isfinite(value)),
+                    }
+                )
     return out

@@ -11,6 +11,7 @@ moment estimator (for comparison; its pile-up at exactly 0 deg is counted), the 
 by step SNR, the authors' table (``curvature/acute_combined_235x.csv``) for the same
 sessions and sequences and in full, and the paper's source data (included sequences).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -35,51 +36,86 @@ def _line(label: str, records: list[dict], value: str, n_boot: int) -> str:
     return f"| {label} | " + " | ".join(_cell(s[c]) if c in s else "–" for c in CATS) + " |"
 
 
-def table_lines(records: list[dict], authors: list[dict], source: list[dict] | None, frame_step: int,
-                n_boot: int = 10000) -> list[str]:
+def table_lines(
+    records: list[dict], authors: list[dict], source: list[dict] | None, frame_step: int, n_boot: int = 10000
+) -> list[str]:
     """Markdown rows for one frame step (``records`` from :func:`session_curvatures`)."""
-    name = "all 11 frames" if frame_step == 1 else f"every {frame_step}nd frame" if frame_step == 2 \
+    name = (
+        "all 11 frames"
+        if frame_step == 1
+        else f"every {frame_step}nd frame"
+        if frame_step == 2
         else f"frame step {frame_step}"
+    )
     matched = match_authors(records, authors)
     auth_by = {(m["session"], m["stimulus_id"]): m["delta_authors"] for m in matched}
 
     def authors_of(sel):
-        return [{"category": r["category"], "delta": auth_by[(r["session"], r["stimulus_id"])]} for r in sel
-                if (r["session"], r["stimulus_id"]) in auth_by]
+        return [
+            {"category": r["category"], "delta": auth_by[(r["session"], r["stimulus_id"])]}
+            for r in sel
+            if (r["session"], r["stimulus_id"]) in auth_by
+        ]
 
     inc = [r for r in records if r["included"]]
-    lines = [_line(f"snnvis posterior, {name}, step SNR >= {MIN_STEP_SNR}", inc, "delta", n_boot),
-             _line(f"authors' table, same sequences, dither {frame_step}", authors_of(inc), "delta", n_boot),
-             _line(f"snnvis posterior, {name}, all sequences", records, "delta", n_boot),
-             _line(f"snnvis moment (clipped), {name}, all sequences", records, "delta_moment", n_boot)]
+    lines = [
+        _line(f"snnvis posterior, {name}, step SNR >= {MIN_STEP_SNR}", inc, "delta", n_boot),
+        _line(f"authors' table, same sequences, dither {frame_step}", authors_of(inc), "delta", n_boot),
+        _line(f"snnvis posterior, {name}, all sequences", records, "delta", n_boot),
+        _line(f"snnvis moment (clipped), {name}, all sequences", records, "delta_moment", n_boot),
+    ]
     for cat in CATS:
         rs = [r for r in records if r["category"] == cat]
         at0 = sum(abs(r["v1_curvature_moment"]) < 1e-9 for r in rs)
         undefined = sum(not np.isfinite(r["v1_curvature_moment"]) for r in rs)
         snr = np.median([r["snr"] for r in rs])
-        lines.append(f"|   {cat}: moment estimate at exactly 0°: {at0} of {len(rs)}, undefined: {undefined}; "
-                     f"posterior at 0°: {sum(r['v1_curvature'] <= 0.0 for r in rs)}; median step SNR {snr:.2f} | | |")
+        lines.append(
+            f"|   {cat}: moment estimate at exactly 0°: {at0} of {len(rs)}, undefined: {undefined}; "
+            f"posterior at 0°: {sum(r['v1_curvature'] <= 0.0 for r in rs)}; median step SNR {snr:.2f} | | |"
+        )
     snr_med = {c: np.median([r["snr"] for r in records if r["category"] == c]) for c in CATS}
-    for half, keep in (("high", lambda r: r["snr"] >= snr_med[r["category"]]),
-                       ("low", lambda r: r["snr"] < snr_med[r["category"]])):
+    for half, keep in (
+        ("high", lambda r: r["snr"] >= snr_med[r["category"]]),
+        ("low", lambda r: r["snr"] < snr_med[r["category"]]),
+    ):
         sel = [r for r in records if keep(r)]
         lines.append(_line(f"snnvis posterior, {half}-SNR half", sel, "delta", n_boot))
         lines.append(_line(f"snnvis moment, {half}-SNR half", sel, "delta_moment", n_boot))
         lines.append(_line(f"authors' table, same {half}-SNR sequences", authors_of(sel), "delta", n_boot))
     sessions = {r["session"] for r in records}
-    lines.append(_line(f"authors' table, same {len(sessions)} sessions, dither {frame_step}",
-                       [{"category": m["category"], "delta": m["delta_authors"]} for m in matched], "delta", n_boot))
-    lines.append(_line(f"authors' table, all 9 sessions, dither {frame_step}",
-                       [r for r in authors if r["dither"] == frame_step], "delta", n_boot))
+    lines.append(
+        _line(
+            f"authors' table, same {len(sessions)} sessions, dither {frame_step}",
+            [{"category": m["category"], "delta": m["delta_authors"]} for m in matched],
+            "delta",
+            n_boot,
+        )
+    )
+    lines.append(
+        _line(
+            f"authors' table, all 9 sessions, dither {frame_step}",
+            [r for r in authors if r["dither"] == frame_step],
+            "delta",
+            n_boot,
+        )
+    )
     for cat in CATS:
         pairs = np.array([(m["delta_snnvis"], m["delta_authors"]) for m in matched if m["category"] == cat])
         pairs = pairs[np.isfinite(pairs).all(1)]
         if len(pairs) > 2:
-            lines.append(f"|   {cat}: per-sequence r(snnvis posterior, authors' table) = "
-                         f"{np.corrcoef(pairs.T)[0, 1]:.2f} (n = {len(pairs)}) | | |")
+            lines.append(
+                f"|   {cat}: per-sequence r(snnvis posterior, authors' table) = "
+                f"{np.corrcoef(pairs.T)[0, 1]:.2f} (n = {len(pairs)}) | | |"
+            )
     if source is not None and frame_step == 1:
-        lines.append(_line("paper source data (Fig. 3, 5), included sequences, 7 populations",
-                           [r for r in source if r["included"]], "delta", n_boot))
+        lines.append(
+            _line(
+                "paper source data (Fig. 3, 5), included sequences, 7 populations",
+                [r for r in source if r["included"]],
+                "delta",
+                n_boot,
+            )
+        )
     return lines
 
 

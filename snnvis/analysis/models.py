@@ -14,20 +14,26 @@ preserves distances and angles up to a small distortion.
 Which layers the figures show, and the figure data built from these analyses (curvature
 deltas, RSA against reference RDMs), are in :mod:`snnvis.reporting.reproduction`.
 """
+
 from __future__ import annotations
 
 import functools
 import warnings
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping, Sequence
 
 import numpy as np
 import torch
 
 from snnvis.analysis.shuffle import shuffle_within_windows
-from snnvis.evaluation.activations import (calibrate_batchnorm, extract_activations, load_encoder, prepare_core,
-                                           stimulus_batches)
+from snnvis.evaluation.activations import (
+    calibrate_batchnorm,
+    extract_activations,
+    load_encoder,
+    prepare_core,
+    stimulus_batches,
+)
 from snnvis.models import EncoderCore
 from snnvis.models.capture import capture_activations
 from snnvis.models.timing import frame_means
@@ -45,8 +51,14 @@ class Model:
     trained: bool
 
 
-def load_model(label: str, model_cfg: Mapping | None = None, checkpoint: str | Path | None = None, seed: int = 0,
-               calibration: Sequence[tuple[Recording, np.ndarray]] = (), batch_size: int = 16) -> Model:
+def load_model(
+    label: str,
+    model_cfg: Mapping | None = None,
+    checkpoint: str | Path | None = None,
+    seed: int = 0,
+    calibration: Sequence[tuple[Recording, np.ndarray]] = (),
+    batch_size: int = 16,
+) -> Model:
     """An untrained core from ``model_cfg`` (BatchNorm calibrated on the stimuli ``idx`` of
     each ``(recording, idx)`` in ``calibration``), or the core of a training run
     (``checkpoint``: the run directory)."""
@@ -59,8 +71,9 @@ def load_model(label: str, model_cfg: Mapping | None = None, checkpoint: str | P
 
 
 @torch.no_grad()
-def frame_features(core: EncoderCore, stimuli: torch.Tensor, layers: Sequence[str],
-                   projection_dim: int | None = 2048, seed: int = 0) -> dict[str, np.ndarray]:
+def frame_features(
+    core: EncoderCore, stimuli: torch.Tensor, layers: Sequence[str], projection_dim: int | None = 2048, seed: int = 0
+) -> dict[str, np.ndarray]:
     """Layer name -> (batch, frames, features): activity averaged over each frame's steps.
 
     ``stimuli``: (batch, frames, C, H, W), uint8 or float, frames > 1.
@@ -68,7 +81,7 @@ def frame_features(core: EncoderCore, stimuli: torch.Tensor, layers: Sequence[st
     frames = stimuli.shape[1]
     acts = capture_activations(core, stimuli, list(layers), "spikes", projection_dim, seed)
     out = {}
-    for name, a in acts.items():                               # (T, batch, features)
+    for name, a in acts.items():  # (T, batch, features)
         try:
             out[name] = frame_means(a.float(), core.time, frames).cpu().numpy()
         except ValueError as err:
@@ -91,9 +104,15 @@ def load_sequences(rec: Recording, idx: Sequence[int], size: int) -> torch.Tenso
     return _load_sequences(str(rec.path), tuple(int(i) for i in idx), int(size))
 
 
-def sequence_trajectories(model: Model, stimuli: torch.Tensor, layers: Sequence[str],
-                          orders: np.ndarray | None = None, batch_size: int = 8,
-                          projection_dim: int | None = None, seed: int = 0) -> dict[str, np.ndarray]:
+def sequence_trajectories(
+    model: Model,
+    stimuli: torch.Tensor,
+    layers: Sequence[str],
+    orders: np.ndarray | None = None,
+    batch_size: int = 8,
+    projection_dim: int | None = None,
+    seed: int = 0,
+) -> dict[str, np.ndarray]:
     """Per-frame layer trajectories (sequences, frames, features) of ``stimuli``
     (sequences, frames, C, H, W), e.g. from :func:`load_sequences`.
 
@@ -104,7 +123,7 @@ def sequence_trajectories(model: Model, stimuli: torch.Tensor, layers: Sequence[
         stimuli = stimuli[torch.arange(len(stimuli))[:, None], torch.as_tensor(orders)]
     out: dict[str, list[np.ndarray]] = {name: [] for name in layers}
     for start in range(0, len(stimuli), batch_size):
-        feats = frame_features(model.core, stimuli[start:start + batch_size], layers, projection_dim, seed)
+        feats = frame_features(model.core, stimuli[start : start + batch_size], layers, projection_dim, seed)
         for name, f in feats.items():
             out[name].append(f)
     traj = {name: np.concatenate(v) for name, v in out.items()}
@@ -118,9 +137,18 @@ def sequence_trajectories(model: Model, stimuli: torch.Tensor, layers: Sequence[
 # (f) TSRSA as frames are shuffled within windows
 # ---------------------------------------------------------------------------------------
 
-def tsrsa_shuffle_scores(model: Model, recs: Sequence[Recording], layers: Sequence[str], windows: Sequence[int],
-                         n_shuffles: int = 3, category: str = "natural", response: str = "frame_counts",
-                         seed: int = 0, **kwargs) -> dict[str, np.ndarray]:
+
+def tsrsa_shuffle_scores(
+    model: Model,
+    recs: Sequence[Recording],
+    layers: Sequence[str],
+    windows: Sequence[int],
+    n_shuffles: int = 3,
+    category: str = "natural",
+    response: str = "frame_counts",
+    seed: int = 0,
+    **kwargs,
+) -> dict[str, np.ndarray]:
     """TSRSA between model layers and each recording, as the model sees each sequence with
     its frames shuffled within windows (:func:`snnvis.analysis.shuffle.shuffle_within_windows`).
 
@@ -137,7 +165,7 @@ def tsrsa_shuffle_scores(model: Model, recs: Sequence[Recording], layers: Sequen
         ``n_shuffles`` draws (one for window 1, the intact order).
     """
     rng = np.random.default_rng(seed)
-    selected, unique = [], {}                  # unique: sequence key -> (recording number, stimulus index)
+    selected, unique = [], {}  # unique: sequence key -> (recording number, stimulus index)
     for r_i, rec in enumerate(recs):
         idx = np.array([i for i, s in enumerate(rec.stimulus_ids) if f"/{category}/" in str(s)])
         keys = _sequence_keys(rec, idx)
@@ -145,11 +173,14 @@ def tsrsa_shuffle_scores(model: Model, recs: Sequence[Recording], layers: Sequen
         for i, key in zip(idx, keys):
             unique.setdefault(key, (r_i, int(i)))
     keys = list(unique)
-    sources = {src: [j for j, k in enumerate(keys) if unique[k][0] == src]
-               for src in sorted({v[0] for v in unique.values()})}
-    stimuli = {src: load_sequences(recs[src], [unique[keys[j]][1] for j in rows], model.core.input_size)
-               for src, rows in sources.items()}
-    neural = [rec.mean(response, idx).astype(np.float64) for rec, idx, _ in selected]     # (S, frames, neurons)
+    sources = {
+        src: [j for j, k in enumerate(keys) if unique[k][0] == src] for src in sorted({v[0] for v in unique.values()})
+    }
+    stimuli = {
+        src: load_sequences(recs[src], [unique[keys[j]][1] for j in rows], model.core.input_size)
+        for src, rows in sources.items()
+    }
+    neural = [rec.mean(response, idx).astype(np.float64) for rec, idx, _ in selected]  # (S, frames, neurons)
     neural_rdms = [np.asarray(rdm(n, "correlation")) for n in neural]
     n_frames = recs[0].n_frames
     scores = {name: np.full((len(recs), len(windows)), np.nan) for name in layers}
@@ -167,8 +198,7 @@ def tsrsa_shuffle_scores(model: Model, recs: Sequence[Recording], layers: Sequen
                 for r_i, (_, _, rec_keys) in enumerate(selected):
                     model_traj = np.stack([traj[name][k] for k in rec_keys]).astype(np.float64)
                     with np.errstate(invalid="ignore", divide="ignore"):
-                        per_seq = np.asarray(compare_rdms(rdm(model_traj, "correlation"), neural_rdms[r_i],
-                                                          "spearman"))
+                        per_seq = np.asarray(compare_rdms(rdm(model_traj, "correlation"), neural_rdms[r_i], "spearman"))
                     if np.isfinite(per_seq).any():
                         per_draw[name][d, r_i] = np.nanmean(per_seq)
         for name in layers:
@@ -182,17 +212,39 @@ def tsrsa_shuffle_scores(model: Model, recs: Sequence[Recording], layers: Sequen
 # (e) layer RDMs
 # ---------------------------------------------------------------------------------------
 
-def layer_rdms(model: Model, rec: Recording, layers: Sequence[str] | None = None, batch_size: int = 32,
-               projection_dim: int | None = 2048, seed: int = 0) -> dict[str, np.ndarray]:
+
+def layer_rdms(
+    model: Model,
+    rec: Recording,
+    layers: Sequence[str] | None = None,
+    batch_size: int = 32,
+    projection_dim: int | None = 2048,
+    seed: int = 0,
+) -> dict[str, np.ndarray]:
     """Layer name -> (n, n) correlation-distance RDM over all stimuli of a static-image
     recording, from the activity averaged over the model's static window."""
     out = {}
-    for spec, x in extract_activations(model.core, rec, layers=layers, projection_dim=projection_dim, seed=seed,
-                                       batch_size=batch_size, window="model", progress=False):
+    for spec, x in extract_activations(
+        model.core,
+        rec,
+        layers=layers,
+        projection_dim=projection_dim,
+        seed=seed,
+        batch_size=batch_size,
+        window="model",
+        progress=False,
+    ):
         with np.errstate(invalid="ignore", divide="ignore"):
             out[spec.name] = np.asarray(rdm(x.astype(np.float64), "correlation"))
     return out
 
 
-__all__ = ["Model", "frame_features", "layer_rdms", "load_model", "load_sequences", "sequence_trajectories",
-           "tsrsa_shuffle_scores"]
+__all__ = [
+    "Model",
+    "frame_features",
+    "layer_rdms",
+    "load_model",
+    "load_sequences",
+    "sequence_trajectories",
+    "tsrsa_shuffle_scores",
+]

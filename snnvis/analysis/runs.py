@@ -1,4 +1,5 @@
 """Read training runs (``metrics.json`` + ``predictions.h5``) into plain records for figures."""
+
 from __future__ import annotations
 
 import json
@@ -29,13 +30,21 @@ def load_run(run_dir: str | Path) -> dict:
                 ids += [f"{session}/{n}" for n in g["neuron_ids"].asstr()[()]]
                 areas += list(g["areas"].asstr()[()])
                 r.append(np.asarray(g["metrics/pearson_r"][()], dtype=np.float64))
-        record = {"run_dir": str(run_dir), "model": str(metrics["model"]["name"]),
-                  "spiking": bool(metrics["model"]["spiking"]), "seed": int(metrics["run"]["seed"]),
-                  "median_r": float(metrics["test"]["overall"]["pearson_r_median"] or np.nan)}   # null: no finite r
+        record = {
+            "run_dir": str(run_dir),
+            "model": str(metrics["model"]["name"]),
+            "spiking": bool(metrics["model"]["spiking"]),
+            "seed": int(metrics["run"]["seed"]),
+            "median_r": float(metrics["test"]["overall"]["pearson_r_median"] or np.nan),
+        }  # null: no finite r
     except (OSError, KeyError, ValueError, TypeError) as err:
         raise UserError("training run", f"cannot read metrics.json / predictions.h5 ({err})", run_dir) from None
-    return {**record, "neuron_ids": np.array(ids, dtype=str), "areas": np.array(areas, dtype=str),
-            "pearson_r": np.concatenate(r) if r else np.zeros(0)}
+    return {
+        **record,
+        "neuron_ids": np.array(ids, dtype=str),
+        "areas": np.array(areas, dtype=str),
+        "pearson_r": np.concatenate(r) if r else np.zeros(0),
+    }
 
 
 def load_runs(run_dirs) -> list[dict]:

@@ -1,5 +1,6 @@
 """Sequence perturbations for the TSRSA shuffling experiment (LoRaFB-SNet, NeurIPS 2024):
 frames are shuffled within consecutive windows; window 1 leaves the sequence intact."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -16,6 +17,6 @@ def shuffle_within_windows(n_frames: int, window: int, rng: np.random.Generator)
         raise ValueError(f"need n_frames >= 0 and window >= 1, got {n_frames}, {window}")
     order = np.arange(n_frames)
     for start in range(0, n_frames, window):
-        block = order[start:start + window]
-        order[start:start + window] = rng.permutation(block)
+        block = order[start : start + window]
+        order[start : start + window] = rng.permutation(block)
     return order

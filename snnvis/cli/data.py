@@ -1,4 +1,5 @@
 """``snnvis-data``: list sources, import recordings, inspect them, make synthetic data."""
+
 from __future__ import annotations
 
 import argparse
@@ -56,8 +57,9 @@ def _import(args) -> int:
     if args.path is not None or args.stimuli is not None:
         raise UserError(f"source {args.source}", "takes no PATH or --stimuli (only source nwb does)")
     bar = (lambda it: tqdm(it, desc=f"import {args.source}", unit="session")) if sys.stderr.isatty() else None
-    paths = import_source(args.source, mirror=args.mirror, out=args.out, only=args.only, force=args.force,
-                          progress=bar, **options)
+    paths = import_source(
+        args.source, mirror=args.mirror, out=args.out, only=args.only, force=args.force, progress=bar, **options
+    )
     for p in paths:
         print(p)
     return 0
@@ -67,8 +69,9 @@ def _import_nwb(args, options: dict) -> int:
     from snnvis.recordings.importers.nwb import import_nwb
 
     if args.path is None or args.stimuli is None:
-        raise UserError("import nwb", "needs the NWB file and the image folder: snnvis-data import nwb PATH "
-                                      "--stimuli DIR")
+        raise UserError(
+            "import nwb", "needs the NWB file and the image folder: snnvis-data import nwb PATH --stimuli DIR"
+        )
     print(import_nwb(args.path, args.stimuli, out=args.out, **options))
     return 0
 
@@ -90,18 +93,24 @@ def _info(args) -> int:
     print(f"  neurons   {info['n_neurons']}")
     for name, r in info["responses"].items():
         star = "*" if name == info["default_response"] else " "
-        print(f"  response{star} {name}: {r['n_bins']} bin(s), {r['n_repeats']} repeats, {r['units']}, "
-              f"aligned to {r['align']}{' (frame average)' if r['frame_average'] else ''}")
+        print(
+            f"  response{star} {name}: {r['n_bins']} bin(s), {r['n_repeats']} repeats, {r['units']}, "
+            f"aligned to {r['align']}{' (frame average)' if r['frame_average'] else ''}"
+        )
     for name in info["reference_rdms"]:
         print(f"  RDM       {name}")
     print("  splits    " + ", ".join(f"{k} {v}" for k, v in info["splits"].items()))
     pr = info["protocol"]
-    ms = lambda v: "?" if v is None else f"{v:g}"   # noqa: E731
-    print(f"  protocol  {pr['mode']}, {ms(pr['on_ms'])} ms on, {ms(pr['off_ms'])} ms off"
-          + (f", {pr['n_presentations']} presentations in recorded order" if pr["n_presentations"] else ""))
+    ms = lambda v: "?" if v is None else f"{v:g}"  # noqa: E731
+    print(
+        f"  protocol  {pr['mode']}, {ms(pr['on_ms'])} ms on, {ms(pr['off_ms'])} ms off"
+        + (f", {pr['n_presentations']} presentations in recorded order" if pr["n_presentations"] else "")
+    )
     if lookup is not None:
-        print(f"  lookup    median r {lookup['r_median']:.3f} on test (each test stimulus predicted by its most "
-              "pixel-similar train stimulus; high means leakage)")
+        print(
+            f"  lookup    median r {lookup['r_median']:.3f} on test (each test stimulus predicted by its most "
+            "pixel-similar train stimulus; high means leakage)"
+        )
     print(f"  citation  {info['citation']}")
     return 0
 
@@ -117,15 +126,27 @@ def _synth(args) -> int:
         given = [flag for flag, v in (("--n-stimuli", args.n_stimuli), ("--n-frames", args.n_frames)) if v is not None]
         if given:
             raise UserError(f"option {given[0]}", "does not apply to --movie (use --n-clips and --clip-frames)")
-        cfg = MovieConfig(n_clips=args.n_clips, clip_frames=args.clip_frames, scene_clips=args.scene_clips,
-                          n_neurons=args.n_neurons, n_repeats=args.n_repeats, size=args.size, seed=args.seed,
-                          frame_ms=args.frame_ms)
+        cfg = MovieConfig(
+            n_clips=args.n_clips,
+            clip_frames=args.clip_frames,
+            scene_clips=args.scene_clips,
+            n_neurons=args.n_neurons,
+            n_repeats=args.n_repeats,
+            size=args.size,
+            seed=args.seed,
+            frame_ms=args.frame_ms,
+        )
         path = write_recording(args.out, generate_movie_recording(cfg))
         print(path)
         return 0
-    cfg = SynthConfig(n_stimuli=300 if args.n_stimuli is None else args.n_stimuli,
-                      n_frames=1 if args.n_frames is None else args.n_frames, n_neurons=args.n_neurons,
-                      n_repeats=args.n_repeats, size=args.size, seed=args.seed)
+    cfg = SynthConfig(
+        n_stimuli=300 if args.n_stimuli is None else args.n_stimuli,
+        n_frames=1 if args.n_frames is None else args.n_frames,
+        n_neurons=args.n_neurons,
+        n_repeats=args.n_repeats,
+        size=args.size,
+        seed=args.seed,
+    )
     path = write_recording(args.out, generate_recording(cfg))
     print(path)
     return 0
@@ -141,13 +162,22 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("source")
     s.add_argument("path", nargs="?", help="for source nwb: the NWB file to import")
     s.add_argument("--stimuli", metavar="DIR", help="for source nwb: folder of the images named by the image ids")
-    s.add_argument("--mirror", help="local mirror folder holding <source>/... (default: $SNNVIS_DATA_MIRROR, "
-                                    "else download from the public URLs)")
+    s.add_argument(
+        "--mirror",
+        help="local mirror folder holding <source>/... (default: $SNNVIS_DATA_MIRROR, "
+        "else download from the public URLs)",
+    )
     s.add_argument("--out", default="recordings", help="output folder (default: recordings)")
     s.add_argument("--only", nargs="+", metavar="ID", help="import only these sessions")
     s.add_argument("--force", action="store_true", help="rewrite files that are already up to date")
-    s.add_argument("-o", "--option", action="append", default=[], metavar="KEY=VALUE",
-                   help="importer option, e.g. -o bin_ms=25 for zhang_desimone_it")
+    s.add_argument(
+        "-o",
+        "--option",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="importer option, e.g. -o bin_ms=25 for zhang_desimone_it",
+    )
     s.set_defaults(fn=_import)
     s = sub.add_parser("info", help="summarise a recording file")
     s.add_argument("path")
@@ -161,13 +191,19 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--n-repeats", type=int, default=10)
     s.add_argument("--size", type=int, default=32, help="image height and width in pixels")
     s.add_argument("--seed", type=int, default=0)
-    m = s.add_argument_group("continuous movie (--movie): LNP neurons with delayed biphasic kernels and "
-                             "adaptation watching one movie; ground truth in /ground_truth")
+    m = s.add_argument_group(
+        "continuous movie (--movie): LNP neurons with delayed biphasic kernels and "
+        "adaptation watching one movie; ground truth in /ground_truth"
+    )
     m.add_argument("--movie", action="store_true", help="simulate one continuous movie cut into clips")
     m.add_argument("--n-clips", type=int, default=30, help="clips (stimuli) of the movie (default 30)")
     m.add_argument("--clip-frames", type=int, default=30, help="frames per clip (default 30)")
-    m.add_argument("--scene-clips", type=int, default=3,
-                   help="clips per scene; a cut starts a new texture, and a scene is one split group (default 3)")
+    m.add_argument(
+        "--scene-clips",
+        type=int,
+        default=3,
+        help="clips per scene; a cut starts a new texture, and a scene is one split group (default 3)",
+    )
     m.add_argument("--frame-ms", type=float, default=1000.0 / 30.0, help="duration of a frame in ms (default 33.3)")
     s.set_defaults(fn=_synth)
     return p
@@ -180,7 +216,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         code = args.fn(args)
         sys.stdout.flush()
-    except BrokenPipeError:        # e.g. `snnvis-data info f | head -1`: the reader left, nothing to report
+    except BrokenPipeError:  # e.g. `snnvis-data info f | head -1`: the reader left, nothing to report
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
     return code

@@ -5,6 +5,7 @@
 
 See :mod:`snnvis.reporting.table` for the columns of results.csv and :mod:`snnvis.reporting.figures` for the figures.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -16,14 +17,20 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="snnvis-report",
         description="Gather every run (metrics.json) and score table (scores.csv) under SWEEP_DIR into one tidy "
-                    "results.csv, draw the figures that their contents allow (PNG and PDF) and write report.html.")
+        "results.csv, draw the figures that their contents allow (PNG and PDF) and write report.html.",
+    )
     p.add_argument("sweep_dir", metavar="SWEEP_DIR", help="a multirun sweep directory (searched recursively)")
     p.add_argument("--out", metavar="DIR", help="output directory (default: SWEEP_DIR/report)")
-    p.add_argument("--score", nargs="*", metavar="OVERRIDE", default=None,
-                   help="first score each trained run whose scores are missing or were made by another scoring "
-                        "config or checkpoint (judged by a hash kept in RUN/score/score_config.json; "
-                        "snnvis-score on checkpoints/best.pt and the run's recordings, into RUN/score/); "
-                        "optional configs/score.yaml overrides, e.g. --score metrics=[rsa,ridge] n_boot=200")
+    p.add_argument(
+        "--score",
+        nargs="*",
+        metavar="OVERRIDE",
+        default=None,
+        help="first score each trained run whose scores are missing or were made by another scoring "
+        "config or checkpoint (judged by a hash kept in RUN/score/score_config.json; "
+        "snnvis-score on checkpoints/best.pt and the run's recordings, into RUN/score/); "
+        "optional configs/score.yaml overrides, e.g. --score metrics=[rsa,ridge] n_boot=200",
+    )
     return p
 
 

@@ -1,4 +1,5 @@
 """``snnvis-score``: a model's layers against recorded brain areas; see configs/score.yaml."""
+
 from __future__ import annotations
 
 import logging
@@ -16,7 +17,7 @@ from snnvis.utils import console_skips_printed, say
 
 log = logging.getLogger("snnvis.cli.score")
 CONFIGS = str(config.CONFIGS)
-config.register()   # the typed score section (ScoreSchema) and ${snnvis_uid:}
+config.register()  # the typed score section (ScoreSchema) and ${snnvis_uid:}
 
 
 def run(cfg: DictConfig, run_dir: str | Path):
@@ -37,11 +38,11 @@ def run(cfg: DictConfig, run_dir: str | Path):
 @hydra.main(config_path=CONFIGS, config_name="score", version_base="1.3")
 def _main(cfg: DictConfig) -> None:
     run_dir = Path(HydraConfig.get().runtime.output_dir)
-    console_skips_printed()   # lines printed on stdout go to score.log only once, not to the console again
+    console_skips_printed()  # lines printed on stdout go to score.log only once, not to the console again
     try:
         with rundir.RunDirLock(run_dir):
             run(cfg, run_dir)
-            rundir.write_hydra_record(run_dir, cfg)   # only now: a refused run leaves .hydra/ as it was
+            rundir.write_hydra_record(run_dir, cfg)  # only now: a refused run leaves .hydra/ as it was
     except UserError as err:
         print(err.message, file=sys.stderr)
         sys.exit(2)

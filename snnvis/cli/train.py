@@ -1,4 +1,5 @@
 """``snnvis-train``: fit one encoder (SNN or DNN twin) to recordings; see configs/train.yaml."""
+
 from __future__ import annotations
 
 import logging
@@ -16,7 +17,7 @@ from snnvis.utils import console_skips_printed, say
 
 log = logging.getLogger("snnvis.cli.train")
 CONFIGS = str(config.CONFIGS)
-config.register()   # the typed trainer/data sections and ${snnvis_uid:}
+config.register()  # the typed trainer/data sections and ${snnvis_uid:}
 
 
 @hydra.main(config_path=CONFIGS, config_name="train", version_base="1.3")
@@ -25,32 +26,39 @@ def _main(cfg: DictConfig) -> float:
 
     hc = HydraConfig.get()
     run_dir = Path(hc.runtime.output_dir)
-    console_skips_printed()   # lines printed on stdout go to train.log only once, not to the console again
+    console_skips_printed()  # lines printed on stdout go to train.log only once, not to the console again
 
-    def on_start() -> None:   # the inputs are checked: the run writes into its dir from here on
+    def on_start() -> None:  # the inputs are checked: the run writes into its dir from here on
         rundir.write_hydra_record(run_dir, cfg)
         say(log, f"snnvis: training {hc.runtime.choices.get('model')} (spiking={cfg.model.spiking}) in {run_dir}")
 
     try:
         metrics = run(cfg, run_dir, model_label=hc.runtime.choices.get("model"), on_start=on_start)
-    except UserError as err:   # here, not in hydra_entry: Hydra would log the job's overrides first
+    except UserError as err:  # here, not in hydra_entry: Hydra would log the job's overrides first
         print(err.message, file=sys.stderr)
         sys.exit(2)
     overall = metrics.get("test", {}).get("overall", {})
-    median, mean = (float("nan") if overall.get(k) is None else overall[k]
-                    for k in ("pearson_r_median", "pearson_r_mean"))   # null: no finite r (e.g. a silent SNN)
+    median, mean = (
+        float("nan") if overall.get(k) is None else overall[k] for k in ("pearson_r_median", "pearson_r_mean")
+    )  # null: no finite r (e.g. a silent SNN)
     if overall:
         notes = [f"{overall[f'n_{k}']} {k}" for k in ("silent", "failed") if overall.get(f"n_{k}")]
-        say(log, f"{metrics['model']['name']} (spiking={cfg.model.spiking}): held-out median r = "
+        say(
+            log,
+            f"{metrics['model']['name']} (spiking={cfg.model.spiking}): held-out median r = "
             f"{median:.3f}, mean r = {mean:.3f} over {overall['n_neurons']} neurons"
-            f"{' (' + ', '.join(notes) + ')' if notes else ''}")
+            f"{' (' + ', '.join(notes) + ')' if notes else ''}",
+        )
     return median
 
 
 def main() -> None:
-    hydra_entry(_main, CONFIGS, interrupted="snnvis: interrupted; checkpoints/last.pt is kept (continue with "
-                "trainer.resume=true)")
+    hydra_entry(
+        _main,
+        CONFIGS,
+        interrupted="snnvis: interrupted; checkpoints/last.pt is kept (continue with trainer.resume=true)",
+    )
 
 
-if __name__ == "__main__":   # python -m snnvis.cli.train / torchrun ... -m snnvis.cli.train
+if __name__ == "__main__":  # python -m snnvis.cli.train / torchrun ... -m snnvis.cli.train
     main()

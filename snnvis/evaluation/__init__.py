@@ -13,8 +13,17 @@ target × metric × split); :mod:`.selection` chooses a layer per area on held-o
 :mod:`.perturbations` holds the movie perturbations of the TSRSA protocol. :mod:`.compute`
 accounts a core's compute per image (MACs, spike rates, synaptic operations, wall time).
 """
-from .activations import (ModelInfo, calibrate_batchnorm, extract_activations, load_encoder, prepare_core,
-                          reduce_time, resolve_device, time_window)
+
+from .activations import (
+    ModelInfo,
+    calibrate_batchnorm,
+    extract_activations,
+    load_encoder,
+    prepare_core,
+    reduce_time,
+    resolve_device,
+    time_window,
+)
 from .compute import compute_report
 from .metrics import METRICS, Metric, Prepared, Result, build_metrics
 from .scorer import LayerScorer, ScoreRow, score_layer
@@ -23,8 +32,27 @@ from .targets import Target, stimulus_splits, targets_from_recording
 from .temporal import temporal_metrics
 
 __all__ = [
-    "METRICS", "SELECTIONS", "LayerScorer", "Metric", "ModelInfo", "Prepared", "Result", "ScoreRow", "Target",
-    "build_metrics", "calibrate_batchnorm", "choose_layers", "compute_report", "extract_activations", "load_encoder",
-    "prepare_core", "reduce_time", "resolve_device", "score_layer", "stimulus_splits", "targets_from_recording",
-    "temporal_metrics", "time_window",
+    "METRICS",
+    "SELECTIONS",
+    "LayerScorer",
+    "Metric",
+    "ModelInfo",
+    "Prepared",
+    "Result",
+    "ScoreRow",
+    "Target",
+    "build_metrics",
+    "calibrate_batchnorm",
+    "choose_layers",
+    "compute_report",
+    "extract_activations",
+    "load_encoder",
+    "prepare_core",
+    "reduce_time",
+    "resolve_device",
+    "score_layer",
+    "stimulus_splits",
+    "targets_from_recording",
+    "temporal_metrics",
+    "time_window",
 ]

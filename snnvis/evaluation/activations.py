@@ -16,17 +16,18 @@ Every forward of an :class:`~snnvis.models.core.EncoderCore` starts from reset n
 states, so spiking and recurrent state never leaks from one batch into the next, and the
 core runs in eval mode (batch-independent BatchNorm).
 """
+
 from __future__ import annotations
 
 import contextlib
 import sys
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import torch
-from torch import nn
 from tqdm import tqdm
 
 from snnvis.errors import UserError
@@ -39,13 +40,24 @@ from snnvis.recordings.dataset import resize_uint8
 from snnvis.recordings.recording import Recording
 from snnvis.utils import seed_everything
 
-__all__ = ["ModelInfo", "calibrate_batchnorm", "extract_activations", "layer_feature_counts",
-           "load_encoder", "prepare_core", "reduce_time", "resolve_device", "stimulus_batches", "time_window"]
+__all__ = [
+    "ModelInfo",
+    "calibrate_batchnorm",
+    "extract_activations",
+    "layer_feature_counts",
+    "load_encoder",
+    "prepare_core",
+    "reduce_time",
+    "resolve_device",
+    "stimulus_batches",
+    "time_window",
+]
 
 
 # ---------------------------------------------------------------------------------------
 # Building or loading the model
 # ---------------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class ModelInfo:
@@ -74,13 +86,14 @@ def _core_state(state: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     out = {}
     for key, value in state.items():
         if key.startswith("core."):
-            key = key[len("core."):]
-            out[key[len("_orig_mod."):] if key.startswith("_orig_mod.") else key] = value
+            key = key[len("core.") :]
+            out[key[len("_orig_mod.") :] if key.startswith("_orig_mod.") else key] = value
     return out
 
 
-def load_encoder(model_cfg: Mapping[str, Any] | None = None, checkpoint: str | Path | None = None,
-                 seed: int = 0) -> tuple[EncoderCore, ModelInfo]:
+def load_encoder(
+    model_cfg: Mapping[str, Any] | None = None, checkpoint: str | Path | None = None, seed: int = 0
+) -> tuple[EncoderCore, ModelInfo]:
     """The encoder core to score, in eval mode on the CPU, and what it is.
 
     Args:
@@ -117,16 +130,20 @@ def load_encoder(model_cfg: Mapping[str, Any] | None = None, checkpoint: str | P
             raise UserError("checkpoint", f"cannot be read ({' '.join(str(err).split())})", ckpt_file) from None
         trained = saved.get("config") if isinstance(saved, dict) else None
         run_cfg = None if isinstance(trained, Mapping) else _find_run_config(path)
-        if isinstance(trained, Mapping):   # the config the weights were trained with, saved with them
+        if isinstance(trained, Mapping):  # the config the weights were trained with, saved with them
             model_cfg = trained.get("model")
             model_seed = int(trained.get("seed", seed))
-        elif run_cfg is not None:          # older checkpoints: the training run's .hydra/config.yaml
+        elif run_cfg is not None:  # older checkpoints: the training run's .hydra/config.yaml
             run = OmegaConf.load(run_cfg)
             model_cfg = run.get("model")
             model_seed = int(run.get("seed", seed))
         if model_cfg is None:
-            raise UserError("checkpoint", "no .hydra/config.yaml with a model section next to it; pass the "
-                            "training run directory, or give the architecture with model=<config>", path)
+            raise UserError(
+                "checkpoint",
+                "no .hydra/config.yaml with a model section next to it; pass the "
+                "training run directory, or give the architecture with model=<config>",
+                path,
+            )
         source = "checkpoint"
     if model_cfg is None:
         raise UserError("model", "no model config given")
@@ -144,11 +161,17 @@ def load_encoder(model_cfg: Mapping[str, Any] | None = None, checkpoint: str | P
             core.load_state_dict(_core_state(state))
         except RuntimeError as err:
             why = " ".join(str(err).split())
-            raise UserError("checkpoint", f"does not fit the {cfg.get('name')} architecture ({why[:300]})",
-                            ckpt_file) from None
+            raise UserError(
+                "checkpoint", f"does not fit the {cfg.get('name')} architecture ({why[:300]})", ckpt_file
+            ) from None
     core.eval()
-    info = ModelInfo(str(cfg.get("name", type(core).__name__)), bool(core.spiking), model_seed, source,
-                     None if ckpt_file is None else str(ckpt_file))
+    info = ModelInfo(
+        str(cfg.get("name", type(core).__name__)),
+        bool(core.spiking),
+        model_seed,
+        source,
+        None if ckpt_file is None else str(ckpt_file),
+    )
     return core, info
 
 
@@ -176,20 +199,22 @@ def prepare_core(core: EncoderCore, device: torch.device) -> EncoderCore:
 # Stimuli
 # ---------------------------------------------------------------------------------------
 
+
 def _progress(iterable, total: int, desc: str, progress: bool | str):
     show = sys.stderr.isatty() if progress == "auto" else bool(progress)
     return tqdm(iterable, total=total, desc=desc, disable=not show, leave=False)
 
 
-def stimulus_batches(rec: Recording, idx: Sequence[int] | np.ndarray, batch_size: int,
-                     size: int | None = None) -> Iterator[torch.Tensor]:
+def stimulus_batches(
+    rec: Recording, idx: Sequence[int] | np.ndarray, batch_size: int, size: int | None = None
+) -> Iterator[torch.Tensor]:
     """uint8 (batch, frames, C, H, W) stimuli ``idx`` of ``rec``, read lazily batch by batch
     and resized to ``size`` (None keeps the recorded size)."""
     if not rec.has_pixels:
         raise UserError("recording", "has no images, so a model cannot be run on it", rec.path)
     idx = np.asarray(idx, dtype=np.int64)
     for start in range(0, len(idx), batch_size):
-        pixels = torch.from_numpy(rec.stimuli(idx[start:start + batch_size]))     # (b, F, H, W, C)
+        pixels = torch.from_numpy(rec.stimuli(idx[start : start + batch_size]))  # (b, F, H, W, C)
         yield resize_uint8(pixels.permute(0, 1, 4, 2, 3).contiguous(), size)
 
 
@@ -225,8 +250,9 @@ def _select_layers(core: EncoderCore, layers: Sequence[str] | None) -> list[Laye
 
 
 @torch.no_grad()
-def layer_feature_counts(core: EncoderCore, n_frames: int = 1, layers: Sequence[str] | None = None,
-                         device: torch.device | str = "cpu") -> dict[str, tuple[int, int]]:
+def layer_feature_counts(
+    core: EncoderCore, n_frames: int = 1, layers: Sequence[str] | None = None, device: torch.device | str = "cpu"
+) -> dict[str, tuple[int, int]]:
     """Layer name -> (T, features) of the unprojected activity for one stimulus of ``n_frames``."""
     specs = _select_layers(core, layers)
     probe = torch.zeros(1, n_frames, core.in_channels, core.input_size, core.input_size, device=device)
@@ -235,8 +261,13 @@ def layer_feature_counts(core: EncoderCore, n_frames: int = 1, layers: Sequence[
     return {name: (sum(c.shape[0] for c in chunks), chunks[0].shape[-1]) for name, chunks in records.items()}
 
 
-def _plan_passes(counts: dict[str, tuple[int, int]], n_stimuli: int, projection_dim: int | None,
-                 keep_time: bool, max_memory_mb: float) -> list[list[str]]:
+def _plan_passes(
+    counts: dict[str, tuple[int, int]],
+    n_stimuli: int,
+    projection_dim: int | None,
+    keep_time: bool,
+    max_memory_mb: float,
+) -> list[list[str]]:
     """Group layers into passes whose kept activations fit ``max_memory_mb`` (float32).
     A layer bigger than the budget still gets a pass of its own."""
     budget = max_memory_mb * 2**20
@@ -306,8 +337,11 @@ def extract_activations(
     specs = {s.name: s for s in _select_layers(core, layers)}
     if kind == "membrane" and any(s.membrane_module is None for s in specs.values()):
         blocks = [n for n, s in specs.items() if s.membrane_module is None]
-        raise UserError("layers", f"{blocks} are block outputs, not a neuron's output, and have no membrane "
-                        "potential; with kind=membrane name layers that are neuron outputs, or use kind=spikes")
+        raise UserError(
+            "layers",
+            f"{blocks} are block outputs, not a neuron's output, and have no membrane "
+            "potential; with kind=membrane name layers that are neuron outputs, or use kind=spikes",
+        )
     counts = layer_feature_counts(core, n_frames, list(specs), device)
     passes = _plan_passes(counts, len(idx), projection_dim, window is None, max_memory_mb)
     for p, names in enumerate(passes):
@@ -318,7 +352,7 @@ def extract_activations(
         n_batches = -(-len(idx) // batch_size)
         offset = 0
         batches = stimulus_batches(rec, idx, batch_size, core.input_size)
-        with contextlib.ExitStack() as stack:     # hooks (and projection matrices) live for the whole pass
+        with contextlib.ExitStack() as stack:  # hooks (and projection matrices) live for the whole pass
             records: dict[str, list[torch.Tensor]] = {}
             if big:
                 records.update(stack.enter_context(recording(big, kind, int(projection_dim), seed)))
@@ -327,16 +361,16 @@ def extract_activations(
             for batch in _progress(batches, n_batches, desc, progress):
                 core(batch.to(device))
                 for name, chunks in records.items():
-                    act = torch.cat(chunks).float()                    # (T, b, features)
+                    act = torch.cat(chunks).float()  # (T, b, features)
                     chunks.clear()
                     if window is not None:
-                        act = act[window[0]:window[1]].mean(0)         # (b, features)
+                        act = act[window[0] : window[1]].mean(0)  # (b, features)
                     else:
-                        act = act.transpose(0, 1)                      # (b, T, features)
+                        act = act.transpose(0, 1)  # (b, T, features)
                     act = act.cpu().numpy()
                     if name not in out:
                         out[name] = np.empty((len(idx), *act.shape[1:]), dtype=np.float32)
-                    out[name][offset:offset + len(act)] = act
+                    out[name][offset : offset + len(act)] = act
                 offset += len(batch)
         for name in names:
             yield specs[name], out.pop(name)

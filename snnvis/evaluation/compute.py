@@ -36,6 +36,7 @@ divided by the batch size):
     Wall time of one forward pass on the batch divided by the batch size, the median over
     ``repeats`` timed passes after one warm-up pass.
 """
+
 from __future__ import annotations
 
 import logging
@@ -89,8 +90,18 @@ class _Counter:
             x = inputs[0].detach()
             macs = layer_macs(module, output)
             rec = self.synapses.setdefault(
-                name, {"type": type(module).__name__, "macs": 0, "events": 0.0, "inputs": 0, "sops": 0.0,
-                       "analog_macs": 0, "spike_calls": 0, "calls": 0})
+                name,
+                {
+                    "type": type(module).__name__,
+                    "macs": 0,
+                    "events": 0.0,
+                    "inputs": 0,
+                    "sops": 0.0,
+                    "analog_macs": 0,
+                    "spike_calls": 0,
+                    "calls": 0,
+                },
+            )
             rec["macs"] += macs
             rec["calls"] += 1
             rec["inputs"] += x.numel()
@@ -102,13 +113,15 @@ class _Counter:
             else:
                 rec["analog_macs"] += macs
                 rec["events"] += float(x.double().sum())
+
         return hook
 
     def _neuron_hook(self, name: str):
         def hook(module, inputs, output):
             y = output.detach()
-            rec = self.neurons.setdefault(name, {"type": type(module).__name__, "active": 0, "outputs": 0,
-                                                 "per_step": None, "calls": 0})
+            rec = self.neurons.setdefault(
+                name, {"type": type(module).__name__, "active": 0, "outputs": 0, "per_step": None, "calls": 0}
+            )
             rec["calls"] += 1
             nonzero = y != 0
             rec["active"] += int(nonzero.sum())
@@ -116,6 +129,7 @@ class _Counter:
             if self.steps is not None and y.dim() >= 2 and y.shape[0] == self.steps:
                 per_step = nonzero.flatten(1).double().mean(1)
                 rec["per_step"] = per_step
+
         return hook
 
     def remove(self) -> None:
@@ -123,8 +137,9 @@ class _Counter:
             handle.remove()
 
 
-def count_compute(model: nn.Module, inputs: torch.Tensor, batch_size: int, spiking: bool,
-                  steps: int | None = None) -> dict[str, Any]:
+def count_compute(
+    model: nn.Module, inputs: torch.Tensor, batch_size: int, spiking: bool, steps: int | None = None
+) -> dict[str, Any]:
     """Run ``model(inputs)`` once with hooks; counts per image (totals divided by ``batch_size``).
 
     ``spiking``: whether integer-valued inputs count as spikes (False for a twin).
@@ -143,21 +158,34 @@ def count_compute(model: nn.Module, inputs: torch.Tensor, batch_size: int, spiki
         is_spikes = rec["spike_calls"] == rec["calls"]
         if 0 < rec["spike_calls"] < rec["calls"]:
             log.warning("%s: %d of %d calls had spike inputs", name, rec["spike_calls"], rec["calls"])
-        layers[name] = {"type": rec["type"], "macs": rec["macs"] / batch_size, "input_rate": rate,
-                        "input_is_spikes": is_spikes, "sops": rec["sops"] / batch_size,
-                        "analog_macs": rec["analog_macs"] / batch_size}
+        layers[name] = {
+            "type": rec["type"],
+            "macs": rec["macs"] / batch_size,
+            "input_rate": rate,
+            "input_is_spikes": is_spikes,
+            "sops": rec["sops"] / batch_size,
+            "analog_macs": rec["analog_macs"] / batch_size,
+        }
     neurons = {}
     for name, rec in counter.neurons.items():
         per_step = rec["per_step"] if rec["calls"] == 1 else None  # one step per call: no per-step split
-        neurons[name] = {"type": rec["type"], "rate": rec["active"] / rec["outputs"] if rec["outputs"] else 0.0,
-                         "neurons_per_image": rec["outputs"] / batch_size / (steps or 1),
-                         "rate_per_step": None if per_step is None else [float(v) for v in per_step]}
+        neurons[name] = {
+            "type": rec["type"],
+            "rate": rec["active"] / rec["outputs"] if rec["outputs"] else 0.0,
+            "neurons_per_image": rec["outputs"] / batch_size / (steps or 1),
+            "rate_per_step": None if per_step is None else [float(v) for v in per_step],
+        }
     total_sops = sum(v["sops"] for v in layers.values())
     total_analog = sum(v["analog_macs"] for v in layers.values())
     active = sum(r["active"] for r in counter.neurons.values())
     outputs = sum(r["outputs"] for r in counter.neurons.values())
-    total = {"macs": sum(v["macs"] for v in layers.values()), "sops": total_sops, "analog_macs": total_analog,
-             "synaptic_ops": total_sops + total_analog, "rate": active / outputs if outputs else 0.0}
+    total = {
+        "macs": sum(v["macs"] for v in layers.values()),
+        "sops": total_sops,
+        "analog_macs": total_analog,
+        "synaptic_ops": total_sops + total_analog,
+        "rate": active / outputs if outputs else 0.0,
+    }
     return {"layers": layers, "neurons": neurons, "total": total}
 
 
@@ -196,7 +224,14 @@ def compute_report(core: nn.Module, stimuli: torch.Tensor, repeats: int = 5) -> 
         for m, training in modes.items():
             m.training = training
         functional.reset_net(core)
-    report.update({"spiking": spiking, "steps": steps, "batch_size": int(stimuli.shape[0]),
-                   "input_size": getattr(core, "input_size", None), "device": str(stimuli.device),
-                   "parameters": sum(p.numel() for p in core.parameters())})
+    report.update(
+        {
+            "spiking": spiking,
+            "steps": steps,
+            "batch_size": int(stimuli.shape[0]),
+            "input_size": getattr(core, "input_size", None),
+            "device": str(stimuli.device),
+            "parameters": sum(p.numel() for p in core.parameters()),
+        }
+    )
     return report

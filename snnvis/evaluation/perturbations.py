@@ -17,6 +17,7 @@ The model sees a perturbed movie and its responses are compared, by
 Arrays are numpy arrays or torch tensors; the frame axis is ``axis`` (0 for a (frames,
 ...) movie, 1 for (batch, frames, channels, H, W) stimuli).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -67,7 +68,7 @@ def insert_noise_frames(x, positions, rng: np.random.Generator, axis: int = 0):
     if positions.size and (positions.min() < 0 or positions.max() > n):
         raise ValueError(f"insertion positions must be in 0..{n}, got {positions.tolist()}")
     arr = x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else np.asarray(x)
-    frame_shape = arr.shape[:axis % arr.ndim] + (len(positions),) + arr.shape[axis % arr.ndim + 1:]
+    frame_shape = arr.shape[: axis % arr.ndim] + (len(positions),) + arr.shape[axis % arr.ndim + 1 :]
     noise = rng.normal(arr.mean(), arr.std(), size=frame_shape).astype(arr.dtype, copy=False)
     new = np.insert(arr, positions, noise, axis=axis) if positions.size else arr.copy()
     keep = np.arange(n) + np.searchsorted(positions, np.arange(n), side="right")

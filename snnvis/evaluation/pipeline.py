@@ -4,6 +4,7 @@ and ``scores.json`` in the run directory (see ``configs/score.yaml`` for every k
 Everything the user can get wrong (recordings, metrics, layers, the checkpoint, the
 device) is checked before the model runs and before anything is written.
 """
+
 from __future__ import annotations
 
 import csv
@@ -11,17 +12,25 @@ import io
 import json
 import math
 import time
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 import torch
 from omegaconf import DictConfig, OmegaConf
 
 from snnvis.errors import UserError
-from snnvis.evaluation.activations import (ModelInfo, calibrate_batchnorm, extract_activations, load_encoder,
-                                           prepare_core, resolve_device, stimulus_batches)
+from snnvis.evaluation.activations import (
+    ModelInfo,
+    calibrate_batchnorm,
+    extract_activations,
+    load_encoder,
+    prepare_core,
+    resolve_device,
+    stimulus_batches,
+)
 from snnvis.evaluation.metrics import build_metrics
 from snnvis.evaluation.scorer import LayerScorer, ScoreRow
 from snnvis.evaluation.selection import SELECTIONS, choose_layers
@@ -33,10 +42,38 @@ from snnvis.utils import atomic_path
 
 __all__ = ["CSV_COLUMNS", "ScoreRun", "format_table", "run"]
 
-CSV_COLUMNS = ["model", "spiking", "seed", "source", "recording", "target", "layer", "depth", "layer_area", "area",
-               "metric", "split", "score", "ceiling", "ceiling_lower", "ceiling_upper", "normalized", "ci_low",
-               "ci_high", "normalized_ci_low", "normalized_ci_high", "n_stimuli", "n_neurons", "silent_fraction",
-               "selection", "chosen", "method", "ceiling_kind", "checkpoint", "recording_path"]
+CSV_COLUMNS = [
+    "model",
+    "spiking",
+    "seed",
+    "source",
+    "recording",
+    "target",
+    "layer",
+    "depth",
+    "layer_area",
+    "area",
+    "metric",
+    "split",
+    "score",
+    "ceiling",
+    "ceiling_lower",
+    "ceiling_upper",
+    "normalized",
+    "ci_low",
+    "ci_high",
+    "normalized_ci_low",
+    "normalized_ci_high",
+    "n_stimuli",
+    "n_neurons",
+    "silent_fraction",
+    "selection",
+    "chosen",
+    "method",
+    "ceiling_kind",
+    "checkpoint",
+    "recording_path",
+]
 
 
 @dataclass
@@ -60,8 +97,9 @@ def _recording_label(rec: Recording) -> str:
     return f"{rec.source}/{rec.id}"
 
 
-def _calibration_batches(recs: list[Recording], splits: dict[str, dict], n_total: int, batch_size: int,
-                         size: int, seed: int):
+def _calibration_batches(
+    recs: list[Recording], splits: dict[str, dict], n_total: int, batch_size: int, size: int, seed: int
+):
     """Seeded sample of up to ``n_total`` selection stimuli, spread over the recordings."""
     generator = np.random.default_rng(seed)
     per = max(1, n_total // len(recs))
@@ -168,8 +206,7 @@ def run(cfg: DictConfig | Mapping[str, Any], run_dir: str | Path) -> ScoreRun:
         calibrate = info.source == "untrained"
     if calibrate:
         n_cal = int(cfg.get("bn_calibration_stimuli", 256))
-        calibrate_batchnorm(core, _calibration_batches(recs, splits, n_cal, batch_size, core.input_size, seed),
-                            device)
+        calibrate_batchnorm(core, _calibration_batches(recs, splits, n_cal, batch_size, core.input_size, seed), device)
 
     rows: list[ScoreRow] = []
     skipped: list[str] = []
@@ -178,34 +215,67 @@ def run(cfg: DictConfig | Mapping[str, Any], run_dir: str | Path) -> ScoreRun:
         scorer = LayerScorer(targets[label], metrics, splits[label], label)
         skipped += scorer.skipped
         for spec, features in extract_activations(
-                core, rec, layers=layers, kind=kind, projection_dim=projection_dim,
-                seed=seed, batch_size=batch_size, device=device, window="model",
-                max_memory_mb=float(cfg.get("max_memory_mb", 4096)), progress=cfg.get("progress", "auto")):
+            core,
+            rec,
+            layers=layers,
+            kind=kind,
+            projection_dim=projection_dim,
+            seed=seed,
+            batch_size=batch_size,
+            device=device,
+            window="model",
+            max_memory_mb=float(cfg.get("max_memory_mb", 4096)),
+            progress=cfg.get("progress", "auto"),
+        ):
             for row in scorer.score(spec, features):
-                row.extra = {"model": info.name, "spiking": info.spiking, "seed": info.seed, "source": info.source,
-                             "checkpoint": info.checkpoint or "", "recording_path": str(rec.path)}
+                row.extra = {
+                    "model": info.name,
+                    "spiking": info.spiking,
+                    "seed": info.seed,
+                    "source": info.source,
+                    "checkpoint": info.checkpoint or "",
+                    "recording_path": str(rec.path),
+                }
                 rows.append(row)
             del features
     best = choose_layers(rows, selection)
 
     _write_csv(run_dir / "scores.csv", [r.as_dict() for r in rows])
     n_params = count_params(core)
-    _write_json(run_dir / "scores.json", {
-        "model": {**asdict(info), "n_params": int(n_params)},
-        "selection": SELECTIONS[selection],
-        "ci": ci, "n_boot": n_boot,
-        "best": best,
-        "recordings": {_recording_label(r): {
-            "path": str(r.path), "n_selection": int(len(splits[_recording_label(r)]["selection"])),
-            "n_test": int(len(splits[_recording_label(r)]["test"])),
-            "targets": [{"target": t.name, "area": t.area, "description": t.description}
-                        for t in targets[_recording_label(r)]]} for r in recs},
-        "skipped": skipped,
-        "settings": {"metrics": [m.name for m in metrics], "methods": {m.name: m.method for m in metrics},
-                     "kind": kind, "projection_dim": projection_dim, "layers": layers,
-                     "device": str(device), "bn_calibration": bool(calibrate), "wall_s": time.time() - t_start,
-                     "torch": torch.__version__},
-    })
+    _write_json(
+        run_dir / "scores.json",
+        {
+            "model": {**asdict(info), "n_params": int(n_params)},
+            "selection": SELECTIONS[selection],
+            "ci": ci,
+            "n_boot": n_boot,
+            "best": best,
+            "recordings": {
+                _recording_label(r): {
+                    "path": str(r.path),
+                    "n_selection": int(len(splits[_recording_label(r)]["selection"])),
+                    "n_test": int(len(splits[_recording_label(r)]["test"])),
+                    "targets": [
+                        {"target": t.name, "area": t.area, "description": t.description}
+                        for t in targets[_recording_label(r)]
+                    ],
+                }
+                for r in recs
+            },
+            "skipped": skipped,
+            "settings": {
+                "metrics": [m.name for m in metrics],
+                "methods": {m.name: m.method for m in metrics},
+                "kind": kind,
+                "projection_dim": projection_dim,
+                "layers": layers,
+                "device": str(device),
+                "bn_calibration": bool(calibrate),
+                "wall_s": time.time() - t_start,
+                "torch": torch.__version__,
+            },
+        },
+    )
     return ScoreRun(info, rows, best, skipped, run_dir, ci, selection)
 
 
@@ -218,10 +288,20 @@ def format_table(result: ScoreRun) -> str:
     info = result.model
     kind = "SNN" if info.spiking else "DNN twin"
     src = "untrained" if info.source == "untrained" else f"checkpoint {info.checkpoint}"
-    lines = [f"{info.name} ({kind}, {src}, seed {info.seed}); layer choice: {result.label}; "
-             f"{round(100 * result.ci)}% bootstrap CI on the test stimuli"]
-    header = ("recording", "area", "target", "metric", "best layer", f"test score [{round(100 * result.ci)}% CI]",
-              "ceiling", "normalized")
+    lines = [
+        f"{info.name} ({kind}, {src}, seed {info.seed}); layer choice: {result.label}; "
+        f"{round(100 * result.ci)}% bootstrap CI on the test stimuli"
+    ]
+    header = (
+        "recording",
+        "area",
+        "target",
+        "metric",
+        "best layer",
+        f"test score [{round(100 * result.ci)}% CI]",
+        "ceiling",
+        "normalized",
+    )
     table = []
     for b in result.best:
         if b["layer"] is None:
@@ -231,9 +311,18 @@ def format_table(result: ScoreRun) -> str:
         lower, upper = b.get("ceiling_lower"), b.get("ceiling_upper")
         if lower is not None and upper is not None and np.isfinite(lower) and np.isfinite(upper):
             ceiling = f"{ceiling} [{_num(lower)}-{_num(upper)}]"
-        table.append((b["recording"], b["area"], b["target"], b["metric"], b["layer"],
-                      f"{_num(b['score'])} [{_num(b['ci_low'])}, {_num(b['ci_high'])}]", ceiling,
-                      _num(b["normalized"])))
+        table.append(
+            (
+                b["recording"],
+                b["area"],
+                b["target"],
+                b["metric"],
+                b["layer"],
+                f"{_num(b['score'])} [{_num(b['ci_low'])}, {_num(b['ci_high'])}]",
+                ceiling,
+                _num(b["normalized"]),
+            )
+        )
     widths = [max(len(str(r[i])) for r in [header, *table]) for i in range(len(header))]
     for r in [header, *table]:
         lines.append("  ".join(str(v).ljust(w) for v, w in zip(r, widths)).rstrip())

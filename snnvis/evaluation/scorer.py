@@ -9,10 +9,11 @@ stimuli for which the layer's pattern is constant (silent).
 
 Memory: scoring takes one layer's features (stimuli, features) at a time.
 """
+
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Mapping, Sequence
 
 import numpy as np
 
@@ -52,7 +53,7 @@ class ScoreRow:
     ceiling_upper: float = NAN
     normalized_ci_low: float = NAN
     normalized_ci_high: float = NAN
-    silent_fraction: float = NAN       # share of the split's stimuli with a constant (silent) layer pattern
+    silent_fraction: float = NAN  # share of the split's stimuli with a constant (silent) layer pattern
     extra: dict = field(default_factory=dict)
 
     def as_dict(self) -> dict:
@@ -69,8 +70,13 @@ class LayerScorer:
     pairs cannot be scored, and why.
     """
 
-    def __init__(self, targets: Sequence[Target], metrics: Sequence[Metric], splits: Mapping[str, np.ndarray],
-                 recording: str | None = None):
+    def __init__(
+        self,
+        targets: Sequence[Target],
+        metrics: Sequence[Metric],
+        splits: Mapping[str, np.ndarray],
+        recording: str | None = None,
+    ):
         self.targets, self.metrics, self.splits = list(targets), list(metrics), dict(splits)
         self.recording = recording
         self._prepared: dict[tuple[int, str, str], Prepared] = {}
@@ -103,21 +109,45 @@ class LayerScorer:
                 if metric.applicable(target):
                     continue
                 p_sel, p_test = self._prep(ti, metric, "selection"), self._prep(ti, metric, "test")
-                for split, res, prep, n in (("selection", metric.selection(X_sel, p_sel), p_sel, len(sel)),
-                                            ("test", metric.test(X_sel, p_sel, X_test, p_test), p_test, len(test))):
-                    rows.append(ScoreRow(
-                        recording=self.recording or target.recording, target=target.name, area=str(target.area),
-                        layer=spec.name, depth=int(spec.depth), layer_area=spec.area, metric=metric.name,
-                        method=metric.method, split=split, score=res.score, ceiling=res.ceiling,
-                        ceiling_lower=res.ceiling_lower, ceiling_kind=prep.ceiling_kind,
-                        normalized=res.normalized, ci_low=res.ci_low, ci_high=res.ci_high, n_stimuli=n,
-                        n_neurons=res.n_neurons, ceiling_upper=res.ceiling_upper,
-                        normalized_ci_low=res.normalized_ci_low, normalized_ci_high=res.normalized_ci_high,
-                        silent_fraction=silent[split]))
+                for split, res, prep, n in (
+                    ("selection", metric.selection(X_sel, p_sel), p_sel, len(sel)),
+                    ("test", metric.test(X_sel, p_sel, X_test, p_test), p_test, len(test)),
+                ):
+                    rows.append(
+                        ScoreRow(
+                            recording=self.recording or target.recording,
+                            target=target.name,
+                            area=str(target.area),
+                            layer=spec.name,
+                            depth=int(spec.depth),
+                            layer_area=spec.area,
+                            metric=metric.name,
+                            method=metric.method,
+                            split=split,
+                            score=res.score,
+                            ceiling=res.ceiling,
+                            ceiling_lower=res.ceiling_lower,
+                            ceiling_kind=prep.ceiling_kind,
+                            normalized=res.normalized,
+                            ci_low=res.ci_low,
+                            ci_high=res.ci_high,
+                            n_stimuli=n,
+                            n_neurons=res.n_neurons,
+                            ceiling_upper=res.ceiling_upper,
+                            normalized_ci_low=res.normalized_ci_low,
+                            normalized_ci_high=res.normalized_ci_high,
+                            silent_fraction=silent[split],
+                        )
+                    )
         return rows
 
 
-def score_layer(spec: LayerSpec, features: np.ndarray, targets: Sequence[Target], metrics: Sequence[Metric],
-                splits: Mapping[str, np.ndarray]) -> list[ScoreRow]:
+def score_layer(
+    spec: LayerSpec,
+    features: np.ndarray,
+    targets: Sequence[Target],
+    metrics: Sequence[Metric],
+    splits: Mapping[str, np.ndarray],
+) -> list[ScoreRow]:
     """:meth:`LayerScorer.score` for a single layer (no caching across layers)."""
     return LayerScorer(targets, metrics, splits).score(spec, features)

@@ -12,11 +12,12 @@ the noise ceiling of that set, as in Nili et al. (2014).
 recording's ``train`` + ``validation`` splits) and those the chosen layer is reported on
 (``test``).
 """
+
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 
@@ -85,37 +86,58 @@ def targets_from_recording(rec: Recording, response: str | None = None, bins: st
         info = rec.response_info(response)
         if bins != "mean" and not (isinstance(bins, int) and 0 <= bins < info.n_bins):
             raise UserError("bins", f"must be 'mean' or a bin index in [0, {info.n_bins}), got {bins!r}", rec.path)
-        mean = _reduce_bins(rec.mean(info.name).astype(np.float64), bins, 1)          # (n, neurons)
+        mean = _reduce_bins(rec.mean(info.name).astype(np.float64), bins, 1)  # (n, neurons)
         trials = rec.trials(info.name)
         if trials is not None:
-            trials = _reduce_bins(trials.astype(np.float64), bins, 2)               # (n, repeats, neurons)
+            trials = _reduce_bins(trials.astype(np.float64), bins, 2)  # (n, repeats, neurons)
         areas = rec.neuron_areas
         for area in sorted(set(areas)):
             keep = areas == area
-            targets.append(Target(rec.id, str(area), info.name, mean[:, keep],
-                                  None if trials is None else trials[:, :, keep], n_units=int(keep.sum()),
-                                  description=f"{int(keep.sum())} neurons, response set {info.name!r} ({info.units})"))
+            targets.append(
+                Target(
+                    rec.id,
+                    str(area),
+                    info.name,
+                    mean[:, keep],
+                    None if trials is None else trials[:, :, keep],
+                    n_units=int(keep.sum()),
+                    description=f"{int(keep.sum())} neurons, response set {info.name!r} ({info.units})",
+                )
+            )
     for name, subjects in _reference_sets(rec.reference_rdm_names).items():
         matrix, attrs = rec.reference_rdm(name)
         area = str(attrs.get("area", "")) or "unknown"
         units = int(attrs.get("n_neurons", attrs.get("n_voxels", 0)))
         if len(subjects) >= 2:
             rdms = np.stack([np.mean([rec.reference_rdm(s)[0] for s in sessions], 0) for sessions in subjects])
-            desc = (f"reference RDM set {name!r}: mean similarity to {len(subjects)} subject RDMs "
-                    f"({sum(map(len, subjects))} RDMs, sessions of a subject averaged)")
+            desc = (
+                f"reference RDM set {name!r}: mean similarity to {len(subjects)} subject RDMs "
+                f"({sum(map(len, subjects))} RDMs, sessions of a subject averaged)"
+            )
             targets.append(Target(rec.id, area, name, rdms=rdms, n_units=0, description=desc))
         else:
-            targets.append(Target(rec.id, area, name, rdms=matrix[None].astype(np.float64), n_units=units,
-                                  description=f"reference RDM {name!r}"))
+            targets.append(
+                Target(
+                    rec.id,
+                    area,
+                    name,
+                    rdms=matrix[None].astype(np.float64),
+                    n_units=units,
+                    description=f"reference RDM {name!r}",
+                )
+            )
     return targets
 
 
 def stimulus_splits(rec: Recording, min_test: int = 4, min_selection: int = 10) -> dict[str, np.ndarray]:
     """``{"selection": train + validation indices, "test": test indices}``, sorted."""
-    splits = {"selection": np.sort(np.concatenate([rec.split("train"), rec.split("validation")])),
-              "test": np.sort(rec.split("test"))}
+    splits = {
+        "selection": np.sort(np.concatenate([rec.split("train"), rec.split("validation")])),
+        "test": np.sort(rec.split("test")),
+    }
     for name, need in (("test", min_test), ("selection", min_selection)):
         if len(splits[name]) < need:
-            raise UserError("recording", f"the {name} stimuli are too few to score ({len(splits[name])} < {need})",
-                            rec.path)
+            raise UserError(
+                "recording", f"the {name} stimuli are too few to score ({len(splits[name])} < {need})", rec.path
+            )
     return splits

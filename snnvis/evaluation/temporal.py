@@ -3,6 +3,7 @@
 :func:`temporal_metrics` is what a run reports for a time-binned target, for all test
 stimuli together (``test.overall``) and for each recording (``test.sessions.<id>``).
 """
+
 from __future__ import annotations
 
 import math
@@ -24,8 +25,9 @@ def _median(values: np.ndarray) -> float:
     return float(np.median(finite)) if finite.size else math.nan
 
 
-def temporal_metrics(pred, psth, train_psth=None, trials=None, *, n_splits: int = 20, seed: int = 0,
-                     tsrsa_window: int | None = None) -> dict:
+def temporal_metrics(
+    pred, psth, train_psth=None, trials=None, *, n_splits: int = 20, seed: int = 0, tsrsa_window: int | None = None
+) -> dict:
     """Summary of the time-course metrics of predicted PSTHs against recorded ones.
 
     Contract:
@@ -66,8 +68,11 @@ def temporal_metrics(pred, psth, train_psth=None, trials=None, *, n_splits: int 
     out["psth_time_course_r_median"] = _median(r)
     windowed = pred.shape[1] >= 3
     out["psth_tsrsa"] = float(tsrsa_windows(pred, psth, tsrsa_window)) if windowed else math.nan
-    out["psth_tsrsa_ceiling"] = (float(tsrsa_split_half_ceiling(psth, tsrsa_window, n_splits=n_splits, seed=seed))
-                                 if windowed and psth.shape[2] >= 4 else math.nan)
+    out["psth_tsrsa_ceiling"] = (
+        float(tsrsa_split_half_ceiling(psth, tsrsa_window, n_splits=n_splits, seed=seed))
+        if windowed and psth.shape[2] >= 4
+        else math.nan
+    )
     baseline = None
     if train_psth is not None:
         baseline = mean_time_course_baseline(np.asarray(_numpy(train_psth), dtype=np.float64), psth)

@@ -1,6 +1,7 @@
 """Figures: one function per figure type. Each takes data (arrays, dicts, lists of
 records) and returns a :class:`matplotlib.figure.Figure`, built without pyplot and
 rendered with Agg; save it with ``fig.savefig`` or :func:`save_figure`."""
+
 from ._common import save_figure
 from .curvature import curvature_reproduction
 from .prediction import prediction_accuracy
@@ -9,5 +10,13 @@ from .rdm import kriegeskorte_rdms, rank_transform
 from .similarity import similarity_heatmaps
 from .tsrsa import tsrsa_shuffle
 
-__all__ = ["curvature_reproduction", "kriegeskorte_rdms", "prediction_accuracy", "psth_examples",
-           "rank_transform", "save_figure", "similarity_heatmaps", "tsrsa_shuffle"]
+__all__ = [
+    "curvature_reproduction",
+    "kriegeskorte_rdms",
+    "prediction_accuracy",
+    "psth_examples",
+    "rank_transform",
+    "save_figure",
+    "similarity_heatmaps",
+    "tsrsa_shuffle",
+]

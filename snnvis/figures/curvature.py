@@ -1,4 +1,5 @@
 """Hénaff et al. 2021 reproduction: pixel vs V1 curvature and Δcurvature per sequence type."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -14,9 +15,13 @@ def _values(records, category: str, key: str) -> np.ndarray:
     return v[~np.isnan(v)]
 
 
-def curvature_reproduction(records: list[dict], authors: list[dict] | None = None,
-                           model_deltas: dict[str, dict] | None = None,
-                           categories=("natural", "synthetic"), seed: int = 0) -> Figure:
+def curvature_reproduction(
+    records: list[dict],
+    authors: list[dict] | None = None,
+    model_deltas: dict[str, dict] | None = None,
+    categories=("natural", "synthetic"),
+    seed: int = 0,
+) -> Figure:
     """Curvature of pixel vs V1 trajectories and Δcurvature (V1 − pixel) per sequence type.
 
     Args:
@@ -42,16 +47,36 @@ def curvature_reproduction(records: list[dict], authors: list[dict] | None = Non
     for cat in categories:
         color = CATEGORY_COLORS.get(cat, "k")
         sel = [r for r in records if r["category"] == cat and np.isfinite(r["v1_curvature"])]
-        ax_sc.scatter([r["pixel_curvature"] for r in sel], [r["v1_curvature"] for r in sel], s=10, alpha=0.6,
-                      color=color, edgecolors="none", label=f"{cat} (snnvis)")
+        ax_sc.scatter(
+            [r["pixel_curvature"] for r in sel],
+            [r["v1_curvature"] for r in sel],
+            s=10,
+            alpha=0.6,
+            color=color,
+            edgecolors="none",
+            label=f"{cat} (snnvis)",
+        )
         if authors:
             rows = [r for r in authors if r["category"] == cat]
-            ax_sc.scatter([r["pixel_curvature"] for r in rows], [r["pixel_curvature"] + r["delta"] for r in rows],
-                          s=12, facecolors="none", edgecolors=color, linewidths=0.5, alpha=0.5,
-                          label=f"{cat} (authors)")
+            ax_sc.scatter(
+                [r["pixel_curvature"] for r in rows],
+                [r["pixel_curvature"] + r["delta"] for r in rows],
+                s=12,
+                facecolors="none",
+                edgecolors=color,
+                linewidths=0.5,
+                alpha=0.5,
+                label=f"{cat} (authors)",
+            )
     ax_sc.plot([0, 180], [0, 180], color="0.4", lw=0.8, ls="--")
-    ax_sc.set(xlim=(0, 180), ylim=(0, 180), aspect="equal", xlabel="pixel curvature (deg)",
-              ylabel="V1 curvature (deg)", title="per sequence")
+    ax_sc.set(
+        xlim=(0, 180),
+        ylim=(0, 180),
+        aspect="equal",
+        xlabel="pixel curvature (deg)",
+        ylabel="V1 curvature (deg)",
+        title="per sequence",
+    )
     ax_sc.legend(fontsize=7, frameon=False, loc="lower right")
 
     series = [("snnvis", records, None)] + ([("authors", authors, "0.6")] if authors else [])
@@ -64,13 +89,30 @@ def curvature_reproduction(records: list[dict], authors: list[dict] | None = Non
                 continue
             color = grey or CATEGORY_COLORS.get(cat, "k")
             x = i + off
-            ax_d.boxplot(v, positions=[x], widths=width * 0.8, whis=(5, 95), showfliers=False,
-                         patch_artist=True, boxprops={"facecolor": color, "alpha": 0.35, "edgecolor": color},
-                         medianprops={"color": "k"}, whiskerprops={"color": color}, capprops={"color": color})
-            ax_d.scatter(x + rng.uniform(-width * 0.3, width * 0.3, v.size), v, s=5, color=color, alpha=0.5,
-                         edgecolors="none")
-            ax_d.text(x, 1.0, f"{name}\n{np.median(v):+.1f}°\nn={v.size}", transform=ax_d.get_xaxis_transform(),
-                      ha="center", va="bottom", fontsize=7)
+            ax_d.boxplot(
+                v,
+                positions=[x],
+                widths=width * 0.8,
+                whis=(5, 95),
+                showfliers=False,
+                patch_artist=True,
+                boxprops={"facecolor": color, "alpha": 0.35, "edgecolor": color},
+                medianprops={"color": "k"},
+                whiskerprops={"color": color},
+                capprops={"color": color},
+            )
+            ax_d.scatter(
+                x + rng.uniform(-width * 0.3, width * 0.3, v.size), v, s=5, color=color, alpha=0.5, edgecolors="none"
+            )
+            ax_d.text(
+                x,
+                1.0,
+                f"{name}\n{np.median(v):+.1f}°\nn={v.size}",
+                transform=ax_d.get_xaxis_transform(),
+                ha="center",
+                va="bottom",
+                fontsize=7,
+            )
     if model_deltas:
         for k, (layer, by_cat) in enumerate(model_deltas.items()):
             xs, ys = [], []
@@ -80,8 +122,16 @@ def curvature_reproduction(records: list[dict], authors: list[dict] | None = Non
                 if v.size:
                     xs.append(i + 0.45)
                     ys.append(np.median(v))
-            ax_d.scatter(xs, ys, marker=_MARKERS[k % len(_MARKERS)], s=30, color="k", facecolors="none",
-                         label=f"{layer} (median)", zorder=4)
+            ax_d.scatter(
+                xs,
+                ys,
+                marker=_MARKERS[k % len(_MARKERS)],
+                s=30,
+                color="k",
+                facecolors="none",
+                label=f"{layer} (median)",
+                zorder=4,
+            )
         ax_d.legend(fontsize=7, frameon=False, loc="upper left", title="model layers", title_fontsize=7)
     ax_d.axhline(0, color="0.4", lw=0.8, ls="--")
     ax_d.set_xticks(range(len(categories)), categories)

@@ -1,4 +1,5 @@
 """Held-out prediction accuracy of an SNN against its DNN twin."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -60,21 +61,40 @@ def prediction_accuracy(records: list[dict], ci: float = 0.95) -> Figure:
         hi = max(1e-3, float(np.max(x[finite], initial=0.0)), float(np.max(y[finite], initial=0.0)))
         pad = 0.05 * (hi - lo)
         ax.plot([lo - pad, hi + pad], [lo - pad, hi + pad], color="0.4", lw=0.8, ls="--")
-        ax.set(xlim=(lo - pad, hi + pad), ylim=(lo - pad, hi + pad), aspect="equal",
-               xlabel="DNN twin: held-out r", ylabel="SNN: held-out r", title=model)
+        ax.set(
+            xlim=(lo - pad, hi + pad),
+            ylim=(lo - pad, hi + pad),
+            aspect="equal",
+            xlabel="DNN twin: held-out r",
+            ylabel="SNN: held-out r",
+            title=model,
+        )
         better = int(np.sum(y[finite] > x[finite]))
-        ax.text(0.03, 0.97, f"SNN > twin: {better}/{int(finite.sum())} neurons\n{len(model_pairs)} seed(s)",
-                transform=ax.transAxes, va="top", fontsize=8)
+        ax.text(
+            0.03,
+            0.97,
+            f"SNN > twin: {better}/{int(finite.sum())} neurons\n{len(model_pairs)} seed(s)",
+            transform=ax.transAxes,
+            va="top",
+            fontsize=8,
+        )
 
     bar = axes[-1]
     width = 0.38
-    for i, (model, model_pairs) in enumerate(pairs.items()):
+    for i, model_pairs in enumerate(pairs.values()):
         for offset, kind, color in ((-width / 2, 0, SNN_COLOR), (width / 2, 1, DNN_COLOR)):
             medians = np.array([np.nanmedian(np.asarray(p[kind]["pearson_r"], dtype=float)) for p in model_pairs])
             mean, lo, hi = mean_ci(medians, ci)
             err = None if np.isnan(lo) else [[mean - lo], [hi - mean]]
-            bar.bar(i + offset, mean, width, color=color, yerr=err, capsize=3,
-                    label=("SNN" if kind == 0 else "DNN twin") if i == 0 else None)
+            bar.bar(
+                i + offset,
+                mean,
+                width,
+                color=color,
+                yerr=err,
+                capsize=3,
+                label=("SNN" if kind == 0 else "DNN twin") if i == 0 else None,
+            )
             bar.scatter(np.full(medians.size, i + offset), medians, s=10, color="k", zorder=3)
     bar.set_xticks(range(n), list(pairs))
     bar.set_ylabel(f"median held-out r\n(mean over seeds, {ci:.0%} t-CI across seeds)")

@@ -1,4 +1,5 @@
 """Predicted vs recorded PSTHs of example neurons."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -16,8 +17,17 @@ def _as_stimuli(a) -> np.ndarray:
     return a
 
 
-def psth_examples(pred, resp, bin_centers_ms, neuron_labels, stimulus_labels=None, resp_sem=None,
-                  units: str = "response", xlabel: str = "time (ms)", color: str = SNN_COLOR) -> Figure:
+def psth_examples(
+    pred,
+    resp,
+    bin_centers_ms,
+    neuron_labels,
+    stimulus_labels=None,
+    resp_sem=None,
+    units: str = "response",
+    xlabel: str = "time (ms)",
+    color: str = SNN_COLOR,
+) -> Figure:
     """Predicted and recorded PSTHs: one row per neuron, one column per stimulus.
 
     Args:
@@ -43,8 +53,10 @@ def psth_examples(pred, resp, bin_centers_ms, neuron_labels, stimulus_labels=Non
     stimuli = list(stimulus_labels) if stimulus_labels is not None else [f"stimulus {k}" for k in range(p.shape[0])]
     expected = (len(stimuli), t.size, len(neurons))
     if p.shape != expected or r.shape != expected or (sem is not None and sem.shape != expected):
-        raise ValueError(f"shapes disagree: pred {p.shape}, resp {r.shape}, expected (stimuli, bins, neurons) = "
-                         f"{expected} from the labels and bin times")
+        raise ValueError(
+            f"shapes disagree: pred {p.shape}, resp {r.shape}, expected (stimuli, bins, neurons) = "
+            f"{expected} from the labels and bin times"
+        )
     fig = new_figure(1.0 + 2.3 * len(stimuli), 0.4 + 1.6 * len(neurons))
     axes = fig.subplots(len(neurons), len(stimuli), squeeze=False, sharex=True, sharey="row")
     for (i, j), ax in np.ndenumerate(axes):

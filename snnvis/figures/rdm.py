@@ -1,4 +1,5 @@
 """Monkey-IT RDM next to model-layer RDMs (Kriegeskorte et al. 2008 style)."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -24,9 +25,16 @@ def rank_transform(rdm) -> np.ndarray:
     return out
 
 
-def kriegeskorte_rdms(brain_rdm, model_rdms: dict, scores: dict, ceiling: tuple[float, float],
-                      brain_label: str = "monkey IT", score_label: str = "RSA (Spearman)",
-                      cmap: str = "viridis", intervals: dict | None = None) -> Figure:
+def kriegeskorte_rdms(
+    brain_rdm,
+    model_rdms: dict,
+    scores: dict,
+    ceiling: tuple[float, float],
+    brain_label: str = "monkey IT",
+    score_label: str = "RSA (Spearman)",
+    cmap: str = "viridis",
+    intervals: dict | None = None,
+) -> Figure:
     """Brain RDM and model-layer RDMs side by side, plus RSA scores against the ceiling.
 
     Args:
@@ -59,7 +67,7 @@ def kriegeskorte_rdms(brain_rdm, model_rdms: dict, scores: dict, ceiling: tuple[
 
     bar = fig.add_subplot(grid[1, :])
     names = [name for name in model_rdms if name in scores]
-    if np.all(np.isfinite(ceiling)):                       # NaN: no ceiling to draw (e.g. a single RDM)
+    if np.all(np.isfinite(ceiling)):  # NaN: no ceiling to draw (e.g. a single RDM)
         bar.axhspan(ceiling[0], ceiling[1], color="0.85", label="noise ceiling")
     heights = np.array([scores[name] for name in names], dtype=np.float64)
     yerr = None

@@ -1,4 +1,5 @@
 """Layer x brain-area similarity heatmaps."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -11,8 +12,7 @@ def _ordered(values) -> list:
     return list(dict.fromkeys(values))
 
 
-def similarity_heatmaps(rows: list[dict], value: str = "score", cmap: str = "viridis",
-                        annotate: bool = True) -> Figure:
+def similarity_heatmaps(rows: list[dict], value: str = "score", cmap: str = "viridis", annotate: bool = True) -> Figure:
     """One heatmap per metric: model layers (rows, by depth) x brain areas (columns).
 
     Args:
@@ -33,7 +33,7 @@ def similarity_heatmaps(rows: list[dict], value: str = "score", cmap: str = "vir
     depth = {}
     for r in rows:
         depth.setdefault(r["layer"], float(r["depth"]))
-    layers = sorted(depth, key=lambda layer: depth[layer])          # stable: ties keep first-seen order
+    layers = sorted(depth, key=lambda layer: depth[layer])  # stable: ties keep first-seen order
     areas = _ordered(r["area"] for r in rows)
     fig = new_figure(1.0 + 1.4 * len(areas) * len(metrics) + 1.2 * len(metrics), 1.2 + 0.35 * len(layers))
     axes = fig.subplots(1, len(metrics), squeeze=False)[0]
@@ -60,8 +60,7 @@ def similarity_heatmaps(rows: list[dict], value: str = "score", cmap: str = "vir
             mid = (finite.min() + finite.max()) / 2 if finite.size else 0.0
             for (i, j), v in np.ndenumerate(grid):
                 if np.isfinite(v):
-                    ax.text(j, i, f"{v:.2f}", ha="center", va="center", fontsize=7,
-                            color="k" if v > mid else "w")
+                    ax.text(j, i, f"{v:.2f}", ha="center", va="center", fontsize=7, color="k" if v > mid else "w")
                 elif undefined[i, j]:
                     ax.text(j, i, "n/a", ha="center", va="center", fontsize=7, color="0.3")
     return fig

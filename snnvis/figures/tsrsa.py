@@ -1,4 +1,5 @@
 """TSRSA score as sequence order is destroyed by shuffling frames within windows."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -30,7 +31,7 @@ def tsrsa_shuffle(window_sizes, scores_by_model: dict, ci: float = 0.95, ylabel:
         if s.shape[-1] != w.size or s.ndim not in (1, 2):
             raise ValueError(f"scores of {name!r} have shape {s.shape}, expected ({w.size},) or (samples, {w.size})")
         mean, lo, hi = mean_ci(s, ci) if s.ndim == 2 else (s, None, None)
-        line, = ax.plot(w, mean, marker="o", ms=4, label=name if s.ndim == 1 else f"{name} (n={s.shape[0]})")
+        (line,) = ax.plot(w, mean, marker="o", ms=4, label=name if s.ndim == 1 else f"{name} (n={s.shape[0]})")
         if lo is not None and np.any(np.isfinite(lo)):
             ax.fill_between(w, lo, hi, color=line.get_color(), alpha=0.2, lw=0)
     ax.set_xscale("log", base=2)

@@ -21,6 +21,7 @@ their dims, which netCDF stores as they are (``assembly.to_netcdf(path)``,
 (an image shown fewer times than the most repeated one) are left out of a trial
 assembly.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -50,7 +51,7 @@ def recording_assembly(rec, response: str | None = None, trials: bool = False):
         t = rec.trials(name)
         if t is None:
             raise UserError(f"response set {name!r}", "has no trials", rec.path)
-        keep = ~np.all(np.isnan(t), axis=(2, 3))                    # (stimuli, repeats): NaN-padded trials out
+        keep = ~np.all(np.isnan(t), axis=(2, 3))  # (stimuli, repeats): NaN-padded trials out
         s_idx, r_idx = np.nonzero(keep)
         data = t[s_idx, r_idx]
     else:
@@ -58,23 +59,40 @@ def recording_assembly(rec, response: str | None = None, trials: bool = False):
         s_idx, r_idx = np.arange(len(ids)), np.full(len(ids), -1)
     w = np.asarray(info.windows_ms, dtype=float)
     frame = np.zeros(len(w), dtype=int)
-    if data.shape[1] != len(w):          # frame-major bins: bin f * n_windows + k is window k of frame f
+    if data.shape[1] != len(w):  # frame-major bins: bin f * n_windows + k is window k of frame f
         frame = np.repeat(np.arange(data.shape[1] // len(w)), len(w))
         w = np.concatenate([w] * (data.shape[1] // len(w)))
-    coords = {"stimulus_id": ("presentation", ids[s_idx]), "repetition": ("presentation", r_idx.astype(int)),
-              "split": ("presentation", split[s_idx].astype(str)),
-              "neuroid_id": ("neuroid", np.asarray(rec.neuron_ids).astype(str)),
-              "region": ("neuroid", np.asarray(rec.neuron_areas).astype(str)),
-              "time_bin_start": ("time_bin", w[:, 0]), "time_bin_end": ("time_bin", w[:, 1]),
-              "frame": ("time_bin", frame)}
-    attrs = {"recording_id": rec.id, "source": rec.source, "response": name, "units": info.units,
-             "align": info.align, "time_unit": "ms"}
-    return xr.DataArray(np.asarray(data, dtype=np.float32).transpose(0, 2, 1), dims=DIMS, coords=coords,
-                        attrs=attrs, name=rec.id)
+    coords = {
+        "stimulus_id": ("presentation", ids[s_idx]),
+        "repetition": ("presentation", r_idx.astype(int)),
+        "split": ("presentation", split[s_idx].astype(str)),
+        "neuroid_id": ("neuroid", np.asarray(rec.neuron_ids).astype(str)),
+        "region": ("neuroid", np.asarray(rec.neuron_areas).astype(str)),
+        "time_bin_start": ("time_bin", w[:, 0]),
+        "time_bin_end": ("time_bin", w[:, 1]),
+        "frame": ("time_bin", frame),
+    }
+    attrs = {
+        "recording_id": rec.id,
+        "source": rec.source,
+        "response": name,
+        "units": info.units,
+        "align": info.align,
+        "time_unit": "ms",
+    }
+    return xr.DataArray(
+        np.asarray(data, dtype=np.float32).transpose(0, 2, 1), dims=DIMS, coords=coords, attrs=attrs, name=rec.id
+    )
 
 
-def activations_assembly(activations, stimulus_ids: Sequence[str], layer: str, model: str = "",
-                         region: str | None = None, dt_ms: float | None = None):
+def activations_assembly(
+    activations,
+    stimulus_ids: Sequence[str],
+    layer: str,
+    model: str = "",
+    region: str | None = None,
+    dt_ms: float | None = None,
+):
     """One layer's activations ``(n_stimuli, T, features)`` or ``(n_stimuli, features)`` as an assembly.
 
     ``neuroid_id`` is ``<layer>.<feature>``; ``region`` defaults to the layer name.
@@ -85,16 +103,21 @@ def activations_assembly(activations, stimulus_ids: Sequence[str], layer: str, m
     if a.ndim == 2:
         a = a[:, None]
     if a.ndim != 3 or a.shape[0] != len(stimulus_ids):
-        raise UserError("activations", f"must be (n_stimuli, [T,] features) with n_stimuli = {len(stimulus_ids)}, "
-                                       f"got shape {np.shape(activations)}")
+        raise UserError(
+            "activations",
+            f"must be (n_stimuli, [T,] features) with n_stimuli = {len(stimulus_ids)}, "
+            f"got shape {np.shape(activations)}",
+        )
     n, steps, f = a.shape
     step = 1.0 if dt_ms is None else float(dt_ms)
-    coords = {"stimulus_id": ("presentation", np.asarray(stimulus_ids).astype(str)),
-              "repetition": ("presentation", np.full(n, -1)),
-              "neuroid_id": ("neuroid", np.array([f"{layer}.{k}" for k in range(f)])),
-              "region": ("neuroid", np.full(f, region or layer).astype(str)),
-              "layer": ("neuroid", np.full(f, layer).astype(str)),
-              "time_bin_start": ("time_bin", np.arange(steps) * step),
-              "time_bin_end": ("time_bin", (np.arange(steps) + 1) * step)}
+    coords = {
+        "stimulus_id": ("presentation", np.asarray(stimulus_ids).astype(str)),
+        "repetition": ("presentation", np.full(n, -1)),
+        "neuroid_id": ("neuroid", np.array([f"{layer}.{k}" for k in range(f)])),
+        "region": ("neuroid", np.full(f, region or layer).astype(str)),
+        "layer": ("neuroid", np.full(f, layer).astype(str)),
+        "time_bin_start": ("time_bin", np.arange(steps) * step),
+        "time_bin_end": ("time_bin", (np.arange(steps) + 1) * step),
+    }
     attrs = {"model": model, "layer": layer, "time_unit": "steps" if dt_ms is None else "ms"}
     return xr.DataArray(a.transpose(0, 2, 1), dims=DIMS, coords=coords, attrs=attrs, name=f"{model}:{layer}")

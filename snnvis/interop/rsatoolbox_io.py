@@ -15,6 +15,7 @@ with time descriptors ``time_step`` (0..T-1) and ``time`` (``time_step * dt_ms``
 step. Descriptors: ``layer``, ``area``, ``model``; obs descriptor ``stimulus_id``;
 channel descriptor ``feature``.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -33,8 +34,15 @@ def _per_rdm(name: str, value, n: int) -> list:
     return value
 
 
-def to_rdms(matrices, stimulus_ids: Sequence[str], method: str = "correlation", layer=None, area=None,
-            model=None, time_step=None):
+def to_rdms(
+    matrices,
+    stimulus_ids: Sequence[str],
+    method: str = "correlation",
+    layer=None,
+    area=None,
+    model=None,
+    time_step=None,
+):
     """``rsatoolbox.rdm.RDMs`` of ``matrices`` ((n, n) or (n_rdms, n, n); numpy or torch)."""
     from rsatoolbox.rdm import RDMs
 
@@ -46,21 +54,37 @@ def to_rdms(matrices, stimulus_ids: Sequence[str], method: str = "correlation", 
     if len(stimulus_ids) != m.shape[1]:
         raise UserError("RDMs", f"{m.shape[1]} conditions but {len(stimulus_ids)} stimulus ids")
     k = m.shape[0]
-    desc = {"layer": _per_rdm("layer", layer, k), "area": _per_rdm("area", area, k),
-            "model": _per_rdm("model", model, k), "time_step": _per_rdm("time_step", time_step, k)}
-    return RDMs(m, dissimilarity_measure=method, rdm_descriptors=desc,
-                pattern_descriptors={"stimulus_id": [str(s) for s in stimulus_ids]})
+    desc = {
+        "layer": _per_rdm("layer", layer, k),
+        "area": _per_rdm("area", area, k),
+        "model": _per_rdm("model", model, k),
+        "time_step": _per_rdm("time_step", time_step, k),
+    }
+    return RDMs(
+        m,
+        dissimilarity_measure=method,
+        rdm_descriptors=desc,
+        pattern_descriptors={"stimulus_id": [str(s) for s in stimulus_ids]},
+    )
 
 
-def to_dataset(activations, stimulus_ids: Sequence[str], layer: str = "", area: str = "", model: str = "",
-               dt_ms: float | None = None):
+def to_dataset(
+    activations,
+    stimulus_ids: Sequence[str],
+    layer: str = "",
+    area: str = "",
+    model: str = "",
+    dt_ms: float | None = None,
+):
     """rsatoolbox ``Dataset`` (2-d activations) or ``TemporalDataset`` (3-d, time axis kept)."""
     from rsatoolbox.data import Dataset, TemporalDataset
 
     a = np.asarray(activations, dtype=np.float64)
     if a.ndim not in (2, 3) or a.shape[0] != len(stimulus_ids):
-        raise UserError("activations", f"must be (n_stimuli, [T,] features) with n_stimuli = {len(stimulus_ids)}, "
-                                       f"got shape {a.shape}")
+        raise UserError(
+            "activations",
+            f"must be (n_stimuli, [T,] features) with n_stimuli = {len(stimulus_ids)}, got shape {a.shape}",
+        )
     desc = {"layer": layer, "area": area, "model": model}
     obs = {"stimulus_id": np.array([str(s) for s in stimulus_ids])}
     chn = {"feature": np.arange(a.shape[-1])}
@@ -69,5 +93,10 @@ def to_dataset(activations, stimulus_ids: Sequence[str], layer: str = "", area: 
     steps = np.arange(a.shape[1])
     time = steps * float(dt_ms) if dt_ms is not None else steps.astype(float)
     # rsatoolbox's TemporalDataset is (observations, channels, time)
-    return TemporalDataset(a.transpose(0, 2, 1), descriptors=desc, obs_descriptors=obs, channel_descriptors=chn,
-                           time_descriptors={"time": time, "time_step": steps})
+    return TemporalDataset(
+        a.transpose(0, 2, 1),
+        descriptors=desc,
+        obs_descriptors=obs,
+        channel_descriptors=chn,
+        time_descriptors={"time": time, "time_step": steps},
+    )

@@ -6,6 +6,7 @@ Encoders (``configs/model``): SEW-ResNet (``sew_resnet``), CORnet-Z/-RT/-S
 ``spiking: false`` builds the DNN twin with identical topology. Readouts
 (``configs/readout``): ``factorized`` and ``gaussian``.
 """
+
 import logging
 
 # torch logs a warning for every spikingjelly kernel module it scans when triton is not

@@ -3,6 +3,7 @@
 Convolutions, norms and pools are ordinary torch modules wrapped in spikingjelly's
 ``layer.SeqToANNContainer``, which folds time into the batch for one call.
 """
+
 from __future__ import annotations
 
 from spikingjelly.activation_based import layer
@@ -11,7 +12,9 @@ from torch import nn
 __all__ = ["conv_norm", "max_pool", "seq_apply"]
 
 
-def conv_norm(in_channels: int, out_channels: int, kernel_size: int, stride: int = 1, norm: bool = True) -> layer.SeqToANNContainer:
+def conv_norm(
+    in_channels: int, out_channels: int, kernel_size: int, stride: int = 1, norm: bool = True
+) -> layer.SeqToANNContainer:
     """Conv2d ('same'-style padding ``kernel_size // 2``) + optional BatchNorm2d over (T, B, C, H, W).
 
     The convolution has a bias only when there is no norm after it.

@@ -19,11 +19,12 @@ determined by ``seed`` and the layer name, so batches of one stimulus set are pr
 consistently and the full feature maps are never kept. The model's train/eval mode is
 left as it is: call ``.eval()`` first for batch-independent BatchNorm.
 """
+
 from __future__ import annotations
 
 import contextlib
 import hashlib
-from typing import Iterator, Sequence
+from collections.abc import Iterator, Sequence
 
 import torch
 from torch import nn
@@ -45,7 +46,15 @@ class GaussianProjection:
     ``cache_limit`` entries and regenerated block by block on each call otherwise.
     """
 
-    def __init__(self, in_features: int, out_features: int, seed: int, name: str, block_rows: int = 4096, cache_limit: int = 1 << 26):
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        seed: int,
+        name: str,
+        block_rows: int = 4096,
+        cache_limit: int = 1 << 26,
+    ):
         self.in_features, self.out_features = in_features, out_features
         self.seed, self.name, self.block_rows = seed, name, block_rows
         self._cached = None
@@ -118,8 +127,10 @@ def recording(
     if kind == "membrane":
         missing = [spec.name for spec in specs if spec.membrane_module is None]
         if missing:
-            raise ValueError(f"layers {missing} are block outputs, not a neuron's output: they have no membrane "
-                             "potential; use kind='spikes' or layers that are neuron outputs")
+            raise ValueError(
+                f"layers {missing} are block outputs, not a neuron's output: they have no membrane "
+                "potential; use kind='spikes' or layers that are neuron outputs"
+            )
     for spec in specs:
         module, name = (spec.module if kind == "spikes" else spec.membrane_module), spec.name
         if kind == "spikes":

@@ -8,11 +8,13 @@ their layers with :meth:`EncoderCore.make_neuron` (so ``spiking: false`` swaps e
 neuron for ``nn.ReLU``) and implement :meth:`encode` and :meth:`candidate_layers`.
 Every forward starts from reset neuron states, so independent stimuli never share state.
 """
+
 from __future__ import annotations
 
 import inspect
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Callable, ClassVar, Mapping
+from typing import Any, ClassVar
 
 import torch
 from spikingjelly.activation_based import functional
@@ -92,7 +94,7 @@ class EncoderCore(nn.Module):
         time: Mapping[str, Any] | None = None,
     ) -> None:
         super().__init__()
-        self.name = name            # the config's name (a label) when its _target_ is the class itself
+        self.name = name  # the config's name (a label) when its _target_ is the class itself
         self.spiking = bool(spiking)
         self.neuron_cfg = NeuronConfig.from_mapping(neuron)
         self.stimulus = build_section("input", StimulusInput, input)

@@ -20,9 +20,10 @@ after the max-pool, which has no membrane potential:
 ``norm: false`` removes the BatchNorms (the convolutions then get biases). The twins
 (``spiking: false``) keep every recurrence.
 """
+
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -32,13 +33,25 @@ from .blocks import conv_norm, max_pool, seq_apply
 from .core import AREAS, EncoderCore, LayerSpec
 from .registry import register_encoder
 
-__all__ = ["CORBlockRT", "CORBlockS", "CORBlockZ", "CORStemS", "CORnet", "CORnetRT", "CORnetS", "CORnetZ", "ConvAreaCORnet"]
+__all__ = [
+    "CORBlockRT",
+    "CORBlockS",
+    "CORBlockZ",
+    "CORStemS",
+    "CORnet",
+    "CORnetRT",
+    "CORnetS",
+    "CORnetZ",
+    "ConvAreaCORnet",
+]
 
 
 class CORBlockZ(nn.Module):
     """conv-BN-neuron-maxpool: (T, B, C_in, H, W) -> (T, B, C_out, H/(2*stride), W/(2*stride))."""
 
-    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, stride: int, norm: bool, neuron: nn.Module):
+    def __init__(
+        self, in_channels: int, out_channels: int, kernel_size: int, stride: int, norm: bool, neuron: nn.Module
+    ):
         super().__init__()
         self.conv = conv_norm(in_channels, out_channels, kernel_size, stride, norm)
         self.sn = neuron
@@ -57,7 +70,9 @@ class CORBlockZ(nn.Module):
 class CORBlockRT(nn.Module):
     """Recurrent area: (T, B, C_in, H, W) -> (T, B, C_out, H/stride, W/stride), stepped over T."""
 
-    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, stride: int, norm: bool, neuron: nn.Module):
+    def __init__(
+        self, in_channels: int, out_channels: int, kernel_size: int, stride: int, norm: bool, neuron: nn.Module
+    ):
         super().__init__()
         self.conv_in = nn.Conv2d(in_channels, out_channels, kernel_size, stride, kernel_size // 2, bias=not norm)
         self.conv_rec = nn.Conv2d(out_channels, out_channels, 3, 1, 1, bias=False)
@@ -91,7 +106,13 @@ class CORBlockS(nn.Module):
     """
 
     def __init__(
-        self, in_channels: int, out_channels: int, repeats: int, scale: int, norm: bool, make_neuron: Callable[[], nn.Module]
+        self,
+        in_channels: int,
+        out_channels: int,
+        repeats: int,
+        scale: int,
+        norm: bool,
+        make_neuron: Callable[[], nn.Module],
     ):
         super().__init__()
         if repeats < 1:
@@ -123,9 +144,11 @@ class CORBlockS(nn.Module):
         for r in range(len(self.sn1)):
             skip = self.skip(x) if r == 0 else x
             stride = 2 if r == 0 else 1
-            x = self.sn1[r](seq_apply(lambda v: self.norm1[r](self.conv1(v)), x))
-            x = self.sn2[r](seq_apply(lambda v: self.norm2[r](F.conv2d(v, self.conv2.weight, None, stride, 1)), x))
-            x = seq_apply(lambda v: self.norm3[r](self.conv3(v)), x)
+            x = self.sn1[r](seq_apply(lambda v, r=r: self.norm1[r](self.conv1(v)), x))
+            x = self.sn2[r](
+                seq_apply(lambda v, r=r, s=stride: self.norm2[r](F.conv2d(v, self.conv2.weight, None, s, 1)), x)
+            )
+            x = seq_apply(lambda v, r=r: self.norm3[r](self.conv3(v)), x)
             x = self.sn3[r](x + skip)
         return x
 
@@ -157,8 +180,10 @@ class CORnet(EncoderCore):
         return x_seq
 
     def candidate_layers(self) -> list[LayerSpec]:
-        return [LayerSpec(area, i, area, block, block.output_neuron if block.output_is_neuron else None)
-                for i, (area, block) in enumerate(self.areas.items())]
+        return [
+            LayerSpec(area, i, area, block, block.output_neuron if block.output_is_neuron else None)
+            for i, (area, block) in enumerate(self.areas.items())
+        ]
 
 
 def _per_area(values: Sequence[int], key: str) -> list[int]:
@@ -183,7 +208,9 @@ class ConvAreaCORnet(CORnet):
         super().__init__(**cfg)
 
     def make_area(self, index: int, in_channels: int, out_channels: int) -> nn.Module:
-        return self.block(in_channels, out_channels, self.kernels[index], self.strides[index], self.norm, self.make_neuron())
+        return self.block(
+            in_channels, out_channels, self.kernels[index], self.strides[index], self.norm, self.make_neuron()
+        )
 
 
 @register_encoder("cornet_z")

@@ -10,9 +10,10 @@ a static image is repeated for ``static_steps`` steps; a sequence feeds each fra
 ``steps_per_frame`` steps in order, so ``T = frames * steps_per_frame``. Step ``t``
 covers ``[t * dt_ms, (t + 1) * dt_ms)`` after stimulus onset.
 """
+
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
@@ -38,7 +39,8 @@ class StimulusInput(nn.Module):
             raise ValueError(f"input.in_channels must be 1 or 3, got {in_channels}")
         if len(mean) != in_channels or len(std) != in_channels:
             raise ValueError(
-                f"input.mean and input.std need {in_channels} values (one per channel), got {list(mean)} and {list(std)}"
+                f"input.mean and input.std need {in_channels} values (one per channel), "
+                f"got {list(mean)} and {list(std)}"
             )
         if any(s <= 0 for s in std):
             raise ValueError(f"input.std must be positive, got {list(std)}")
@@ -62,6 +64,8 @@ class StimulusInput(nn.Module):
                 raise ValueError(f"cannot convert {c}-channel stimuli to {self.in_channels} channels")
         if (h, w) != (self.size, self.size):
             downsampling = h > self.size or w > self.size
-            x = F.interpolate(x, size=(self.size, self.size), mode="bilinear", align_corners=False, antialias=downsampling)
+            x = F.interpolate(
+                x, size=(self.size, self.size), mode="bilinear", align_corners=False, antialias=downsampling
+            )
         x = (x - self.mean) / self.std
         return x.reshape(b, f, self.in_channels, self.size, self.size)

@@ -15,9 +15,10 @@ with ``y_{-1} = 0``. Because step ``t`` needs step ``t-1`` of a later layer, the
 in a true step loop (every layer is called on one-step slices (1, B, ...), and neuron
 states carry over the calls); the stem is feedforward and runs over all steps at once.
 """
+
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 from torch import nn

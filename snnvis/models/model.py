@@ -1,7 +1,9 @@
 """The full neural-response model: one shared encoder core and one readout per session."""
+
 from __future__ import annotations
 
-from typing import Any, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
 
 import torch
 from torch import nn
@@ -56,13 +58,12 @@ class NeuralEncoderModel(nn.Module):
         if session_id in self.readouts:
             raise ValueError(f"session {session_id!r} already has a readout")
         device = next(self.core.parameters()).device
-        if "_target_" in readout_cfg:   # a configs/readout entry (``_partial_``): Hydra builds it
+        if "_target_" in readout_cfg:  # a configs/readout entry (``_partial_``): Hydra builds it
             from hydra.utils import instantiate
 
             readout = instantiate(readout_cfg)(in_shape=self.core_output_shape, n_neurons=n_neurons)
         else:
-            readout = build_readout(in_shape=self.core_output_shape, n_neurons=n_neurons,
-                                    **plain_config(readout_cfg))
+            readout = build_readout(in_shape=self.core_output_shape, n_neurons=n_neurons, **plain_config(readout_cfg))
         self.readouts[session_id] = readout.to(device)
         return readout
 
@@ -95,14 +96,16 @@ class NeuralEncoderModel(nn.Module):
         return self.readouts[session].regularizer()
 
 
-def build_model(model_cfg: Mapping[str, Any], readout_cfg: Mapping[str, Any], sessions: Mapping[str, int]) -> NeuralEncoderModel:
+def build_model(
+    model_cfg: Mapping[str, Any], readout_cfg: Mapping[str, Any], sessions: Mapping[str, int]
+) -> NeuralEncoderModel:
     """Core from ``model_cfg`` (a ``configs/model`` entry), one readout per session.
 
     ``sessions`` maps session id -> number of recorded neurons; ``readout_cfg`` is a
     ``configs/readout`` entry. Seed beforehand (``snnvis.utils.seed_everything``) for
     reproducible initialisation.
     """
-    if "_target_" in model_cfg:   # a configs/model entry: Hydra builds what its _target_ names
+    if "_target_" in model_cfg:  # a configs/model entry: Hydra builds what its _target_ names
         from hydra.utils import instantiate
 
         core = instantiate(model_cfg)
@@ -114,8 +117,9 @@ def build_model(model_cfg: Mapping[str, Any], readout_cfg: Mapping[str, Any], se
     return model
 
 
-def calibrate_batchnorm(core: nn.Module, batches: Sequence[torch.Tensor] | Iterator[torch.Tensor],
-                        device: torch.device | str = "cpu") -> int:
+def calibrate_batchnorm(
+    core: nn.Module, batches: Sequence[torch.Tensor] | Iterator[torch.Tensor], device: torch.device | str = "cpu"
+) -> int:
     """Set every BatchNorm's running statistics to the average batch statistics over ``batches``.
 
     An untrained network keeps BatchNorm's initial running statistics (mean 0, variance
@@ -129,7 +133,7 @@ def calibrate_batchnorm(core: nn.Module, batches: Sequence[torch.Tensor] | Itera
     momenta = [m.momentum for m in norms]
     for m in norms:
         m.reset_running_stats()
-        m.momentum = None                      # cumulative average over the batches
+        m.momentum = None  # cumulative average over the batches
     core.train()
     try:
         for batch in batches:

@@ -30,6 +30,7 @@ warning when the kernel is unavailable (triton not installed, native kernels not
 or a surrogate without a fused kernel). The binding is per process and per neuron type,
 so one process should not mix different explicit requests for the same type.
 """
+
 from __future__ import annotations
 
 import copy
@@ -37,8 +38,9 @@ import dataclasses
 import os
 import sys
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 import torch
 from spikingjelly.activation_based import functional, neuron, surrogate
@@ -93,7 +95,7 @@ class NeuronConfig:
         surrogate_class(self.surrogate)  # raises on an unknown name
 
     @classmethod
-    def from_mapping(cls, cfg: Mapping[str, Any] | "NeuronConfig" | None) -> "NeuronConfig":
+    def from_mapping(cls, cfg: Mapping[str, Any] | NeuronConfig | None) -> NeuronConfig:
         """Build from a config mapping; unknown keys raise ValueError."""
         if isinstance(cfg, NeuronConfig):
             return cfg
@@ -122,7 +124,9 @@ def surrogate_class(name: str) -> type[surrogate.SurrogateFunctionBase]:
         valid = sorted(
             n
             for n, c in vars(surrogate).items()
-            if isinstance(c, type) and issubclass(c, surrogate.SurrogateFunctionBase) and c is not surrogate.SurrogateFunctionBase
+            if isinstance(c, type)
+            and issubclass(c, surrogate.SurrogateFunctionBase)
+            and c is not surrogate.SurrogateFunctionBase
         )
         raise ValueError(f"unknown surrogate {name!r}; expected one of {valid}")
     return cls
@@ -164,7 +168,9 @@ def neuron_type_of(node: nn.Module) -> str:
     raise ValueError(f"{type(node).__name__} is not a supported spiking neuron")
 
 
-def membrane_potential(node: nn.Module, x_seq: torch.Tensor, v_before: torch.Tensor | float, v_seq: torch.Tensor) -> torch.Tensor:
+def membrane_potential(
+    node: nn.Module, x_seq: torch.Tensor, v_before: torch.Tensor | float, v_seq: torch.Tensor
+) -> torch.Tensor:
     """Membrane potential before firing and reset, ``H[t]``, for one call of ``node``.
 
     ``x_seq`` (T, batch, ...) is the call's input, ``v_before`` the node's state before the
@@ -260,18 +266,28 @@ def set_backend_for(model: nn.Module, device: torch.device | str, backend: str |
             _probe(node, device)
             implementation = functional.neuron_implementation(kind, device)
         except Exception as err:  # any failing kernel (missing, unbuildable, unsupported) -> torch
-            _warn_once(kind, requested, f"{kind} neurons: {requested!r} implementation unavailable on {device} "
-                       f"({err}); using torch")
+            _warn_once(
+                kind,
+                requested,
+                f"{kind} neurons: {requested!r} implementation unavailable on {device} ({err}); using torch",
+            )
             _request_cuda_implementation(kind, "torch")
             bound[kind] = "torch"
             continue
         name = implementation["implementation"]
         if name != "torch" and not _has_fused_surrogate(node):
             name = "torch"
-            _warn_once(kind, requested, f"{kind} neurons: surrogate {type(node.surrogate_function).__name__} has no "
-                       "fused CUDA kernel; spikingjelly runs the torch reference")
+            _warn_once(
+                kind,
+                requested,
+                f"{kind} neurons: surrogate {type(node.surrogate_function).__name__} has no "
+                "fused CUDA kernel; spikingjelly runs the torch reference",
+            )
         elif name == "torch" and requested == "auto":
-            _warn_once(kind, requested, f"{kind} neurons: no fused CUDA kernel on {device} "
-                       f"({implementation['unavailable']}); using torch")
+            _warn_once(
+                kind,
+                requested,
+                f"{kind} neurons: no fused CUDA kernel on {device} ({implementation['unavailable']}); using torch",
+            )
         bound[kind] = name
     return bound

@@ -21,6 +21,7 @@ channels, frames and stimuli; on the 0-1 scale, i.e. uint8 / 255), unless ``blan
 that value. A presentation of something that is not a stimulus of the recording (an
 ``order`` entry ``(-1, -1)``) shows the blank for its on-time as well.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -81,8 +82,9 @@ def _every_frame(n_stimuli: int, n_frames: int) -> np.ndarray:
 
 
 @torch.no_grad()
-def run_presentations(core, stimuli: torch.Tensor, protocol: Protocol, mode: str | None = None,
-                      blank: float | None = None, file=None) -> Presentations:
+def run_presentations(
+    core, stimuli: torch.Tensor, protocol: Protocol, mode: str | None = None, blank: float | None = None, file=None
+) -> Presentations:
     """Show ``stimuli`` (n_stimuli, n_frames, C, H, W), uint8 or float, to ``core`` as ``protocol`` says.
 
     ``mode``: ``independent``, ``stream`` or ``movie`` (default: the protocol's). Independent
@@ -101,13 +103,13 @@ def run_presentations(core, stimuli: torch.Tensor, protocol: Protocol, mode: str
     n_stimuli, n_frames = stimuli.shape[:2]
     level = blank_level(stimuli) if blank is None else float(blank)
     grey = torch.full((1, 1, *stimuli.shape[2:]), level, device=stimuli.device)
-    blank_in = core.stimulus(grey)[0, 0]                                  # (C, S, S)
+    blank_in = core.stimulus(grey)[0, 0]  # (C, S, S)
     functional.reset_net(core)
     if mode == "movie":
         if off != 0:
             raise ValueError(f"a movie has no blank between frames, but off_ms gives {off} steps")
-        x = core.stimulus(stimuli)                                          # (S, F, C, s, s)
-        seq = presentation_input(x.transpose(0, 1), blank_in, on, 0)       # (F * on, S, C, s, s)
+        x = core.stimulus(stimuli)  # (S, F, C, s, s)
+        seq = presentation_input(x.transpose(0, 1), blank_in, on, 0)  # (F * on, S, C, s, s)
         out = core.encode(seq)
         out = out.reshape(n_frames, on, *out.shape[1:]).permute(2, 0, 1, *range(3, out.dim() + 1))
         return Presentations(out.flatten(0, 1), _every_frame(n_stimuli, n_frames), mode, on, 0, dt_ms)
@@ -118,12 +120,12 @@ def run_presentations(core, stimuli: torch.Tensor, protocol: Protocol, mode: str
     x = blank_in.expand(len(order), *blank_in.shape).clone()
     if shown.any():
         idx = torch.as_tensor(order[shown], device=stimuli.device)
-        picked = stimuli[idx[:, 0], idx[:, 1]].unsqueeze(1)               # (n_shown, 1, C, H, W)
+        picked = stimuli[idx[:, 0], idx[:, 1]].unsqueeze(1)  # (n_shown, 1, C, H, W)
         x[torch.as_tensor(shown, device=stimuli.device)] = core.stimulus(picked)[:, 0]
-    steps = presentation_input(x, blank_in, on, off)                       # (P * (on + off), C, s, s)
-    if mode == "independent":                                               # a batch of P, each from reset
+    steps = presentation_input(x, blank_in, on, off)  # (P * (on + off), C, s, s)
+    if mode == "independent":  # a batch of P, each from reset
         out = core.encode(steps.reshape(len(order), on + off, *x.shape[1:]).transpose(0, 1)).transpose(0, 1)
-    else:                                                                   # one stream, batch of one
+    else:  # one stream, batch of one
         out = core.encode(steps.unsqueeze(1))[:, 0]
         out = out.reshape(len(order), on + off, *out.shape[1:])
     functional.reset_net(core)

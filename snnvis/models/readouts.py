@@ -26,9 +26,11 @@ Cowley V4 sessions (``configs/readout``).
 Time: :func:`~snnvis.models.timing.time_bin_matrix` builds (n_bins, n_steps) averaging weights from step times
 to recorded time windows; the model applies them as ``einsum('kt,tbn->bkn')``.
 """
+
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import torch
 import torch.nn.functional as F

@@ -13,12 +13,14 @@ An encoder outside ``snnvis.models`` needs no registration: its config's ``_targ
 the class (``_target_: mypackage.toy.ToyEncoder``; ``name`` is then only a label). Either way
 the class declares its tiny test settings in ``TINY`` (:func:`tiny_overrides`).
 """
+
 from __future__ import annotations
 
 import importlib
 import json
 import pkgutil
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from .core import EncoderCore
 
@@ -82,5 +84,7 @@ def encoder_class(model_cfg: Any) -> type[EncoderCore]:
 
 def tiny_overrides(model_cfg: Any) -> list[str]:
     """Hydra overrides (``model.key=value``) shrinking the encoder of ``model_cfg`` to its ``TINY`` settings."""
-    return [f"model.{key}={json.dumps(value, separators=(',', ':'))}"
-            for key, value in encoder_class(model_cfg).TINY.items()]
+    return [
+        f"model.{key}={json.dumps(value, separators=(',', ':'))}"
+        for key, value in encoder_class(model_cfg).TINY.items()
+    ]

@@ -21,9 +21,10 @@ has one (its neuron's) only without the stem pool. Stage areas are a guess that 
 IT: stage ``i`` of ``n`` models ``(V1, V2, V4, IT)[round(3 * i / n)]`` (three stages:
 V2, V4, IT; four: V2, V4, V4, IT).
 """
+
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 from torch import nn
@@ -62,7 +63,9 @@ def stage_area(stage: int, n_stages: int) -> str:
 class SEWStem(nn.Module):
     """conv(k, stride)-BN-neuron, then max-pool 3/2 if ``pool``: (T, B, C, H, W) -> (T, B, width, H', W')."""
 
-    def __init__(self, in_channels: int, width: int, kernel_size: int, stride: int, pool: bool, neuron: nn.Module) -> None:
+    def __init__(
+        self, in_channels: int, width: int, kernel_size: int, stride: int, pool: bool, neuron: nn.Module
+    ) -> None:
         super().__init__()
         self.conv = conv_norm(in_channels, width, kernel_size, stride)
         self.sn = neuron
@@ -106,8 +109,14 @@ class SEWResNet(EncoderCore):
     :class:`~snnvis.models.core.EncoderCore`.
     """
 
-    TINY = {"stem_width": 4, "stem_kernel": 3, "stem_stride": 1, "stem_pool": False, "widths": [4, 8, 8],
-            "blocks": [1, 1, 1]}
+    TINY = {
+        "stem_width": 4,
+        "stem_kernel": 3,
+        "stem_stride": 1,
+        "stem_pool": False,
+        "widths": [4, 8, 8],
+        "blocks": [1, 1, 1],
+    }
 
     def __init__(
         self,

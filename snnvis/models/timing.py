@@ -17,6 +17,7 @@ recorded responses:
 Presentations as the experiment showed them (on-time, then a blank) are built and run
 in :mod:`snnvis.models.presentation`.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -82,7 +83,6 @@ class TimeConfig:
         if frames == 1:
             return x.expand(self.static_steps, *x.shape[1:])
         return x.repeat_interleave(self.steps_per_frame, dim=0)
-
 
 
 def step_window_matrix(n_steps: int, start: int, stop: int) -> torch.Tensor:
@@ -182,9 +182,16 @@ def frame_means(activity: torch.Tensor, time: TimeConfig, n_frames: int) -> torc
     return activity.reshape(n_frames, time.steps_per_frame, b, n).mean(1).transpose(0, 1)
 
 
-def response_bins(time: TimeConfig, n_frames: int, windows_ms: Any, latency_ms: float, *,
-                  frame_aligned: bool = False, frame_average: bool = False,
-                  frame_interval_ms: float = float("nan")) -> torch.Tensor:
+def response_bins(
+    time: TimeConfig,
+    n_frames: int,
+    windows_ms: Any,
+    latency_ms: float,
+    *,
+    frame_aligned: bool = False,
+    frame_average: bool = False,
+    frame_interval_ms: float = float("nan"),
+) -> torch.Tensor:
     """The (n_bins, n_steps) map from a stimulus' simulation steps to a response set's bins.
 
     ``windows_ms`` are relative to stimulus onset, or with ``frame_aligned`` to each
@@ -198,7 +205,8 @@ def response_bins(time: TimeConfig, n_frames: int, windows_ms: Any, latency_ms: 
     if frame_aligned:
         frame_ms = time.steps_per_frame * time.dt_ms
         if np.isfinite(frame_interval_ms) and abs(frame_interval_ms - frame_ms) > 1e-6:
-            raise ValueError(f"steps_per_frame × dt_ms = {frame_ms} ms but frames are "
-                             f"{frame_interval_ms} ms apart in this recording")
+            raise ValueError(
+                f"steps_per_frame × dt_ms = {frame_ms} ms but frames are {frame_interval_ms} ms apart in this recording"
+            )
         kwargs = {"frame_onsets_ms": np.arange(n_frames) * frame_ms, "average_over_frames": frame_average}
     return time_bin_matrix(n_steps, time.dt_ms, latency_ms, windows_ms, **kwargs)

@@ -1,8 +1,9 @@
 """Torch datasets over recordings: (stimulus, response, session) items and balanced batches."""
+
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Iterator, Sequence
 
 import numpy as np
 import torch
@@ -20,9 +21,9 @@ def resize_uint8(stimuli: torch.Tensor, size: int | None) -> torch.Tensor:
     n, f, c, h, w = stimuli.shape
     out = torch.empty((n, f, c, size, size), dtype=torch.uint8)
     for start in range(0, n, 64):  # bounded float memory for large sets
-        chunk = stimuli[start:start + 64].reshape(-1, c, h, w).float()
+        chunk = stimuli[start : start + 64].reshape(-1, c, h, w).float()
         chunk = F.interpolate(chunk, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
-        out[start:start + 64] = chunk.round_().clamp_(0, 255).to(torch.uint8).reshape(-1, f, c, size, size)
+        out[start : start + 64] = chunk.round_().clamp_(0, 255).to(torch.uint8).reshape(-1, f, c, size, size)
     return out
 
 
@@ -34,8 +35,14 @@ class RecordingDataset(Dataset):
     chosen response set. Items are ``(stimulus, response, session_id)``.
     """
 
-    def __init__(self, recording: Recording | str, split: str | None = None, response: str | None = None,
-                 image_size: int | None = None, with_trials: bool = False):
+    def __init__(
+        self,
+        recording: Recording | str,
+        split: str | None = None,
+        response: str | None = None,
+        image_size: int | None = None,
+        with_trials: bool = False,
+    ):
         self.recording = recording if isinstance(recording, Recording) else Recording(recording)
         rec = self.recording
         if not rec.has_pixels:
@@ -43,7 +50,7 @@ class RecordingDataset(Dataset):
         self.response_info = rec.response_info(response)
         self.session = rec.id
         self.indices = rec.split(split) if split else np.arange(rec.n_stimuli)
-        pixels = torch.from_numpy(rec.stimuli(self.indices))                  # (n, F, H, W, C)
+        pixels = torch.from_numpy(rec.stimuli(self.indices))  # (n, F, H, W, C)
         self.stimuli = resize_uint8(pixels.permute(0, 1, 4, 2, 3).contiguous(), image_size)
         self.responses = torch.from_numpy(rec.mean(self.response_info.name, self.indices)).float()
         self.trials = None
@@ -63,13 +70,16 @@ class RecordingDataset(Dataset):
 
 @dataclass
 class Batch:
-    stimuli: torch.Tensor     # uint8 (B, frames, C, H, W)
-    responses: torch.Tensor   # float32 (B, n_bins, n_neurons)
+    stimuli: torch.Tensor  # uint8 (B, frames, C, H, W)
+    responses: torch.Tensor  # float32 (B, n_bins, n_neurons)
     session: str
 
-    def to(self, device, non_blocking: bool = True) -> "Batch":
-        return Batch(self.stimuli.to(device, non_blocking=non_blocking),
-                     self.responses.to(device, non_blocking=non_blocking), self.session)
+    def to(self, device, non_blocking: bool = True) -> Batch:
+        return Batch(
+            self.stimuli.to(device, non_blocking=non_blocking),
+            self.responses.to(device, non_blocking=non_blocking),
+            self.session,
+        )
 
 
 def collate(items: Sequence[tuple[torch.Tensor, torch.Tensor, str]]) -> Batch:
@@ -88,14 +98,26 @@ class SessionCycler:
     so every session contributes equally to the shared core's gradient.
     """
 
-    def __init__(self, datasets: dict[str, RecordingDataset], batch_size: int, shuffle: bool = True,
-                 seed: int = 0, drop_last: bool = False):
+    def __init__(
+        self,
+        datasets: dict[str, RecordingDataset],
+        batch_size: int,
+        shuffle: bool = True,
+        seed: int = 0,
+        drop_last: bool = False,
+    ):
         self.datasets, self.seed, self.epoch = datasets, seed, 0
         self.loaders = {}
         for i, (name, ds) in enumerate(datasets.items()):
             gen = torch.Generator().manual_seed(seed * 1000 + i)
-            self.loaders[name] = DataLoader(ds, batch_size=batch_size, shuffle=shuffle, collate_fn=collate,
-                                            generator=gen, drop_last=drop_last and len(ds) > batch_size)
+            self.loaders[name] = DataLoader(
+                ds,
+                batch_size=batch_size,
+                shuffle=shuffle,
+                collate_fn=collate,
+                generator=gen,
+                drop_last=drop_last and len(ds) > batch_size,
+            )
         self.max_batches = max(len(dl) for dl in self.loaders.values())
 
     def __len__(self) -> int:

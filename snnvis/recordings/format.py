@@ -30,6 +30,7 @@ The full specification is ``recordings/README.md``. In short::
 the response is the average over the frames of a sequence (one set of bins), otherwise
 bins are frame-major: bin ``f * n_windows + k`` is window ``k`` of frame ``f``.
 """
+
 from __future__ import annotations
 
 import json
@@ -46,7 +47,7 @@ from snnvis.recordings import neardup
 from snnvis.recordings import protocol as _protocol
 from snnvis.utils import atomic_path, content_hash
 
-FORMAT_VERSION = 3          # 3: /protocol (how the stimuli were shown) is required
+FORMAT_VERSION = 3  # 3: /protocol (how the stimuli were shown) is required
 SPLITS = ("train", "validation", "test")
 DEFAULT_FRACTIONS = {"train": 0.7, "validation": 0.1, "test": 0.2}
 SPLIT_SEED = 0
@@ -59,12 +60,12 @@ _str = h5py.string_dtype()
 class ResponseSet:
     """One named set of responses over the recording's stimuli and neurons."""
 
-    mean: np.ndarray                      # (n_stimuli, n_bins, n_neurons)
-    windows_ms: np.ndarray                # (n_bins_per_alignment, 2)
+    mean: np.ndarray  # (n_stimuli, n_bins, n_neurons)
+    windows_ms: np.ndarray  # (n_bins_per_alignment, 2)
     units: str
     align: str = "stimulus"
     frame_average: bool = False
-    trials: np.ndarray | None = None      # (n_stimuli, n_repeats, n_bins, n_neurons)
+    trials: np.ndarray | None = None  # (n_stimuli, n_repeats, n_bins, n_neurons)
     description: str = ""
 
 
@@ -79,11 +80,11 @@ class RecordingData:
     neuron_ids: list[str]
     neuron_areas: list[str]
     stimulus_ids: list[str]
-    pixels: np.ndarray | None = None      # uint8 (n_stimuli, n_frames, H, W, C)
+    pixels: np.ndarray | None = None  # uint8 (n_stimuli, n_frames, H, W, C)
     stimulus_groups: list[str] | None = None
-    group_universe: list[str] | None = None   # every group of the source, for identical quotas per session
-    families: list[str] | None = None     # near-duplicate family per stimulus, joined over the source's sessions
-    frame_keys: tuple | None = None       # (phash, thumbs) of neardup.frame_keys(pixels), when already computed
+    group_universe: list[str] | None = None  # every group of the source, for identical quotas per session
+    families: list[str] | None = None  # near-duplicate family per stimulus, joined over the source's sessions
+    frame_keys: tuple | None = None  # (phash, thumbs) of neardup.frame_keys(pixels), when already computed
     responses: dict[str, ResponseSet] = field(default_factory=dict)
     default_response: str | None = None
     reference_rdms: dict[str, tuple[np.ndarray, dict]] = field(default_factory=dict)
@@ -93,9 +94,9 @@ class RecordingData:
     provenance: list[tuple[str, str, str]] = field(default_factory=list)  # (name, url, sha256)
     importer_options: dict = field(default_factory=dict)
     unregistered: list[str] = field(default_factory=list)
-    importer: str = ""                    # module that made it; default snnvis.recordings.importers.<source>
-    protocol: _protocol.Protocol | None = None   # None: static images, assumed independent flashes
-    ground_truth: dict[str, np.ndarray] = field(default_factory=dict)   # simulations only
+    importer: str = ""  # module that made it; default snnvis.recordings.importers.<source>
+    protocol: _protocol.Protocol | None = None  # None: static images, assumed independent flashes
+    ground_truth: dict[str, np.ndarray] = field(default_factory=dict)  # simulations only
 
     @property
     def n_stimuli(self) -> int:
@@ -105,6 +106,7 @@ class RecordingData:
 # ---------------------------------------------------------------------------------------
 # Splits keyed by content
 # ---------------------------------------------------------------------------------------
+
 
 def _unit_interval(key: str, seed: int) -> float:
     """Map a string key to [0, 1) deterministically (sha1 of seed and key)."""
@@ -143,10 +145,14 @@ def quota_splits(groups, seed: int = SPLIT_SEED, fractions: dict | None = None) 
     return out
 
 
-def assign_splits(frame_hashes: np.ndarray, groups: list[str] | None = None,
-                  seed: int = SPLIT_SEED, fractions: dict | None = None,
-                  group_universe: list[str] | None = None,
-                  families: list[str] | None = None) -> dict[str, np.ndarray]:
+def assign_splits(
+    frame_hashes: np.ndarray,
+    groups: list[str] | None = None,
+    seed: int = SPLIT_SEED,
+    fractions: dict | None = None,
+    group_universe: list[str] | None = None,
+    families: list[str] | None = None,
+) -> dict[str, np.ndarray]:
     """Assign every stimulus to train/validation/test without leakage.
 
     Stimuli are joined into components when they share a frame (by content) or an
@@ -198,6 +204,7 @@ def assign_splits(frame_hashes: np.ndarray, groups: list[str] | None = None,
 # Writing
 # ---------------------------------------------------------------------------------------
 
+
 def _check(cond: bool, what: str, why: str, file=None) -> None:
     if not cond:
         raise UserError(what, why, file)
@@ -207,37 +214,66 @@ def check_recording_data(data: RecordingData, file=None) -> None:
     """Validate an importer's output before anything is written."""
     n, where = data.n_stimuli, data.recording_id
     _check(n > 0, f"recording {where}", "no stimuli", file)
-    _check(len(data.neuron_ids) == len(data.neuron_areas), f"recording {where}",
-           "neuron ids and areas differ in length", file)
-    _check(len(data.neuron_ids) > 0 or not data.responses, f"recording {where}", "no neurons (0 response columns)",
-           file)
-    _check(data.families is None or len(data.families) == n, f"recording {where}",
-           "one near-duplicate family per stimulus is required", file)
+    _check(
+        len(data.neuron_ids) == len(data.neuron_areas),
+        f"recording {where}",
+        "neuron ids and areas differ in length",
+        file,
+    )
+    _check(
+        len(data.neuron_ids) > 0 or not data.responses, f"recording {where}", "no neurons (0 response columns)", file
+    )
+    _check(
+        data.families is None or len(data.families) == n,
+        f"recording {where}",
+        "one near-duplicate family per stimulus is required",
+        file,
+    )
     if data.pixels is not None:
         p = data.pixels
-        _check(p.dtype == np.uint8 and p.ndim == 5, f"recording {where}",
-               f"pixels must be uint8 (n_stimuli, n_frames, H, W, C), got {p.dtype} {p.shape}", file)
+        _check(
+            p.dtype == np.uint8 and p.ndim == 5,
+            f"recording {where}",
+            f"pixels must be uint8 (n_stimuli, n_frames, H, W, C), got {p.dtype} {p.shape}",
+            file,
+        )
         _check(p.shape[0] == n, f"recording {where}", f"{p.shape[0]} stimuli in pixels but {n} ids", file)
     for name, rs in data.responses.items():
         what = f"response set {name!r} of {where}"
         _check(rs.align in ALIGNS, what, f"align must be one of {ALIGNS}", file)
-        _check(rs.mean.ndim == 3 and rs.mean.shape[0] == n and rs.mean.shape[2] == len(data.neuron_ids),
-               what, f"mean has shape {rs.mean.shape}, expected ({n}, n_bins, {len(data.neuron_ids)})", file)
+        _check(
+            rs.mean.ndim == 3 and rs.mean.shape[0] == n and rs.mean.shape[2] == len(data.neuron_ids),
+            what,
+            f"mean has shape {rs.mean.shape}, expected ({n}, n_bins, {len(data.neuron_ids)})",
+            file,
+        )
         _check(np.isfinite(rs.mean).all(), what, "NaN or infinite values in trial-averaged responses", file)
         _check(rs.trials is None or not np.isinf(rs.trials).any(), what, "infinite values in trials", file)
         w = np.asarray(rs.windows_ms)
-        _check(w.ndim == 2 and w.shape[1] == 2 and np.all(w[:, 1] > w[:, 0]), what,
-               "windows_ms must be (n_bins, 2) with end > start", file)
+        _check(
+            w.ndim == 2 and w.shape[1] == 2 and np.all(w[:, 1] > w[:, 0]),
+            what,
+            "windows_ms must be (n_bins, 2) with end > start",
+            file,
+        )
         if rs.trials is not None:
-            _check(rs.trials.ndim == 4 and rs.trials.shape[:1] + rs.trials.shape[2:] == rs.mean.shape, what,
-                   f"trials {rs.trials.shape} do not match mean {rs.mean.shape}", file)
+            _check(
+                rs.trials.ndim == 4 and rs.trials.shape[:1] + rs.trials.shape[2:] == rs.mean.shape,
+                what,
+                f"trials {rs.trials.shape} do not match mean {rs.mean.shape}",
+                file,
+            )
     for name, (m, _) in data.reference_rdms.items():
         _check(m.shape == (n, n), f"reference RDM {name!r} of {where}", f"shape {m.shape}, expected ({n}, {n})", file)
     n_frames = data.pixels.shape[1] if data.pixels is not None else 1
     (data.protocol or _protocol.default_for(n_frames, data.frame_duration_ms)).check(n, n_frames, file)
     if data.default_response is not None:
-        _check(data.default_response in data.responses, f"recording {where}",
-               f"default response {data.default_response!r} is not a response set", file)
+        _check(
+            data.default_response in data.responses,
+            f"recording {where}",
+            f"default response {data.default_response!r} is not a response set",
+            file,
+        )
 
 
 def frame_hashes_of(data: RecordingData) -> np.ndarray:
@@ -257,8 +293,9 @@ def check_target(path: str | Path) -> None:
             break
 
 
-def write_recording(path: str | Path, data: RecordingData, split_seed: int = SPLIT_SEED,
-                    fractions: dict | None = None) -> Path:
+def write_recording(
+    path: str | Path, data: RecordingData, split_seed: int = SPLIT_SEED, fractions: dict | None = None
+) -> Path:
     """Validate ``data``, assign splits and write it atomically to ``path``."""
     path = Path(path)
     check_target(path)
@@ -270,18 +307,28 @@ def write_recording(path: str | Path, data: RecordingData, split_seed: int = SPL
     fams = data.families or neardup.stimulus_families(frame_hash, neardup.families([(frame_hash, phash, thumbs)]))
     splits = assign_splits(frame_hash, data.stimulus_groups, split_seed, fractions, data.group_universe, fams)
     areas = sorted(set(data.neuron_areas)) or sorted(
-        {a.get("area", "") for _, a in data.reference_rdms.values()} - {""})
+        {a.get("area", "") for _, a in data.reference_rdms.values()} - {""}
+    )
     with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
-        f.attrs.update({
-            "format_version": FORMAT_VERSION, "recording_id": data.recording_id, "source": data.source,
-            "species": data.species, "areas": json.dumps(areas), "citation": data.citation,
-            "license": data.license, "default_response": data.default_response or "",
-            "created": time.strftime("%Y-%m-%dT%H:%M:%S"), "snnvis_version": __version__,
-        })
+        f.attrs.update(
+            {
+                "format_version": FORMAT_VERSION,
+                "recording_id": data.recording_id,
+                "source": data.source,
+                "species": data.species,
+                "areas": json.dumps(areas),
+                "citation": data.citation,
+                "license": data.license,
+                "default_response": data.default_response or "",
+                "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
+                "snnvis_version": __version__,
+            }
+        )
         st = f.create_group("stimuli")
         if data.pixels is not None:
-            st.create_dataset("pixels", data=data.pixels, chunks=(1, *data.pixels.shape[1:]),
-                              compression="gzip", compression_opts=4)
+            st.create_dataset(
+                "pixels", data=data.pixels, chunks=(1, *data.pixels.shape[1:]), compression="gzip", compression_opts=4
+            )
         st.create_dataset("ids", data=np.array(data.stimulus_ids, dtype=object), dtype=_str)
         st.create_dataset("content_hash", data=np.array(stim_hash, dtype=object), dtype=_str)
         st.create_dataset("frame_hash", data=frame_hash, dtype=_str)
@@ -302,8 +349,14 @@ def write_recording(path: str | Path, data: RecordingData, split_seed: int = SPL
             g.create_dataset("windows_ms", data=np.asarray(rs.windows_ms, dtype=np.float64))
             if rs.trials is not None:
                 g.create_dataset("trials", data=rs.trials.astype(np.float32), compression="gzip")
-            g.attrs.update({"units": rs.units, "align": rs.align, "frame_average": bool(rs.frame_average),
-                            "description": rs.description})
+            g.attrs.update(
+                {
+                    "units": rs.units,
+                    "align": rs.align,
+                    "frame_average": bool(rs.frame_average),
+                    "description": rs.description,
+                }
+            )
         rd = f.create_group("reference_rdms")
         for name, (m, attrs) in data.reference_rdms.items():
             d = rd.create_dataset(name, data=np.asarray(m, dtype=np.float64))
@@ -311,9 +364,14 @@ def write_recording(path: str | Path, data: RecordingData, split_seed: int = SPL
         sp = f.create_group("splits")
         for name in SPLITS:
             sp.create_dataset(name, data=splits[name])
-        sp.attrs.update({"seed": split_seed, "fractions": json.dumps(fractions),
-                         "rule": "components of shared frames, near-duplicate families and groups; "
-                                 "smallest frame hash, or group quotas"})
+        sp.attrs.update(
+            {
+                "seed": split_seed,
+                "fractions": json.dumps(fractions),
+                "rule": "components of shared frames, near-duplicate families and groups; "
+                "smallest frame hash, or group quotas",
+            }
+        )
         n_frames = data.pixels.shape[1] if data.pixels is not None else 1
         _protocol.write(f, data.protocol or _protocol.default_for(n_frames, data.frame_duration_ms))
         if data.ground_truth:
@@ -323,7 +381,11 @@ def write_recording(path: str | Path, data: RecordingData, split_seed: int = SPL
         pv = f.create_group("provenance")
         files = np.array([list(t) for t in data.provenance], dtype=object).reshape(-1, 3)
         pv.create_dataset("files", data=files, dtype=_str)
-        pv.attrs.update({"importer": data.importer or f"snnvis.recordings.importers.{data.source}",
-                         "options": json.dumps(data.importer_options, default=str),
-                         "unregistered": json.dumps(data.unregistered)})
+        pv.attrs.update(
+            {
+                "importer": data.importer or f"snnvis.recordings.importers.{data.source}",
+                "options": json.dumps(data.importer_options, default=str),
+                "unregistered": json.dumps(data.unregistered),
+            }
+        )
     return path

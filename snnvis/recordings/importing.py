@@ -7,6 +7,7 @@ that is available: the sessions being imported, the other sessions the store off
 files already in ``<out>/<source>/``. A file whose families no longer match the pool is
 rewritten even when its source files are unchanged.
 """
+
 from __future__ import annotations
 
 import json
@@ -39,8 +40,10 @@ def _keys_of(data: RecordingData, cache: dict) -> tuple:
             frames = np.stack([data.pixels[i, k] for i, k in todo.values()])[:, None]
             ph, th = neardup.frame_keys(frames)
             cache.update({h: (ph[j, 0], th[j, 0]) for j, h in enumerate(todo)})
-        data.frame_keys = (np.array([[cache[h][0] for h in row] for row in fh], dtype=object),
-                           np.array([[cache[h][1] for h in row] for row in fh], dtype=np.uint8))
+        data.frame_keys = (
+            np.array([[cache[h][0] for h in row] for row in fh], dtype=object),
+            np.array([[cache[h][1] for h in row] for row in fh], dtype=np.uint8),
+        )
     return (fh, *data.frame_keys)
 
 
@@ -59,16 +62,19 @@ def _existing(out_dir: Path, skip: set[str], store: FileStore) -> tuple[dict[str
                 for h in row:
                     anchors[h] = min(anchors.get(h, fam), fam)
             files = rec.provenance()["files"]
-            if files and all(store.exists(f["name"]) and store.path(f["name"])
-                             and store.digests[f["name"]] == f["sha256"] for f in files):
+            if files and all(
+                store.exists(f["name"]) and store.path(f["name"]) and store.digests[f["name"]] == f["sha256"]
+                for f in files
+            ):
                 current.add(rec.id)
         except UserError as err:
             log.info("not joining %s for near-duplicate splits: %s", path, err.why)
     return keys, current, anchors
 
 
-def pool_families(module, mirror, out_dir: Path, found: dict, loaded: dict[str, RecordingData],
-                  wanted=(), cache: dict | None = None) -> dict[str, str]:
+def pool_families(
+    module, mirror, out_dir: Path, found: dict, loaded: dict[str, RecordingData], wanted=(), cache: dict | None = None
+) -> dict[str, str]:
     """Family key of every frame of every session available to join splits with (see module doc).
 
     A session already imported from unchanged files contributes the keys stored in its file;
@@ -77,7 +83,7 @@ def pool_families(module, mirror, out_dir: Path, found: dict, loaded: dict[str, 
     cache = {} if cache is None else cache
     keys = {sid: _keys_of(d, cache) for sid, d in loaded.items()}
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")               # unregistered files warn when they are imported
+        warnings.simplefilter("ignore")  # unregistered files warn when they are imported
         existing, current, anchors = _existing(out_dir, set(keys), FileStore(module.SOURCE, mirror))
     lister = getattr(module, "stimulus_pixels", None)
     for sid, reason in found.items():
@@ -87,20 +93,31 @@ def pool_families(module, mirror, out_dir: Path, found: dict, loaded: dict[str, 
             pixels = lister(FileStore(module.SOURCE, mirror), sid)
         except (UserError, *_DECODE_ERRORS) as err:
             why = err.why if isinstance(err, UserError) else f"{type(err).__name__}: {err}"
-            warnings.warn(f"{module.SOURCE.name}: session {sid} is left out of the near-duplicate join: {why}",
-                          stacklevel=2)
+            warnings.warn(
+                f"{module.SOURCE.name}: session {sid} is left out of the near-duplicate join: {why}", stacklevel=2
+            )
             continue
         fh = np.array([[content_hash(fr) for fr in stim] for stim in pixels], dtype=object)
         keys[sid] = (fh, *neardup.frame_keys(pixels))
     keys.update({sid: k for sid, k in existing.items() if sid not in keys})
     family_of = neardup.families(list(keys.values()), anchors)
-    cache.update({h: (ph[i, k], th[i, k]) for fh, ph, th in keys.values() if ph is not None
-                  for i in range(fh.shape[0]) for k, h in enumerate(fh[i])})
+    cache.update(
+        {
+            h: (ph[i, k], th[i, k])
+            for fh, ph, th in keys.values()
+            if ph is not None
+            for i in range(fh.shape[0])
+            for k, h in enumerate(fh[i])
+        }
+    )
     for sid, (fh, _, _) in existing.items():
         stored = Recording(out_dir / f"{sid}.h5").family if (out_dir / f"{sid}.h5").is_file() else None
         if stored is not None and list(stored) != neardup.stimulus_families(fh, family_of) and sid not in wanted:
-            warnings.warn(f"{module.SOURCE.name}: session {sid} now shares near-duplicates with stimuli it was "
-                          f"not joined with; re-import it (--only {sid}) to update its splits", stacklevel=2)
+            warnings.warn(
+                f"{module.SOURCE.name}: session {sid} now shares near-duplicates with stimuli it was "
+                f"not joined with; re-import it (--only {sid}) to update its splits",
+                stacklevel=2,
+            )
     return family_of
 
 
@@ -110,7 +127,8 @@ def _up_to_date(path: Path, store: FileStore, options: dict, family_of: dict | N
         rec = Recording(path)
         prov = rec.provenance()
         if family_of is not None and list(rec.family) != [
-                min(family_of.get(h, h) for h in row) for row in rec.frame_hash]:
+            min(family_of.get(h, h) for h in row) for row in rec.frame_hash
+        ]:
             return False
     except UserError:
         return False
@@ -122,9 +140,15 @@ def _up_to_date(path: Path, store: FileStore, options: dict, family_of: dict | N
         return False
 
 
-def import_source(name: str, mirror: str | Path | None = None, out: str | Path = "recordings",
-                  only: list[str] | None = None, force: bool = False, progress=None,
-                  **options) -> list[Path]:
+def import_source(
+    name: str,
+    mirror: str | Path | None = None,
+    out: str | Path = "recordings",
+    only: list[str] | None = None,
+    force: bool = False,
+    progress=None,
+    **options,
+) -> list[Path]:
     """Import ``name`` (all importable sessions, or ``only`` these) and return the files written.
 
     Sessions that cannot be imported are skipped with a warning when importing the whole
@@ -152,26 +176,32 @@ def import_source(name: str, mirror: str | Path | None = None, out: str | Path =
         raise UserError(f"source {name}", "no importable sessions found")
     out_dir = Path(out) / name
     loaded: dict[str, RecordingData] = {}
-    if getattr(module, "stimulus_pixels", None) is None:   # the pool needs the wanted sessions' pixels
+    if getattr(module, "stimulus_pixels", None) is None:  # the pool needs the wanted sessions' pixels
         for sid in wanted:
             target = out_dir / f"{sid}.h5"
             if force or not (target.is_file() and _up_to_date(target, FileStore(module.SOURCE, mirror), options)):
                 loaded[sid] = _load(module, mirror, sid, options)
     cache: dict = {}
-    own_families = getattr(module, "FAMILIES_FROM_IMPORTER", False)   # e.g. blocks of one continuous movie
+    own_families = getattr(module, "FAMILIES_FROM_IMPORTER", False)  # e.g. blocks of one continuous movie
     family_of = {} if own_families else pool_families(module, mirror, out_dir, found, loaded, wanted, cache)
     todo: dict[str, RecordingData] = {}
-    for sid in (progress(wanted) if progress else wanted):     # read and check everything before writing
+    for sid in progress(wanted) if progress else wanted:  # read and check everything before writing
         target = out_dir / f"{sid}.h5"
         check_target(target)
-        if sid not in loaded and not force and target.is_file() and _up_to_date(
-                target, FileStore(module.SOURCE, mirror), options, None if own_families else family_of):
+        if (
+            sid not in loaded
+            and not force
+            and target.is_file()
+            and _up_to_date(target, FileStore(module.SOURCE, mirror), options, None if own_families else family_of)
+        ):
             continue
         data = loaded.pop(sid, None) or _load(module, mirror, sid, options)
         fh = frame_hashes_of(data)
         if data.pixels is not None and data.frame_keys is None and all(h in cache for h in fh.ravel()):
-            data.frame_keys = (np.array([[cache[h][0] for h in row] for row in fh], dtype=object),
-                               np.array([[cache[h][1] for h in row] for row in fh], dtype=np.uint8))
+            data.frame_keys = (
+                np.array([[cache[h][0] for h in row] for row in fh], dtype=object),
+                np.array([[cache[h][1] for h in row] for row in fh], dtype=np.uint8),
+            )
         if not (own_families and data.families is not None):
             data.families = neardup.stimulus_families(fh, family_of)
         check_recording_data(data, target)
@@ -181,8 +211,18 @@ def import_source(name: str, mirror: str | Path | None = None, out: str | Path =
     return [out_dir / f"{sid}.h5" for sid in wanted]
 
 
-_DECODE_ERRORS = (OSError, EOFError, ValueError, KeyError, IndexError, TypeError, AttributeError,
-                  NotImplementedError, zipfile.BadZipFile, struct.error)
+_DECODE_ERRORS = (
+    OSError,
+    EOFError,
+    ValueError,
+    KeyError,
+    IndexError,
+    TypeError,
+    AttributeError,
+    NotImplementedError,
+    zipfile.BadZipFile,
+    struct.error,
+)
 
 
 def _load(module, mirror, sid: str, options: dict) -> RecordingData:
@@ -195,9 +235,11 @@ def _load(module, mirror, sid: str, options: dict) -> RecordingData:
     except _DECODE_ERRORS as err:
         last = store.provenance[-1][0] if store.provenance else module.SOURCE.name
         where = store.root / last if store.root is not None and store.provenance else None
-        raise UserError(f"session {sid!r} of source {module.SOURCE.name}",
-                        f"cannot read {last} ({type(err).__name__}: {' '.join(str(err).split())[:200]})",
-                        where) from None
+        raise UserError(
+            f"session {sid!r} of source {module.SOURCE.name}",
+            f"cannot read {last} ({type(err).__name__}: {' '.join(str(err).split())[:200]})",
+            where,
+        ) from None
     data.provenance = list(store.provenance)
     data.unregistered = list(store.unregistered)
     data.importer_options = options

@@ -6,13 +6,14 @@ scores it per neuron with Pearson r over test stimuli (and bins). It learns noth
 so a high median r means the test split holds near-copies of training stimuli: leakage,
 not a good model. ``snnvis-data info --json`` reports it as ``lookup_r_median``.
 """
+
 from __future__ import annotations
 
 import numpy as np
 
 from snnvis.recordings import neardup
 
-MAX_DIMS = 65536        # longer pixel vectors are subsampled with a uniform stride
+MAX_DIMS = 65536  # longer pixel vectors are subsampled with a uniform stride
 _BLOCK = 512
 
 
@@ -30,9 +31,9 @@ def nearest(train_pixels, test_pixels) -> tuple[np.ndarray, np.ndarray]:
     a, b = _vectors(train_pixels), _vectors(test_pixels)
     idx, sim = np.empty(len(b), np.int64), np.empty(len(b))
     for s in range(0, len(b), _BLOCK):
-        c = b[s:s + _BLOCK] @ a.T
-        idx[s:s + _BLOCK] = c.argmax(axis=1)
-        sim[s:s + _BLOCK] = c.max(axis=1)
+        c = b[s : s + _BLOCK] @ a.T
+        idx[s : s + _BLOCK] = c.argmax(axis=1)
+        sim[s : s + _BLOCK] = c.max(axis=1)
     return idx, sim
 
 
@@ -47,7 +48,7 @@ def pearson_per_neuron(pred, target) -> np.ndarray:
     p = np.asarray(pred, np.float64).reshape(-1, np.shape(pred)[-1])
     t = np.asarray(target, np.float64).reshape(-1, np.shape(target)[-1])
     p, t = p - p.mean(0), t - t.mean(0)
-    den = np.sqrt((p ** 2).sum(0) * (t ** 2).sum(0))
+    den = np.sqrt((p**2).sum(0) * (t**2).sum(0))
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(den > 0, (p * t).sum(0) / np.where(den > 0, den, 1), np.nan)
 
@@ -59,8 +60,12 @@ def lookup_baseline(rec, response: str | None = None, test: str = "test", train:
         return None
     pred = lookup_predict(rec.stimuli(tr), rec.mean(response, tr), rec.stimuli(te))
     r = pearson_per_neuron(pred, rec.mean(response, te))
-    return {"r": r, "r_median": float(np.nanmedian(r)) if np.isfinite(r).any() else float("nan"),
-            "n_test": int(len(te)), "n_train": int(len(tr))}
+    return {
+        "r": r,
+        "r_median": float(np.nanmedian(r)) if np.isfinite(r).any() else float("nan"),
+        "n_test": int(len(te)),
+        "n_train": int(len(tr)),
+    }
 
 
 def cross_split_near_duplicates(recordings, held_out: str = "test", seen=("train", "validation")) -> list[tuple]:
@@ -69,6 +74,7 @@ def cross_split_near_duplicates(recordings, held_out: str = "test", seen=("train
     Returns (held-out recording id, stimulus id, seen recording id, stimulus id, split) for
     every pair, within one recording and across recordings.
     """
+
     def frames(rec, names):
         idx = np.concatenate([rec.split(k) for k in names])
         fh, ph, th = rec.near_dup_keys()

@@ -16,6 +16,7 @@ smallest exact frame hash it holds, so it does not depend on the order of sessio
 The thresholds were chosen from the nearest-neighbour similarities of the Cowley sessions
 (``recordings/README.md``, "Near-duplicates").
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -89,8 +90,9 @@ def thumb_similarity(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return _unit(a) @ _unit(b).T
 
 
-def families(sessions: list[tuple[np.ndarray, np.ndarray, np.ndarray]],
-             anchors: dict[str, str] | None = None) -> dict[str, str]:
+def families(
+    sessions: list[tuple[np.ndarray, np.ndarray, np.ndarray]], anchors: dict[str, str] | None = None
+) -> dict[str, str]:
     """Map every frame hash of a pool of sessions to its family key.
 
     ``sessions`` holds one (frame_hash (n, T), phash (n, T), thumbs (n, T, 16, 16)) per

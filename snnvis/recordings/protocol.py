@@ -25,6 +25,7 @@ Modes:
 sources that do not record their order get ``independent`` by default (:func:`default_for`),
 and the description says it is assumed.
 """
+
 from __future__ import annotations
 
 import math
@@ -46,8 +47,8 @@ class Protocol:
     mode: str
     on_ms: float
     off_ms: float
-    order: np.ndarray | None = None       # int64 (n_presentations, 2): (stimulus, frame), -1 = not a stimulus
-    order_ids: np.ndarray | None = None   # str (n_presentations,): the source's id of each presentation
+    order: np.ndarray | None = None  # int64 (n_presentations, 2): (stimulus, frame), -1 = not a stimulus
+    order_ids: np.ndarray | None = None  # str (n_presentations,): the source's id of each presentation
     description: str = ""
 
     @property
@@ -80,6 +81,7 @@ class Protocol:
 
     def check(self, n_stimuli: int, n_frames: int, file=None) -> None:
         """Raise :class:`UserError` unless the protocol is consistent with ``n_stimuli`` x ``n_frames``."""
+
         def fail(why: str):
             raise UserError("protocol", why, file)
 
@@ -87,8 +89,9 @@ class Protocol:
             fail(f"mode {self.mode!r} is not one of {', '.join(MODES)}")
         for name in ("on_ms", "off_ms"):
             v = getattr(self, name)
-            if not isinstance(v, (int, float, np.floating, np.integer)) or (not math.isnan(v) and
-                                                                           (math.isinf(v) or v < 0)):
+            if not isinstance(v, (int, float, np.floating, np.integer)) or (
+                not math.isnan(v) and (math.isinf(v) or v < 0)
+            ):
                 fail(f"{name} must be a finite number >= 0 or NaN (unknown), got {v!r}")
         if not math.isnan(self.on_ms) and self.on_ms == 0:
             fail("on_ms must be > 0")
@@ -124,11 +127,17 @@ class Protocol:
 def default_for(n_frames: int, on_ms: float = float("nan")) -> Protocol:
     """The protocol assumed for single-frame (static) stimuli whose source records no order."""
     if n_frames != 1:
-        raise UserError("protocol", f"stimuli with {n_frames} frames need an explicit protocol "
-                                    "(independent, stream or movie); the importer must state how they were shown")
-    return Protocol("independent", float(on_ms), float("nan"),
-                    description="not recorded by the source: static images assumed flashed independently "
-                                "(order and blank unknown)")
+        raise UserError(
+            "protocol",
+            f"stimuli with {n_frames} frames need an explicit protocol "
+            "(independent, stream or movie); the importer must state how they were shown",
+        )
+    return Protocol(
+        "independent",
+        float(on_ms),
+        float("nan"),
+        description="not recorded by the source: static images assumed flashed independently (order and blank unknown)",
+    )
 
 
 def order_from_ids(presented_ids, slot_ids) -> np.ndarray:
@@ -147,13 +156,18 @@ def order_from_ids(presented_ids, slot_ids) -> np.ndarray:
 
 def write(f: h5py.File, protocol: Protocol) -> None:
     g = f.create_group("protocol")
-    g.attrs.update({"mode": protocol.mode, "on_ms": float(protocol.on_ms), "off_ms": float(protocol.off_ms),
-                    "description": protocol.description})
+    g.attrs.update(
+        {
+            "mode": protocol.mode,
+            "on_ms": float(protocol.on_ms),
+            "off_ms": float(protocol.off_ms),
+            "description": protocol.description,
+        }
+    )
     if protocol.order is not None:
         g.create_dataset("order", data=np.asarray(protocol.order, dtype=np.int64), compression="gzip")
         ids = protocol.order_ids if protocol.order_ids is not None else np.full(len(protocol.order), "")
-        g.create_dataset("order_ids", data=np.asarray(ids).astype(str).astype(object), dtype=_str,
-                         compression="gzip")
+        g.create_dataset("order_ids", data=np.asarray(ids).astype(str).astype(object), dtype=_str, compression="gzip")
 
 
 def read(f: h5py.File) -> Protocol:
@@ -170,5 +184,11 @@ def read(f: h5py.File) -> Protocol:
         raise UserError("protocol", "on_ms and off_ms must be numbers", f.filename) from None
     order = g["order"][()] if "order" in g else None
     ids = g["order_ids"][()].astype(str) if "order_ids" in g else None
-    return Protocol(mode=str(g.attrs["mode"]), on_ms=on, off_ms=off, order=order, order_ids=ids,
-                    description=str(g.attrs.get("description", "")))
+    return Protocol(
+        mode=str(g.attrs["mode"]),
+        on_ms=on,
+        off_ms=off,
+        order=order,
+        order_ids=ids,
+        description=str(g.attrs.get("description", "")),
+    )

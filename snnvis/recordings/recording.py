@@ -1,4 +1,5 @@
 """Lazy, validated access to one recording file (see :mod:`snnvis.recordings.format`)."""
+
 from __future__ import annotations
 
 import json
@@ -14,8 +15,18 @@ from snnvis.recordings import protocol as _protocol
 from snnvis.recordings.format import ALIGNS, FORMAT_VERSION, SPLITS
 
 _WHOLE_READ_BYTES = 256 << 20
-_REQUIRED = ("stimuli/ids", "stimuli/frame_hash", "stimuli/family", "neurons/ids", "neurons/area", "responses",
-             "splits/train", "splits/validation", "splits/test", "provenance/files")
+_REQUIRED = (
+    "stimuli/ids",
+    "stimuli/frame_hash",
+    "stimuli/family",
+    "neurons/ids",
+    "neurons/area",
+    "responses",
+    "splits/train",
+    "splits/validation",
+    "splits/test",
+    "provenance/files",
+)
 
 
 def _one_line(err: Exception) -> str:
@@ -79,15 +90,20 @@ class Recording:
         except (TypeError, ValueError):
             raise UserError("recording", f"format_version {version!r} is not a number", self.path) from None
         if number != FORMAT_VERSION:
-            raise UserError("recording", f"format version {number} is not the current {FORMAT_VERSION}; re-import it "
-                            "(snnvis-data import <source> --force, or snnvis-data synth)", self.path)
+            raise UserError(
+                "recording",
+                f"format version {number} is not the current {FORMAT_VERSION}; re-import it "
+                "(snnvis-data import <source> --force, or snnvis-data synth)",
+                self.path,
+            )
 
     @staticmethod
     def _read_shapes(f: h5py.File) -> dict:
         for key in ("stimuli/ids", "stimuli/frame_hash", "neurons/ids", "neurons/area"):
             if f[key].ndim < 1:
-                raise UserError("recording", f"{key} must be an array with one entry per item, not a scalar",
-                                f.filename)
+                raise UserError(
+                    "recording", f"{key} must be an array with one entry per item, not a scalar", f.filename
+                )
         return {
             "n_stimuli": f["stimuli/ids"].shape[0],
             "frame_hash": f["stimuli/frame_hash"].shape,
@@ -109,12 +125,18 @@ class Recording:
             if key not in g:
                 raise KeyError(f"responses/{name}/{key}")
         mean, trials = g["mean"], g.get("trials")
-        info = ResponseInfo(name=name, n_bins=mean.shape[1] if mean.ndim == 3 else -1,
-                            n_repeats=trials.shape[1] if trials is not None else 0,
-                            units=str(g.attrs.get("units", "")), align=str(g.attrs.get("align", "")),
-                            frame_average=bool(g.attrs.get("frame_average", False)),
-                            windows_ms=g["windows_ms"][()], description=str(g.attrs.get("description", "")),
-                            mean_shape=mean.shape, trials_shape=None if trials is None else trials.shape)
+        info = ResponseInfo(
+            name=name,
+            n_bins=mean.shape[1] if mean.ndim == 3 else -1,
+            n_repeats=trials.shape[1] if trials is not None else 0,
+            units=str(g.attrs.get("units", "")),
+            align=str(g.attrs.get("align", "")),
+            frame_average=bool(g.attrs.get("frame_average", False)),
+            windows_ms=g["windows_ms"][()],
+            description=str(g.attrs.get("description", "")),
+            mean_shape=mean.shape,
+            trials_shape=None if trials is None else trials.shape,
+        )
         for key, d in (("mean", mean), ("trials", trials)):
             if d is not None and d.dtype.kind not in "fiu":
                 raise UserError("recording", f"responses/{name}/{key} must be numeric, not {d.dtype}", f.filename)
@@ -228,8 +250,9 @@ class Recording:
     def response_info(self, name: str | None = None) -> ResponseInfo:
         name = name or self.default_response
         if name not in self._response_info:
-            raise UserError(f"response set {name!r}", f"not in this recording (has {sorted(self._response_info)})",
-                            self.path)
+            raise UserError(
+                f"response set {name!r}", f"not in this recording (has {sorted(self._response_info)})", self.path
+            )
         return self._response_info[name]
 
     @property
@@ -319,8 +342,9 @@ class Recording:
 
     def reference_rdm(self, name: str) -> tuple[np.ndarray, dict]:
         if name not in self._shapes["rdms"]:
-            raise UserError(f"reference RDM {name!r}", f"not in this recording (has {self.reference_rdm_names})",
-                            self.path)
+            raise UserError(
+                f"reference RDM {name!r}", f"not in this recording (has {self.reference_rdm_names})", self.path
+            )
         with h5py.File(self.path, "r") as f:
             d = f[f"reference_rdms/{name}"]
             return d[()], dict(d.attrs)
@@ -334,10 +358,12 @@ class Recording:
         with h5py.File(self.path, "r") as f:
             files = f["provenance/files"][()].astype(str).reshape(-1, 3)
             attrs = dict(f["provenance"].attrs)
-        return {"files": [dict(zip(("name", "url", "sha256"), row, strict=True)) for row in files.tolist()],
-                "importer": str(attrs.get("importer", "")),
-                "options": json.loads(attrs.get("options", "{}")),
-                "unregistered": json.loads(attrs.get("unregistered", "[]"))}
+        return {
+            "files": [dict(zip(("name", "url", "sha256"), row, strict=True)) for row in files.tolist()],
+            "importer": str(attrs.get("importer", "")),
+            "options": json.loads(attrs.get("options", "{}")),
+            "unregistered": json.loads(attrs.get("unregistered", "[]")),
+        }
 
     def frame_timing(self) -> tuple[float, float]:
         """(frame_duration_ms, frame_interval_ms); NaN when not applicable."""
@@ -349,24 +375,38 @@ class Recording:
     def summary(self) -> dict:
         """The fields printed by ``snnvis-data info`` (``--json`` keys are a public interface)."""
         return {
-            "id": self.id, "source": self.source, "path": str(self.path),
+            "id": self.id,
+            "source": self.source,
+            "path": str(self.path),
             "n_stimuli": self.n_stimuli,
             "n_frames": self.n_frames if self.has_pixels else 0,
             "image_shape": list(self.image_shape) if self.has_pixels else None,
             "n_neurons": self.n_neurons,
             "n_repeats": max([r.n_repeats for r in self._response_info.values()], default=0),
             "n_bins": self.response_info().n_bins if self._response_info else 0,
-            "areas": self.areas, "species": self.species,
+            "areas": self.areas,
+            "species": self.species,
             "splits": {k: int(len(v)) for k, v in self._shapes["splits"].items()},
-            "responses": {r.name: {"n_bins": r.n_bins, "n_repeats": r.n_repeats, "units": r.units,
-                                   "align": r.align, "frame_average": r.frame_average}
-                          for r in self._response_info.values()},
+            "responses": {
+                r.name: {
+                    "n_bins": r.n_bins,
+                    "n_repeats": r.n_repeats,
+                    "units": r.units,
+                    "align": r.align,
+                    "frame_average": r.frame_average,
+                }
+                for r in self._response_info.values()
+            },
             "default_response": self.default_response,
             "reference_rdms": self.reference_rdm_names,
-            "protocol": {"mode": self._protocol.mode,
-                         **{k: None if np.isnan(v) else v for k, v in (("on_ms", self._protocol.on_ms),
-                                                                       ("off_ms", self._protocol.off_ms))},
-                         "n_presentations": 0 if self._protocol.order is None else len(self._protocol.order)},
+            "protocol": {
+                "mode": self._protocol.mode,
+                **{
+                    k: None if np.isnan(v) else v
+                    for k, v in (("on_ms", self._protocol.on_ms), ("off_ms", self._protocol.off_ms))
+                },
+                "n_presentations": 0 if self._protocol.order is None else len(self._protocol.order),
+            },
             "citation": self.citation,
         }
 

@@ -7,6 +7,7 @@ repositories) or downloaded from their public URL into a cache; either way the s
 is verified. A file that is not in the registry (another session of the same study,
 say) is accepted from a mirror with a warning, and its computed sha256 is recorded.
 """
+
 from __future__ import annotations
 
 import fnmatch
@@ -36,7 +37,7 @@ class Source:
     citation: str
     license: str
     species: str
-    urls: dict[str, str]          # relpath prefix -> base URL (longest prefix wins)
+    urls: dict[str, str]  # relpath prefix -> base URL (longest prefix wins)
     description: str = ""
 
     @property
@@ -48,7 +49,7 @@ class Source:
         prefix = max((p for p in self.urls if relpath.startswith(p)), key=len, default=None)
         if prefix is None:
             raise UserError(f"source {self.name}", f"no public URL known for {relpath!r}")
-        rest = relpath[len(prefix):].lstrip("/")
+        rest = relpath[len(prefix) :].lstrip("/")
         # a prefix equal to the whole relpath maps one file to its own URL (a renamed file)
         return self.urls[prefix] if not rest else self.urls[prefix].rstrip("/") + "/" + rest
 
@@ -111,13 +112,19 @@ class FileStore:
                 raise UserError(f"file {relpath!r} of source {self.source.name}", "not found in mirror", self.root)
         else:
             if expected is None:
-                raise UserError(f"file {relpath!r}", f"not in the registry of source {self.source.name}; "
-                                "unregistered files can only be imported from a mirror (--mirror DIR)")
+                raise UserError(
+                    f"file {relpath!r}",
+                    f"not in the registry of source {self.source.name}; "
+                    "unregistered files can only be imported from a mirror (--mirror DIR)",
+                )
             local = self._download(relpath, expected)
         digest = sha256_file(local)
         if expected is None:
-            warnings.warn(f"{self.source.name}/{relpath} is not in the registry; recording its sha256 {digest[:12]}…",
-                          UnregisteredFileWarning, stacklevel=2)
+            warnings.warn(
+                f"{self.source.name}/{relpath} is not in the registry; recording its sha256 {digest[:12]}…",
+                UnregisteredFileWarning,
+                stacklevel=2,
+            )
             self.unregistered.append(relpath)
         elif digest != expected:
             raise UserError("checksum mismatch", f"sha256 {digest[:16]}… expected {expected[:16]}…", local)
@@ -140,7 +147,8 @@ class FileStore:
                 with open(tmp, "wb") as out:
                     shutil.copyfileobj(response, out)
         except (urllib.error.URLError, OSError, TimeoutError) as err:
-            raise UserError(f"source {self.source.name}",
-                            f"cannot download {url} ({getattr(err, 'reason', err)}); "
-                            f"pass --mirror DIR or set {MIRROR_ENV}") from None
+            raise UserError(
+                f"source {self.source.name}",
+                f"cannot download {url} ({getattr(err, 'reason', err)}); pass --mirror DIR or set {MIRROR_ENV}",
+            ) from None
         return target

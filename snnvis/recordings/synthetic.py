@@ -29,6 +29,7 @@ noiseless rate (``"ground_truth_rate"``, units "expected spike count"); the para
 are returned by :func:`ground_truth`; :func:`expected_ceiling` gives the analytic noise
 ceiling of a trial mean.
 """
+
 from __future__ import annotations
 
 import json
@@ -42,7 +43,7 @@ from snnvis.recordings.protocol import Protocol
 
 CITATION = "snnvis synthetic LNP population"
 NONLINEARITIES = ("exp", "softplus")
-N_REFERENCE = 64          # stimuli used to normalise each neuron's drive
+N_REFERENCE = 64  # stimuli used to normalise each neuron's drive
 MAX_REFERENCE_FRAMES = 32
 
 # independent random streams: default_rng([seed, stream, index])
@@ -54,19 +55,19 @@ class SynthConfig:
     """Generator settings; the recording's provenance stores all of them."""
 
     n_stimuli: int = 300
-    n_frames: int = 1                      # 1: static images; > 1: sequences, one bin per frame
+    n_frames: int = 1  # 1: static images; > 1: sequences, one bin per frame
     n_neurons: int = 40
     n_repeats: int = 10
-    size: int = 32                         # image height and width in pixels
+    size: int = 32  # image height and width in pixels
     seed: int = 0
-    bin_ms: float = 100.0                  # response window (static) / frame duration (sequences)
-    kernel_bins: int = 12                  # length of the temporal kernel in bins (= frames)
-    nonlinearity: str = "exp"              # "exp" or "softplus"
-    rate_range: tuple[float, float] = (2.0, 20.0)   # mean expected spike count per bin, log-uniform
-    gain_range: tuple[float, float] | None = None   # default: (0.3, 0.8) for exp, (1.0, 2.5) for softplus
-    spectral_exponent: float = 1.0         # texture amplitude spectrum ∝ 1 / f**exponent
-    contrast: float = 0.2                  # RMS contrast (std of pixels / 255) before clipping
-    speed_range: tuple[float, float] = (0.5, 1.5)   # drift speed, pixels per frame
+    bin_ms: float = 100.0  # response window (static) / frame duration (sequences)
+    kernel_bins: int = 12  # length of the temporal kernel in bins (= frames)
+    nonlinearity: str = "exp"  # "exp" or "softplus"
+    rate_range: tuple[float, float] = (2.0, 20.0)  # mean expected spike count per bin, log-uniform
+    gain_range: tuple[float, float] | None = None  # default: (0.3, 0.8) for exp, (1.0, 2.5) for softplus
+    spectral_exponent: float = 1.0  # texture amplitude spectrum ∝ 1 / f**exponent
+    contrast: float = 0.2  # RMS contrast (std of pixels / 255) before clipping
+    speed_range: tuple[float, float] = (0.5, 1.5)  # drift speed, pixels per frame
     area: str = "V1"
     recording_id: str | None = None
 
@@ -99,6 +100,7 @@ class SynthConfig:
 # Ground truth
 # ---------------------------------------------------------------------------------------
 
+
 def _softplus(x: np.ndarray) -> np.ndarray:
     return np.logaddexp(0.0, x)
 
@@ -107,18 +109,18 @@ def _softplus(x: np.ndarray) -> np.ndarray:
 class GroundTruth:
     """The parameters of every simulated neuron, and the model that maps pixels to rates."""
 
-    filters: np.ndarray                  # (n_neurons, size, size) float64, zero mean, unit L2 norm
-    gabor: dict[str, np.ndarray]         # x0, y0 (pixels), theta (rad), sf (cycles/pixel), phase (rad), sigma (pixels)
-    temporal_kernels: np.ndarray         # (n_neurons, kernel_bins): [k, j] weight of the frame j bins back
+    filters: np.ndarray  # (n_neurons, size, size) float64, zero mean, unit L2 norm
+    gabor: dict[str, np.ndarray]  # x0, y0 (pixels), theta (rad), sf (cycles/pixel), phase (rad), sigma (pixels)
+    temporal_kernels: np.ndarray  # (n_neurons, kernel_bins): [k, j] weight of the frame j bins back
     kernel_params: dict[str, np.ndarray]  # tau_fast, tau_slow (bins), balance (negative/positive lobe area)
     nonlinearity: str
-    drive_mean: np.ndarray               # (n_neurons,) mean of z on the reference stimuli
-    drive_std: np.ndarray                # (n_neurons,) std of z on the reference stimuli
-    gain: np.ndarray                     # (n_neurons,)
-    offset: np.ndarray                   # (n_neurons,)
-    scale: np.ndarray                    # (n_neurons,)
-    mean_rate: np.ndarray                # (n_neurons,) target mean expected count per bin
-    static: bool = True                  # static stimuli: no temporal kernel
+    drive_mean: np.ndarray  # (n_neurons,) mean of z on the reference stimuli
+    drive_std: np.ndarray  # (n_neurons,) std of z on the reference stimuli
+    gain: np.ndarray  # (n_neurons,)
+    offset: np.ndarray  # (n_neurons,)
+    scale: np.ndarray  # (n_neurons,)
+    mean_rate: np.ndarray  # (n_neurons,) target mean expected count per bin
+    static: bool = True  # static stimuli: no temporal kernel
 
     @property
     def n_neurons(self) -> int:
@@ -152,15 +154,14 @@ class GroundTruth:
         return self.scale * f
 
 
-def gabor_filter(size: int, x0: float, y0: float, theta: float, sf: float, phase: float,
-                 sigma: float) -> np.ndarray:
+def gabor_filter(size: int, x0: float, y0: float, theta: float, sf: float, phase: float, sigma: float) -> np.ndarray:
     """A zero-mean, unit-norm Gabor (size, size); rows are y, columns x (pixel centres)."""
     yy, xx = np.mgrid[0:size, 0:size].astype(np.float64) + 0.5
     dx, dy = xx - x0, yy - y0
     xr = dx * np.cos(theta) + dy * np.sin(theta)
     env = np.exp(-(dx**2 + dy**2) / (2 * sigma**2))
     g = env * np.cos(2 * np.pi * sf * xr + phase)
-    g -= env * (g.sum() / env.sum())      # remove the DC response but stay local
+    g -= env * (g.sum() / env.sum())  # remove the DC response but stay local
     return g / np.linalg.norm(g)
 
 
@@ -187,8 +188,11 @@ def _neuron_params(cfg: SynthConfig, k: int) -> dict:
     tau_fast = rng.uniform(0.6, 1.0)
     p.update(tau_fast=tau_fast, tau_slow=tau_fast * rng.uniform(1.8, 2.5), balance=rng.uniform(0.85, 1.0))
     lo, hi = cfg.rate_range
-    p.update(mean_rate=float(np.exp(rng.uniform(np.log(lo), np.log(hi)))), gain=rng.uniform(*cfg.gains),
-             threshold=rng.uniform(-1.0, 0.5))
+    p.update(
+        mean_rate=float(np.exp(rng.uniform(np.log(lo), np.log(hi)))),
+        gain=rng.uniform(*cfg.gains),
+        threshold=rng.uniform(-1.0, 0.5),
+    )
     return p
 
 
@@ -197,18 +201,23 @@ def ground_truth(cfg: SynthConfig) -> GroundTruth:
     cfg.validate()
     params = [_neuron_params(cfg, k) for k in range(cfg.n_neurons)]
     col = {key: np.array([p[key] for p in params]) for key in params[0]}
-    filters = np.stack([gabor_filter(cfg.size, *(p[k] for k in ("x0", "y0", "theta", "sf", "phase", "sigma")))
-                        for p in params])
-    kernels = np.stack([biphasic_kernel(cfg.kernel_bins, p["tau_fast"], p["tau_slow"], p["balance"])
-                        for p in params])
+    filters = np.stack(
+        [gabor_filter(cfg.size, *(p[k] for k in ("x0", "y0", "theta", "sf", "phase", "sigma"))) for p in params]
+    )
+    kernels = np.stack([biphasic_kernel(cfg.kernel_bins, p["tau_fast"], p["tau_slow"], p["balance"]) for p in params])
     n = cfg.n_neurons
     truth = GroundTruth(
         filters=filters,
         gabor={k: col[k] for k in ("x0", "y0", "theta", "sf", "phase", "sigma")},
         temporal_kernels=kernels,
         kernel_params={k: col[k] for k in ("tau_fast", "tau_slow", "balance")},
-        nonlinearity=cfg.nonlinearity, drive_mean=np.zeros(n), drive_std=np.ones(n),
-        gain=col["gain"], offset=np.zeros(n), scale=np.ones(n), mean_rate=col["mean_rate"],
+        nonlinearity=cfg.nonlinearity,
+        drive_mean=np.zeros(n),
+        drive_std=np.ones(n),
+        gain=col["gain"],
+        offset=np.zeros(n),
+        scale=np.ones(n),
+        mean_rate=col["mean_rate"],
         static=cfg.n_frames == 1,
     )
     # normalise the drive and set the mean rate on a fixed reference set of stimuli
@@ -230,6 +239,7 @@ def ground_truth(cfg: SynthConfig) -> GroundTruth:
 # Stimuli
 # ---------------------------------------------------------------------------------------
 
+
 def _stimulus(cfg: SynthConfig, i: int, n_frames: int, stream: int = _STIMULUS) -> np.ndarray:
     """uint8 (n_frames, size, size, 1): a window drifting over a periodic 1/f texture."""
     rng = np.random.default_rng([cfg.seed, stream, i])
@@ -246,7 +256,7 @@ def _stimulus(cfg: SynthConfig, i: int, n_frames: int, stream: int = _STIMULUS) 
     angle = rng.uniform(0, 2 * np.pi) + rng.uniform(-0.15, 0.15) * np.arange(n_frames)
     start = rng.uniform(0, big, 2)
     steps = speed * np.stack([np.cos(angle), np.sin(angle)], 1)
-    pos = start + np.concatenate([[[0.0, 0.0]], np.cumsum(steps[:-1], 0)])      # (n_frames, 2): x, y
+    pos = start + np.concatenate([[[0.0, 0.0]], np.cumsum(steps[:-1], 0)])  # (n_frames, 2): x, y
     phase = np.exp(2j * np.pi * (fx[None] * pos[:, 0, None, None] + fy[None] * pos[:, 1, None, None]))
     frames = np.fft.ifft2(spectrum[None] * phase).real[:, :size, :size] / std
     pixels = np.clip(np.rint(127.5 + cfg.contrast * 255.0 * frames), 0, 255).astype(np.uint8)
@@ -263,13 +273,14 @@ def make_stimuli(cfg: SynthConfig) -> np.ndarray:
 # Simulation
 # ---------------------------------------------------------------------------------------
 
+
 @dataclass
 class Simulation:
     config: SynthConfig
     truth: GroundTruth
-    pixels: np.ndarray        # uint8 (n_stimuli, n_frames, size, size, 1)
-    rates: np.ndarray         # float64 (n_stimuli, n_bins, n_neurons): expected spike count per bin
-    counts: np.ndarray        # float32 (n_stimuli, n_repeats, n_bins, n_neurons): Poisson draws
+    pixels: np.ndarray  # uint8 (n_stimuli, n_frames, size, size, 1)
+    rates: np.ndarray  # float64 (n_stimuli, n_bins, n_neurons): expected spike count per bin
+    counts: np.ndarray  # float32 (n_stimuli, n_repeats, n_bins, n_neurons): Poisson draws
 
 
 def simulate(cfg: SynthConfig) -> Simulation:
@@ -303,30 +314,47 @@ def to_recording(sim: Simulation) -> RecordingData:
     align = "stimulus" if static else "frame"
     timing = "per stimulus" if static else "per frame (frame-major, one bin per frame)"
     counts = ResponseSet(
-        mean=sim.counts.mean(1).astype(np.float32), trials=sim.counts, windows_ms=windows,
-        units=f"spike count per {cfg.bin_ms:g} ms window", align=align,
+        mean=sim.counts.mean(1).astype(np.float32),
+        trials=sim.counts,
+        windows_ms=windows,
+        units=f"spike count per {cfg.bin_ms:g} ms window",
+        align=align,
         description=f"Poisson spike counts, {cfg.n_repeats} repeats, {timing}; mean = trial average",
     )
     rate = ResponseSet(
-        mean=sim.rates.astype(np.float32), windows_ms=windows, units="expected spike count", align=align,
+        mean=sim.rates.astype(np.float32),
+        windows_ms=windows,
+        units="expected spike count",
+        align=align,
         description="noiseless LNP rate (Poisson mean) of each bin; the ground truth behind 'counts'",
     )
     tag = "static" if static else f"seq{cfg.n_frames}"
     options = json.loads(json.dumps(asdict(cfg)))
     return RecordingData(
         recording_id=cfg.recording_id or f"synth_{tag}_seed{cfg.seed}",
-        source="synthetic", species="synthetic", citation=CITATION, license="CC0-1.0",
+        source="synthetic",
+        species="synthetic",
+        citation=CITATION,
+        license="CC0-1.0",
         neuron_ids=[f"n{k:04d}" for k in range(cfg.n_neurons)],
         neuron_areas=[cfg.area] * cfg.n_neurons,
         stimulus_ids=[f"synth{cfg.seed}_{i:05d}" for i in range(cfg.n_stimuli)],
         pixels=sim.pixels,
-        responses={"counts": counts, "ground_truth_rate": rate}, default_response="counts",
-        frame_duration_ms=float(cfg.bin_ms), frame_interval_ms=float("nan") if static else float(cfg.bin_ms),
-        importer_options=options, importer="snnvis.recordings.synthetic",
-        protocol=None if static else Protocol(
-            "movie", float(cfg.bin_ms), 0.0,
+        responses={"counts": counts, "ground_truth_rate": rate},
+        default_response="counts",
+        frame_duration_ms=float(cfg.bin_ms),
+        frame_interval_ms=float("nan") if static else float(cfg.bin_ms),
+        importer_options=options,
+        importer="snnvis.recordings.synthetic",
+        protocol=None
+        if static
+        else Protocol(
+            "movie",
+            float(cfg.bin_ms),
+            0.0,
             description="simulated: the frames of each sequence follow each other without a blank, and the "
-                        "temporal kernel carries over them; sequences are independent of each other"),
+            "temporal kernel carries over them; sequences are independent of each other",
+        ),
     )
 
 

@@ -27,6 +27,7 @@ Ground truth is stored in ``/ground_truth`` of the file: ``filters``, ``temporal
 ``drive_mean``, ``drive_std`` (per neuron) and ``spatial_drive``, ``drive``, ``adaptation``,
 ``rate`` (frames, N) over the whole movie, so every step above can be checked in closed form.
 """
+
 from __future__ import annotations
 
 import json
@@ -49,19 +50,19 @@ class MovieConfig:
 
     n_clips: int = 30
     clip_frames: int = 30
-    scene_clips: int = 3                   # clips per scene (a cut starts a new texture); the split group
+    scene_clips: int = 3  # clips per scene (a cut starts a new texture); the split group
     n_neurons: int = 40
     n_repeats: int = 10
     size: int = 32
     seed: int = 0
     frame_ms: float = 1000.0 / 30.0
-    kernel_bins: int = 8                   # temporal kernel length, frames (latency included)
-    latency_range: tuple[int, int] = (1, 3)   # integer frames, inclusive
+    kernel_bins: int = 8  # temporal kernel length, frames (latency included)
+    latency_range: tuple[int, int] = (1, 3)  # integer frames, inclusive
     rate_range: tuple[float, float] = (0.5, 5.0)  # mean expected spike count per frame
     gain_range: tuple[float, float] = (0.3, 0.8)
     adapt_weight_range: tuple[float, float] = (0.2, 0.8)
-    adapt_tau_range: tuple[float, float] = (3.0, 10.0)   # frames
-    speed_range: tuple[float, float] = (0.5, 1.5)        # pixels per frame
+    adapt_tau_range: tuple[float, float] = (3.0, 10.0)  # frames
+    speed_range: tuple[float, float] = (0.5, 1.5)  # pixels per frame
     contrast: float = 0.2
     area: str = "V1"
     recording_id: str | None = None
@@ -130,10 +131,13 @@ def _params(cfg: MovieConfig, k: int) -> dict:
     base = _neuron_params(SynthConfig(size=cfg.size, seed=cfg.seed, kernel_bins=cfg.kernel_bins), k)
     rng = np.random.default_rng([cfg.seed, _MNEURON, k])
     lo, hi = cfg.rate_range
-    base.update(latency=int(rng.integers(cfg.latency_range[0], cfg.latency_range[1] + 1)),
-                gain=rng.uniform(*cfg.gain_range), adapt_weight=rng.uniform(*cfg.adapt_weight_range),
-                adapt_tau=rng.uniform(*cfg.adapt_tau_range),
-                mean_rate=float(np.exp(rng.uniform(np.log(lo), np.log(hi)))))
+    base.update(
+        latency=int(rng.integers(cfg.latency_range[0], cfg.latency_range[1] + 1)),
+        gain=rng.uniform(*cfg.gain_range),
+        adapt_weight=rng.uniform(*cfg.adapt_weight_range),
+        adapt_tau=rng.uniform(*cfg.adapt_tau_range),
+        mean_rate=float(np.exp(rng.uniform(np.log(lo), np.log(hi)))),
+    )
     return base
 
 
@@ -141,14 +145,15 @@ def simulate_movie(cfg: MovieConfig) -> tuple[np.ndarray, dict[str, np.ndarray],
     """(pixels (n_frames, size, size, 1), ground truth, Poisson counts (n_frames, n_repeats, N))."""
     pixels = make_movie(cfg)
     ps = [_params(cfg, k) for k in range(cfg.n_neurons)]
-    col = {key: np.array([p[key] for p in ps]) for key in ("latency", "gain", "adapt_weight", "adapt_tau",
-                                                          "mean_rate")}
-    filters = np.stack([gabor_filter(cfg.size, *(p[k] for k in ("x0", "y0", "theta", "sf", "phase", "sigma")))
-                        for p in ps])
-    kernels = np.stack([delayed_biphasic(cfg.kernel_bins, p["latency"], p["tau_fast"], p["tau_slow"], p["balance"])
-                        for p in ps])
+    col = {key: np.array([p[key] for p in ps]) for key in ("latency", "gain", "adapt_weight", "adapt_tau", "mean_rate")}
+    filters = np.stack(
+        [gabor_filter(cfg.size, *(p[k] for k in ("x0", "y0", "theta", "sf", "phase", "sigma"))) for p in ps]
+    )
+    kernels = np.stack(
+        [delayed_biphasic(cfg.kernel_bins, p["latency"], p["tau_fast"], p["tau_slow"], p["balance"]) for p in ps]
+    )
     x = pixels[..., 0].astype(np.float64) / 255.0 - 0.5
-    s = np.einsum("tij,kij->tk", x, filters, optimize=True)              # (T, N)
+    s = np.einsum("tij,kij->tk", x, filters, optimize=True)  # (T, N)
     z = np.zeros_like(s)
     for j in range(min(cfg.kernel_bins, len(s))):
         z[j:] += kernels[:, j] * s[: len(s) - j]
@@ -164,9 +169,21 @@ def simulate_movie(cfg: MovieConfig) -> tuple[np.ndarray, dict[str, np.ndarray],
     rate = scale * f
     rng = np.random.default_rng([cfg.seed, _MNOISE])
     counts = rng.poisson(np.broadcast_to(rate[:, None], (len(rate), cfg.n_repeats, cfg.n_neurons)))
-    truth = {"filters": filters, "temporal_kernels": kernels, "latency_bins": col["latency"].astype(np.int64),
-             "gain": col["gain"], "scale": scale, "adapt_weight": col["adapt_weight"], "adapt_tau": col["adapt_tau"],
-             "drive_mean": mean, "drive_std": std, "spatial_drive": s, "drive": z, "adaptation": a, "rate": rate}
+    truth = {
+        "filters": filters,
+        "temporal_kernels": kernels,
+        "latency_bins": col["latency"].astype(np.int64),
+        "gain": col["gain"],
+        "scale": scale,
+        "adapt_weight": col["adapt_weight"],
+        "adapt_tau": col["adapt_tau"],
+        "drive_mean": mean,
+        "drive_std": std,
+        "spatial_drive": s,
+        "drive": z,
+        "adaptation": a,
+        "rate": rate,
+    }
     return pixels, truth, counts.astype(np.float32)
 
 
@@ -180,24 +197,47 @@ def generate_movie_recording(cfg: MovieConfig) -> RecordingData:
     order = np.stack(np.meshgrid(np.arange(c), np.arange(F), indexing="ij"), -1).reshape(-1, 2)
     return RecordingData(
         recording_id=cfg.recording_id or f"synth_movie_seed{cfg.seed}",
-        source="synthetic", species="synthetic", citation=CITATION, license="CC0-1.0",
-        neuron_ids=[f"n{k:04d}" for k in range(N)], neuron_areas=[cfg.area] * N,
+        source="synthetic",
+        species="synthetic",
+        citation=CITATION,
+        license="CC0-1.0",
+        neuron_ids=[f"n{k:04d}" for k in range(N)],
+        neuron_areas=[cfg.area] * N,
         stimulus_ids=[f"movie{cfg.seed}/frames{i * F:05d}-{(i + 1) * F - 1:05d}" for i in range(c)],
         pixels=np.ascontiguousarray(pixels.reshape(c, F, *pixels.shape[1:])),
-        stimulus_groups=scenes, group_universe=sorted(set(scenes)),
+        stimulus_groups=scenes,
+        group_universe=sorted(set(scenes)),
         responses={
-            "counts": ResponseSet(mean=trials.mean(1), trials=trials, windows_ms=windows, align="frame",
-                                  units=f"spike count per {cfg.frame_ms:g} ms frame",
-                                  description=f"Poisson spike counts, {R} repeats of the whole movie, one bin "
-                                              f"per frame; mean = trial average"),
-            "ground_truth_rate": ResponseSet(mean=truth["rate"].reshape(c, F, N).astype(np.float32),
-                                             windows_ms=windows, align="frame", units="expected spike count",
-                                             description="noiseless rate (Poisson mean) of each frame bin"),
+            "counts": ResponseSet(
+                mean=trials.mean(1),
+                trials=trials,
+                windows_ms=windows,
+                align="frame",
+                units=f"spike count per {cfg.frame_ms:g} ms frame",
+                description=f"Poisson spike counts, {R} repeats of the whole movie, one bin "
+                f"per frame; mean = trial average",
+            ),
+            "ground_truth_rate": ResponseSet(
+                mean=truth["rate"].reshape(c, F, N).astype(np.float32),
+                windows_ms=windows,
+                align="frame",
+                units="expected spike count",
+                description="noiseless rate (Poisson mean) of each frame bin",
+            ),
         },
-        default_response="counts", frame_duration_ms=float(cfg.frame_ms), frame_interval_ms=float(cfg.frame_ms),
-        protocol=Protocol("movie", float(cfg.frame_ms), 0.0, order=order, order_ids=np.arange(c * F).astype(str),
-                          description="simulated: one continuous movie, frames back to back; the clips are "
-                                      "consecutive, so the kernel and adaptation carry over clip boundaries"),
+        default_response="counts",
+        frame_duration_ms=float(cfg.frame_ms),
+        frame_interval_ms=float(cfg.frame_ms),
+        protocol=Protocol(
+            "movie",
+            float(cfg.frame_ms),
+            0.0,
+            order=order,
+            order_ids=np.arange(c * F).astype(str),
+            description="simulated: one continuous movie, frames back to back; the clips are "
+            "consecutive, so the kernel and adaptation carry over clip boundaries",
+        ),
         ground_truth=truth,
-        importer_options=json.loads(json.dumps(asdict(cfg))), importer="snnvis.recordings.synthetic_movie",
+        importer_options=json.loads(json.dumps(asdict(cfg))),
+        importer="snnvis.recordings.synthetic_movie",
     )

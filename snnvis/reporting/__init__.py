@@ -18,6 +18,7 @@ public functions re-exported here. Modules, one job each:
   previous report's files by manifest).
 * :mod:`~snnvis.reporting.report`: :func:`make_report`, which puts them together.
 """
+
 from snnvis.reporting.figures import (
     FIGURES,
     FigureEntry,
@@ -57,15 +58,59 @@ from snnvis.reporting.score import SCORE_DIR, score_runs
 from snnvis.reporting.sweep import Run, Sweep, find_sweep, load_run, load_scores, rel_path
 from snnvis.reporting.table import RESULT_COLUMNS, results_rows, run_rows, score_rows, write_csv
 
-_psth_context = psth_context          # the name the temporal-training test imports
+_psth_context = psth_context  # the name the temporal-training test imports
 
 __all__ = [
-    "FIGURES", "IT_REFERENCES", "RESULT_COLUMNS", "SCORE_DIR", "FigureEntry", "Raw", "Report", "Run", "Sweep",
-    "area_layer", "best_layers_table", "curvature_data", "curvature_deltas", "figure_curvature", "figure_heatmaps",
-    "figure_kriegeskorte", "figure_prediction", "figure_psth", "figure_tsrsa", "find_sweep", "first_runs",
-    "heatmap_rows", "html_table", "index_page", "kind_name", "kriegeskorte_data", "load_models", "load_run",
-    "load_scores", "make_report", "paired_csv_rows", "paired_for_runs", "paired_html", "pick_layers",
-    "prediction_records", "psth_context", "psth_data", "reference_ceiling", "rel_path", "render_html",
-    "results_rows", "rsa_score", "run_rows", "runs_table", "safe_name", "save_entry", "score_rows", "score_runs",
-    "trained_models", "tsrsa_data", "write_csv", "write_rows",
+    "FIGURES",
+    "IT_REFERENCES",
+    "RESULT_COLUMNS",
+    "SCORE_DIR",
+    "FigureEntry",
+    "Raw",
+    "Report",
+    "Run",
+    "Sweep",
+    "area_layer",
+    "best_layers_table",
+    "curvature_data",
+    "curvature_deltas",
+    "figure_curvature",
+    "figure_heatmaps",
+    "figure_kriegeskorte",
+    "figure_prediction",
+    "figure_psth",
+    "figure_tsrsa",
+    "find_sweep",
+    "first_runs",
+    "heatmap_rows",
+    "html_table",
+    "index_page",
+    "kind_name",
+    "kriegeskorte_data",
+    "load_models",
+    "load_run",
+    "load_scores",
+    "make_report",
+    "paired_csv_rows",
+    "paired_for_runs",
+    "paired_html",
+    "pick_layers",
+    "prediction_records",
+    "psth_context",
+    "psth_data",
+    "reference_ceiling",
+    "rel_path",
+    "render_html",
+    "results_rows",
+    "rsa_score",
+    "run_rows",
+    "runs_table",
+    "safe_name",
+    "save_entry",
+    "score_rows",
+    "score_runs",
+    "trained_models",
+    "tsrsa_data",
+    "write_csv",
+    "write_rows",
 ]

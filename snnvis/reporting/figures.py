@@ -7,6 +7,7 @@ recordings; data: :func:`heatmap_rows`); (c) predicted vs recorded PSTHs when a 
 several time bins per stimulus (data: :func:`psth_data`, :func:`psth_context`). Every figure
 is saved as PNG and PDF (:func:`save_entry`) and listed as a :class:`FigureEntry`.
 """
+
 from __future__ import annotations
 
 import re
@@ -24,6 +25,8 @@ FIGURES = {
     "b": "layer x brain-area similarity heatmaps",
     "c": "predicted vs recorded PSTHs",
 }
+
+
 @dataclass
 class FigureEntry:
     """A written figure: file stem (PNG/PDF next to each other), title and caption."""
@@ -89,11 +92,16 @@ def figure_prediction(runs: list[Run], out: Path, entries: list, notes: list) ->
         notes.append(f"(a) not drawn: {err}")
         return
     n_pairs = sum(1 for r in records if r["spiking"] and (r["model"], r["seed"], False) in seen)
-    save_entry(fig, out / "a_prediction_accuracy", entries, f"(a) {FIGURES['a']}",
-               f"{n_pairs} SNN/twin pair(s). Scatter: held-out Pearson r per neuron (test split), SNN vs its twin "
-               "(same model, seed and data). Bars: median r over neurons, mean over seeds with a t-CI across seeds. "
-               "A constant prediction (e.g. from a silent SNN) scores r = 0. The paired test of SNN − twin "
-               "(bootstrap over seeds × neurons × stimuli, permutation p) is in the paired table.")
+    save_entry(
+        fig,
+        out / "a_prediction_accuracy",
+        entries,
+        f"(a) {FIGURES['a']}",
+        f"{n_pairs} SNN/twin pair(s). Scatter: held-out Pearson r per neuron (test split), SNN vs its twin "
+        "(same model, seed and data). Bars: median r over neurons, mean over seeds with a t-CI across seeds. "
+        "A constant prediction (e.g. from a silent SNN) scores r = 0. The paired test of SNN − twin "
+        "(bootstrap over seeds × neurons × stimuli, permutation p) is in the paired table.",
+    )
 
 
 def heatmap_rows(rows: list[dict], split: str = "test") -> dict[tuple[str, bool], list[dict]]:
@@ -111,9 +119,20 @@ def heatmap_rows(rows: list[dict], split: str = "test") -> dict[tuple[str, bool]
         defined = [x for x in values if np.isfinite(x)]
         return float(np.mean(defined)) if defined else None
 
-    return {k: [{"metric": m, "layer": layer, "area": a, "depth": v[0][0], "score": mean([x for _, x in v]),
-                 "n": sum(np.isfinite(x) for _, x in v)} for (m, layer, a), v in cells.items()]
-            for k, cells in sorted(groups.items(), key=lambda kv: (kv[0][0], not kv[0][1]))}
+    return {
+        k: [
+            {
+                "metric": m,
+                "layer": layer,
+                "area": a,
+                "depth": v[0][0],
+                "score": mean([x for _, x in v]),
+                "n": sum(np.isfinite(x) for _, x in v),
+            }
+            for (m, layer, a), v in cells.items()
+        ]
+        for k, cells in sorted(groups.items(), key=lambda kv: (kv[0][0], not kv[0][1]))
+    }
 
 
 def figure_heatmaps(rows: list[dict], out: Path, entries: list, notes: list) -> None:
@@ -131,23 +150,30 @@ def figure_heatmaps(rows: list[dict], out: Path, entries: list, notes: list) -> 
         except ValueError as err:
             notes.append(f"(b) {model} {kind_name(spiking)} not drawn: {err}")
             continue
-        save_entry(fig, out / f"b_heatmap_{safe_name(model)}_{kind_name(spiking)}", entries,
-                   f"(b) {model}, {'SNN' if spiking else 'DNN twin'}: {FIGURES['b']}",
-                   f"Raw test-split score of every candidate layer against each brain area, mean over up to {n} "
-                   "seed(s) x recording(s); n/a: undefined in all of them (a layer without spikes has no RDM). "
-                   "Ceilings and the held-out layer choice are in the best-layer table.")
+        save_entry(
+            fig,
+            out / f"b_heatmap_{safe_name(model)}_{kind_name(spiking)}",
+            entries,
+            f"(b) {model}, {'SNN' if spiking else 'DNN twin'}: {FIGURES['b']}",
+            f"Raw test-split score of every candidate layer against each brain area, mean over up to {n} "
+            "seed(s) x recording(s); n/a: undefined in all of them (a layer without spikes has no RDM). "
+            "Ceilings and the held-out layer choice are in the best-layer table.",
+        )
 
 
-def psth_context(run: Run, session: str, stimulus_index: np.ndarray, neuron_ids: np.ndarray,
-                  resp: np.ndarray) -> dict:
+def psth_context(run: Run, session: str, stimulus_index: np.ndarray, neuron_ids: np.ndarray, resp: np.ndarray) -> dict:
     """What the recording adds to (c), each part only where it can be read and matches the
     stored predictions: bin centres in ms from sequence onset (else bin indices), short
     stimulus labels, and the s.e.m. of the recorded mean over trials."""
     from snnvis.recordings.recording import Recording
 
     n_bins = resp.shape[1]
-    out = {"t": np.arange(n_bins, dtype=np.float64), "xlabel": "bin",
-           "stimuli": [f"test stimulus {k}" for k in stimulus_index], "sem": None}
+    out = {
+        "t": np.arange(n_bins, dtype=np.float64),
+        "xlabel": "bin",
+        "stimuli": [f"test stimulus {k}" for k in stimulus_index],
+        "sem": None,
+    }
     s = run.metrics.get("data", {}).get("sessions", {}).get(session, {})
     try:
         rec = Recording(run.resolve(s["recording"]), validate=False)
@@ -163,7 +189,7 @@ def psth_context(run: Run, session: str, stimulus_index: np.ndarray, neuron_ids:
         col = {n: i for i, n in enumerate(rec.neuron_ids)}
         trials = rec.trials(info.name, np.sort(stimulus_index))
         if trials is not None and all(n in col for n in neuron_ids):
-            order = np.argsort(np.argsort(stimulus_index))          # back to the order of stimulus_index
+            order = np.argsort(np.argsort(stimulus_index))  # back to the order of stimulus_index
             trials = trials[order][..., [col[n] for n in neuron_ids]]
             with np.errstate(invalid="ignore", divide="ignore"):
                 sem = np.nanstd(trials, axis=1, ddof=1) / np.sqrt(np.sum(np.isfinite(trials), axis=1))
@@ -211,8 +237,7 @@ def psth_data(run: Run, n_neurons: int = 4, n_stimuli: int = 3) -> dict | None:
     return {**data, "n_ranked": len(ranked), "order": order, "ctx": ctx}
 
 
-def figure_psth(runs: list[Run], out: Path, entries: list, notes: list, n_neurons: int = 4,
-                n_stimuli: int = 3) -> None:
+def figure_psth(runs: list[Run], out: Path, entries: list, notes: list, n_neurons: int = 4, n_stimuli: int = 3) -> None:
     """(c): for each model and SNN/twin (lowest seed), when the run predicts several bins,
     predicted vs recorded PSTHs of its first session (:func:`psth_data`)."""
     from snnvis.figures import psth_examples
@@ -227,13 +252,25 @@ def figure_psth(runs: list[Run], out: Path, entries: list, notes: list, n_neuron
             notes.append(f"(c) {label} {kind_name(spiking)} not drawn: no neuron of {session} has a held-out r")
             continue
         order, ctx = d["order"], d["ctx"]
-        fig = psth_examples(pred[:, :, order], resp[:, :, order], ctx["t"],
-                            [f"{ids[i]}\nheld-out r = {r_neuron[i]:.2f}" for i in order], ctx["stimuli"],
-                            resp_sem=ctx["sem"], xlabel=ctx["xlabel"], color=SNN_COLOR if spiking else DNN_COLOR)
-        save_entry(fig, out / f"c_psth_{safe_name(label)}_{kind_name(spiking)}", entries,
-                   f"(c) {label}, {'SNN' if spiking else 'DNN twin'}: {FIGURES['c']}",
-                   f"Session {session}, seed {r.seed}: rows are the test-split neurons at the 100th, 75th, 50th and "
-                   f"25th percentile of held-out r (median over the session's {d['n_ranked']} neurons: "
-                   f"{np.nanmedian(r_neuron):.2f}), columns the first {pred.shape[0]} test sequences; black: "
-                   "recorded mean" + (" ± s.e.m. over trials (grey)" if ctx["sem"] is not None else "") +
-                   ", colour: predicted; r: correlation of the two curves in the panel.")
+        fig = psth_examples(
+            pred[:, :, order],
+            resp[:, :, order],
+            ctx["t"],
+            [f"{ids[i]}\nheld-out r = {r_neuron[i]:.2f}" for i in order],
+            ctx["stimuli"],
+            resp_sem=ctx["sem"],
+            xlabel=ctx["xlabel"],
+            color=SNN_COLOR if spiking else DNN_COLOR,
+        )
+        save_entry(
+            fig,
+            out / f"c_psth_{safe_name(label)}_{kind_name(spiking)}",
+            entries,
+            f"(c) {label}, {'SNN' if spiking else 'DNN twin'}: {FIGURES['c']}",
+            f"Session {session}, seed {r.seed}: rows are the test-split neurons at the 100th, 75th, 50th and "
+            f"25th percentile of held-out r (median over the session's {d['n_ranked']} neurons: "
+            f"{np.nanmedian(r_neuron):.2f}), columns the first {pred.shape[0]} test sequences; black: "
+            "recorded mean"
+            + (" ± s.e.m. over trials (grey)" if ctx["sem"] is not None else "")
+            + ", colour: predicted; r: correlation of the two curves in the panel.",
+        )

@@ -9,6 +9,7 @@
   as listed in ``out/manifest.json``; before manifests existed, the report's own figure names
   (:data:`OWN_FIGURES`) next to a ``report.html``. Other files in ``out`` are never touched.
 """
+
 from __future__ import annotations
 
 import json

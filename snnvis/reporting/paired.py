@@ -4,6 +4,7 @@ Runs are paired by model label (see :mod:`snnvis.reporting.sweep`) and seed; the
 those of :mod:`snnvis.similarity.paired`, on the per-stimulus predictions in each run's
 ``predictions.h5`` (:func:`snnvis.training.summary.paired_rows`).
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -28,10 +29,21 @@ def paired_for_runs(runs: Sequence, notes: list[str], n_boot: int = N_BOOT, n_pe
 def _rows(base: dict, level: str, key: str, res: PairedResult) -> list[dict]:
     common = {**base, "level": level, "key": key, "n": res.n_neurons, "n_stimuli": res.n_stimuli}
     return [
-        {**common, "metric": "pearson_r_diff_mean", "value": res.diff_mean, "ci_low": res.ci_low,
-         "ci_high": res.ci_high, "p_value": res.p_value, "test": TEST_NAME},
-        {**common, "metric": "p_value_seeds", "value": res.p_value_seeds, "test": "whole runs swapped within each "
-         "seed's SNN/twin pair (exact permutation test over seeds)"},
+        {
+            **common,
+            "metric": "pearson_r_diff_mean",
+            "value": res.diff_mean,
+            "ci_low": res.ci_low,
+            "ci_high": res.ci_high,
+            "p_value": res.p_value,
+            "test": TEST_NAME,
+        },
+        {
+            **common,
+            "metric": "p_value_seeds",
+            "value": res.p_value_seeds,
+            "test": "whole runs swapped within each seed's SNN/twin pair (exact permutation test over seeds)",
+        },
         {**common, "metric": "pearson_r_diff_median", "value": res.diff_median},
         {**common, "metric": "pearson_r_median_snn", "value": res.r_a_median},
         {**common, "metric": "pearson_r_median_twin", "value": res.r_b_median},
@@ -43,8 +55,14 @@ def paired_csv_rows(rows: Sequence[PairedRow]) -> list[dict]:
     """results.csv rows of section ``paired``: per model, overall and per session."""
     out = []
     for r in rows:
-        base = {"run_dir": "", "source": "predictions.h5", "model": r.model, "spiking": "",
-                "seed": " ".join(map(str, r.seeds)), "section": "paired"}
+        base = {
+            "run_dir": "",
+            "source": "predictions.h5",
+            "model": r.model,
+            "spiking": "",
+            "seed": " ".join(map(str, r.seeds)),
+            "section": "paired",
+        }
         out += _rows(base, "overall", "all", r.overall)
         for session, res in r.sessions.items():
             out += _rows(base, "session", session, res)

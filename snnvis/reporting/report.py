@@ -7,6 +7,7 @@ figures (:mod:`snnvis.reporting.figures`) and renders the page (:mod:`snnvis.rep
 all in a staging folder that replaces the report's files in ``out`` only at the end
 (:mod:`snnvis.reporting.output`).
 """
+
 from __future__ import annotations
 
 import os
@@ -36,11 +37,16 @@ class Report:
     figures: list[FigureEntry]
     notes: list[str]
     incomplete: list[str] = field(default_factory=list)
-    removed: list[str] = field(default_factory=list)   # files of the previous report no longer produced
+    removed: list[str] = field(default_factory=list)  # files of the previous report no longer produced
 
 
-def make_report(sweep_dir: str | Path, out: str | Path | None = None, score: bool = False,
-                score_overrides: Sequence[str] = (), log=print) -> Report:
+def make_report(
+    sweep_dir: str | Path,
+    out: str | Path | None = None,
+    score: bool = False,
+    score_overrides: Sequence[str] = (),
+    log=print,
+) -> Report:
     """Gather a sweep's runs and scores into ``results.csv``, figures and ``report.html``.
 
     Args:
@@ -83,15 +89,16 @@ def make_report(sweep_dir: str | Path, out: str | Path | None = None, score: boo
         intro = part("sweep_intro", str(sweep_dir), len(sweep.runs), len(sweep.scores), n_scored)
         sections = []
         if sweep.runs:
-            sections += [("Runs", runs_table(sweep.runs)),
-                         ("SNN vs DNN twin, paired", paired_html(paired, html_table))]
+            sections += [("Runs", runs_table(sweep.runs)), ("SNN vs DNN twin, paired", paired_html(paired, html_table))]
         if sweep.incomplete:
-            sections.append(("Incomplete runs (no metrics.json; left out of every table)",
-                             part("code_list", sweep.incomplete)))
+            sections.append(
+                ("Incomplete runs (no metrics.json; left out of every table)", part("code_list", sweep.incomplete))
+            )
         if sweep.scores:
             sections.append(("Brain similarity: held-out best layer per area and metric", best_layers_table(rows)))
-        render_html(stage / "report.html", f"snnvis report: {sweep_dir.resolve().name}", intro, sections, entries,
-                    notes)
+        render_html(
+            stage / "report.html", f"snnvis report: {sweep_dir.resolve().name}", intro, sections, entries, notes
+        )
         removed = replace_report_files(stage, out)
     finally:
         shutil.rmtree(stage, ignore_errors=True)

@@ -12,6 +12,7 @@ plus trained runs of a sweep, :func:`trained_models`); the layers shown are chos
 the layer-to-area map (:func:`pick_layers`, :func:`area_layer`), never on the data. Each figure
 function saves PNG + PDF, lists the figure in ``entries`` and writes its numbers as CSV.
 """
+
 from __future__ import annotations
 
 import csv
@@ -23,7 +24,7 @@ import numpy as np
 from snnvis.reporting.figures import first_runs, save_entry
 from snnvis.reporting.sweep import find_sweep
 
-IT_REFERENCES = (("monkey_IT", "monkey IT"), ("human_IT", "human IT"))   # (e): reference RDMs and their titles
+IT_REFERENCES = (("monkey_IT", "monkey IT"), ("human_IT", "human IT"))  # (e): reference RDMs and their titles
 
 
 def write_rows(path: Path, rows: list[dict]) -> None:
@@ -39,6 +40,7 @@ def write_rows(path: Path, rows: list[dict]) -> None:
 # ---------------------------------------------------------------------------------------
 # Models and their layers
 # ---------------------------------------------------------------------------------------
+
 
 def pick_layers(core, areas: Sequence[str] = ("V1",), deepest: bool = True) -> list:
     """The first layer mapped to each of ``areas`` (a priori, no selection on data), plus
@@ -68,12 +70,17 @@ def trained_models(sweeps: Sequence[Path], temporal: bool, quick: bool) -> list[
     runs trained on sequences (``temporal``) or on static images; ``quick``: one model per sweep."""
     out = []
     for sweep in sweeps:
-        runs = [r for r in find_sweep(sweep).runs if (r.dir / "checkpoints" / "best.pt").is_file()
-                and (r.metrics.get("data", {}).get("target") == "temporal") == temporal]
+        runs = [
+            r
+            for r in find_sweep(sweep).runs
+            if (r.dir / "checkpoints" / "best.pt").is_file()
+            and (r.metrics.get("data", {}).get("target") == "temporal") == temporal
+        ]
         first = first_runs(runs)
-        labels = sorted({label for label, _ in first})[:1 if quick else None]
-        out += [(f"{'SNN' if s else 'twin'} {label} (trained)", r.dir) for (label, s), r in first.items()
-                if label in labels]
+        labels = sorted({label for label, _ in first})[: 1 if quick else None]
+        out += [
+            (f"{'SNN' if s else 'twin'} {label} (trained)", r.dir) for (label, s), r in first.items() if label in labels
+        ]
     return out
 
 
@@ -95,8 +102,10 @@ def load_models(untrained_cfg, trained: Sequence[tuple[str, Path]], calibration)
 # (d) Hénaff curvature
 # ---------------------------------------------------------------------------------------
 
-def curvature_deltas(model, rec, records: Sequence[dict], layers: Sequence[str], frame_step: int = 1,
-                     **kwargs) -> dict[str, dict[str, list[float]]]:
+
+def curvature_deltas(
+    model, rec, records: Sequence[dict], layers: Sequence[str], frame_step: int = 1, **kwargs
+) -> dict[str, dict[str, list[float]]]:
     """{"<model> <layer>": {category: [layer curvature - pixel curvature, ...]}} for the
     sequences of ``records`` (from :func:`snnvis.analysis.henaff.session_curvatures` on
     ``rec``), in degrees."""
@@ -142,29 +151,44 @@ def figure_curvature(recs, authors_table: Path | None, models, out: Path, entrie
     data = curvature_data(recs, models, authors_table)
     records, authors, deltas = data["records"], data["authors"], data["deltas"]
     if authors is None:
-        notes.append("(d): the authors' table (henaff2021_v1/curvature/acute_combined_235x.csv) was not found in "
-                     "the mirror; drawn without it")
+        notes.append(
+            "(d): the authors' table (henaff2021_v1/curvature/acute_combined_235x.csv) was not found in "
+            "the mirror; drawn without it"
+        )
     fig = curvature_reproduction(records, authors, deltas)
     stats = summary(records)
-    text = "; ".join(f"{c}: median Δ {s['median']:+.1f}° [{s['ci_low']:+.1f}, {s['ci_high']:+.1f}] (n={s['n']})"
-                     for c, s in stats.items())
+    text = "; ".join(
+        f"{c}: median Δ {s['median']:+.1f}° [{s['ci_low']:+.1f}, {s['ci_high']:+.1f}] (n={s['n']})"
+        for c, s in stats.items()
+    )
     if authors:
         a = summary(authors)
         text += ". Authors: " + "; ".join(f"{c} {s['median']:+.1f}°" for c, s in a.items())
-    save_entry(fig, out / "d_curvature_reproduction", entries,
-               "(d) Hénaff et al. 2021: V1 straightens natural sequences",
-               f"{len(recs)} sessions, all 11 frames (dither 1), noise-corrected V1 curvature. snnvis: {text}. "
-               "Markers: median Δ (layer − pixel curvature) of model layers on the same sequences (V1-mapped and "
-               "deepest layer).")
+    save_entry(
+        fig,
+        out / "d_curvature_reproduction",
+        entries,
+        "(d) Hénaff et al. 2021: V1 straightens natural sequences",
+        f"{len(recs)} sessions, all 11 frames (dither 1), noise-corrected V1 curvature. snnvis: {text}. "
+        "Markers: median Δ (layer − pixel curvature) of model layers on the same sequences (V1-mapped and "
+        "deepest layer).",
+    )
     write_rows(out / "d_curvature_records.csv", records)
-    write_rows(out / "d_model_curvature.csv", [{"model_layer": k, "category": c, "median_delta": float(np.nanmedian(v)),
-                                                 "n": len(v)} for k, by in deltas.items() for c, v in by.items()])
+    write_rows(
+        out / "d_model_curvature.csv",
+        [
+            {"model_layer": k, "category": c, "median_delta": float(np.nanmedian(v)), "n": len(v)}
+            for k, by in deltas.items()
+            for c, v in by.items()
+        ],
+    )
     return records
 
 
 # ---------------------------------------------------------------------------------------
 # (f) TSRSA shuffle
 # ---------------------------------------------------------------------------------------
+
 
 def tsrsa_data(recs: Sequence, models: Sequence, windows: Sequence[int], n_shuffles: int) -> tuple[dict, list[dict]]:
     """Data of (f): {"<model> <layer>": (recordings, windows) TSRSA} and the same as CSV rows
@@ -173,12 +197,14 @@ def tsrsa_data(recs: Sequence, models: Sequence, windows: Sequence[int], n_shuff
 
     scores, rows = {}, []
     for m in models:
-        by_layer = tsrsa_shuffle_scores(m, recs, [s.name for s in pick_layers(m.core)], windows,
-                                        n_shuffles=n_shuffles)
+        by_layer = tsrsa_shuffle_scores(m, recs, [s.name for s in pick_layers(m.core)], windows, n_shuffles=n_shuffles)
         for layer, s in by_layer.items():
             scores[f"{m.label} {layer}"] = s
-            rows += [{"model_layer": f"{m.label} {layer}", "session": rec.id, "window": w, "tsrsa": s[i, j]}
-                     for i, rec in enumerate(recs) for j, w in enumerate(windows)]
+            rows += [
+                {"model_layer": f"{m.label} {layer}", "session": rec.id, "window": w, "tsrsa": s[i, j]}
+                for i, rec in enumerate(recs)
+                for j, w in enumerate(windows)
+            ]
     return scores, rows
 
 
@@ -188,18 +214,23 @@ def figure_tsrsa(recs, models, windows, n_shuffles, out: Path, entries: list) ->
 
     scores, rows = tsrsa_data(recs, models, windows, n_shuffles)
     fig = tsrsa_shuffle(windows, scores)
-    save_entry(fig, out / "f_tsrsa_shuffle", entries,
-               "(f) TSRSA vs within-window frame shuffling (Hénaff V1, natural)",
-               f"Per session: mean over the 20 natural sequences of the Spearman correlation between the model-layer "
-               f"and V1 RDMs over frames; frames shuffled within windows before the model sees them ({n_shuffles} "
-               "draws), model trajectories put back in order before comparison. Band: t-CI across "
-               f"{len(recs)} sessions. Only state carried across frames can make a line fall.")
+    save_entry(
+        fig,
+        out / "f_tsrsa_shuffle",
+        entries,
+        "(f) TSRSA vs within-window frame shuffling (Hénaff V1, natural)",
+        f"Per session: mean over the 20 natural sequences of the Spearman correlation between the model-layer "
+        f"and V1 RDMs over frames; frames shuffled within windows before the model sees them ({n_shuffles} "
+        "draws), model trajectories put back in order before comparison. Band: t-CI across "
+        f"{len(recs)} sessions. Only state carried across frames can make a line fall.",
+    )
     write_rows(out / "f_tsrsa_shuffle.csv", rows)
 
 
 # ---------------------------------------------------------------------------------------
 # (e) Kriegeskorte monkey / human IT
 # ---------------------------------------------------------------------------------------
+
 
 def rsa_score(model_rdm: np.ndarray, reference: np.ndarray) -> float:
     """Spearman correlation of the upper triangles; ``reference`` (n, n) or (k, n, n)
@@ -238,8 +269,15 @@ def kriegeskorte_data(rec, models: Sequence, n_boot: int) -> dict:
         it = area_layer(m.core, "IT").name
         for layer, d in layer_rdms(m, rec).items():
             for ref_name, ref in refs.items():
-                rows.append({"model": m.label, "layer": layer, "it_layer": layer == it, "reference": ref_name,
-                             "rsa_spearman": rsa_score(d, ref)})
+                rows.append(
+                    {
+                        "model": m.label,
+                        "layer": layer,
+                        "it_layer": layer == it,
+                        "reference": ref_name,
+                        "rsa_spearman": rsa_score(d, ref),
+                    }
+                )
             if layer == it:
                 rdms[f"{m.label}\n{layer}"] = d
     scores, ceilings = {}, {}
@@ -260,14 +298,26 @@ def figure_kriegeskorte(rec, models, out: Path, entries: list, n_boot: int) -> N
         if ref_name not in data["scores"]:
             continue
         ref, ceiling, scored = data["refs"][ref_name], data["ceilings"][ref_name], data["scores"][ref_name]
-        fig = kriegeskorte_rdms(ref.mean(0), data["rdms"], {k: s[0] for k, s in scored.items()}, ceiling,
-                                brain_label=title, intervals={k: (s[1], s[2]) for k, s in scored.items()})
-        ceil = ("no noise ceiling (one RDM, no repeats released)" if not np.isfinite(ceiling[1]) else
-                f"grey band: noise ceiling of the {len(ref)} subject RDMs [{ceiling[0]:.2f}, {ceiling[1]:.2f}]")
-        save_entry(fig, out / f"e_kriegeskorte_{ref_name.lower()}", entries,
-                   f"(e) Kriegeskorte et al. 2008: {title} RDM vs model layers",
-                   f"92 images; RDMs rank-transformed to percentiles; the layer mapped to IT of each model. RSA: "
-                   f"Spearman correlation of the RDMs' upper triangles; error bars: 95% bootstrap CI over the 92 "
-                   f"images ({n_boot} resamples); {ceil}.")
+        fig = kriegeskorte_rdms(
+            ref.mean(0),
+            data["rdms"],
+            {k: s[0] for k, s in scored.items()},
+            ceiling,
+            brain_label=title,
+            intervals={k: (s[1], s[2]) for k, s in scored.items()},
+        )
+        ceil = (
+            "no noise ceiling (one RDM, no repeats released)"
+            if not np.isfinite(ceiling[1])
+            else f"grey band: noise ceiling of the {len(ref)} subject RDMs [{ceiling[0]:.2f}, {ceiling[1]:.2f}]"
+        )
+        save_entry(
+            fig,
+            out / f"e_kriegeskorte_{ref_name.lower()}",
+            entries,
+            f"(e) Kriegeskorte et al. 2008: {title} RDM vs model layers",
+            f"92 images; RDMs rank-transformed to percentiles; the layer mapped to IT of each model. RSA: "
+            f"Spearman correlation of the RDMs' upper triangles; error bars: 95% bootstrap CI over the 92 "
+            f"images ({n_boot} resamples); {ceil}.",
+        )
     write_rows(out / "e_kriegeskorte_rsa.csv", data["rows"])
-

@@ -6,6 +6,7 @@ run's recordings; keys that do not change results, :data:`NOT_HASHED`, left out)
 training config hash and the sha256 of its ``checkpoints/best.pt``. Any other case (no scores,
 no hash file, another config, a retrained checkpoint) is rescored. File times play no part.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -17,7 +18,7 @@ from pathlib import Path
 from snnvis.errors import UserError
 from snnvis.utils import atomic_path
 
-SCORE_DIR = "score"                       # where --score writes into a run directory
+SCORE_DIR = "score"  # where --score writes into a run directory
 HASH_FILE = "score_config.json"
 NOT_HASHED = ("device", "progress", "batch_size", "max_memory_mb")
 
@@ -35,7 +36,7 @@ def score_hash(cfg, run) -> str:
     from omegaconf import OmegaConf
 
     resolved = OmegaConf.to_container(cfg, resolve=True)
-    for key in (*NOT_HASHED, "checkpoint"):            # the checkpoint counts by its content, not its path
+    for key in (*NOT_HASHED, "checkpoint"):  # the checkpoint counts by its content, not its path
         resolved.pop(key, None)
     best = run.dir / "checkpoints" / "best.pt"
     ident = {"score": resolved, "config_hash": run.config_hash, "best.pt": _sha256(best) if best.is_file() else None}
@@ -71,8 +72,9 @@ def compose_score_config(overrides: Sequence[str]):
     for key, kind in (("n_boot", int), ("ci", float), ("seed", int), ("batch_size", int)):
         value = base.get(key)
         if isinstance(value, bool) or not isinstance(value, (int, float)) or (kind is int and value != int(value)):
-            raise UserError("--score overrides", f"{key} must be {'an integer' if kind is int else 'a number'}, "
-                                                 f"got {value!r}")
+            raise UserError(
+                "--score overrides", f"{key} must be {'an integer' if kind is int else 'a number'}, got {value!r}"
+            )
     metrics = base.get("metrics")
     names = [metrics] if isinstance(metrics, str) else list(metrics or [])
     options = OmegaConf.to_container(base.get("metric_options") or OmegaConf.create({}), resolve=True)

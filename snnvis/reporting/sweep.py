@@ -7,6 +7,7 @@ run; a ``scores.csv`` outside any run is reported on its own. Each run gets a mo
 the model config plus the overrides (other than ``model.spiking``/``seed``) that differ
 between the sweep's runs, so an SNN and its twin share it.
 """
+
 from __future__ import annotations
 
 import json
@@ -31,10 +32,10 @@ class Run:
     spiking: bool
     seed: int
     config_hash: str
-    model_config: str                      # the model config chosen (e.g. sew_resnet_tiny)
+    model_config: str  # the model config chosen (e.g. sew_resnet_tiny)
     overrides: dict = field(default_factory=dict)
     label_excluded: set = field(default_factory=set)
-    cwd: Path | None = None                # where the run was launched (relative paths start there)
+    cwd: Path | None = None  # where the run was launched (relative paths start there)
     label: str = ""
 
     def resolve(self, path: str | Path) -> Path:
@@ -74,7 +75,7 @@ def _hydra_info(run_dir: Path) -> tuple[str | None, dict, set, Path | None]:
             for line in OmegaConf.load(hydra_dir / "overrides.yaml") or []:
                 key, _, value = str(line).partition("=")
                 overrides[key.lstrip("+~")] = value
-    except Exception:                       # a damaged .hydra folder only costs the nicer label
+    except Exception:  # a damaged .hydra folder only costs the nicer label
         pass
     return choice, overrides, excluded, cwd
 
@@ -113,8 +114,9 @@ def _assign_labels(runs: list[Run]) -> None:
     """label = model config + the overrides (other than spiking/seed) that differ between runs."""
     keys = set()
     for r in runs:
-        keys |= {k for k in r.overrides if k not in _NOT_IN_LABEL and k not in r.label_excluded
-                 and not k.startswith("hydra")}
+        keys |= {
+            k for k in r.overrides if k not in _NOT_IN_LABEL and k not in r.label_excluded and not k.startswith("hydra")
+        }
     varying = sorted(k for k in keys if len({r.overrides.get(k) for r in runs}) > 1)
     for r in runs:
         extra = ",".join(f"{k}={r.overrides.get(k, '-')}" for k in varying)
@@ -133,7 +135,7 @@ class Sweep:
 
     root: Path
     runs: list[Run]
-    scores: list[tuple[Path, Run | None, list[dict]]]   # (scores.csv, owning run or None, rows)
+    scores: list[tuple[Path, Run | None, list[dict]]]  # (scores.csv, owning run or None, rows)
     incomplete: list[str] = field(default_factory=list)  # run dirs without metrics.json, relative to root
 
 
@@ -156,8 +158,11 @@ def find_sweep(sweep_dir: str | Path, exclude: Path | None = None) -> Sweep:
     if not run_dirs and not score_files:
         if incomplete:
             more = ", ..." if len(incomplete) > 3 else ""
-            raise UserError("sweep directory", f"no finished runs: {len(incomplete)} incomplete (no metrics.json): "
-                                               f"{', '.join(incomplete[:3])}{more}", root)
+            raise UserError(
+                "sweep directory",
+                f"no finished runs: {len(incomplete)} incomplete (no metrics.json): {', '.join(incomplete[:3])}{more}",
+                root,
+            )
         raise UserError("sweep directory", "no runs found (no metrics.json or scores.csv below it)", root)
     runs = [load_run(d, root) for d in run_dirs]
     _assign_labels(runs)

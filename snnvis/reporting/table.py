@@ -36,6 +36,7 @@
                      ``seed`` lists the paired seeds (:mod:`snnvis.reporting.paired`)
     ===============  ==========================================================
 """
+
 from __future__ import annotations
 
 import csv
@@ -48,11 +49,42 @@ from snnvis.reporting.sweep import Run, Sweep, rel_path
 from snnvis.utils import atomic_path
 
 RESULT_COLUMNS = [
-    "run_dir", "source", "model", "architecture", "spiking", "seed", "config_hash", "section", "level", "key",
-    "metric", "value", "ci_low", "ci_high", "n",
-    "recording", "target", "layer", "depth", "layer_area", "area", "split", "ceiling", "ceiling_lower",
-    "normalized", "selection", "chosen", "method", "ceiling_kind", "n_stimuli", "score_source", "p_value", "test",
+    "run_dir",
+    "source",
+    "model",
+    "architecture",
+    "spiking",
+    "seed",
+    "config_hash",
+    "section",
+    "level",
+    "key",
+    "metric",
+    "value",
+    "ci_low",
+    "ci_high",
+    "n",
+    "recording",
+    "target",
+    "layer",
+    "depth",
+    "layer_area",
+    "area",
+    "split",
+    "ceiling",
+    "ceiling_lower",
+    "normalized",
+    "selection",
+    "chosen",
+    "method",
+    "ceiling_kind",
+    "n_stimuli",
+    "score_source",
+    "p_value",
+    "test",
 ]
+
+
 def num(x) -> float | None:
     """``x`` as a finite float, else None."""
     try:
@@ -68,15 +100,33 @@ def _summary_rows(base: dict, section: str, level: str, key: str, summary: dict)
         if name.endswith("_ci95") or name == "n_neurons" or isinstance(value, (dict, list)):
             continue
         ci = summary.get(f"{name}_ci95") or [None, None]
-        rows.append({**base, "section": section, "level": level, "key": key, "metric": name, "value": num(value),
-                     "ci_low": num(ci[0]), "ci_high": num(ci[1]), "n": summary.get("n_neurons")})
+        rows.append(
+            {
+                **base,
+                "section": section,
+                "level": level,
+                "key": key,
+                "metric": name,
+                "value": num(value),
+                "ci_low": num(ci[0]),
+                "ci_high": num(ci[1]),
+                "n": summary.get("n_neurons"),
+            }
+        )
     return rows
 
 
 def run_rows(run: Run) -> list[dict]:
     """The metrics.json of one run as tidy rows."""
-    base = {"run_dir": run.rel, "source": "metrics.json", "model": run.label, "architecture": run.architecture,
-            "spiking": run.spiking, "seed": run.seed, "config_hash": run.config_hash}
+    base = {
+        "run_dir": run.rel,
+        "source": "metrics.json",
+        "model": run.label,
+        "architecture": run.architecture,
+        "spiking": run.spiking,
+        "seed": run.seed,
+        "config_hash": run.config_hash,
+    }
     rows = []
     for section in ("test", "baseline"):
         s = run.metrics.get(section)
@@ -91,12 +141,21 @@ def run_rows(run: Run) -> list[dict]:
             if isinstance(summ, dict):
                 rows += _summary_rows(base, section, "session", key, summ)
     val = run.metrics.get("validation") or {}
-    rows += [{**base, "section": "validation", "level": "overall", "key": "all", "metric": k, "value": num(v)}
-             for k, v in val.items() if not isinstance(v, (dict, list))]
-    facts = {"wall_s": run.metrics["run"].get("wall_s"), "n_params": run.metrics["model"].get("n_params"),
-             "n_params_with_readouts": run.metrics["model"].get("n_params_with_readouts")}
-    rows += [{**base, "section": "run", "level": "overall", "key": "all", "metric": k, "value": num(v)}
-             for k, v in facts.items() if v is not None]
+    rows += [
+        {**base, "section": "validation", "level": "overall", "key": "all", "metric": k, "value": num(v)}
+        for k, v in val.items()
+        if not isinstance(v, (dict, list))
+    ]
+    facts = {
+        "wall_s": run.metrics["run"].get("wall_s"),
+        "n_params": run.metrics["model"].get("n_params"),
+        "n_params_with_readouts": run.metrics["model"].get("n_params_with_readouts"),
+    }
+    rows += [
+        {**base, "section": "run", "level": "overall", "key": "all", "metric": k, "value": num(v)}
+        for k, v in facts.items()
+        if v is not None
+    ]
     return rows
 
 
@@ -109,19 +168,44 @@ def score_rows(sweep: Sweep) -> list[dict]:
     rows = []
     for path, owner, table in sweep.scores:
         for r in table:
-            rows.append({
-                "run_dir": owner.rel if owner else rel_path(path.parent, sweep.root), "source": "scores.csv",
-                "model": owner.label if owner else r["model"], "architecture": r["model"],
-                "spiking": _bool(r["spiking"]),
-                "seed": owner.seed if owner else int(float(r["seed"])) if num(r["seed"]) is not None else "",
-                "config_hash": owner.config_hash if owner else "", "section": "scores", "level": "layer",
-                "key": r["layer"], "metric": r["metric"], "value": num(r["score"]),
-                "ci_low": num(r.get("ci_low")), "ci_high": num(r.get("ci_high")), "n": r.get("n_neurons", ""),
-                **{c: r.get(c, "") for c in ("recording", "target", "layer", "depth", "layer_area", "area", "split",
-                                             "selection", "method", "ceiling_kind", "n_stimuli")},
-                **{c: num(r.get(c)) for c in ("ceiling", "ceiling_lower", "normalized")},
-                "chosen": _bool(r.get("chosen", "")), "score_source": r.get("source", ""),
-            })
+            rows.append(
+                {
+                    "run_dir": owner.rel if owner else rel_path(path.parent, sweep.root),
+                    "source": "scores.csv",
+                    "model": owner.label if owner else r["model"],
+                    "architecture": r["model"],
+                    "spiking": _bool(r["spiking"]),
+                    "seed": owner.seed if owner else int(float(r["seed"])) if num(r["seed"]) is not None else "",
+                    "config_hash": owner.config_hash if owner else "",
+                    "section": "scores",
+                    "level": "layer",
+                    "key": r["layer"],
+                    "metric": r["metric"],
+                    "value": num(r["score"]),
+                    "ci_low": num(r.get("ci_low")),
+                    "ci_high": num(r.get("ci_high")),
+                    "n": r.get("n_neurons", ""),
+                    **{
+                        c: r.get(c, "")
+                        for c in (
+                            "recording",
+                            "target",
+                            "layer",
+                            "depth",
+                            "layer_area",
+                            "area",
+                            "split",
+                            "selection",
+                            "method",
+                            "ceiling_kind",
+                            "n_stimuli",
+                        )
+                    },
+                    **{c: num(r.get(c)) for c in ("ceiling", "ceiling_lower", "normalized")},
+                    "chosen": _bool(r.get("chosen", "")),
+                    "score_source": r.get("source", ""),
+                }
+            )
     return rows
 
 

@@ -16,16 +16,18 @@ path for both libraries. The helpers below (matrix products and sorting primitiv
 masked Pearson correlation, average ranks, tie counts, seeded permutations) are shared
 by several modules.
 """
+
 from __future__ import annotations
 
 import functools
 import inspect
-from typing import Any, Callable, Iterable, Union
+from collections.abc import Callable, Iterable
+from typing import Any
 
 import numpy as np
 import torch
 
-Array = Union[np.ndarray, torch.Tensor]
+Array = np.ndarray | torch.Tensor
 
 
 def _common_torch_spec(values: Iterable[Any]) -> tuple[torch.device, torch.dtype] | None:
@@ -90,7 +92,8 @@ def dispatch(*names: str) -> Callable:
 
 def _numpy_view_ok(*tensors: torch.Tensor) -> bool:
     return all(t.device.type == "cpu" for t in tensors) and not (
-        torch.is_grad_enabled() and any(t.requires_grad for t in tensors))
+        torch.is_grad_enabled() and any(t.requires_grad for t in tensors)
+    )
 
 
 def matmul(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -109,7 +112,7 @@ def argsort(v: torch.Tensor) -> torch.Tensor:
     if not _numpy_view_ok(v):
         return torch.argsort(v, dim=-1)
     a = v.numpy()
-    if a.dtype == np.float64 and a.shape[-1] >= 2 ** 14:
+    if a.dtype == np.float64 and a.shape[-1] >= 2**14:
         rows = a.reshape(-1, a.shape[-1])
         return torch.from_numpy(np.stack([_argsort_float64(r) for r in rows]).reshape(a.shape))
     return torch.from_numpy(np.argsort(a, axis=-1))
@@ -127,7 +130,7 @@ def _argsort_float64(a: np.ndarray) -> np.ndarray:
     """
     n = len(a)
     shift = np.uint64(max(int(n - 1).bit_length(), 1))
-    bits = (a + 0.0).view(np.uint64)                     # + 0.0 turns -0.0 into +0.0
+    bits = (a + 0.0).view(np.uint64)  # + 0.0 turns -0.0 into +0.0
     negative = bits >> np.uint64(63) == 1
     key = np.where(negative, ~bits, bits | np.uint64(1 << 63))
     packed = np.sort((key >> shift << shift) | np.arange(n, dtype=np.uint64))
@@ -202,12 +205,12 @@ def average_ranks(v: torch.Tensor) -> torch.Tensor:
     order, new_group = _sort(v)
     n = v.shape[-1]
     pos = torch.arange(n, dtype=v.dtype, device=v.device).expand_as(v)
-    if bool(new_group.all()):                      # no ties
+    if bool(new_group.all()):  # no ties
         ranks = pos + 1
     else:
         # A group's last position is the position before the next group's start.
         last = torch.cat([new_group[..., 1:], torch.ones_like(new_group[..., :1])], dim=-1)
-        end = _group_start(last.flip(-1)).flip(-1)      # start of the reversed group
+        end = _group_start(last.flip(-1)).flip(-1)  # start of the reversed group
         ranks = (_group_start(new_group) + (n - 1 - end)).to(v.dtype) / 2 + 1
     return torch.empty_like(v).scatter_(-1, order, ranks)
 
@@ -232,8 +235,7 @@ def rng(seed: int | np.random.Generator | None) -> np.random.Generator:
     return np.random.default_rng(seed)
 
 
-def random_permutations(generator: np.random.Generator, n_rows: int, n: int,
-                        device: torch.device) -> torch.Tensor:
+def random_permutations(generator: np.random.Generator, n_rows: int, n: int, device: torch.device) -> torch.Tensor:
     """(n_rows, n) int64 tensor, each row an independent uniform permutation of 0..n-1."""
     keys = generator.random((n_rows, n))
     return torch.as_tensor(np.argsort(keys, axis=1), device=device)

@@ -8,16 +8,17 @@ pairs of copies of the same condition whose dissimilarity is a trivial zero; as 
 rsatoolbox (``RDMs.subsample_pattern``) those entries are set to NaN, and
 :func:`snnvis.similarity.compare_rdms` leaves NaN entries out.
 """
+
 from __future__ import annotations
 
-from typing import Callable, Union
+from collections.abc import Callable
 
 import numpy as np
 import torch
 
 from ._backend import Array, rng, to_numpy
 
-AxisSpec = Union[int, tuple[int, int], None]
+AxisSpec = int | tuple[int, int] | None
 
 
 def _take(a: Array, idx: np.ndarray, axis: int) -> Array:
@@ -61,9 +62,14 @@ def _length(a: Array, axis: AxisSpec) -> int | None:
     return a.shape[axis]
 
 
-def bootstrap_ci(fn: Callable[..., Array], *arrays: Array,
-                 axis: AxisSpec | list[AxisSpec] = 0, n_boot: int = 1000,
-                 ci: float = 0.95, seed: int = 0):
+def bootstrap_ci(
+    fn: Callable[..., Array],
+    *arrays: Array,
+    axis: AxisSpec | list[AxisSpec] = 0,
+    n_boot: int = 1000,
+    ci: float = 0.95,
+    seed: int = 0,
+):
     """Percentile bootstrap of ``fn(*arrays)``.
 
     Args:
@@ -96,12 +102,13 @@ def bootstrap_ci(fn: Callable[..., Array], *arrays: Array,
     n = lengths.pop()
     generator = rng(seed)
     estimate = fn(*arrays)
-    boot = np.stack([
-        np.asarray(to_numpy(fn(*(_resample(a, idx, ax) for a, ax in zip(arrays, axes)))),
-                   dtype=np.float64)
-        for idx in generator.integers(0, n, size=(n_boot, n))])
+    boot = np.stack(
+        [
+            np.asarray(to_numpy(fn(*(_resample(a, idx, ax) for a, ax in zip(arrays, axes)))), dtype=np.float64)
+            for idx in generator.integers(0, n, size=(n_boot, n))
+        ]
+    )
     lo, hi = np.nanpercentile(boot, [50 * (1 - ci), 50 * (1 + ci)], axis=0)
     if isinstance(estimate, torch.Tensor):
-        return estimate, *(torch.as_tensor(v, dtype=estimate.dtype, device=estimate.device)
-                           for v in (lo, hi))
+        return estimate, *(torch.as_tensor(v, dtype=estimate.dtype, device=estimate.device) for v in (lo, hi))
     return estimate, lo, hi

@@ -13,6 +13,7 @@ and evaluated on the same stimuli, which inflates the score. :func:`svcca_cv` fi
 CCA projections on training folds and correlates the projections of held-out stimuli;
 :func:`svcca_transform` applies a fit on training stimuli to any other stimuli.
 """
+
 from __future__ import annotations
 
 from typing import NamedTuple
@@ -24,13 +25,12 @@ from .regression import _train_test, kfold_splits
 
 
 class _Whitened(NamedTuple):
-    q: torch.Tensor       # (n, r) orthonormal basis of the centred data
-    to_q: torch.Tensor    # (dims, r) map from centred data to q coordinates
-    mean: torch.Tensor    # (dims,)
+    q: torch.Tensor  # (n, r) orthonormal basis of the centred data
+    to_q: torch.Tensor  # (dims, r) map from centred data to q coordinates
+    mean: torch.Tensor  # (dims,)
 
 
-def _whiten(X: torch.Tensor, k: int | None = None,
-            var_threshold: float | None = None) -> _Whitened:
+def _whiten(X: torch.Tensor, k: int | None = None, var_threshold: float | None = None) -> _Whitened:
     """Orthonormal basis of the centred data: all its numerically non-null directions, the
     top ``k``, or the fewest top directions explaining ``var_threshold`` of the variance."""
     mean = X.mean(0)
@@ -39,7 +39,7 @@ def _whiten(X: torch.Tensor, k: int | None = None,
     if k is not None:
         r = min(k, r)
     elif var_threshold is not None:
-        explained = torch.cumsum(s ** 2, 0) / (s ** 2).sum()
+        explained = torch.cumsum(s**2, 0) / (s**2).sum()
         r = min(int((explained < var_threshold - 1e-12).sum()) + 1, r)
     return _Whitened(u[:, :r], vh[:r].T / s[:r], mean)
 
@@ -53,22 +53,22 @@ def _check_svd_args(k: int | None, var_threshold: float) -> None:
 
 def _check_pair(X: torch.Tensor, Y: torch.Tensor) -> None:
     if X.ndim != 2 or Y.ndim != 2 or X.shape[0] != Y.shape[0]:
-        raise ValueError(f"X and Y must be (stimuli, dims) with the same stimuli, got "
-                         f"{tuple(X.shape)} and {tuple(Y.shape)}")
+        raise ValueError(
+            f"X and Y must be (stimuli, dims) with the same stimuli, got {tuple(X.shape)} and {tuple(Y.shape)}"
+        )
     if X.shape[0] < 3:
         raise ValueError(f"need at least 3 stimuli, got {X.shape[0]}")
 
 
 class _CCAFit(NamedTuple):
-    corr: torch.Tensor   # (m,) canonical correlations, descending
-    wx: torch.Tensor     # (p, m) canonical weights of X (applied to centred X)
-    wy: torch.Tensor     # (q, m)
+    corr: torch.Tensor  # (m,) canonical correlations, descending
+    wx: torch.Tensor  # (p, m) canonical weights of X (applied to centred X)
+    wy: torch.Tensor  # (q, m)
     x_mean: torch.Tensor
     y_mean: torch.Tensor
 
 
-def _cca_fit(X: torch.Tensor, Y: torch.Tensor, k: int | None = None,
-             var_threshold: float | None = None) -> _CCAFit:
+def _cca_fit(X: torch.Tensor, Y: torch.Tensor, k: int | None = None, var_threshold: float | None = None) -> _CCAFit:
     """CCA between the directions of X and of Y kept by :func:`_whiten`."""
     wx, wy = _whiten(X, k, var_threshold), _whiten(Y, k, var_threshold)
     u, s, vh = torch.linalg.svd(wx.q.T @ wy.q, full_matrices=False)
@@ -107,8 +107,7 @@ class SVCCAResult(NamedTuple):
 
 
 @dispatch("X", "Y")
-def svcca(X, Y, k: int | None = None, var_threshold: float = 0.99, cv: int | None = None,
-          seed: int = 0):
+def svcca(X, Y, k: int | None = None, var_threshold: float = 0.99, cv: int | None = None, seed: int = 0):
     """SVCCA similarity of X (n, p) and Y (n, q).
 
     Each block is reduced to its top ``k`` singular directions (or, with ``k=None``, to
@@ -131,8 +130,7 @@ def svcca(X, Y, k: int | None = None, var_threshold: float = 0.99, cv: int | Non
 
 
 @dispatch("X_train", "Y_train", "X_test", "Y_test")
-def svcca_transform(X_train, Y_train, X_test, Y_test, k: int | None = None,
-                    var_threshold: float = 0.99):
+def svcca_transform(X_train, Y_train, X_test, Y_test, k: int | None = None, var_threshold: float = 0.99):
     """Held-out canonical variates: SVD reduction and CCA fit on training stimuli
     (as in one fold of :func:`svcca_cv`), applied to test stimuli.
 
@@ -143,17 +141,18 @@ def svcca_transform(X_train, Y_train, X_test, Y_test, k: int | None = None,
     """
     _check_pair(X_train, Y_train)
     _check_svd_args(k, var_threshold)
-    if X_test.shape[1:] != X_train.shape[1:] or Y_test.shape[1:] != Y_train.shape[1:] \
-            or X_test.shape[0] != Y_test.shape[0]:
-        raise ValueError("test blocks must match the training blocks' dimensions and each "
-                         "other's stimuli")
+    if (
+        X_test.shape[1:] != X_train.shape[1:]
+        or Y_test.shape[1:] != Y_train.shape[1:]
+        or X_test.shape[0] != Y_test.shape[0]
+    ):
+        raise ValueError("test blocks must match the training blocks' dimensions and each other's stimuli")
     fit = _cca_fit(X_train, Y_train, k, var_threshold)
     return (X_test - fit.x_mean) @ fit.wx, (Y_test - fit.y_mean) @ fit.wy
 
 
 @dispatch("X", "Y")
-def svcca_cv(X, Y, k: int | None = None, n_folds: int = 5, seed: int = 0,
-             var_threshold: float = 0.99):
+def svcca_cv(X, Y, k: int | None = None, n_folds: int = 5, seed: int = 0, var_threshold: float = 0.99):
     """Cross-validated SVCCA.
 
     For each fold of a seeded k-fold partition of the stimuli (:func:`kfold_splits`), the
@@ -174,8 +173,7 @@ def svcca_cv(X, Y, k: int | None = None, n_folds: int = 5, seed: int = 0,
         train_idx, test_idx = _train_test(X.shape[0], test, X.device)
         if len(test_idx) < 3:
             raise ValueError(f"held-out folds need >= 3 stimuli; use fewer than {n_folds} folds")
-        u, v = svcca_transform(X[train_idx], Y[train_idx], X[test_idx], Y[test_idx], k,
-                               var_threshold)
+        u, v = svcca_transform(X[train_idx], Y[train_idx], X[test_idx], Y[test_idx], k, var_threshold)
         per_fold.append(pearson(u, v, dim=0))
     m = min(len(c) for c in per_fold)
     corr = torch.stack([c[:m] for c in per_fold]).mean(0)

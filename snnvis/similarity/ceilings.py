@@ -11,6 +11,7 @@ NaN-padded: a NaN marks a missing repeat (per stimulus and neuron). Model predic
 * :func:`noise_corrected_r2`: the approximately unbiased r^2_ER of Pospisil & Bair (2021).
 * :func:`feve`: fraction of explainable variance explained (Cadena et al. 2019).
 """
+
 from __future__ import annotations
 
 from typing import NamedTuple
@@ -24,19 +25,19 @@ from ._backend import dispatch, pearson, random_permutations, rng
 def check_trials(trials: torch.Tensor, pred: torch.Tensor | None = None) -> None:
     """Raise ValueError unless trials is (stimuli, repeats, neurons) and matches pred."""
     if trials.ndim != 3:
-        raise ValueError("trials must have shape (stimuli, repeats, neurons), got "
-                         f"{tuple(trials.shape)}")
+        raise ValueError(f"trials must have shape (stimuli, repeats, neurons), got {tuple(trials.shape)}")
     if pred is not None and (pred.ndim != 2 or pred.shape != (trials.shape[0], trials.shape[2])):
-        raise ValueError(f"pred must have shape (stimuli, neurons) = "
-                         f"{(trials.shape[0], trials.shape[2])}, got {tuple(pred.shape)}")
+        raise ValueError(
+            f"pred must have shape (stimuli, neurons) = {(trials.shape[0], trials.shape[2])}, got {tuple(pred.shape)}"
+        )
 
 
 class TrialStats(NamedTuple):
     """Per (stimulus, neuron) statistics over valid repeats."""
 
-    mean: torch.Tensor   # (stimuli, neurons); NaN without valid repeats
+    mean: torch.Tensor  # (stimuli, neurons); NaN without valid repeats
     count: torch.Tensor  # (stimuli, neurons) number of valid repeats (dtype of trials)
-    var: torch.Tensor    # (stimuli, neurons) unbiased variance (ddof=1); NaN if count < 2
+    var: torch.Tensor  # (stimuli, neurons) unbiased variance (ddof=1); NaN if count < 2
 
 
 def trial_stats(trials: torch.Tensor) -> TrialStats:
@@ -68,7 +69,7 @@ def fold_means(trials: torch.Tensor, n_folds: int, generator: np.random.Generato
     perm = random_permutations(generator, n_stim, n_rep, trials.device)
     x = torch.gather(trials, 1, perm[:, :, None].expand_as(trials))
     valid = ~torch.isnan(x)
-    position = torch.cumsum(valid, dim=1) - 1                 # rank among valid repeats
+    position = torch.cumsum(valid, dim=1) - 1  # rank among valid repeats
     per_fold = valid.sum(1, keepdim=True) // n_folds
     usable = valid & (position < per_fold * n_folds)
     zero = torch.zeros((), dtype=trials.dtype, device=trials.device)

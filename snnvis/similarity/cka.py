@@ -13,6 +13,7 @@ stimuli in two representations X (n, p) and Y (n, q). Kinds:
   median distance, where the median is taken over all n^2 squared distances (diagonal
   included) as in Kornblith's reference ``gram_rbf``; biased HSIC.
 """
+
 from __future__ import annotations
 
 import torch
@@ -46,8 +47,7 @@ def _unbiased_hsic(k: torch.Tensor, l: torch.Tensor) -> torch.Tensor:
     eye = torch.eye(n, dtype=torch.bool, device=k.device)
     k, l = k.masked_fill(eye, 0), l.masked_fill(eye, 0)
     ks, ls = k.sum(0), l.sum(0)
-    return ((k * l).sum() + ks.sum() * ls.sum() / ((n - 1) * (n - 2))
-            - 2 * (ks @ ls) / (n - 2))
+    return (k * l).sum() + ks.sum() * ls.sum() / ((n - 1) * (n - 2)) - 2 * (ks @ ls) / (n - 2)
 
 
 def _rbf_gram(x: torch.Tensor, sigma_frac: float) -> torch.Tensor:
@@ -56,7 +56,7 @@ def _rbf_gram(x: torch.Tensor, sigma_frac: float) -> torch.Tensor:
     d2.fill_diagonal_(0)
     flat = torch.sort(d2.reshape(-1)).values
     median = (flat[(len(flat) - 1) // 2] + flat[len(flat) // 2]) / 2
-    return torch.exp(-d2 / (2 * sigma_frac ** 2 * median))
+    return torch.exp(-d2 / (2 * sigma_frac**2 * median))
 
 
 @dispatch("X", "Y")
@@ -73,8 +73,9 @@ def cka(X, Y, kind: str = "linear", sigma_frac: float = 0.8):
         Scalar CKA; NaN if a representation is constant across stimuli.
     """
     if X.ndim != 2 or Y.ndim != 2 or X.shape[0] != Y.shape[0]:
-        raise ValueError(f"X and Y must be (stimuli, features) with the same stimuli, got "
-                         f"{tuple(X.shape)} and {tuple(Y.shape)}")
+        raise ValueError(
+            f"X and Y must be (stimuli, features) with the same stimuli, got {tuple(X.shape)} and {tuple(Y.shape)}"
+        )
     n = X.shape[0]
     if kind not in CKA_KINDS:
         raise ValueError(f"unknown CKA kind {kind!r}; expected one of {CKA_KINDS}")
@@ -92,7 +93,7 @@ def cka(X, Y, kind: str = "linear", sigma_frac: float = 0.8):
 def _grams(xc: torch.Tensor, yc: torch.Tensor, kind: str, sigma_frac: float = 0.8):
     if kind == "rbf":
         return _centre_gram(_rbf_gram(xc, sigma_frac)), _centre_gram(_rbf_gram(yc, sigma_frac))
-    return matmul(xc, xc.T), matmul(yc, yc.T)      # centred features give centred Gram matrices
+    return matmul(xc, xc.T), matmul(yc, yc.T)  # centred features give centred Gram matrices
 
 
 def _hsic_of(gx: torch.Tensor, gy: torch.Tensor, kind: str) -> torch.Tensor:
@@ -117,8 +118,9 @@ def hsic(X, Y, kind: str = "linear"):
     if kind not in ("linear", "linear_unbiased"):
         raise ValueError(f"hsic supports linear kernels only, got {kind!r}")
     if X.ndim != 2 or Y.ndim != 2 or X.shape[0] != Y.shape[0]:
-        raise ValueError(f"X and Y must be (stimuli, features) with the same stimuli, got "
-                         f"{tuple(X.shape)} and {tuple(Y.shape)}")
+        raise ValueError(
+            f"X and Y must be (stimuli, features) with the same stimuli, got {tuple(X.shape)} and {tuple(Y.shape)}"
+        )
     if kind == "linear_unbiased" and X.shape[0] < 4:
         raise ValueError(f"too few stimuli ({X.shape[0]}) for unbiased HSIC")
     return _hsic_of(*_grams(X - X.mean(0), Y - Y.mean(0), kind), kind)

@@ -19,6 +19,7 @@ noise-free representation; it is about 1 for the true model.
 The previous ceiling, CKA(Ya, Yb) between half means, is the score of a noisy *half*
 against a noisy half and sits well below what the true model gets against Ybar.
 """
+
 from __future__ import annotations
 
 import torch
@@ -45,8 +46,9 @@ def cka_ceiling(trials, kind: str = "linear_unbiased", n_splits: int = 10, seed:
     check_trials(trials)
     stats = trial_stats(trials)
     if bool((stats.count < 2).any()):
-        raise ValueError("every stimulus needs >= 2 valid repeats for a CKA ceiling; "
-                         f"minimum found: {int(stats.count.min())}")
+        raise ValueError(
+            f"every stimulus needs >= 2 valid repeats for a CKA ceiling; minimum found: {int(stats.count.min())}"
+        )
     generator = rng(seed)
     cross = torch.stack([hsic(*fold_means(trials, 2, generator), kind) for _ in range(n_splits)]).mean()
     own = hsic(stats.mean, stats.mean, kind)

@@ -17,6 +17,7 @@ NaN rather than rsatoolbox's 0. Entries that are NaN in any of the compared RDMs
 dropped from all comparisons, as in rsatoolbox (used by condition bootstraps, where
 pairs of copies of the same condition are set to NaN).
 """
+
 from __future__ import annotations
 
 import torch
@@ -30,19 +31,15 @@ COMPARE_METHODS = ("spearman", "kendall_tau_a", "pearson", "cosine")
 def _check_rdms(a: torch.Tensor, b: torch.Tensor) -> None:
     for name, x in (("a", a), ("b", b)):
         if x.ndim < 2 or x.shape[-1] != x.shape[-2]:
-            raise ValueError(f"RDM {name} must be square with shape (..., n, n), got "
-                             f"{tuple(x.shape)}")
+            raise ValueError(f"RDM {name} must be square with shape (..., n, n), got {tuple(x.shape)}")
         if x.shape[-1] < 3:
-            raise ValueError(f"RDM {name} needs at least 3 conditions (2 dissimilarities), "
-                             f"got {x.shape[-1]}")
+            raise ValueError(f"RDM {name} needs at least 3 conditions (2 dissimilarities), got {x.shape[-1]}")
     if a.shape[-1] != b.shape[-1]:
-        raise ValueError(f"RDMs must cover the same conditions: a is {tuple(a.shape)}, "
-                         f"b is {tuple(b.shape)}")
+        raise ValueError(f"RDMs must cover the same conditions: a is {tuple(a.shape)}, b is {tuple(b.shape)}")
     try:
         torch.broadcast_shapes(a.shape[:-2], b.shape[:-2])
     except RuntimeError as err:
-        raise ValueError(f"RDM batch shapes {tuple(a.shape[:-2])} and {tuple(b.shape[:-2])} "
-                         "do not broadcast") from err
+        raise ValueError(f"RDM batch shapes {tuple(a.shape[:-2])} and {tuple(b.shape[:-2])} do not broadcast") from err
 
 
 @dispatch("a", "b")
@@ -69,8 +66,7 @@ def compare_vectors(va: torch.Tensor, vb: torch.Tensor, method: str) -> torch.Te
     """:func:`compare_rdms` on RDM vectors (..., P) (tensors; batch dims broadcast)."""
     if method not in COMPARE_METHODS:
         raise ValueError(f"unknown RDM comparison {method!r}; expected one of {COMPARE_METHODS}")
-    keep = ~(torch.isnan(va).reshape(-1, va.shape[-1]).any(0)
-             | torch.isnan(vb).reshape(-1, vb.shape[-1]).any(0))
+    keep = ~(torch.isnan(va).reshape(-1, va.shape[-1]).any(0) | torch.isnan(vb).reshape(-1, vb.shape[-1]).any(0))
     if not bool(keep.all()):
         va, vb = va[..., keep], vb[..., keep]
     if method == "spearman":
@@ -125,13 +121,14 @@ def _count_inversions(seq: torch.Tensor) -> torch.Tensor:
         pair = block // 2
         right = block % 2 == 1
         n_pairs = int(pair[-1]) + 1
-        segment = row * n_pairs + pair                          # (rows, n)
+        segment = row * n_pairs + pair  # (rows, n)
         key = seq + segment * n
         left_sorted = torch.sort(key[:, ~right].reshape(-1)).values
         right_keys = key[:, right]
         segment_end = (segment[:, right] + 1) * n
-        larger = (torch.searchsorted(left_sorted, segment_end, right=False)
-                  - torch.searchsorted(left_sorted, right_keys, right=True))
+        larger = torch.searchsorted(left_sorted, segment_end, right=False) - torch.searchsorted(
+            left_sorted, right_keys, right=True
+        )
         total += larger.sum(1)
         width *= 2
     return total

@@ -24,6 +24,7 @@ values can be compared with the paper:
 Duplicated images whose copies are independent repeat-averages (Cowley session 190925)
 enter as stimuli with 2 "repeats" and NaN elsewhere.
 """
+
 from __future__ import annotations
 
 import torch

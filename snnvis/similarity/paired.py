@@ -24,6 +24,7 @@ when errors are shared across neurons, but it does not count seed-to-seed variat
 seed swap asks whether the *architectures* do, with the seeds as replicates. The bootstrap CI
 includes seed-to-seed variation (about nominal coverage in simulation).
 """
+
 from __future__ import annotations
 
 import warnings
@@ -33,10 +34,12 @@ from dataclasses import dataclass
 import numpy as np
 
 LEVELS = ("seeds", "neurons", "stimuli")
-TEST_NAME = ("paired SNN − twin difference of per-neuron held-out r (same neurons, test stimuli, seeds); "
-             "CI: hierarchical bootstrap over seeds × neurons × test stimuli; p: two-sided permutation test "
-             "swapping SNN and twin predictions within (seed, stimulus) pairs, all neurons together; "
-             "p seeds: the same swapping whole runs within each seed's pair (exact)")
+TEST_NAME = (
+    "paired SNN − twin difference of per-neuron held-out r (same neurons, test stimuli, seeds); "
+    "CI: hierarchical bootstrap over seeds × neurons × test stimuli; p: two-sided permutation test "
+    "swapping SNN and twin predictions within (seed, stimulus) pairs, all neurons together; "
+    "p seeds: the same swapping whole runs within each seed's pair (exact)"
+)
 
 
 class PairingError(ValueError):
@@ -51,7 +54,7 @@ def pearson_r(pred: np.ndarray, resp: np.ndarray) -> np.ndarray:
     may omit leading axes of the prediction (e.g. the seeds).
     """
     pred, resp = np.asarray(pred, dtype=np.float64), np.asarray(resp, dtype=np.float64)
-    if pred.ndim < 3 or pred.shape[-resp.ndim:] != resp.shape:
+    if pred.ndim < 3 or pred.shape[-resp.ndim :] != resp.shape:
         raise ValueError(f"prediction {pred.shape} and response {resp.shape} differ in shape")
     resp = np.broadcast_to(resp, pred.shape)
     p = pred.reshape(*pred.shape[:-3], -1, pred.shape[-1])
@@ -71,8 +74,11 @@ def check_pairing(ids_a: Sequence, ids_b: Sequence, stimuli_a: Sequence, stimuli
     ids_a, ids_b = np.asarray(ids_a).astype(str), np.asarray(ids_b).astype(str)
     if ids_a.shape != ids_b.shape or not np.array_equal(ids_a, ids_b):
         only = sorted(set(ids_a) ^ set(ids_b))
-        why = (f"{len(only)} neuron id(s) in only one run (e.g. {only[0]})" if only
-               else f"neuron ids in a different order ({len(ids_a)} vs {len(ids_b)})")
+        why = (
+            f"{len(only)} neuron id(s) in only one run (e.g. {only[0]})"
+            if only
+            else f"neuron ids in a different order ({len(ids_a)} vs {len(ids_b)})"
+        )
         raise PairingError(why)
     sa, sb = np.asarray(stimuli_a), np.asarray(stimuli_b)
     if sa.shape != sb.shape or not np.array_equal(sa, sb):
@@ -86,7 +92,7 @@ def per_neuron_difference(r_a: np.ndarray, r_b: np.ndarray) -> np.ndarray:
 
 
 def _nanmean(x: np.ndarray, axis=None) -> np.ndarray:
-    with warnings.catch_warnings():                  # an all-NaN slice is NaN, without a warning
+    with warnings.catch_warnings():  # an all-NaN slice is NaN, without a warning
         warnings.simplefilter("ignore", RuntimeWarning)
         return np.nanmean(x, axis=axis)
 
@@ -104,8 +110,8 @@ def sign_flip_pvalue(d: np.ndarray, n_perm: int = 10000, seed: int = 0) -> float
         return float("nan")
     t_obs = abs(d.mean())
     tol = 1e-12 * max(1.0, float(np.abs(d).max()))
-    if n <= 30 and 2 ** n <= n_perm:
-        codes = np.arange(2 ** n, dtype=np.int64)[:, None]
+    if n <= 30 and 2**n <= n_perm:
+        codes = np.arange(2**n, dtype=np.int64)[:, None]
         signs = 1.0 - 2.0 * ((codes >> np.arange(n)) & 1)
         return float(np.mean(np.abs(signs @ d) / n >= t_obs - tol))
     rng = np.random.default_rng(seed)
@@ -144,8 +150,8 @@ def swap_pvalue(sessions: Sequence[tuple], unit: str = "stimuli", n_perm: int = 
     if not np.isfinite(t_obs):
         return float("nan")
     tol = 1e-12 * max(1.0, t_obs)
-    if unit == "seeds" and 2 ** n_seeds <= n_perm:
-        patterns = ((np.arange(2 ** n_seeds)[:, None] >> np.arange(n_seeds)) & 1).astype(bool)
+    if unit == "seeds" and 2**n_seeds <= n_perm:
+        patterns = ((np.arange(2**n_seeds)[:, None] >> np.arange(n_seeds)) & 1).astype(bool)
         return float(np.mean([abs(statistic([p] * len(sessions))) >= t_obs - tol for p in patterns]))
     rng = np.random.default_rng(seed)
     hits = 0
@@ -162,8 +168,9 @@ def _as_session(pred_a, pred_b, resp) -> tuple[np.ndarray, np.ndarray, np.ndarra
     pred_a, pred_b = np.asarray(pred_a, dtype=np.float64), np.asarray(pred_b, dtype=np.float64)
     resp = np.asarray(resp, dtype=np.float64)
     if pred_a.ndim != 4 or pred_a.shape != pred_b.shape:
-        raise ValueError(f"predictions must both be (seeds, stimuli, bins, neurons), got {pred_a.shape} and "
-                         f"{pred_b.shape}")
+        raise ValueError(
+            f"predictions must both be (seeds, stimuli, bins, neurons), got {pred_a.shape} and {pred_b.shape}"
+        )
     if resp.ndim == 3:
         resp = np.broadcast_to(resp, pred_a.shape)
     if resp.shape != pred_a.shape:
@@ -189,8 +196,9 @@ def _session_diffs(sessions, seed_idx=None, rng=None, levels=()) -> np.ndarray:
     return np.concatenate(out)
 
 
-def hierarchical_bootstrap(sessions: Sequence[tuple], n_boot: int = 1000, ci: float = 0.95, seed: int = 0,
-                           levels: Sequence[str] = LEVELS) -> tuple[float, float, np.ndarray]:
+def hierarchical_bootstrap(
+    sessions: Sequence[tuple], n_boot: int = 1000, ci: float = 0.95, seed: int = 0, levels: Sequence[str] = LEVELS
+) -> tuple[float, float, np.ndarray]:
     """Percentile CI of the mean (over neurons) of the seed-averaged paired difference.
 
     Args:
@@ -228,24 +236,25 @@ class PairedResult:
     """SNN (A) vs twin (B) on the same neurons, test stimuli and seeds."""
 
     n_seeds: int
-    n_neurons: int                # neurons with a finite paired difference
-    n_stimuli: int                # test stimuli, summed over sessions
-    r_a_median: float             # median over neurons of the seed-averaged r of A
+    n_neurons: int  # neurons with a finite paired difference
+    n_stimuli: int  # test stimuli, summed over sessions
+    r_a_median: float  # median over neurons of the seed-averaged r of A
     r_b_median: float
-    diff_mean: float              # mean over neurons of the seed-averaged r_a - r_b (the tested statistic)
+    diff_mean: float  # mean over neurons of the seed-averaged r_a - r_b (the tested statistic)
     diff_median: float
     ci_low: float
     ci_high: float
-    p_value: float                # SNN/twin swapped within (seed, stimulus) pairs
-    p_value_seeds: float          # whole runs swapped within seed pairs (exact for few seeds)
+    p_value: float  # SNN/twin swapped within (seed, stimulus) pairs
+    p_value_seeds: float  # whole runs swapped within seed pairs (exact for few seeds)
     ci: float
     n_boot: int
     n_perm: int
     test: str = TEST_NAME
 
 
-def paired_comparison(sessions: Sequence[tuple], n_boot: int = 1000, n_perm: int = 2000, ci: float = 0.95,
-                      seed: int = 0) -> PairedResult:
+def paired_comparison(
+    sessions: Sequence[tuple], n_boot: int = 1000, n_perm: int = 2000, ci: float = 0.95, seed: int = 0
+) -> PairedResult:
     """Paired difference, hierarchical bootstrap CI and sign-flip p-value (see the module docstring)."""
     sessions = [_as_session(*s) for s in sessions]
     if not sessions:
@@ -258,10 +267,18 @@ def paired_comparison(sessions: Sequence[tuple], n_boot: int = 1000, n_perm: int
     lo, hi, _ = hierarchical_bootstrap(sessions, n_boot=n_boot, ci=ci, seed=seed)
     nan = float("nan")
     return PairedResult(
-        n_seeds=int(r_a.shape[0]), n_neurons=int(finite.sum()), n_stimuli=int(sum(s[0].shape[1] for s in sessions)),
+        n_seeds=int(r_a.shape[0]),
+        n_neurons=int(finite.sum()),
+        n_stimuli=int(sum(s[0].shape[1] for s in sessions)),
         r_a_median=float(np.median(mean_a)) if finite.any() else nan,
         r_b_median=float(np.median(mean_b)) if finite.any() else nan,
         diff_mean=float(d[finite].mean()) if finite.any() else nan,
         diff_median=float(np.median(d[finite])) if finite.any() else nan,
-        ci_low=lo, ci_high=hi, p_value=swap_pvalue(sessions, "stimuli", n_perm=n_perm, seed=seed),
-        p_value_seeds=swap_pvalue(sessions, "seeds", n_perm=n_perm, seed=seed), ci=ci, n_boot=n_boot, n_perm=n_perm)
+        ci_low=lo,
+        ci_high=hi,
+        p_value=swap_pvalue(sessions, "stimuli", n_perm=n_perm, seed=seed),
+        p_value_seeds=swap_pvalue(sessions, "seeds", n_perm=n_perm, seed=seed),
+        ci=ci,
+        n_boot=n_boot,
+        n_perm=n_perm,
+    )

@@ -19,6 +19,7 @@
   depend on the constant (r is scale invariant for a positive constant): it is the r
   between the training mean shape and each test time course.
 """
+
 from __future__ import annotations
 
 import torch
@@ -73,8 +74,10 @@ def psth_feve(pred, trials):
     """
     _check_psth(pred, "pred")
     if trials.ndim != 4 or (trials.shape[0], trials.shape[2], trials.shape[3]) != tuple(pred.shape):
-        raise ValueError(f"trials must have shape (stimuli, repeats, bins, neurons) matching pred "
-                         f"{tuple(pred.shape)}, got {tuple(trials.shape)}")
+        raise ValueError(
+            f"trials must have shape (stimuli, repeats, bins, neurons) matching pred "
+            f"{tuple(pred.shape)}, got {tuple(trials.shape)}"
+        )
     flat = _flat_trials(trials)
     return feve(pred.reshape(flat.shape[0], pred.shape[2]), flat)
 
@@ -126,13 +129,15 @@ def mean_time_course_baseline(train_psth, test_psth):
     _check_psth(train_psth, "train_psth")
     _check_psth(test_psth, "test_psth")
     if train_psth.shape[1:] != test_psth.shape[1:]:
-        raise ValueError(f"train and test PSTHs need the same (bins, neurons), got "
-                         f"{tuple(train_psth.shape[1:])} and {tuple(test_psth.shape[1:])}")
-    shape = torch.nanmean(train_psth, dim=0)                       # (bins, neurons)
+        raise ValueError(
+            f"train and test PSTHs need the same (bins, neurons), got "
+            f"{tuple(train_psth.shape[1:])} and {tuple(test_psth.shape[1:])}"
+        )
+    shape = torch.nanmean(train_psth, dim=0)  # (bins, neurons)
     shape = torch.nan_to_num(shape, nan=0.0)
     valid = ~torch.isnan(test_psth)
     y = torch.where(valid, test_psth, torch.zeros((), dtype=test_psth.dtype, device=test_psth.device))
     s = torch.where(valid, shape, torch.zeros_like(y))
-    num, den = (s * y).sum(1), (s * s).sum(1)                       # (stimuli, neurons)
+    num, den = (s * y).sum(1), (s * s).sum(1)  # (stimuli, neurons)
     c = torch.where(den > 0, num / torch.where(den > 0, den, torch.ones_like(den)), torch.zeros_like(den))
     return c[:, None, :] * shape[None]

@@ -16,6 +16,7 @@ condition response patterns, zero on the diagonal. Conventions follow rsatoolbox
   ``||x_i - x_j||^2 / n_features`` (rsatoolbox's ``calc_rdm_euclidean``).
 * cross-validated squared euclidean / crossnobis (:func:`rdm_crossvalidated`).
 """
+
 from __future__ import annotations
 
 import torch
@@ -38,7 +39,7 @@ def _constant_rows(responses: torch.Tensor) -> torch.Tensor:
     is at rounding level of the raw norm sqrt(|centred|^2 + n_features * mean^2)."""
     mean = responses.mean(-1, keepdim=True)
     norm = torch.linalg.vector_norm(responses - mean, dim=-1, keepdim=True)
-    return norm <= 16 * eps(responses) * torch.sqrt(norm ** 2 + responses.shape[-1] * mean ** 2)
+    return norm <= 16 * eps(responses) * torch.sqrt(norm**2 + responses.shape[-1] * mean**2)
 
 
 def upper_triangle(rdm: torch.Tensor) -> torch.Tensor:
@@ -54,8 +55,7 @@ def upper_triangle(rdm: torch.Tensor) -> torch.Tensor:
 
 def _check_responses(responses: torch.Tensor, name: str, min_ndim: int) -> None:
     if responses.ndim < min_ndim:
-        raise ValueError(f"{name} must have at least {min_ndim} dimensions, got shape "
-                         f"{tuple(responses.shape)}")
+        raise ValueError(f"{name} must have at least {min_ndim} dimensions, got shape {tuple(responses.shape)}")
     if responses.shape[-2] < 2:
         raise ValueError(f"{name} needs at least 2 conditions, got shape {tuple(responses.shape)}")
 
@@ -133,20 +133,19 @@ def rdm_crossvalidated(trials, precision=None):
         (conditions, conditions) symmetric RDM, zero diagonal.
     """
     if trials.ndim != 3:
-        raise ValueError("trials must have shape (repeats, conditions, features), got "
-                         f"{tuple(trials.shape)}")
+        raise ValueError(f"trials must have shape (repeats, conditions, features), got {tuple(trials.shape)}")
     n_rep, n_cond, n_feat = trials.shape
     _check_responses(trials, "trials", 3)
     if precision is not None and tuple(precision.shape) != (n_feat, n_feat):
-        raise ValueError(f"precision must have shape ({n_feat}, {n_feat}), got "
-                         f"{tuple(precision.shape)}")
-    valid = ~torch.isnan(trials).any(-1)                        # (repeats, conditions)
+        raise ValueError(f"precision must have shape ({n_feat}, {n_feat}), got {tuple(precision.shape)}")
+    valid = ~torch.isnan(trials).any(-1)  # (repeats, conditions)
     counts = valid.sum(0)
     if int(counts.min()) < 2:
-        raise ValueError("every condition needs at least 2 valid (non-NaN) repeats for a "
-                         f"cross-validated RDM; minimum found: {int(counts.min())}")
-    x = torch.where(valid[..., None], trials, torch.zeros((), dtype=trials.dtype,
-                                                          device=trials.device))
+        raise ValueError(
+            "every condition needs at least 2 valid (non-NaN) repeats for a "
+            f"cross-validated RDM; minimum found: {int(counts.min())}"
+        )
+    x = torch.where(valid[..., None], trials, torch.zeros((), dtype=trials.dtype, device=trials.device))
     total = x.sum(0)
     num = torch.zeros((n_cond, n_cond), dtype=trials.dtype, device=trials.device)
     weight = torch.zeros_like(num)

@@ -27,9 +27,11 @@ PLS (:func:`pls_fit_predict`, :func:`kfold_pls`) reproduces sklearn's
 ``PLSRegression(scale=False)`` (PLS2, NIPALS with regression deflation) at convergence,
 without sklearn at runtime.
 """
+
 from __future__ import annotations
 
-from typing import Iterator, NamedTuple, Sequence
+from collections.abc import Iterator, Sequence
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -45,16 +47,14 @@ def _check_xy(X: torch.Tensor, Y: torch.Tensor) -> None:
     if X.ndim != 2:
         raise ValueError(f"X must have shape (stimuli, features), got {tuple(X.shape)}")
     if Y.ndim not in (1, 2) or Y.shape[0] != X.shape[0]:
-        raise ValueError(f"Y must have shape (stimuli, neurons) with stimuli = {X.shape[0]}, "
-                         f"got {tuple(Y.shape)}")
+        raise ValueError(f"Y must have shape (stimuli, neurons) with stimuli = {X.shape[0]}, got {tuple(Y.shape)}")
     if X.shape[0] < 3:
         raise ValueError(f"need at least 3 stimuli, got {X.shape[0]}")
 
 
 def _check_test(X_train: torch.Tensor, X_test: torch.Tensor) -> None:
     if X_test.ndim != 2 or X_test.shape[1] != X_train.shape[1]:
-        raise ValueError(f"X_test must be (stimuli, {X_train.shape[1]}), got "
-                         f"{tuple(X_test.shape)}")
+        raise ValueError(f"X_test must be (stimuli, {X_train.shape[1]}), got {tuple(X_test.shape)}")
 
 
 def _check_alphas(alphas: Sequence[float]) -> list[float]:
@@ -82,10 +82,10 @@ class _RidgeBasis:
         # Directions below the eigensolver's rounding level are numerically null.
         keep = lam > lam[-1].clamp_min(0) * max(n, p) * eps(X)
         self.lam, vecs = lam[keep], vecs[:, keep]
-        if self._primal:                     # vecs = V
+        if self._primal:  # vecs = V
             self._v = vecs
             self.scores = matmul(xc, vecs)
-        else:                                # vecs = left singular vectors U
+        else:  # vecs = left singular vectors U
             self._xc, self._u_scaled = xc, vecs / self.lam.sqrt()
             self.scores = vecs * self.lam.sqrt()
 
@@ -101,7 +101,7 @@ class _RidgeBasis:
         """Leave-one-out residuals (stimuli, neurons) for centred targets ``yc``, for each
         penalty in turn: e / (1 - diag H)."""
         zty = matmul(self.scores.T, yc)
-        sq_scores = self.scores ** 2
+        sq_scores = self.scores**2
         for alpha in alphas:
             shrink = 1 / (self.lam + alpha)
             fitted = matmul(self.scores, shrink[:, None] * zty)
@@ -158,17 +158,14 @@ def kfold_splits(n: int, n_folds: int = 5, seed: int = 0) -> list[np.ndarray]:
     return np.array_split(rng(seed).permutation(n), n_folds)
 
 
-def _train_test(n: int, test: np.ndarray,
-                device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+def _train_test(n: int, test: np.ndarray, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
     mask = np.ones(n, dtype=bool)
     mask[test] = False
-    return (torch.as_tensor(np.flatnonzero(mask), device=device),
-            torch.as_tensor(test, device=device))
+    return (torch.as_tensor(np.flatnonzero(mask), device=device), torch.as_tensor(test, device=device))
 
 
 @dispatch("X_train", "Y_train", "X_test")
-def ridge_fit_predict(X_train, Y_train, X_test, alphas: Sequence[float],
-                      inner: str = "per_neuron"):
+def ridge_fit_predict(X_train, Y_train, X_test, alphas: Sequence[float], inner: str = "per_neuron"):
     """Ridge (unpenalised intercept) fit on training stimuli, predicting other stimuli.
 
     The penalty is chosen from ``alphas`` by the closed-form leave-one-out error on the
@@ -204,8 +201,7 @@ def ridge_fit_predict(X_train, Y_train, X_test, alphas: Sequence[float],
 
 
 @dispatch("X", "Y")
-def kfold_ridge(X, Y, alphas: Sequence[float], n_folds: int = 5, inner: str = "per_neuron",
-                seed: int = 0):
+def kfold_ridge(X, Y, alphas: Sequence[float], n_folds: int = 5, inner: str = "per_neuron", seed: int = 0):
     """Held-out ridge predictions by k-fold cross-validation with nested alpha choice.
 
     Each outer fold is predicted by :func:`ridge_fit_predict` fit on the other folds: the
@@ -262,7 +258,7 @@ def pls_fit_predict(X_train, Y_train, X_test, n_components: int = 25):
     y = _as_2d(Y_train)
     x_mean, y_mean = X_train.mean(0), y.mean(0)
     xk, yc = X_train - x_mean, y - y_mean
-    cross = xk.T @ yc                                        # X_k^T Y, (features, neurons)
+    cross = xk.T @ yc  # X_k^T Y, (features, neurons)
     weights, x_loadings, y_loadings = [], [], []
     for _ in range(n_components):
         if cross.shape[1] <= cross.shape[0]:
@@ -315,9 +311,9 @@ def kfold_pls(X, Y, n_components: int = 25, n_folds: int = 5, seed: int = 0):
 class Predictivity(NamedTuple):
     """Per-neuron held-out correlation and its summaries (NaN neurons ignored)."""
 
-    r: Array       # (neurons,) Pearson r
+    r: Array  # (neurons,) Pearson r
     median: Array  # scalar
-    mean: Array    # scalar
+    mean: Array  # scalar
 
 
 @dispatch("pred", "Y")
@@ -334,7 +330,6 @@ def predictivity(pred, Y):
         predictions are constant, and NaN entries are ignored by the summaries.
     """
     if pred.shape != Y.shape or Y.ndim != 2:
-        raise ValueError(f"pred and Y must both be (stimuli, neurons); got {tuple(pred.shape)} "
-                         f"and {tuple(Y.shape)}")
+        raise ValueError(f"pred and Y must both be (stimuli, neurons); got {tuple(pred.shape)} and {tuple(Y.shape)}")
     r = pearson(pred, Y, dim=0)
     return Predictivity(r, torch.nanquantile(r, 0.5), torch.nanmean(r))

@@ -21,9 +21,10 @@ independent folds d_k = d + e_k with noise of equal variance, corr(d, d_k)^2 =
 corr(d_a, d_b) (the argument behind the square root of a split-half reliability); rank
 and other comparisons follow it approximately.
 """
+
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import torch
@@ -162,16 +163,17 @@ def rdms_by_group(responses, groups: Sequence, method: str = "correlation"):
     """
     labels = np.asarray(groups)
     if responses.ndim != 2 or labels.shape != (responses.shape[1],):
-        raise ValueError(f"groups must hold one label per neuron: responses "
-                         f"{tuple(responses.shape)}, groups {labels.shape}")
+        raise ValueError(
+            f"groups must hold one label per neuron: responses {tuple(responses.shape)}, groups {labels.shape}"
+        )
     members = [np.flatnonzero(labels == g) for g in np.unique(labels)]
-    return torch.stack([rdm(responses[:, torch.as_tensor(m, device=responses.device)], method)
-                        for m in members])
+    return torch.stack([rdm(responses[:, torch.as_tensor(m, device=responses.device)], method) for m in members])
 
 
 @dispatch("trials")
-def split_half_ceiling(trials, rdm_method: str = "correlation", compare: str = "spearman",
-                       n_splits: int = 10, seed: int = 0):
+def split_half_ceiling(
+    trials, rdm_method: str = "correlation", compare: str = "spearman", n_splits: int = 10, seed: int = 0
+):
     """Split-half reliability of the RDM, Spearman-Brown corrected.
 
     For each random split of the repeats into two halves, an RDM is computed from each
@@ -193,6 +195,7 @@ def split_half_ceiling(trials, rdm_method: str = "correlation", compare: str = "
     """
     check_trials(trials)
     generator = rng(seed)
-    r = torch.stack([compare_rdms(*rdm(fold_means(trials, 2, generator), rdm_method), compare)
-                     for _ in range(n_splits)])
+    r = torch.stack(
+        [compare_rdms(*rdm(fold_means(trials, 2, generator), rdm_method), compare) for _ in range(n_splits)]
+    )
     return spearman_brown(r.mean())

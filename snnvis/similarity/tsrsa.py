@@ -61,6 +61,7 @@ subsequences (frames p, p+k, p+2k, ...; :func:`subsequences`) and pools their su
 the authors' "dither" analysis does: larger steps have larger differences and therefore
 a better signal-to-noise ratio, at a coarser time scale.
 """
+
 from __future__ import annotations
 
 import math
@@ -88,11 +89,16 @@ def tsrsa(model_traj, neural_traj, rdm_method: str = "correlation", compare: str
         Scalar similarity; for several sequences, the mean over sequences of the
         per-sequence similarities.
     """
-    if model_traj.ndim not in (2, 3) or model_traj.ndim != neural_traj.ndim \
-            or model_traj.shape[:-1] != neural_traj.shape[:-1]:
-        raise ValueError("trajectories must both be (frames, features) or (sequences, frames, "
-                         f"features) with the same frames; got {tuple(model_traj.shape)} and "
-                         f"{tuple(neural_traj.shape)}")
+    if (
+        model_traj.ndim not in (2, 3)
+        or model_traj.ndim != neural_traj.ndim
+        or model_traj.shape[:-1] != neural_traj.shape[:-1]
+    ):
+        raise ValueError(
+            "trajectories must both be (frames, features) or (sequences, frames, "
+            f"features) with the same frames; got {tuple(model_traj.shape)} and "
+            f"{tuple(neural_traj.shape)}"
+        )
     return compare_rdms(rdm(model_traj, rdm_method), rdm(neural_traj, rdm_method), compare).mean()
 
 
@@ -113,13 +119,11 @@ def curvature(trajectory):
         is undefined).
     """
     if trajectory.ndim < 2 or trajectory.shape[-2] < 3:
-        raise ValueError(f"trajectory must be (..., frames >= 3, features), got "
-                         f"{tuple(trajectory.shape)}")
+        raise ValueError(f"trajectory must be (..., frames >= 3, features), got {tuple(trajectory.shape)}")
     v = torch.diff(trajectory, dim=-2)
     norm = torch.linalg.vector_norm(v, dim=-1)
     cos = (v[..., 1:, :] * v[..., :-1, :]).sum(-1) / (norm[..., 1:] * norm[..., :-1])
-    cos = torch.where((norm[..., 1:] > 0) & (norm[..., :-1] > 0), cos,
-                      torch.full_like(cos, math.nan))
+    cos = torch.where((norm[..., 1:] > 0) & (norm[..., :-1] > 0), cos, torch.full_like(cos, math.nan))
     return _angles_deg(cos).mean(-1)
 
 
@@ -131,32 +135,31 @@ def subsequences(n_frames: int, frame_step: int = 1) -> list[np.ndarray]:
     subs = [np.arange(p, n_frames, frame_step) for p in range(frame_step)]
     subs = [s for s in subs if len(s) >= 3]
     if not subs:
-        raise ValueError(f"{n_frames} frames at frame_step {frame_step} leave no subsequence of "
-                         "3 frames")
+        raise ValueError(f"{n_frames} frames at frame_step {frame_step} leave no subsequence of 3 frames")
     return subs
 
 
 def _difference_gram(trials: torch.Tensor) -> torch.Tensor:
-    d = torch.diff(trials, dim=-2)                                   # (..., R, T-1, N)
+    d = torch.diff(trials, dim=-2)  # (..., R, T-1, N)
     valid = ~torch.isnan(d)
     w = valid.to(d.dtype)
     d = torch.where(valid, d, torch.zeros((), dtype=d.dtype, device=d.device))
-    total, count = d.sum(-3), w.sum(-3)                              # (..., T-1, N)
-    same = torch.einsum("...rtn,...rsn->...tsn", d, d)               # same-repeat products
+    total, count = d.sum(-3), w.sum(-3)  # (..., T-1, N)
+    same = torch.einsum("...rtn,...rsn->...tsn", d, d)  # same-repeat products
     same_pairs = torch.einsum("...rtn,...rsn->...tsn", w, w)
     num = total[..., :, None, :] * total[..., None, :, :] - same
     pairs = count[..., :, None, :] * count[..., None, :, :] - same_pairs
     # pairs counts repeat pairs: where it is not positive the unit has no estimate (the
     # clamp only keeps the discarded branch, and its gradient, finite)
-    per_unit = torch.where(pairs > 0, num / pairs.clamp_min(1),
-                           torch.full_like(num, math.nan))
+    per_unit = torch.where(pairs > 0, num / pairs.clamp_min(1), torch.full_like(num, math.nan))
     return per_unit.sum(-1)
 
 
 def _check_trials(trials, min_frames: int) -> None:
     if trials.ndim < 3 or trials.shape[-2] < min_frames or trials.shape[-3] < 2:
-        raise ValueError(f"trials must be (..., repeats >= 2, frames >= {min_frames}, units), "
-                         f"got {tuple(trials.shape)}")
+        raise ValueError(
+            f"trials must be (..., repeats >= 2, frames >= {min_frames}, units), got {tuple(trials.shape)}"
+        )
 
 
 @dispatch("trials")
@@ -208,6 +211,5 @@ def curvature_corrected(trials, frame_step: int = 1):
         num = num + torch.diagonal(g, offset=1, dim1=-2, dim2=-1).sum(-1)
         den = den + 0.5 * (diag[..., :-1] + diag[..., 1:]).sum(-1)
     resolved = den > 0
-    cos = torch.where(resolved, num / torch.where(resolved, den, torch.ones_like(den)),
-                      torch.full_like(den, math.nan))
+    cos = torch.where(resolved, num / torch.where(resolved, den, torch.ones_like(den)), torch.full_like(den, math.nan))
     return _angles_deg(cos)

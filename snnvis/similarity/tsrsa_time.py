@@ -20,6 +20,7 @@ windows), so a score normalised by rho can exceed 1 and then reads "at ceiling".
 :func:`rsa_per_bin` is the complementary time-resolved RSA: an RDM over stimuli at each
 time bin, compared between model and brain bin by bin.
 """
+
 from __future__ import annotations
 
 import torch
@@ -37,14 +38,20 @@ def _windows(x: torch.Tensor, window: int | None, stride: int | None) -> torch.T
     window = n if window is None else window
     stride = window if stride is None else stride
     if window < 3 or window > n or stride < 1:
-        raise ValueError(f"need 3 <= window <= frames ({n}) and stride >= 1, got window {window}, "
-                         f"stride {stride}")
+        raise ValueError(f"need 3 <= window <= frames ({n}) and stride >= 1, got window {window}, stride {stride}")
     return x.unfold(-2, window, stride).transpose(-1, -2)
 
 
 @dispatch("model_traj", "neural_traj")
-def tsrsa_windows(model_traj, neural_traj, window: int | None = None, stride: int | None = None,
-                  rdm_method: str = "correlation", compare: str = "spearman", per_window: bool = False):
+def tsrsa_windows(
+    model_traj,
+    neural_traj,
+    window: int | None = None,
+    stride: int | None = None,
+    rdm_method: str = "correlation",
+    compare: str = "spearman",
+    per_window: bool = False,
+):
     """TSRSA over temporal windows.
 
     Args:
@@ -60,10 +67,15 @@ def tsrsa_windows(model_traj, neural_traj, window: int | None = None, stride: in
         Mean over windows (and sequences) of the per-window TSRSA, or the
         (n_windows,) / (sequences, n_windows) values if ``per_window``.
     """
-    if model_traj.ndim not in (2, 3) or model_traj.shape[:-1] != neural_traj.shape[:-1] \
-            or model_traj.ndim != neural_traj.ndim:
-        raise ValueError("trajectories must both be (frames, features) or (sequences, frames, features) "
-                         f"with the same frames; got {tuple(model_traj.shape)} and {tuple(neural_traj.shape)}")
+    if (
+        model_traj.ndim not in (2, 3)
+        or model_traj.shape[:-1] != neural_traj.shape[:-1]
+        or model_traj.ndim != neural_traj.ndim
+    ):
+        raise ValueError(
+            "trajectories must both be (frames, features) or (sequences, frames, features) "
+            f"with the same frames; got {tuple(model_traj.shape)} and {tuple(neural_traj.shape)}"
+        )
     a, b = _windows(model_traj, window, stride), _windows(neural_traj, window, stride)
     if not per_window:
         return tsrsa(a.reshape(-1, *a.shape[-2:]), b.reshape(-1, *b.shape[-2:]), rdm_method, compare)
@@ -71,9 +83,15 @@ def tsrsa_windows(model_traj, neural_traj, window: int | None = None, stride: in
 
 
 @dispatch("neural_traj")
-def tsrsa_split_half_ceiling(neural_traj, window: int | None = None, stride: int | None = None,
-                             n_splits: int = 20, seed: int = 0, rdm_method: str = "correlation",
-                             compare: str = "spearman"):
+def tsrsa_split_half_ceiling(
+    neural_traj,
+    window: int | None = None,
+    stride: int | None = None,
+    n_splits: int = 20,
+    seed: int = 0,
+    rdm_method: str = "correlation",
+    compare: str = "spearman",
+):
     """Neuron split-half ceiling of :func:`tsrsa_windows` (Huang et al. 2024).
 
     For each of ``n_splits`` random splits of the neurons into two halves (an odd neuron
@@ -91,15 +109,17 @@ def tsrsa_split_half_ceiling(neural_traj, window: int | None = None, stride: int
     """
     n = neural_traj.shape[-1]
     if neural_traj.ndim not in (2, 3) or n < 4:
-        raise ValueError(f"neural_traj must be (frames, neurons >= 4) or (sequences, frames, neurons >= 4), "
-                         f"got {tuple(neural_traj.shape)}")
+        raise ValueError(
+            f"neural_traj must be (frames, neurons >= 4) or (sequences, frames, neurons >= 4), "
+            f"got {tuple(neural_traj.shape)}"
+        )
     generator = rng(seed)
     half = n // 2
     values = []
     for _ in range(n_splits):
         perm = torch.as_tensor(generator.permutation(n), device=neural_traj.device)
         a = neural_traj.index_select(-1, perm[:half])
-        b = neural_traj.index_select(-1, perm[half:2 * half])
+        b = neural_traj.index_select(-1, perm[half : 2 * half])
         values.append(spearman_brown(tsrsa_windows(a, b, window, stride, rdm_method, compare)))
     return torch.stack(values).mean()
 
@@ -116,6 +136,8 @@ def rsa_per_bin(model, neural, rdm_method: str = "correlation", compare: str = "
         (bins,) similarity per bin.
     """
     if model.ndim != 3 or neural.ndim != 3 or model.shape[:2] != neural.shape[:2]:
-        raise ValueError(f"model and neural must be (stimuli, bins, features) with the same stimuli and bins, "
-                         f"got {tuple(model.shape)} and {tuple(neural.shape)}")
+        raise ValueError(
+            f"model and neural must be (stimuli, bins, features) with the same stimuli and bins, "
+            f"got {tuple(model.shape)} and {tuple(neural.shape)}"
+        )
     return compare_rdms(rdm(model.transpose(0, 1), rdm_method), rdm(neural.transpose(0, 1), rdm_method), compare)

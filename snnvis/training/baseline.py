@@ -7,6 +7,7 @@ averaged over the static window and randomly projected, is regressed onto the re
 with ridge (penalty per neuron by closed-form leave-one-out on the training split only)
 and scored on the test split exactly like the trained model.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -27,17 +28,25 @@ def core_features(core, stimuli: torch.Tensor, device, batch_size: int, projecti
     start, stop = response_window(core.time, 1)
     out = []
     for i in range(0, len(stimuli), batch_size):
-        y = core(stimuli[i:i + batch_size].to(device))[start:stop].float().mean(0)   # (B, C, H, W)
+        y = core(stimuli[i : i + batch_size].to(device))[start:stop].float().mean(0)  # (B, C, H, W)
         out.append(projection(y.flatten(1).cpu().double()))
     return torch.cat(out).numpy()
 
 
-def random_core_baseline(initial_core, sessions, device, batch_size: int, seed: int,
-                         projection_dim: int = 2000) -> dict:
+def random_core_baseline(
+    initial_core, sessions, device, batch_size: int, seed: int, projection_dim: int = 2000
+) -> dict:
     """Test-split summaries (the metrics.json layout) of ridge on untrained-core features."""
     core = initial_core.to(device)
-    calibrate_batchnorm(core, (s.splits["train"].stimuli[i:i + batch_size]
-                               for s in sessions for i in range(0, len(s.splits["train"]), batch_size)), device)
+    calibrate_batchnorm(
+        core,
+        (
+            s.splits["train"].stimuli[i : i + batch_size]
+            for s in sessions
+            for i in range(0, len(s.splits["train"]), batch_size)
+        ),
+        device,
+    )
     c, h, w = core.output_shape()
     projection = GaussianProjection(c * h * w, min(projection_dim, c * h * w), seed, "baseline")
     per_neuron, areas, ids = [], [], []
@@ -51,10 +60,11 @@ def random_core_baseline(initial_core, sessions, device, batch_size: int, seed: 
         areas.append(s.recording.neuron_areas)
         ids.append(np.full(test.n_neurons, s.id))
     keys = sorted({k for m in per_neuron for k in m})
-    merged = {k: np.concatenate([m.get(k, np.full(len(m["pearson_r"]), np.nan)) for m in per_neuron])
-              for k in keys}
+    merged = {k: np.concatenate([m.get(k, np.full(len(m["pearson_r"]), np.nan)) for m in per_neuron]) for k in keys}
     out = group_summaries(merged, np.concatenate(areas), np.concatenate(ids), seed=seed)
-    out["method"] = (f"ridge (alpha per neuron by leave-one-out on the train split) on the untrained core's output, "
-                     f"averaged over steps {list(core.time.static_window())} and projected to "
-                     f"{projection.out_features} dims; BatchNorm statistics from the training stimuli")
+    out["method"] = (
+        f"ridge (alpha per neuron by leave-one-out on the train split) on the untrained core's output, "
+        f"averaged over steps {list(core.time.static_window())} and projected to "
+        f"{projection.out_features} dims; BatchNorm statistics from the training stimuli"
+    )
     return out

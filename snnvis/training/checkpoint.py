@@ -1,4 +1,5 @@
 """Checkpoints written atomically every epoch, with everything needed to resume exactly."""
+
 from __future__ import annotations
 
 import random
@@ -41,9 +42,13 @@ def load_checked(path: Path) -> dict:
 
     try:
         return load(path)
-    except Exception as err:   # truncated or not a torch file: torch raises several kinds
-        raise UserError("checkpoint", f"cannot be read ({' '.join(str(err).split())[:120]}); it is truncated "
-                        "or corrupt: delete it, or rerun without trainer.resume to start over", path) from None
+    except Exception as err:  # truncated or not a torch file: torch raises several kinds
+        raise UserError(
+            "checkpoint",
+            f"cannot be read ({' '.join(str(err).split())[:120]}); it is truncated "
+            "or corrupt: delete it, or rerun without trainer.resume to start over",
+            path,
+        ) from None
 
 
 def resume(last: Path, config_hash: str, model, opt, scheduler=None) -> dict:

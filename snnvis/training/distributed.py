@@ -1,5 +1,6 @@
 """torchrun/DDP helpers: the environment, rank 0's run dir, buffers and scores on every rank,
 each rank's share of a training set, and the device each rank uses."""
+
 from __future__ import annotations
 
 import os
@@ -23,8 +24,9 @@ class Dist:
 
     @classmethod
     def from_env(cls) -> Dist:
-        return cls(int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1)),
-                   int(os.environ.get("LOCAL_RANK", 0)))
+        return cls(
+            int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1)), int(os.environ.get("LOCAL_RANK", 0))
+        )
 
     @property
     def main(self) -> bool:
@@ -39,7 +41,7 @@ def resolve_device(name: str, dist: Dist) -> torch.device:
             raise UserError("trainer.device", f"{name!r} requested but CUDA is not available")
         if dist.world > 1:
             name = f"cuda:{dist.local_rank}"
-        elif name == "cuda":   # an explicit index: torch.cuda.set_device rejects a bare "cuda"
+        elif name == "cuda":  # an explicit index: torch.cuda.set_device rejects a bare "cuda"
             name = f"cuda:{torch.cuda.current_device()}"
     return torch.device(name)
 
@@ -83,6 +85,6 @@ def _shard(ds: RecordingDataset, dist: Dist, seed: int) -> torch.utils.data.Data
     per_rank = -(-len(ds) // dist.world)
     order = np.random.default_rng(seed).permutation(len(ds))
     order = np.resize(order, per_rank * dist.world)
-    sub = torch.utils.data.Subset(ds, order[dist.rank::dist.world].tolist())
+    sub = torch.utils.data.Subset(ds, order[dist.rank :: dist.world].tolist())
     sub.session = ds.session
     return sub

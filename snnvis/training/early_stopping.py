@@ -1,4 +1,5 @@
 """Early stopping on the validation score, with the state a checkpoint keeps for an exact resume."""
+
 from __future__ import annotations
 
 
@@ -12,8 +13,11 @@ class EarlyStopping:
 
     def __init__(self, max_epochs: int, patience: int, state: dict | None = None):
         self.max_epochs, self.patience = max_epochs, patience
-        self.state = state if state is not None else {"epoch": 0, "best_score": float("-inf"), "best_epoch": -1,
-                                                      "bad_epochs": 0, "log": []}
+        self.state = (
+            state
+            if state is not None
+            else {"epoch": 0, "best_score": float("-inf"), "best_epoch": -1, "bad_epochs": 0, "log": []}
+        )
 
     @property
     def epoch(self) -> int:

@@ -1,4 +1,5 @@
 """The epoch loop: train on every session's batches, score the validation split, checkpoint, log."""
+
 from __future__ import annotations
 
 import logging
@@ -25,6 +26,7 @@ log = logging.getLogger(__name__)
 @dataclass
 class Trainee:
     """What the epoch loop trains: ``train_model`` is ``model`` or its DDP wrapper."""
+
     model: torch.nn.Module
     train_model: torch.nn.Module
     opt: torch.optim.Optimizer
@@ -32,7 +34,7 @@ class Trainee:
     loss_fn: object
     cycler: object
     sessions: list
-    bin_matrices: dict           # session id -> (n_bins, n_steps) on the device, or None
+    bin_matrices: dict  # session id -> (n_bins, n_steps) on the device, or None
     device: torch.device
     dist: Dist
 
@@ -42,7 +44,7 @@ def train_step(train_model, model, opt, batch, bin_matrix, loss_fn, tcfg, device
     with autocast(device, tcfg.amp):
         pred = train_model(batch.stimuli, batch.session, bin_matrix=bin_matrix)
         loss = loss_fn(pred.float(), batch.responses)
-        total_loss = loss + model.readouts[batch.session].regularizer()   # weighted by the readout's l1
+        total_loss = loss + model.readouts[batch.session].regularizer()  # weighted by the readout's l1
     opt.zero_grad(set_to_none=True)
     total_loss.backward()
     if tcfg.grad_clip:
@@ -60,12 +62,17 @@ def _one_epoch(cfg, t: Trainee, epoch: int, show_bar: bool, run_dir: Path) -> tu
     bar = tqdm(t.cycler, desc=f"epoch {epoch + 1}/{tcfg.max_epochs}", disable=not show_bar, leave=False)
     for batch in bar:
         batch = batch.to(t.device)
-        loss_value = train_step(t.train_model, t.model, t.opt, batch, t.bin_matrices[batch.session], t.loss_fn,
-                                tcfg, t.device)
+        loss_value = train_step(
+            t.train_model, t.model, t.opt, batch, t.bin_matrices[batch.session], t.loss_fn, tcfg, t.device
+        )
         if not math.isfinite(loss_value):
             kept = f"checkpoints/last.pt holds epoch {epoch}" if epoch else "no checkpoint was written"
-            raise UserError("training", f"the loss became {loss_value} in epoch {epoch + 1}, so training "
-                            f"stopped; {kept} (try a lower trainer.lr)", run_dir)
+            raise UserError(
+                "training",
+                f"the loss became {loss_value} in epoch {epoch + 1}, so training "
+                f"stopped; {kept} (try a lower trainer.lr)",
+                run_dir,
+            )
         total += loss_value * len(batch.stimuli)
         n_images += len(batch.stimuli)
         bar.set_postfix(loss=f"{loss_value:.4f}")
@@ -81,6 +88,7 @@ def train_epochs(cfg, run_dir: Path, t: Trainee, stopper: EarlyStopping, record:
     writer = None
     if tcfg.tensorboard and dist.main:
         from torch.utils.tensorboard import SummaryWriter
+
         writer = SummaryWriter(str(run_dir / "tensorboard"))
     show_bar = dist.main and (tcfg.progress is True or (tcfg.progress == "auto" and sys.stderr.isatty()))
     label = f"[{record['model_label']} spiking={cfg.model.spiking}]"
@@ -96,9 +104,14 @@ def train_epochs(cfg, run_dir: Path, t: Trainee, stopper: EarlyStopping, record:
         silent = silent_out[0]
         if dist.world > 1:
             score = _rank0_score(score, t.device)
-        row = {"epoch": epoch + 1, "train_loss": total / max(n_images, 1), "val_pearson_r_mean": score,
-               "val_silent_fraction": silent, "images_per_s": n_images * dist.world / train_s,
-               "epoch_s": time.time() - t0}
+        row = {
+            "epoch": epoch + 1,
+            "train_loss": total / max(n_images, 1),
+            "val_pearson_r_mean": score,
+            "val_silent_fraction": silent,
+            "images_per_s": n_images * dist.world / train_s,
+            "epoch_s": time.time() - t0,
+        }
         improved = stopper.update(score, row)
         if not dist.main:
             continue
@@ -117,18 +130,39 @@ def _save(ckpt_dir: Path, t: Trainee, state: dict, record: dict, epoch: int, sco
     if improved:
         checkpoint.save(ckpt_dir / "best.pt", model=t.model.state_dict(), epoch=epoch, score=score, **record)
     extra = {} if t.scheduler is None else {"scheduler": t.scheduler.state_dict()}
-    checkpoint.save(ckpt_dir / "last.pt", model=t.model.state_dict(), optimizer=t.opt.state_dict(), state=state,
-                    rng=checkpoint.rng_state(), **record, **extra)
+    checkpoint.save(
+        ckpt_dir / "last.pt",
+        model=t.model.state_dict(),
+        optimizer=t.opt.state_dict(),
+        state=state,
+        rng=checkpoint.rng_state(),
+        **record,
+        **extra,
+    )
 
 
 def _log_epoch(label: str, row: dict, improved: bool, rows: list[dict], show_bar: bool) -> None:
     epoch, silent = row["epoch"], row["val_silent_fraction"]
     if silent > 0 and not any(r.get("val_silent_fraction", 0) > 0 for r in rows[:-1]):
-        log.warning("%s epoch %d: %.0f%% of the neurons get a constant prediction (silent; they score r = 0)",
-                    label, epoch, 100 * silent)
+        log.warning(
+            "%s epoch %d: %.0f%% of the neurons get a constant prediction (silent; they score r = 0)",
+            label,
+            epoch,
+            100 * silent,
+        )
     if not show_bar:
-        say(log, f"{label} epoch {epoch:3d}  loss {row['train_loss']:.4f}  val r {row['val_pearson_r_mean']:.3f}"
-            f"{f'  silent {silent:.0%}' if silent > 0 else ''}{'  *' if improved else ''}")
-    else:   # the bar shows the epoch on the terminal; the log file still gets one line per epoch
-        log.info("%s epoch %d  loss %.4f  val r %.3f%s", label, epoch, row["train_loss"], row["val_pearson_r_mean"],
-                 "  *" if improved else "", extra={PRINTED: True})
+        say(
+            log,
+            f"{label} epoch {epoch:3d}  loss {row['train_loss']:.4f}  val r {row['val_pearson_r_mean']:.3f}"
+            f"{f'  silent {silent:.0%}' if silent > 0 else ''}{'  *' if improved else ''}",
+        )
+    else:  # the bar shows the epoch on the terminal; the log file still gets one line per epoch
+        log.info(
+            "%s epoch %d  loss %.4f  val r %.3f%s",
+            label,
+            epoch,
+            row["train_loss"],
+            row["val_pearson_r_mean"],
+            "  *" if improved else "",
+            extra={PRINTED: True},
+        )

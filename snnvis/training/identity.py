@@ -5,6 +5,7 @@ hash is skipped and a checkpoint with the same hash can be resumed. The hash cov
 resolved config without the keys that only change how a run executes, plus the sha256 of
 every recording file: a recording regenerated at the same path is a different run.
 """
+
 from __future__ import annotations
 
 import hashlib

@@ -4,6 +4,7 @@
 ``setup`` (sessions, network, device, optimizer, loss), ``epochs`` (the epoch loop),
 ``early_stopping``, ``checkpoint`` (resume), ``results`` (predictions.h5, metrics.json).
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -30,8 +31,15 @@ from snnvis.training.results import finish
 from snnvis.training.rundir import RunDirLock, clear_previous, read_finished, register_resolvers
 from snnvis.training.schema import check_values
 from snnvis.training.schema import register as _register_schemas
-from snnvis.training.setup import Session, bin_matrix_for, load_sessions  # noqa: F401  (re-exported)
-from snnvis.training.setup import loss_for, network_for_sessions, optimizer_for, place
+from snnvis.training.setup import (  # noqa: F401  (re-exported)
+    Session,
+    bin_matrix_for,
+    load_sessions,
+    loss_for,
+    network_for_sessions,
+    optimizer_for,
+    place,
+)
 from snnvis.utils import say, seed_everything
 
 log = logging.getLogger(__name__)
@@ -39,8 +47,9 @@ _register_schemas()
 register_resolvers()
 
 
-def run(cfg: DictConfig, run_dir: str | Path, model_label: str | None = None,
-        on_start: Callable[[], None] | None = None) -> dict:
+def run(
+    cfg: DictConfig, run_dir: str | Path, model_label: str | None = None, on_start: Callable[[], None] | None = None
+) -> dict:
     """Train one model as configured; returns the metrics written to ``metrics.json``.
 
     ``model_label`` names the model in the outputs (the config choice, e.g.
@@ -55,7 +64,7 @@ def run(cfg: DictConfig, run_dir: str | Path, model_label: str | None = None,
     dist = Dist.from_env()
     device = resolve_device(cfg.trainer.device, dist)
     if device.type == "cuda":
-        torch.cuda.set_device(device)      # before any NCCL collective
+        torch.cuda.set_device(device)  # before any NCCL collective
     own_group = dist.world > 1 and not torch.distributed.is_initialized()
     if own_group:
         torch.distributed.init_process_group("nccl" if device.type == "cuda" else "gloo")
@@ -85,17 +94,26 @@ def _run_locked(cfg, run_dir: Path, dist: Dist, device, label: str, on_start, t_
     n_params = count_params(model.core)
     initial_core = copy.deepcopy(model.core) if cfg.get("baseline") and cfg.data.target == "rate" else None
     place(model, device, tcfg.neuron_backend, tcfg.channels_last, tcfg.compile)
-    train_model = model if dist.world == 1 else torch.nn.parallel.DistributedDataParallel(
-        model, device_ids=[device.index] if device.type == "cuda" else None, find_unused_parameters=True)
+    train_model = (
+        model
+        if dist.world == 1
+        else torch.nn.parallel.DistributedDataParallel(
+            model, device_ids=[device.index] if device.type == "cuda" else None, find_unused_parameters=True
+        )
+    )
     opt, scheduler = optimizer_for(cfg, model)
-    cycler = SessionCycler({s.id: _shard(s.splits["train"], dist, cfg.seed) for s in sessions},
-                           batch_size=cfg.data.batch_size, seed=cfg.seed)
+    cycler = SessionCycler(
+        {s.id: _shard(s.splits["train"], dist, cfg.seed) for s in sessions},
+        batch_size=cfg.data.batch_size,
+        seed=cfg.seed,
+    )
     bms = {s.id: None if s.bin_matrix is None else s.bin_matrix.to(device) for s in sessions}
     last = run_dir / "checkpoints" / "last.pt"
     resumed = tcfg.resume and last.is_file()
-    stopper = EarlyStopping(tcfg.max_epochs, tcfg.patience,
-                            checkpoint.resume(last, chash, model, opt, scheduler) if resumed else None)
-    if dist.main:   # every input is checked: from here on the run writes into its dir
+    stopper = EarlyStopping(
+        tcfg.max_epochs, tcfg.patience, checkpoint.resume(last, chash, model, opt, scheduler) if resumed else None
+    )
+    if dist.main:  # every input is checked: from here on the run writes into its dir
         _starting(run_dir, resumed, stopper.epoch, on_start)
     record = {"config": OmegaConf.to_container(cfg, resolve=True), "model_label": label, "config_hash": chash}
     trainee = Trainee(model, train_model, opt, scheduler, loss_fn, cycler, sessions, bms, device, dist)
@@ -104,8 +122,20 @@ def _run_locked(cfg, run_dir: Path, dist: Dist, device, label: str, on_start, t_
         torch.distributed.barrier()
     if not dist.main:
         return {}
-    return finish(cfg, run_dir, model, sessions, device, initial_core, stopper.state, dist, chash, label, n_params,
-                  lambda: time.time() - t_start)
+    return finish(
+        cfg,
+        run_dir,
+        model,
+        sessions,
+        device,
+        initial_core,
+        stopper.state,
+        dist,
+        chash,
+        label,
+        n_params,
+        lambda: time.time() - t_start,
+    )
 
 
 def _starting(run_dir: Path, resumed: bool, epoch: int, on_start) -> None:

@@ -1,4 +1,5 @@
 """Training losses on predicted rates (B, n_bins, n_neurons) and recorded responses."""
+
 from __future__ import annotations
 
 import torch

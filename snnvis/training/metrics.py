@@ -1,4 +1,5 @@
 """Held-out prediction metrics per neuron, and their summaries by area and session."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -20,12 +21,12 @@ def pearson_per_neuron(pred: np.ndarray, target: np.ndarray) -> np.ndarray:
     p = pred.reshape(-1, pred.shape[-1]).astype(np.float64)
     t = target.reshape(-1, target.shape[-1]).astype(np.float64)
     with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
-        constant = np.ptp(p, axis=0) == 0     # False for a non-finite prediction (ptp is NaN)
+        constant = np.ptp(p, axis=0) == 0  # False for a non-finite prediction (ptp is NaN)
         p = p - p.mean(0)
         t = t - t.mean(0)
         pp, tt = (p * p).sum(0), (t * t).sum(0)
         r = (p * t).sum(0) / np.sqrt(pp * tt)
-    return np.where(tt > 0, np.where(constant, 0.0, r), np.nan)   # NaN pp (non-finite prediction) stays NaN
+    return np.where(tt > 0, np.where(constant, 0.0, r), np.nan)  # NaN pp (non-finite prediction) stays NaN
 
 
 def prediction_flags(pred: np.ndarray) -> dict[str, np.ndarray]:
@@ -40,14 +41,17 @@ def prediction_flags(pred: np.ndarray) -> dict[str, np.ndarray]:
 
 def per_bin_r(pred: np.ndarray, target: np.ndarray) -> np.ndarray:
     """Per neuron: the correlation across stimuli within each time bin, averaged over bins."""
-    r = np.stack([pearson_per_neuron(pred[:, k:k + 1], target[:, k:k + 1]) for k in range(pred.shape[1])])
+    r = np.stack([pearson_per_neuron(pred[:, k : k + 1], target[:, k : k + 1]) for k in range(pred.shape[1])])
     return np.nanmean(r, axis=0) if np.isfinite(r).any() else np.full(pred.shape[-1], np.nan)
 
 
 def timecourse_r(pred: np.ndarray, target: np.ndarray) -> np.ndarray:
     """Per neuron: correlation of the stimulus-averaged time course (PSTH shape) over bins."""
-    return pearson_per_neuron(pred.mean(0)[:, None, :], target.mean(0)[:, None, :]) if pred.shape[1] > 1 \
+    return (
+        pearson_per_neuron(pred.mean(0)[:, None, :], target.mean(0)[:, None, :])
+        if pred.shape[1] > 1
         else np.full(pred.shape[-1], np.nan)
+    )
 
 
 def neuron_metrics(pred: np.ndarray, mean: np.ndarray, trials: np.ndarray | None, seed: int = 0) -> dict:
@@ -66,14 +70,14 @@ def neuron_metrics(pred: np.ndarray, mean: np.ndarray, trials: np.ndarray | None
         out["timecourse_r"] = timecourse_r(pred, mean)
     if trials is not None and trials.shape[1] >= 2:
         n, reps, bins, neurons = trials.shape
-        tr = trials.transpose(0, 2, 1, 3).reshape(n * bins, reps, neurons)   # (conditions, repeats, neurons)
+        tr = trials.transpose(0, 2, 1, 3).reshape(n * bins, reps, neurons)  # (conditions, repeats, neurons)
         flat_pred = pred.reshape(n * bins, neurons)
         # the reliability of the repeat mean that r is computed against, over all test stimuli: with
         # equal repeat counts the Spearman-Brown split-half value; with duplicated images stored as
         # 2 repeats and the rest as 1 (Cowley 190925) lower, as single copies are noisier
         rel = ceilings.mean_reliability(tr, seed=seed)
         out["reliability"] = rel
-        out["reliability_split_half"] = ceilings.split_half_reliability(tr, seed=seed)   # Cowley et al.'s
+        out["reliability_split_half"] = ceilings.split_half_reliability(tr, seed=seed)  # Cowley et al.'s
         with np.errstate(invalid="ignore", divide="ignore"):
             out["pearson_r_corrected"] = np.where(rel > 0, out["pearson_r"] / np.sqrt(rel), np.nan)
         out["r2_er"] = ceilings.noise_corrected_r2(flat_pred, tr)
@@ -100,14 +104,19 @@ def summarize(values: dict[str, np.ndarray], n_boot: int = 1000, seed: int = 0) 
             out.update({f"{key}_median": None, f"{key}_mean": None})
             continue
         boot = np.median(v[rng.integers(0, len(v), size=(n_boot, len(v)))], axis=1)
-        out.update({f"{key}_median": float(np.median(v)), f"{key}_mean": float(v.mean()),
-                    f"{key}_median_ci95": [float(np.quantile(boot, 0.025)), float(np.quantile(boot, 0.975))]})
+        out.update(
+            {
+                f"{key}_median": float(np.median(v)),
+                f"{key}_mean": float(v.mean()),
+                f"{key}_median_ci95": [float(np.quantile(boot, 0.025)), float(np.quantile(boot, 0.975))],
+            }
+        )
     return out
 
 
-def group_summaries(per_neuron: dict[str, np.ndarray], areas: np.ndarray, sessions: np.ndarray,
-                    seed: int = 0) -> dict:
+def group_summaries(per_neuron: dict[str, np.ndarray], areas: np.ndarray, sessions: np.ndarray, seed: int = 0) -> dict:
     """``overall``, one entry per area, and ``sessions.<id>``: the public metrics.json layout."""
+
     def subset(mask):
         return {k: v[mask] for k, v in per_neuron.items()}
 

@@ -1,4 +1,5 @@
 """Predictions of a network for one split, and the validation score early stopping follows."""
+
 from __future__ import annotations
 
 import contextlib

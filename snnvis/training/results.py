@@ -1,4 +1,5 @@
 """Outputs of a training run: metrics.json, log.csv and the test split's predictions.h5."""
+
 from __future__ import annotations
 
 import csv
@@ -60,16 +61,22 @@ def test_report(predictions: dict[str, np.ndarray], sessions, run_dir: Path, see
             areas.append(s.recording.neuron_areas)
             ids.append(np.full(ds.n_neurons, s.id))
     keys = sorted({k for m in per_neuron for k in m})
-    merged = {k: np.concatenate([m.get(k, np.full(len(m["pearson_r"]), np.nan)) for m in per_neuron])
-              for k in keys}
+    merged = {k: np.concatenate([m.get(k, np.full(len(m["pearson_r"]), np.nan)) for m in per_neuron]) for k in keys}
     out = group_summaries(merged, np.concatenate(areas), np.concatenate(ids), seed=seed)
     overall = out["overall"]
     if overall.get("n_failed"):
-        log.warning("%d of %d neurons have non-finite test predictions (failed; their r is NaN, not 0)",
-                    overall["n_failed"], overall["n_neurons"])
+        log.warning(
+            "%d of %d neurons have non-finite test predictions (failed; their r is NaN, not 0)",
+            overall["n_failed"],
+            overall["n_neurons"],
+        )
     if overall.get("n_silent"):
-        log.warning("%d of %d neurons (%.0f%%) get a constant test prediction (silent model); they score r = 0",
-                    overall["n_silent"], overall["n_neurons"], 100 * overall["silent_fraction"])
+        log.warning(
+            "%d of %d neurons (%.0f%%) get a constant test prediction (silent model); they score r = 0",
+            overall["n_silent"],
+            overall["n_neurons"],
+            100 * overall["silent_fraction"],
+        )
     return out
 
 
@@ -80,7 +87,7 @@ def lookup_baselines(sessions, seed: int) -> dict:
     Empty when no session has pixels."""
     try:
         from snnvis.recordings.leakage import lookup_baseline
-    except ImportError:   # pragma: no cover - the leakage module ships with the recordings package
+    except ImportError:  # pragma: no cover - the leakage module ships with the recordings package
         return {}
     rs, areas, ids = [], [], []
     for s in sessions:
@@ -93,13 +100,28 @@ def lookup_baselines(sessions, seed: int) -> dict:
     if not rs:
         return {}
     out = group_summaries({"pearson_r": np.concatenate(rs)}, np.concatenate(areas), np.concatenate(ids), seed=seed)
-    out["method"] = ("each test stimulus predicted by the responses to the training stimulus whose pixels "
-                     "correlate most with its own (snnvis.recordings.leakage)")
+    out["method"] = (
+        "each test stimulus predicted by the responses to the training stimulus whose pixels "
+        "correlate most with its own (snnvis.recordings.leakage)"
+    )
     return {"baseline_lookup": out}
 
 
-def run_metrics(cfg, test: dict, baselines: dict, best: dict, state: dict, sessions, dist, device, chash: str,
-                label: str, n_params: int, n_params_all: int, wall_s: float) -> dict:
+def run_metrics(
+    cfg,
+    test: dict,
+    baselines: dict,
+    best: dict,
+    state: dict,
+    sessions,
+    dist,
+    device,
+    chash: str,
+    label: str,
+    n_params: int,
+    n_params_all: int,
+    wall_s: float,
+) -> dict:
     """The metrics.json record of a finished run."""
     import torch
 
@@ -108,25 +130,54 @@ def run_metrics(cfg, test: dict, baselines: dict, best: dict, state: dict, sessi
     return {
         "test": test,
         **baselines,
-        "validation": {"best_epoch": best["epoch"], "pearson_r_mean": best["score"],
-                       "epochs_trained": state["epoch"]},
-        "model": {"name": label, "encoder": cfg.model.name, "spiking": bool(cfg.model.spiking),
-                  "n_params": int(n_params), "n_params_with_readouts": int(n_params_all)},
-        "data": {"sessions": {s.id: {"recording": str(s.recording.path),
-                                     "sha256": recording_identity(s.recording.path),
-                                     "response_set": s.splits["train"].response_info.name,
-                                     "n_neurons": s.splits["train"].n_neurons,
-                                     **{f"n_{k}": len(v) for k, v in s.splits.items()}} for s in sessions},
-                 "n_stimuli": int(sum(len(v) for s in sessions for v in s.splits.values())),
-                 "target": cfg.data.target},
-        "run": {"seed": int(cfg.seed), "device": str(device), "device_name": torch.cuda.get_device_name(device)
-                if device.type == "cuda" else "cpu", "world_size": dist.world, "wall_s": wall_s,
-                "config_hash": chash, "torch": torch.__version__},
+        "validation": {"best_epoch": best["epoch"], "pearson_r_mean": best["score"], "epochs_trained": state["epoch"]},
+        "model": {
+            "name": label,
+            "encoder": cfg.model.name,
+            "spiking": bool(cfg.model.spiking),
+            "n_params": int(n_params),
+            "n_params_with_readouts": int(n_params_all),
+        },
+        "data": {
+            "sessions": {
+                s.id: {
+                    "recording": str(s.recording.path),
+                    "sha256": recording_identity(s.recording.path),
+                    "response_set": s.splits["train"].response_info.name,
+                    "n_neurons": s.splits["train"].n_neurons,
+                    **{f"n_{k}": len(v) for k, v in s.splits.items()},
+                }
+                for s in sessions
+            },
+            "n_stimuli": int(sum(len(v) for s in sessions for v in s.splits.values())),
+            "target": cfg.data.target,
+        },
+        "run": {
+            "seed": int(cfg.seed),
+            "device": str(device),
+            "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
+            "world_size": dist.world,
+            "wall_s": wall_s,
+            "config_hash": chash,
+            "torch": torch.__version__,
+        },
     }
 
 
-def finish(cfg, run_dir: Path, model, sessions, device, initial_core, state: dict, dist, chash: str, label: str,
-           n_params: int, wall_s) -> dict:
+def finish(
+    cfg,
+    run_dir: Path,
+    model,
+    sessions,
+    device,
+    initial_core,
+    state: dict,
+    dist,
+    chash: str,
+    label: str,
+    n_params: int,
+    wall_s,
+) -> dict:
     """After the last epoch: the best checkpoint's test predictions (predictions.h5), the baselines
     and metrics.json; returns the metrics. ``wall_s()`` gives the run's wall time so far."""
     from snnvis.models import count_params
@@ -142,7 +193,8 @@ def finish(cfg, run_dir: Path, model, sessions, device, initial_core, state: dic
     if initial_core is not None:
         baselines["baseline"] = random_core_baseline(initial_core, sessions, device, cfg.data.batch_size, cfg.seed)
     baselines.update(lookup_baselines(sessions, cfg.seed))
-    metrics = run_metrics(cfg, test, baselines, best, state, sessions, dist, device, chash, label, n_params,
-                          count_params(model), wall_s())
+    metrics = run_metrics(
+        cfg, test, baselines, best, state, sessions, dist, device, chash, label, n_params, count_params(model), wall_s()
+    )
     write_json(run_dir / "metrics.json", metrics)
     return metrics

@@ -4,6 +4,7 @@ the config, the finished-run check, and clearing a previous run before starting 
 Nothing in an existing run dir is written before :class:`RunDirLock` is held and the
 run's inputs have been checked, so a refused or failed start leaves it byte-identical.
 """
+
 from __future__ import annotations
 
 import errno
@@ -64,8 +65,9 @@ class RunDirLock:
         try:
             self.run_dir.mkdir(parents=True, exist_ok=True)
         except (FileExistsError, NotADirectoryError):
-            raise UserError("hydra.run.dir", "a regular file is in the way of the run directory",
-                            self.run_dir) from None
+            raise UserError(
+                "hydra.run.dir", "a regular file is in the way of the run directory", self.run_dir
+            ) from None
         while True:
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
             try:
@@ -74,22 +76,26 @@ class RunDirLock:
                 os.close(fd)
                 if err.errno not in (errno.EAGAIN, errno.EACCES):
                     raise
-                raise UserError("run dir", f"in use by another snnvis process (pid {self._holder()}); "
-                                "wait for it or choose another hydra.run.dir", self.run_dir) from None
+                raise UserError(
+                    "run dir",
+                    f"in use by another snnvis process (pid {self._holder()}); "
+                    "wait for it or choose another hydra.run.dir",
+                    self.run_dir,
+                ) from None
             try:
                 same = os.path.samestat(os.fstat(fd), os.stat(self.path))
             except FileNotFoundError:
                 same = False
             if same:
                 break
-            os.close(fd)   # the holder released and removed the file between our open and flock
+            os.close(fd)  # the holder released and removed the file between our open and flock
         os.ftruncate(fd, 0)
         os.write(fd, f"{os.getpid()}\n".encode())
         os.fsync(fd)
         self._fd = fd
 
     def _holder(self) -> str:
-        for _ in range(50):   # the holder writes its pid right after it locks
+        for _ in range(50):  # the holder writes its pid right after it locks
             try:
                 pid = self.path.read_text().strip()
             except FileNotFoundError:
@@ -118,11 +124,13 @@ def read_finished(path: Path) -> dict | None:
     try:
         done = json.loads(path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise UserError("metrics.json", f"not valid JSON ({err}); move it away to start this run over",
-                        path) from None
+        raise UserError("metrics.json", f"not valid JSON ({err}); move it away to start this run over", path) from None
     if not isinstance(done, dict) or not isinstance(done.get("run", {}), dict):
-        raise UserError("metrics.json", f"not a metrics object (top level is {type(done).__name__}); "
-                        "move it away to start this run over", path)
+        raise UserError(
+            "metrics.json",
+            f"not a metrics object (top level is {type(done).__name__}); move it away to start this run over",
+            path,
+        )
     return done
 
 
@@ -132,7 +140,7 @@ def clear_previous(run_dir: Path) -> list[str]:
     ``metrics.json`` goes first, so a kill part-way leaves a dir that does not look
     finished and no file of the old run under its final name; returns what was removed.
     """
-    for stale in run_dir.glob(".replaced-*"):   # left by a run killed while it cleared (we hold the lock)
+    for stale in run_dir.glob(".replaced-*"):  # left by a run killed while it cleared (we hold the lock)
         shutil.rmtree(stale, ignore_errors=True)
     present = [name for name in RUN_OUTPUTS if (run_dir / name).exists()]
     if not present:
@@ -156,7 +164,6 @@ def write_hydra_record(run_dir: Path, cfg) -> None:
         return
     full = HydraConfig.instance().cfg
     out = Path(run_dir) / ".hydra"
-    for name, node in (("config.yaml", cfg), ("hydra.yaml", full),
-                       ("overrides.yaml", full.hydra.overrides.task)):
+    for name, node in (("config.yaml", cfg), ("hydra.yaml", full), ("overrides.yaml", full.hydra.overrides.task)):
         with atomic_path(out / name) as tmp:
             tmp.write_text(OmegaConf.to_yaml(node))

@@ -7,6 +7,7 @@ where a list belongs (``data.recordings=/a.h5``) fails at composition. Ranges th
 cannot express (``max_epochs >= 1``, ``lr > 0``, ...) are checked by :func:`check_values`
 before a run touches its run dir.
 """
+
 from __future__ import annotations
 
 import math

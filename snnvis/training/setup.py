@@ -5,6 +5,7 @@ Everything is built from the config with ``hydra.utils.instantiate`` (through
 optimizer and LR scheduler from the ``_partial_`` nodes ``optimizer``/``scheduler``, the
 loss from ``loss``. ``scripts/bench_train.py`` builds its models with the same functions.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -28,7 +29,7 @@ class Session:
     id: str
     recording: Recording
     splits: dict[str, RecordingDataset]
-    bin_matrix: torch.Tensor | None   # (n_bins, n_steps) or None for static rates
+    bin_matrix: torch.Tensor | None  # (n_bins, n_steps) or None for static rates
 
 
 def load_sessions(data_cfg: DictConfig) -> list[Session]:
@@ -43,8 +44,9 @@ def load_sessions(data_cfg: DictConfig) -> list[Session]:
         seen.add(rec.id)
         splits = {}
         for split in ("train", "validation", "test"):
-            ds = RecordingDataset(rec, split, data_cfg.response, image_size=data_cfg.image_size,
-                                  with_trials=split == "test")
+            ds = RecordingDataset(
+                rec, split, data_cfg.response, image_size=data_cfg.image_size, with_trials=split == "test"
+            )
             if len(ds) == 0:
                 raise UserError("recording", f"the {split} split is empty", p)
             splits[split] = ds
@@ -58,19 +60,30 @@ def bin_matrix_for(session: Session, core, target: str, latency_ms: float) -> to
     n_frames = session.recording.n_frames
     if target == "rate":
         if info.n_bins != 1:
-            raise UserError("data.target", f"'rate' needs one bin per stimulus but response set {info.name!r} "
-                            f"has {info.n_bins}; use data.target=temporal", session.recording.path)
+            raise UserError(
+                "data.target",
+                f"'rate' needs one bin per stimulus but response set {info.name!r} "
+                f"has {info.n_bins}; use data.target=temporal",
+                session.recording.path,
+            )
         return None
     interval = session.recording.frame_timing()[1] if info.align == "frame" else float("nan")
     try:
-        m = response_bins(core.time, n_frames, info.windows_ms, latency_ms,
-                          frame_aligned=info.align == "frame", frame_average=info.frame_average,
-                          frame_interval_ms=interval)
+        m = response_bins(
+            core.time,
+            n_frames,
+            info.windows_ms,
+            latency_ms,
+            frame_aligned=info.align == "frame",
+            frame_average=info.frame_average,
+            frame_interval_ms=interval,
+        )
     except ValueError as err:
         raise UserError("model timing", str(err), session.recording.path) from None
     if m.shape[0] != info.n_bins:
-        raise UserError("model timing", f"{m.shape[0]} model bins for {info.n_bins} recorded bins",
-                        session.recording.path)
+        raise UserError(
+            "model timing", f"{m.shape[0]} model bins for {info.n_bins} recorded bins", session.recording.path
+        )
     return m
 
 
@@ -78,9 +91,9 @@ def build_network(cfg: DictConfig, n_neurons: dict[str, int]):
     """Core (``cfg.model``) + one readout (``cfg.readout``, ``_partial_``) per session id -> n_neurons."""
     try:
         return build_model(cfg.model, cfg.readout, n_neurons)
-    except ValueError as err:   # a bad value in the model or readout config
+    except ValueError as err:  # a bad value in the model or readout config
         raise UserError("model config", str(err)) from None
-    except InstantiationException as err:   # a _target_ that does not exist, or a bad value behind it
+    except InstantiationException as err:  # a _target_ that does not exist, or a bad value behind it
         raise instantiation_error(err, {"model": cfg.model, "readout": cfg.readout}, "model config") from None
 
 

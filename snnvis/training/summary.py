@@ -7,6 +7,7 @@ hold the same neurons (by id) and test stimuli (by index) in every session, and 
 difference of per-neuron held-out r gets a seeds × neurons × stimuli bootstrap CI and two
 permutation p-values (SNN/twin swapped per seed × stimulus, and whole runs swapped per seed).
 """
+
 from __future__ import annotations
 
 import json
@@ -57,17 +58,41 @@ def table(paths: list[str | Path]) -> str:
         m = _load(path)
         o = m["test"]["overall"]
         base = m.get("baseline", {}).get("overall")
-        rows.append([m["model"]["name"], m["model"]["spiking"], m["run"]["seed"], f"{m['model']['n_params']:,}",
-                     o["n_neurons"], _fmt(o, "pearson_r"),
-                     "-" if o.get("pearson_r_mean") is None else format(o["pearson_r_mean"], ".3f"),
-                     _fmt(o, "pearson_r_corrected"), _fmt(o, "feve"), _fmt(base, "pearson_r") if base else "-"])
-    return markdown_table(["model", "spiking", "seed", "params", "neurons", "median r [95% CI]", "mean r",
-                           "noise-corr. median r", "median FEVE", "ridge on untrained core"], rows)
+        rows.append(
+            [
+                m["model"]["name"],
+                m["model"]["spiking"],
+                m["run"]["seed"],
+                f"{m['model']['n_params']:,}",
+                o["n_neurons"],
+                _fmt(o, "pearson_r"),
+                "-" if o.get("pearson_r_mean") is None else format(o["pearson_r_mean"], ".3f"),
+                _fmt(o, "pearson_r_corrected"),
+                _fmt(o, "feve"),
+                _fmt(base, "pearson_r") if base else "-",
+            ]
+        )
+    return markdown_table(
+        [
+            "model",
+            "spiking",
+            "seed",
+            "params",
+            "neurons",
+            "median r [95% CI]",
+            "mean r",
+            "noise-corr. median r",
+            "median FEVE",
+            "ridge on untrained core",
+        ],
+        rows,
+    )
 
 
 # ---------------------------------------------------------------------------------------
 # Paired SNN vs twin
 # ---------------------------------------------------------------------------------------
+
 
 @dataclass
 class PairedRow:
@@ -93,9 +118,12 @@ def read_predictions(run_dir: Path) -> dict[str, dict[str, np.ndarray]]:
                 pred, resp = np.asarray(g["prediction"][()]), np.asarray(g["response"][()])
                 if pred.ndim == 2:
                     pred, resp = pred[:, None], resp[:, None]
-                out[session] = {"stimulus_index": np.asarray(g["stimulus_index"][()]),
-                                "neuron_ids": np.asarray(g["neuron_ids"].asstr()[()]), "prediction": pred,
-                                "response": resp}
+                out[session] = {
+                    "stimulus_index": np.asarray(g["stimulus_index"][()]),
+                    "neuron_ids": np.asarray(g["neuron_ids"].asstr()[()]),
+                    "prediction": pred,
+                    "response": resp,
+                }
     except (OSError, KeyError, ValueError, TypeError) as err:
         raise UserError("predictions.h5", f"cannot read ({err})", path) from None
     return out
@@ -103,6 +131,7 @@ def read_predictions(run_dir: Path) -> dict[str, dict[str, np.ndarray]]:
 
 def _check(a: dict, b: dict, file_b: Path, other: Path) -> None:
     """Refuse (one line) unless runs ``a`` and ``b`` hold the same sessions, neurons, stimuli, responses."""
+
     def refuse(why: str):
         raise UserError("SNN/twin pairing", f"{why} (compared with {other})", file_b)
 
@@ -121,13 +150,20 @@ def _check(a: dict, b: dict, file_b: Path, other: Path) -> None:
 
 def _stack(preds: dict, seeds: list[int], session: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(SNN predictions, twin predictions, responses) of one session as (seeds, stimuli, bins, neurons)."""
-    return (np.stack([preds[(s, True)][session]["prediction"] for s in seeds]),
-            np.stack([preds[(s, False)][session]["prediction"] for s in seeds]),
-            np.stack([preds[(s, True)][session]["response"] for s in seeds]))
+    return (
+        np.stack([preds[(s, True)][session]["prediction"] for s in seeds]),
+        np.stack([preds[(s, False)][session]["prediction"] for s in seeds]),
+        np.stack([preds[(s, True)][session]["response"] for s in seeds]),
+    )
 
 
-def paired_rows(runs: Sequence[tuple[str, bool, int, Path]], n_boot: int = 1000, n_perm: int = 2000,
-                seed: int = 0, note: Callable[[str], None] = log.warning) -> list[PairedRow]:
+def paired_rows(
+    runs: Sequence[tuple[str, bool, int, Path]],
+    n_boot: int = 1000,
+    n_perm: int = 2000,
+    seed: int = 0,
+    note: Callable[[str], None] = log.warning,
+) -> list[PairedRow]:
     """Paired SNN − twin statistics per model.
 
     Args:
@@ -159,25 +195,46 @@ def paired_rows(runs: Sequence[tuple[str, bool, int, Path]], n_boot: int = 1000,
                 _check(preds[ref_key], p, by[(label, *key)] / "predictions.h5", by[(label, *ref_key)])
 
         sessions = {name: _stack(preds, seeds, name) for name in preds[ref_key]}
-        per_session = {name: paired_comparison([v], n_boot=n_boot, n_perm=n_perm, seed=seed)
-                       for name, v in sessions.items()}
+        per_session = {
+            name: paired_comparison([v], n_boot=n_boot, n_perm=n_perm, seed=seed) for name, v in sessions.items()
+        }
         overall = paired_comparison(list(sessions.values()), n_boot=n_boot, n_perm=n_perm, seed=seed)
         out.append(PairedRow(label, seeds, overall, per_session))
     return out
 
 
-PAIRED_HEADER = ["model", "seeds", "neurons", "test stimuli", "SNN median r", "twin median r",
-                 "mean Δr SNN − twin [95% CI: bootstrap seeds × neurons × stimuli]", "median Δr",
-                 "p (SNN/twin swapped per seed × stimulus)", "p seeds (runs swapped per seed, exact)"]
+PAIRED_HEADER = [
+    "model",
+    "seeds",
+    "neurons",
+    "test stimuli",
+    "SNN median r",
+    "twin median r",
+    "mean Δr SNN − twin [95% CI: bootstrap seeds × neurons × stimuli]",
+    "median Δr",
+    "p (SNN/twin swapped per seed × stimulus)",
+    "p seeds (runs swapped per seed, exact)",
+]
 
 
 def paired_cells(label: str, n_seeds: int, res: PairedResult) -> list[str]:
     """One row of :data:`PAIRED_HEADER`, formatted."""
+
     def f(x: float, fmt: str = ".3f") -> str:
         return "-" if not np.isfinite(x) else format(x, fmt)
-    return [label, str(n_seeds), str(res.n_neurons), str(res.n_stimuli), f(res.r_a_median), f(res.r_b_median),
-            f"{f(res.diff_mean, '+.3f')} [{f(res.ci_low, '+.3f')}, {f(res.ci_high, '+.3f')}]",
-            f(res.diff_median, "+.3f"), format_p(res.p_value, res.n_perm), format_p(res.p_value_seeds, res.n_perm)]
+
+    return [
+        label,
+        str(n_seeds),
+        str(res.n_neurons),
+        str(res.n_stimuli),
+        f(res.r_a_median),
+        f(res.r_b_median),
+        f"{f(res.diff_mean, '+.3f')} [{f(res.ci_low, '+.3f')}, {f(res.ci_high, '+.3f')}]",
+        f(res.diff_median, "+.3f"),
+        format_p(res.p_value, res.n_perm),
+        format_p(res.p_value_seeds, res.n_perm),
+    ]
 
 
 def format_p(p: float, n_perm: int) -> str:
@@ -203,8 +260,10 @@ def paired_table(paths: list[str | Path], n_boot: int = 1000, n_perm: int = 2000
         cells.append(paired_cells(r.model, len(r.seeds), r.overall))
         if len(r.sessions) > 1:
             cells += [paired_cells(f"{r.model} / {s}", len(r.seeds), res) for s, res in r.sessions.items()]
-    return (markdown_table(PAIRED_HEADER, cells, align="llrrrrrrrr") +
-            f"\n\nTest: {TEST_NAME}; {n_boot} bootstrap resamples, {n_perm} random swaps.")
+    return (
+        markdown_table(PAIRED_HEADER, cells, align="llrrrrrrrr")
+        + f"\n\nTest: {TEST_NAME}; {n_boot} bootstrap resamples, {n_perm} random swaps."
+    )
 
 
 if __name__ == "__main__":

@@ -4,13 +4,19 @@ populations of known curvature, up to the signal-to-noise ratio of the Hénaff r
 
 Properties of the estimator itself (unbiased Gram matrix, missing entries, batches,
 frame_step pooling, numpy/torch agreement) are tested in tests/similarity."""
+
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from snnvis.analysis.curvature import (constant_curvature_trajectory, curvature_naive, mean_angle, simulate_recovery,
-                                       step_snr)
+from snnvis.analysis.curvature import (
+    constant_curvature_trajectory,
+    curvature_naive,
+    mean_angle,
+    simulate_recovery,
+    step_snr,
+)
 
 
 def test_mean_angle_of_known_shapes():
@@ -59,7 +65,7 @@ def test_step_snr_and_naive_batches():
     rng = np.random.default_rng(5)
     rates = 3.0 + constant_curvature_trajectory(11, 40.0, 30, 1.5, rng)
     trials = rng.poisson(np.broadcast_to(np.clip(rates, 0.05, None), (60,) + rates.shape)).astype(float)
-    assert step_snr(trials, 2) > step_snr(trials, 1)                 # larger steps resolve better
+    assert step_snr(trials, 2) > step_snr(trials, 1)  # larger steps resolve better
     batched = np.stack([trials, trials[::-1]])
     assert curvature_naive(batched).shape == (2,)
     assert curvature_naive(batched)[0] == pytest.approx(float(curvature_naive(trials)))

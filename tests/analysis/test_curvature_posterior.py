@@ -8,6 +8,7 @@ the median over sequences is within 15 deg of the true median (11 deg at most ov
 seeds), the per-sequence median absolute error is below 22 deg (19 at most), no estimate
 falls below 5 deg (the clipped moment estimator puts >= 10 % of them at exactly 0 deg),
 and the 95 % credible interval covers the truth in >= 90 % of sequences."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -47,14 +48,14 @@ def test_exact_without_noise_and_consistent_at_high_snr():
     exact = curvature_posterior(np.broadcast_to(mean, (4, 9, 12)))
     assert exact["median"] == pytest.approx(float(curvature_corrected(np.broadcast_to(mean, (4, 9, 12)))))
     r = simulate_recovery([40.0, 100.0], n_units=30, n_repeats=40, snr=20.0, n_sim=10, base_rate=30.0, seed=2)
-    assert np.max(np.abs(r["posterior"] - r["corrected"])) < 2.0             # converges to the moment estimate
+    assert np.max(np.abs(r["posterior"] - r["corrected"])) < 2.0  # converges to the moment estimate
     assert np.all((r["ci_low"] <= r["posterior"]) & (r["posterior"] <= r["ci_high"]))
     assert np.median(r["ci_high"] - r["ci_low"]) < 15.0
 
 
 def test_missing_unit_pairs_give_nan():
     trials = np.random.default_rng(3).poisson(2.0, size=(5, 8, 4)).astype(float)
-    trials[1:, :, 2] = np.nan                                                 # unit 2 seen in one repeat only
+    trials[1:, :, 2] = np.nan  # unit 2 seen in one repeat only
     out = curvature_posterior(trials)
     assert all(np.isnan(out[k]) for k in ("median", "ci_low", "ci_high"))
     with pytest.raises(ValueError, match="ci"):
@@ -63,23 +64,33 @@ def test_missing_unit_pairs_give_nan():
 
 @pytest.mark.parametrize("snr", [0.2, 0.4])
 def test_recovers_varying_curvature_at_recording_snr_without_pile_up(snr):
-    r = simulate_recovery([60.0, 90.0, 120.0], n_units=30, n_repeats=45, snr=snr, n_sim=60, base_rate=3.0,
-                          angle_sd=15.0, speed_cv=0.3, seed=7)
+    r = simulate_recovery(
+        [60.0, 90.0, 120.0],
+        n_units=30,
+        n_repeats=45,
+        snr=snr,
+        n_sim=60,
+        base_rate=3.0,
+        angle_sd=15.0,
+        speed_cv=0.3,
+        seed=7,
+    )
     assert np.all((np.median(r["snr"], axis=1) > snr * 0.75) & (np.median(r["snr"], axis=1) < snr * 1.25))
     for i, angle in enumerate(r["angle"]):
         true, post = r["true"][i], r["posterior"][i]
         assert abs(np.median(post) - np.median(true)) < 15.0, angle
         assert np.median(np.abs(post - true)) < 22.0, angle
-        assert np.all(np.isfinite(post)) and post.min() > 5.0, angle            # no pile-up at 0 deg
+        assert np.all(np.isfinite(post)) and post.min() > 5.0, angle  # no pile-up at 0 deg
         assert np.mean((r["ci_low"][i] <= true) & (true <= r["ci_high"][i])) >= 0.9, angle
-    if snr == 0.2:                                                                # the failure this replaces
+    if snr == 0.2:  # the failure this replaces
         assert np.mean(r["corrected"][0] == 0.0) >= 0.1
 
 
 def test_shrinks_towards_the_prior_middle_when_unresolved():
     """At SNR 0.2 a straight-ish (45 deg) trajectory is pulled up, and its interval says so."""
-    r = simulate_recovery([45.0], n_units=30, n_repeats=45, snr=0.2, n_sim=60, base_rate=3.0, angle_sd=15.0,
-                          speed_cv=0.3, seed=7)
+    r = simulate_recovery(
+        [45.0], n_units=30, n_repeats=45, snr=0.2, n_sim=60, base_rate=3.0, angle_sd=15.0, speed_cv=0.3, seed=7
+    )
     bias = np.median(r["posterior"]) - np.median(r["true"])
     assert 0.0 < bias < 25.0
     assert np.median(r["ci_high"] - r["ci_low"]) > 60.0
@@ -90,9 +101,11 @@ def test_below_the_inclusion_threshold_the_data_do_not_constrain_curvature():
     credible interval spans most of [0, 180] and the median moves towards 90 deg whatever
     the truth: why the reproduction includes only sequences with SNR >= MIN_STEP_SNR."""
     from snnvis.analysis.henaff import MIN_STEP_SNR
-    assert MIN_STEP_SNR >= 0.2                                       # the lowest SNR validated above
-    r = simulate_recovery([30.0, 60.0], n_units=30, n_repeats=45, snr=0.1, n_sim=40, base_rate=3.0, angle_sd=15.0,
-                          speed_cv=0.3, seed=11)
+
+    assert MIN_STEP_SNR >= 0.2  # the lowest SNR validated above
+    r = simulate_recovery(
+        [30.0, 60.0], n_units=30, n_repeats=45, snr=0.1, n_sim=40, base_rate=3.0, angle_sd=15.0, speed_cv=0.3, seed=11
+    )
     assert np.median(r["ci_high"] - r["ci_low"]) > 120.0
     for i in range(2):
         assert abs(np.median(r["posterior"][i]) - 90.0) < abs(np.median(r["true"][i]) - 90.0)

@@ -1,4 +1,5 @@
 """Hénaff et al. 2021 reproduction on real recordings imported from ../shared/datasets."""
+
 from __future__ import annotations
 
 import csv
@@ -6,8 +7,7 @@ import csv
 import numpy as np
 import pytest
 
-from snnvis.analysis.henaff import (load_authors_table, match_authors, parse_stimulus_id, session_curvatures,
-                                    summary)
+from snnvis.analysis.henaff import load_authors_table, match_authors, parse_stimulus_id, session_curvatures, summary
 from snnvis.errors import UserError
 from snnvis.recordings.importing import import_source
 
@@ -46,7 +46,7 @@ def test_authors_table_layout_and_type_coding(table):
     assert len(table) == 720
     assert len({r["session"] for r in table}) == 9
     coding = {(r["type_code"], r["category"]) for r in table}
-    assert coding == {(1, "natural"), (2, "synthetic")}            # derived from pixel curvature
+    assert coding == {(1, "natural"), (2, "synthetic")}  # derived from pixel curvature
     nat = np.median([r["pixel_curvature"] for r in table if r["category"] == "natural"])
     syn = np.median([r["pixel_curvature"] for r in table if r["category"] == "synthetic"])
     assert nat > 80 and syn < 15
@@ -59,7 +59,7 @@ def test_authors_table_rejects_bad_coding(datasets_dir, tmp_path):
         rows = list(csv.DictReader(fh))
     fields = list(rows[0])
     for r in rows:
-        r["sequence type"] = "1"                                     # one type only: cannot be split
+        r["sequence type"] = "1"  # one type only: cannot be split
     bad = tmp_path / "bad.csv"
     with open(bad, "w", newline="") as fh:
         w = csv.DictWriter(fh, fields)
@@ -73,7 +73,7 @@ def test_authors_table_rejects_bad_coding(datasets_dir, tmp_path):
 
 
 def test_session_records(records):
-    assert len(records) == 40                                      # 2 zooms x 10 movies x natural/synthetic
+    assert len(records) == 40  # 2 zooms x 10 movies x natural/synthetic
     assert {r["category"] for r in records} == {"natural", "synthetic"}
     r = records[0]
     assert r["session"] == "ay4_u001" and r["n_units"] == 13 and r["n_repeats"] >= 40
@@ -88,7 +88,7 @@ def test_pixel_curvature_matches_authors(records, table):
     matched = match_authors(records, table)
     assert len(matched) == 40
     diff = [abs(m["pixel_snnvis"] - m["pixel_authors"]) for m in matched]
-    assert max(diff) < 1e-3                                        # the authors' values to their 4 decimals
+    assert max(diff) < 1e-3  # the authors' values to their 4 decimals
 
 
 def test_frame_step_2_matches_authors_dither_2(one_session, table):
@@ -102,7 +102,7 @@ def test_relative_effect_on_one_session(records):
     s = summary(records, n_boot=2000)
     assert s["synthetic"]["median"] - s["natural"]["median"] > 20.0
     naive = summary([{**r, "d": r["v1_curvature_naive"] - r["pixel_curvature"]} for r in records], "d", n_boot=200)
-    assert naive["natural"]["median"] > s["natural"]["median"]     # noise inflates the naive V1 curvature
+    assert naive["natural"]["median"] > s["natural"]["median"]  # noise inflates the naive V1 curvature
     for v in s.values():
         assert v["ci_low"] <= v["median"] <= v["ci_high"]
 
@@ -131,7 +131,7 @@ def test_all_sessions(datasets_dir, tmp_path, table):
     s = summary(records)
     assert s["natural"]["median"] < 0 < s["synthetic"]["median"]
     assert s["synthetic"]["ci_low"] > s["natural"]["ci_high"]
-    for cat in ("natural", "synthetic"):                            # per-sequence agreement with the authors
+    for cat in ("natural", "synthetic"):  # per-sequence agreement with the authors
         pairs = np.array([(m["delta_snnvis"], m["delta_authors"]) for m in matched if m["category"] == cat])
         pairs = pairs[np.isfinite(pairs).all(1)]
         assert np.corrcoef(pairs.T)[0, 1] > 0.2
@@ -143,13 +143,14 @@ def _source_path(datasets_dir):
 
 def test_source_data_matches_its_inclusion_sheet(datasets_dir, tmp_path):
     from snnvis.analysis.henaff_source import load_source_data, read_sheet
+
     rows = load_source_data(_source_path(datasets_dir))
     assert len(rows) == 2 * 7 * 20
-    supp = read_sheet(_source_path(datasets_dir), "Suppl. Figure 8")       # included / excluded, natural | synthetic
+    supp = read_sheet(_source_path(datasets_dir), "Suppl. Figure 8")  # included / excluded, natural | synthetic
     for cat, col in (("natural", "A"), ("synthetic", "C")):
         listed = np.array([float(v) for (row, c), v in supp.items() if c == col and row >= 3])
         included = np.array([r["delta"] for r in rows if r["category"] == cat and r["included"]])
-        shown = included[included != -74.0]                                # display-clipped cells of Figure 3
+        shown = included[included != -74.0]  # display-clipped cells of Figure 3
         assert len(included) == len(listed)
         assert all(np.min(np.abs(listed - v)) < 1e-6 for v in shown)
     (tmp_path / "bad.xlsx").write_text("not a workbook")
@@ -161,17 +162,22 @@ def test_posterior_records_do_not_pile_up(records):
     for r in records:
         assert r["v1_ci_low"] <= r["v1_curvature"] <= r["v1_ci_high"]
         assert 0.0 < r["v1_curvature"] < 180.0
-        assert r["delta_moment"] == pytest.approx(r["v1_curvature_moment"] - r["pixel_curvature"]) \
-            or np.isnan(r["delta_moment"])
+        assert r["delta_moment"] == pytest.approx(r["v1_curvature_moment"] - r["pixel_curvature"]) or np.isnan(
+            r["delta_moment"]
+        )
 
 
 def test_table_lines_on_one_session(records, table, datasets_dir):
     from snnvis.analysis.henaff_source import load_source_data
     from snnvis.analysis.henaff_table import table_lines
+
     lines = table_lines(records, table, load_source_data(_source_path(datasets_dir)), 1, n_boot=200)
     from snnvis.analysis.henaff import MIN_STEP_SNR
+
     assert all(r["included"] == (r["snr"] >= MIN_STEP_SNR) for r in records)
     s = summary([r for r in records if r["included"]], n_boot=200)
-    assert f"{s['synthetic']['median']:+.1f}°" in lines[0] and lines[0].startswith("| snnvis posterior, all 11 frames, step SNR")
+    assert f"{s['synthetic']['median']:+.1f}°" in lines[0] and lines[0].startswith(
+        "| snnvis posterior, all 11 frames, step SNR"
+    )
     assert any(line.startswith("| paper source data") for line in lines)
     assert any("exactly 0°" in line for line in lines)

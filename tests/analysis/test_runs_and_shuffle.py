@@ -1,4 +1,5 @@
 """Reading training runs, and the within-window frame shuffle."""
+
 from __future__ import annotations
 
 import json
@@ -35,16 +36,20 @@ def test_shuffle_actually_shuffles_and_rejects_bad_window():
 
 def _fake_run(path, spiking, seed, r):
     path.mkdir(parents=True)
-    metrics = {"test": {"overall": {"pearson_r_median": float(np.median(r))}},
-               "model": {"name": "sew_resnet", "spiking": spiking}, "run": {"seed": seed}}
+    metrics = {
+        "test": {"overall": {"pearson_r_median": float(np.median(r))}},
+        "model": {"name": "sew_resnet", "spiking": spiking},
+        "run": {"seed": seed},
+    }
     (path / "metrics.json").write_text(json.dumps(metrics))
     with h5py.File(path / "predictions.h5", "w") as f:
         for k, session in enumerate(("s1", "s2")):
             g = f.create_group(session)
-            g.create_dataset("neuron_ids", data=np.array([f"n{i}" for i in range(3)], dtype=object),
-                             dtype=h5py.string_dtype())
+            g.create_dataset(
+                "neuron_ids", data=np.array([f"n{i}" for i in range(3)], dtype=object), dtype=h5py.string_dtype()
+            )
             g.create_dataset("areas", data=np.array(["V4"] * 3, dtype=object), dtype=h5py.string_dtype())
-            g.create_dataset("metrics/pearson_r", data=r[3 * k:3 * k + 3])
+            g.create_dataset("metrics/pearson_r", data=r[3 * k : 3 * k + 3])
 
 
 def test_load_run(tmp_path):

@@ -2,6 +2,7 @@
 
 Recordings are written once per module; tests/conftest.py runs every test on one thread.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -14,8 +15,13 @@ from snnvis.recordings.synthetic import SynthConfig, generate_recording, simulat
 
 ROOT = Path(__file__).resolve().parents[2]
 # sew_resnet_tiny shrunk further: 4/8/8 channels, 32x32 input, 3 steps per image
-TINY = ["model=sew_resnet_tiny", "model.stem_width=4", "model.widths=[4,8,8]", "model.input.size=32",
-        "model.time.static_steps=3"]
+TINY = [
+    "model=sew_resnet_tiny",
+    "model.stem_width=4",
+    "model.widths=[4,8,8]",
+    "model.input.size=32",
+    "model.time.static_steps=3",
+]
 
 
 def compose_score(*overrides: str):
@@ -42,7 +48,7 @@ def synth(tmp_path_factory):
 def cowley(datasets_dir, tmp_path_factory) -> Path:
     from snnvis.recordings.importing import import_source
 
-    path, = import_source("cowley2023_v4", mirror=datasets_dir, out=tmp_path_factory.mktemp("rec"), only=["210305"])
+    (path,) = import_source("cowley2023_v4", mirror=datasets_dir, out=tmp_path_factory.mktemp("rec"), only=["210305"])
     return path
 
 
@@ -50,5 +56,5 @@ def cowley(datasets_dir, tmp_path_factory) -> Path:
 def kriegeskorte(datasets_dir, tmp_path_factory) -> Path:
     from snnvis.recordings.importing import import_source
 
-    path, = import_source("kriegeskorte2008_it", mirror=datasets_dir, out=tmp_path_factory.mktemp("rec"))
+    (path,) = import_source("kriegeskorte2008_it", mirror=datasets_dir, out=tmp_path_factory.mktemp("rec"))
     return path

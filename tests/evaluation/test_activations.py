@@ -1,5 +1,6 @@
 """Activation extraction: shapes, streaming (batch-size independence), projection, time
 reduction, BatchNorm calibration and loading a trained core from a checkpoint."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -79,7 +80,7 @@ def test_untrained_snn_needs_batchnorm_calibration(synth, compose_score):
 def test_load_encoder_from_training_run(tmp_path, compose_score):
     from snnvis.config import compose
 
-    cfg = compose_score("model.spiking=false")   # the score section is typed: the readout comes on its own
+    cfg = compose_score("model.spiking=false")  # the score section is typed: the readout comes on its own
     torch.manual_seed(1)
     model = build_model(cfg.model, compose(None, ["+readout=factorized"]).readout, {"s1": 5})
     with torch.no_grad():
@@ -88,15 +89,16 @@ def test_load_encoder_from_training_run(tmp_path, compose_score):
     run = tmp_path / "run"
     (run / ".hydra").mkdir(parents=True)
     (run / "checkpoints").mkdir()
-    OmegaConf.save(OmegaConf.create({"model": OmegaConf.to_container(cfg.model), "seed": 1}),
-                   run / ".hydra" / "config.yaml")
+    OmegaConf.save(
+        OmegaConf.create({"model": OmegaConf.to_container(cfg.model), "seed": 1}), run / ".hydra" / "config.yaml"
+    )
     torch.save({"model": model.state_dict(), "epoch": 3}, run / "checkpoints" / "best.pt")
     x = torch.rand(2, 1, 3, 32, 32)
     model.core.eval()
     for where in (run, run / "checkpoints" / "best.pt"):
-        core, info = load_encoder(None, where, seed=0)      # the architecture comes from the run's config
+        core, info = load_encoder(None, where, seed=0)  # the architecture comes from the run's config
         assert info.source == "checkpoint" and info.spiking is False and info.checkpoint.endswith("best.pt")
-        assert info.seed == 1                                 # the training run's seed, not the scoring seed
+        assert info.seed == 1  # the training run's seed, not the scoring seed
         torch.testing.assert_close(core(x), model.core(x))
     with pytest.raises(UserError, match="not found"):
         load_encoder(cfg.model, tmp_path / "missing", seed=0)
@@ -112,5 +114,5 @@ def test_membrane_of_block_outputs_is_refused_with_one_line(synth, compose_score
     kw = dict(idx=np.arange(4), projection_dim=None, progress=False, kind="membrane")
     with pytest.raises(UserError, match=r"\['stage1.block0.out', .*block outputs"):
         next(extract_activations(core, rec, **kw))
-    (spec, act), = extract_activations(core, rec, layers=["stem.out"], **kw)   # a neuron's output has one
+    ((spec, act),) = extract_activations(core, rec, layers=["stem.out"], **kw)  # a neuron's output has one
     assert spec.name == "stem.out" and act.shape[:2] == (4, core.static_steps)

@@ -1,4 +1,5 @@
 """Compute accounting against closed forms: MACs, SOPs, spike rates, per-image normalisation."""
+
 from __future__ import annotations
 
 import math
@@ -108,8 +109,10 @@ def test_spike_rate_matches_a_direct_count():
     report = compute_report(snn, x, repeats=1)
     outputs = {}
     names = {m: n for n, m in snn.named_modules()}
-    hooks = [m.register_forward_hook(lambda m, i, o: outputs.__setitem__(names[m], o.detach().clone()))
-             for m in snn.neurons()]
+    hooks = [
+        m.register_forward_hook(lambda m, i, o: outputs.__setitem__(names[m], o.detach().clone()))
+        for m in snn.neurons()
+    ]
     snn.eval()
     with torch.no_grad():
         snn(x)

@@ -1,6 +1,7 @@
 """The synthetic generator's ground truth against the ceilings: the noise-free rates reach
 a normalised score of 1 (the CI contains 1) for RSA, CKA and regression, and a model with
 independent noise of the signal's variance lands where the noise-free comparison says."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -25,8 +26,9 @@ def scored():
     perm = np.random.default_rng(0).permutation(len(rates))
     splits = {"selection": np.sort(perm[150:]), "test": np.sort(perm[:150])}
     half = rates + np.random.default_rng(1).standard_normal(rates.shape) * rates.std(0)
-    scorer = LayerScorer([target], build_metrics(["rsa", "cka", "ridge"], {"ridge": {"alphas": ALPHAS}},
-                                                 n_boot=200, seed=0), splits)
+    scorer = LayerScorer(
+        [target], build_metrics(["rsa", "cka", "ridge"], {"ridge": {"alphas": ALPHAS}}, n_boot=200, seed=0), splits
+    )
     rows = {}
     for name, X in (("truth", rates), ("half", half)):
         for r in scorer.score(LayerSpec(name, 0, "V1", None), X.astype(np.float32)):
@@ -87,8 +89,11 @@ def test_silent_stimuli_are_scored_not_dropped(scored):
     scorer = LayerScorer([target], build_metrics(["rsa"], n_boot=50, seed=0), splits)
     silent = np.random.default_rng(2).random(len(rates)) < 0.3
     snn = np.where(silent[:, None], 0.0, rates).astype(np.float32)
-    rows = {(name, r.split): r for name, X in (("snn", snn), ("twin", rates.astype(np.float32)))
-            for r in scorer.score(LayerSpec(name, 0, "V1", None), X)}
+    rows = {
+        (name, r.split): r
+        for name, X in (("snn", snn), ("twin", rates.astype(np.float32)))
+        for r in scorer.score(LayerSpec(name, 0, "V1", None), X)
+    }
     for split, idx in splits.items():
         s, t = rows["snn", split], rows["twin", split]
         assert s.n_stimuli == t.n_stimuli == len(idx)

@@ -1,6 +1,7 @@
 """The typed metric interface: every metric's ``prepare`` returns a frozen :class:`Prepared`
 of its family, and a new metric written against :class:`Metric` is scored by
 :class:`LayerScorer` like the built-in ones."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -25,8 +26,7 @@ def _target(seed: int = 0, n: int = 30, neurons: int = 6, repeats: int = 4) -> T
 
 def test_prepare_returns_the_family_dataclass():
     target, idx = _target(), np.arange(0, 30, 2)
-    families = {"rsa": RDMSide, "cka": GramSide, "svcca": ResponseSide, "ridge": RegressionSide,
-                "pls": RegressionSide}
+    families = {"rsa": RDMSide, "cka": GramSide, "svcca": ResponseSide, "ridge": RegressionSide, "pls": RegressionSide}
     assert set(families) == set(METRICS)
     for metric in build_metrics(list(METRICS), n_boot=0):
         prep = metric.prepare(target, idx)

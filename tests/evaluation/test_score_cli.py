@@ -1,5 +1,6 @@
 """``snnvis-score`` end to end on real recordings (Cowley V4, Kriegeskorte IT) and its
 failure modes."""
+
 from __future__ import annotations
 
 import csv
@@ -45,8 +46,14 @@ def check_outputs(run_dir: Path, spiking: bool, metrics: list[str], areas: list[
     assert {(b["area"], b["metric"]) for b in best["best"]} == {(a, m) for a in areas for m in metrics}
     for b in best["best"]:
         assert b["layer"] in LAYERS and b["n_stimuli"] > 0
-        (row,) = [r for r in rows if r["layer"] == b["layer"] and r["metric"] == b["metric"]
-                  and r["area"] == b["area"] and r["split"] == "test"]
+        (row,) = [
+            r
+            for r in rows
+            if r["layer"] == b["layer"]
+            and r["metric"] == b["metric"]
+            and r["area"] == b["area"]
+            and r["split"] == "test"
+        ]
         assert row["chosen"] == "True" and float(row["score"]) == pytest.approx(b["score"])
         assert b["ci_low"] <= b["score"] <= b["ci_high"]
     return rows
@@ -62,6 +69,7 @@ def test_cowley_untrained_snn(cowley, compose_score, tmp_path, capsys):
     assert all(r["ceiling"] == "nan" and r["ceiling_kind"] == "none" for r in rows)
     # every test stimulus is scored, silent ones included; the silent share is reported per layer
     from snnvis.recordings.recording import Recording
+
     assert {int(r["n_stimuli"]) for r in rows if r["split"] == "test"} == {len(Recording(cowley).split("test"))}
     assert all(0 <= float(r["silent_fraction"]) <= 1 for r in rows)
     table = capsys.readouterr().out
@@ -71,10 +79,23 @@ def test_cowley_untrained_snn(cowley, compose_score, tmp_path, capsys):
 
 
 def test_cowley_dnn_twin_console_entry(cowley, tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr(sys, "argv", [
-        "snnvis-score", f"recordings=[{cowley}]", "metrics=[rsa,cka,ridge]", "model.spiking=false",
-        "model.stem_width=4", "model.widths=[4,8,8]", "model.input.size=32", "model.time.static_steps=3",
-        "progress=false", f"hydra.run.dir={tmp_path}", *QUICK])
+    monkeypatch.setattr(
+        sys,
+        "argv",
+        [
+            "snnvis-score",
+            f"recordings=[{cowley}]",
+            "metrics=[rsa,cka,ridge]",
+            "model.spiking=false",
+            "model.stem_width=4",
+            "model.widths=[4,8,8]",
+            "model.input.size=32",
+            "model.time.static_steps=3",
+            "progress=false",
+            f"hydra.run.dir={tmp_path}",
+            *QUICK,
+        ],
+    )
     score_cli.main()
     check_outputs(tmp_path, False, ["rsa", "cka", "ridge"], ["V4"])
     assert (tmp_path / ".hydra" / "config.yaml").is_file()
@@ -82,12 +103,15 @@ def test_cowley_dnn_twin_console_entry(cowley, tmp_path, monkeypatch, capsys):
 
 
 def test_kriegeskorte_reference_rdms(kriegeskorte, compose_score, tmp_path):
-    cfg = compose_score(f"recordings=[{kriegeskorte}]", "metrics=[rsa,ridge]", "layers=[stem.out,stage3.block0.out]",
-                        *QUICK)
+    cfg = compose_score(
+        f"recordings=[{kriegeskorte}]", "metrics=[rsa,ridge]", "layers=[stem.out,stage3.block0.out]", *QUICK
+    )
     result = score_cli.run(cfg, tmp_path)
     rows = read_csv(tmp_path / "scores.csv")
-    assert {(r["target"], r["area"], r["metric"]) for r in rows} == {("human_IT", "IT", "rsa"),
-                                                                     ("monkey_IT", "IT", "rsa")}
+    assert {(r["target"], r["area"], r["metric"]) for r in rows} == {
+        ("human_IT", "IT", "rsa"),
+        ("monkey_IT", "IT", "rsa"),
+    }
     assert any("ridge" in note and "reference RDM" in note for note in result.skipped)
     test = {(r["target"], r["layer"]): r for r in rows if r["split"] == "test"}
     for layer in ("stem.out", "stage3.block0.out"):
@@ -98,7 +122,7 @@ def test_kriegeskorte_reference_rdms(kriegeskorte, compose_score, tmp_path):
         assert 0 < lower < upper < 1 and "4 subject RDMs" in human["ceiling_kind"]
         assert float(human["normalized"]) == pytest.approx(float(human["score"]) / upper)
         assert monkey["ceiling"] == "nan" and monkey["n_neurons"] == "674"
-        assert int(human["n_stimuli"]) == 18      # the test split of the 92 images
+        assert int(human["n_stimuli"]) == 18  # the test split of the 92 images
     best = json.loads((tmp_path / "scores.json").read_text())["best"]
     assert {(b["target"], b["metric"]) for b in best} == {("human_IT", "rsa"), ("monkey_IT", "rsa")}
 
@@ -114,7 +138,7 @@ def test_trained_checkpoint(tmp_path, compose_score):
     rec = write_recording(tmp_path / "synth.h5", generate_recording(SynthConfig(n_stimuli=60, n_neurons=6)))
     from snnvis.config import compose
 
-    train_cfg = compose_score("model.spiking=true")   # the score section is typed: the readout comes on its own
+    train_cfg = compose_score("model.spiking=true")  # the score section is typed: the readout comes on its own
     model = build_model(train_cfg.model, compose(None, ["+readout=gaussian"]).readout, {"synth": 6})
     run = tmp_path / "train_run"
     (run / ".hydra").mkdir(parents=True)
@@ -122,8 +146,9 @@ def test_trained_checkpoint(tmp_path, compose_score):
     (run / "checkpoints").mkdir()
     torch.save({"model": model.state_dict(), "epoch": 1, "score": 0.1}, run / "checkpoints" / "best.pt")
     # the score config's own model group (a twin here) is overridden by the run's config
-    cfg = compose_score(f"checkpoint={run}", f"recordings=[{rec}]", "metrics=[rsa,ridge]", "model.spiking=false",
-                        *QUICK)
+    cfg = compose_score(
+        f"checkpoint={run}", f"recordings=[{rec}]", "metrics=[rsa,ridge]", "model.spiking=false", *QUICK
+    )
     result = score_cli.run(cfg, tmp_path / "out")
     assert result.model.source == "checkpoint" and result.model.spiking is True
     rows = read_csv(tmp_path / "out" / "scores.csv")
@@ -136,9 +161,20 @@ def test_trained_checkpoint(tmp_path, compose_score):
 
 def test_missing_checkpoint_is_one_line_exit_2(tmp_path):
     rec = write_recording(tmp_path / "synth.h5", generate_recording(SynthConfig(n_stimuli=40, n_neurons=4)))
-    proc = subprocess.run([sys.executable, "-m", "snnvis.cli.score", f"checkpoint={tmp_path / 'nope'}",
-                           f"recordings=[{rec}]", f"hydra.run.dir={tmp_path / 'out'}"],
-                          capture_output=True, text=True, cwd=ROOT, timeout=120)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "snnvis.cli.score",
+            f"checkpoint={tmp_path / 'nope'}",
+            f"recordings=[{rec}]",
+            f"hydra.run.dir={tmp_path / 'out'}",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+    )
     assert proc.returncode == 2, proc.stderr
     lines = [line for line in proc.stderr.splitlines() if "Triton" not in line and line.strip()]
     assert lines == [f"snnvis: error: checkpoint in {tmp_path / 'nope'}: not found"]

@@ -1,4 +1,5 @@
 """Fixtures of the interop tests: an NWB session imported once, a one-epoch run trained on it."""
+
 from __future__ import annotations
 
 import sys
@@ -7,7 +8,7 @@ from pathlib import Path
 import pytest
 from nwb_fixture import N_IMAGES, N_REPEATS, N_UNITS, true_rates, write_images, write_nwb
 
-sys.path.append(str(Path(__file__).resolve().parents[1] / "training"))   # training_helpers
+sys.path.append(str(Path(__file__).resolve().parents[1] / "training"))  # training_helpers
 
 
 @pytest.fixture(scope="session")
@@ -21,8 +22,19 @@ def nwb_session(tmp_path_factory):
     truth = write_nwb(root / "session1.nwb", ids, rates, N_REPEATS)
     out = root / "recordings"
     with pytest.raises(SystemExit) as done:
-        data_main(["import", "nwb", str(root / "session1.nwb"), "--stimuli", str(root / "images"),
-                   "--out", str(out), "-o", "bin_ms=100"])
+        data_main(
+            [
+                "import",
+                "nwb",
+                str(root / "session1.nwb"),
+                "--stimuli",
+                str(root / "images"),
+                "--out",
+                str(out),
+                "-o",
+                "bin_ms=100",
+            ]
+        )
     assert done.value.code == 0
     return root, ids, rates, truth, out / "nwb" / "session1.h5"
 

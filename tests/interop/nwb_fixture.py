@@ -1,4 +1,5 @@
 """An NWB file written by pynwb with known Poisson rates per image and unit, and its PNG images."""
+
 from __future__ import annotations
 
 from datetime import UTC, datetime
@@ -7,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 ON_S, GAP_S, BASE_HZ = 0.3, 0.2, 2.0
-N_IMAGES, N_UNITS, N_REPEATS = 40, 6, 5      # the session of the interop fixtures
+N_IMAGES, N_UNITS, N_REPEATS = 40, 6, 5  # the session of the interop fixtures
 
 
 def true_rates(n_images: int, n_units: int, seed: int = 0) -> np.ndarray:
@@ -26,8 +27,16 @@ def write_images(folder: Path, n_images: int, size: int = 16, seed: int = 1) -> 
     return ids
 
 
-def write_nwb(path: Path, ids: list[str], rates: np.ndarray, n_repeats: int, seed: int = 2,
-              units: bool = True, table: bool = True, image_column: str = "image_id") -> dict:
+def write_nwb(
+    path: Path,
+    ids: list[str],
+    rates: np.ndarray,
+    n_repeats: int,
+    seed: int = 2,
+    units: bool = True,
+    table: bool = True,
+    image_column: str = "image_id",
+) -> dict:
     """Presentations in a shuffled order; spikes at ``rates`` during each, BASE_HZ between them.
 
     Returns the presentation order (image index per presentation), the onsets and every unit's spike times.
@@ -47,9 +56,12 @@ def write_nwb(path: Path, ids: list[str], rates: np.ndarray, n_repeats: int, see
         for k, s in enumerate(order):
             t.append(onsets[k] + rng.uniform(0, ON_S, rng.poisson(rates[s, j] * ON_S)))
         spikes.append(np.sort(np.concatenate(t)))
-    nwb = NWBFile(session_description="synthetic test session", identifier="test-nwb-0",
-                  session_start_time=datetime(2026, 1, 1, tzinfo=UTC),
-                  subject=Subject(subject_id="m1", species="Macaca mulatta"))
+    nwb = NWBFile(
+        session_description="synthetic test session",
+        identifier="test-nwb-0",
+        session_start_time=datetime(2026, 1, 1, tzinfo=UTC),
+        subject=Subject(subject_id="m1", species="Macaca mulatta"),
+    )
     if units:
         nwb.add_unit_column("location", "recorded area")
         for j, s in enumerate(spikes):

@@ -3,6 +3,7 @@
 The data are real outputs: the imported NWB session, an untrained tiny SNN's captured
 activations on its stimuli, snnvis-score's scores.csv and snnvis-report's results.csv.
 """
+
 from __future__ import annotations
 
 import csv
@@ -15,10 +16,21 @@ from nwb_fixture import N_IMAGES, N_REPEATS, N_UNITS
 
 from snnvis.recordings.recording import Recording
 
-SCORE_TINY = ["model=sew_resnet_tiny", "model.stem_width=4", "model.widths=[4,8,8]", "model.input.size=16",
-              "model.input.in_channels=1", "model.input.mean=[0.5]", "model.input.std=[0.25]",
-              "model.time.static_steps=3", "progress=false", "projection_dim=64", "n_boot=20",
-              "bn_calibration_stimuli=40", "batch_size=100"]
+SCORE_TINY = [
+    "model=sew_resnet_tiny",
+    "model.stem_width=4",
+    "model.widths=[4,8,8]",
+    "model.input.size=16",
+    "model.input.in_channels=1",
+    "model.input.mean=[0.5]",
+    "model.input.std=[0.25]",
+    "model.time.static_steps=3",
+    "progress=false",
+    "projection_dim=64",
+    "n_boot=20",
+    "bn_calibration_stimuli=40",
+    "batch_size=100",
+]
 
 
 @pytest.fixture(scope="module")
@@ -30,8 +42,7 @@ def captured(nwb_session):
     rec = Recording(nwb_session[-1])
     cfg = compose("score", SCORE_TINY)
     core = prepare_core(load_encoder(cfg.model, seed=0)[0], torch.device("cpu"))
-    return rec, {spec.name: (spec, a) for spec, a in extract_activations(core, rec, projection_dim=64,
-                                                                         progress=False)}
+    return rec, {spec.name: (spec, a) for spec, a in extract_activations(core, rec, projection_dim=64, progress=False)}
 
 
 def test_rdms_compare_in_rsatoolbox_as_in_snnvis(captured):
@@ -47,8 +58,9 @@ def test_rdms_compare_in_rsatoolbox_as_in_snnvis(captured):
     names = [n for n, (_, a) in acts.items() if np.ptp(a.mean(axis=1), axis=0).max() > 0]
     assert len(names) >= 2, "the untrained layers are silent: nothing to compare"
     model = torch.stack([rdm(torch.as_tensor(acts[n][1].mean(axis=1), dtype=torch.float64)) for n in names])
-    exported = to_rdms(model, ids, layer=names, area=[acts[n][0].area for n in names], model="sew_resnet_tiny",
-                       time_step="mean")
+    exported = to_rdms(
+        model, ids, layer=names, area=[acts[n][0].area for n in names], model="sew_resnet_tiny", time_step="mean"
+    )
     brain_rdms = to_rdms(brain, ids, area="V4+IT", model="brain")
     assert exported.n_rdm == len(names) and exported.rdm_descriptors["layer"] == names
     assert list(exported.pattern_descriptors["stimulus_id"]) == ids
@@ -165,7 +177,7 @@ def test_load_results_reads_both_tables(result_files, which):
     assert df[num].dtype == float and df["spiking"].dtype == "boolean"
     if which == "scores":
         assert set(df["metric"]) == {"rsa", "ridge"} and set(df["n_neurons"]) == {N_UNITS // 2}
-        assert set(df["area"]) == {"V4", "IT"}                 # scored per area: 3 units each
+        assert set(df["area"]) == {"V4", "IT"}  # scored per area: 3 units each
         best = df[(df["split"] == "test") & df["chosen"]]
         assert len(best) >= 1 and best["score"].notna().all()
     else:
@@ -200,7 +212,7 @@ def test_real_v4_session_exports(datasets_dir, tmp_path):
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        path, = import_source("cowley2023_v4", mirror=datasets_dir, out=tmp_path, only=["210305"])
+        (path,) = import_source("cowley2023_v4", mirror=datasets_dir, out=tmp_path, only=["210305"])
     rec = Recording(path)
     recording_assembly(rec).to_netcdf(tmp_path / "v4.nc")
     back = xr.open_dataarray(tmp_path / "v4.nc").load()
@@ -223,8 +235,12 @@ def test_frame_aligned_sequence_bins_carry_their_frame(tmp_path):
     from snnvis.recordings.format import write_recording
     from snnvis.recordings.synthetic import SynthConfig, generate_recording
 
-    rec = Recording(write_recording(tmp_path / "seq.h5", generate_recording(
-        SynthConfig(n_stimuli=12, n_frames=3, n_neurons=4, n_repeats=2, size=16))))
+    rec = Recording(
+        write_recording(
+            tmp_path / "seq.h5",
+            generate_recording(SynthConfig(n_stimuli=12, n_frames=3, n_neurons=4, n_repeats=2, size=16)),
+        )
+    )
     for name, info in rec.response_sets.items():
         da = recording_assembly(rec, name)
         m = rec.mean(name)

@@ -1,4 +1,5 @@
 """``snnvis-data import nwb``: an NWB file written by pynwb imports to its known rates and trains for one epoch."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -16,7 +17,7 @@ def test_import_matches_spike_counts_and_known_rates(nwb_session):
     assert list(rec.neuron_areas) == ["V4", "IT"] * (N_UNITS // 2)
     assert rec.stimuli().shape == (N_IMAGES, 1, 16, 16, 1)
     assert rec.default_response == "rate"
-    trials = rec.trials("rate")[:, :, 0, :]                       # (images, repeats, units)
+    trials = rec.trials("rate")[:, :, 0, :]  # (images, repeats, units)
     assert trials.shape == (N_IMAGES, N_REPEATS, N_UNITS)
     # independent count: spikes in [onset, onset + 300 ms) of each presentation, per image in presentation order
     for s in range(N_IMAGES):
@@ -49,9 +50,13 @@ def test_window_before_onset_counts_the_background(nwb_session, tmp_path):
     data = read_nwb(root / "session1.nwb", root / "images", start_ms="-100", stop_ms="300", bin_ms="100")
     psth = data.responses["psth"]
     np.testing.assert_array_equal(psth.windows_ms[:, 0], [-100, 0, 100, 200])
-    first = [k for k in range(len(truth["order"])) if k > 0]             # a blank of 200 ms precedes these
-    want = np.mean([[np.sum((t >= truth["onsets"][k] - 0.1) & (t < truth["onsets"][k])) / 0.1
-                     for t in truth["spikes"]] for k in first])
+    first = [k for k in range(len(truth["order"])) if k > 0]  # a blank of 200 ms precedes these
+    want = np.mean(
+        [
+            [np.sum((t >= truth["onsets"][k] - 0.1) & (t < truth["onsets"][k])) / 0.1 for t in truth["spikes"]]
+            for k in first
+        ]
+    )
     got = np.nanmean(psth.trials[:, :, 0, :])
     assert abs(got - want) < 0.2 and abs(got - BASE_HZ) < 1.0
 
@@ -63,22 +68,35 @@ def test_one_epoch_of_training_on_the_import(trained_run):
     assert np.isfinite(metrics["test"]["overall"]["pearson_r_median"])
 
 
-@pytest.mark.parametrize("case, message", [
-    ("no_units", "no units with spike times"),
-    ("no_table", "no stimulus presentation table"),
-    ("wrong_column", "no presentation table with an image id column"),
-    ("missing_image", "image id 'img005'"),
-])
+@pytest.mark.parametrize(
+    "case, message",
+    [
+        ("no_units", "no units with spike times"),
+        ("no_table", "no stimulus presentation table"),
+        ("wrong_column", "no presentation table with an image id column"),
+        ("missing_image", "image id 'img005'"),
+    ],
+)
 def test_bad_files_stop_with_one_line(tmp_path, capsys, case, message):
     ids = write_images(tmp_path / "images", 6)
-    kw = {"no_units": {"units": False}, "no_table": {"table": False},
-          "wrong_column": {"image_column": "picture"}}.get(case, {})
+    kw = {"no_units": {"units": False}, "no_table": {"table": False}, "wrong_column": {"image_column": "picture"}}.get(
+        case, {}
+    )
     write_nwb(tmp_path / "s.nwb", ids, true_rates(6, 2), 2, **kw)
     if case == "missing_image":
         (tmp_path / "images" / "img005.png").unlink()
     with pytest.raises(SystemExit) as err:
-        data_main(["import", "nwb", str(tmp_path / "s.nwb"), "--stimuli", str(tmp_path / "images"),
-                   "--out", str(tmp_path / "out")])
+        data_main(
+            [
+                "import",
+                "nwb",
+                str(tmp_path / "s.nwb"),
+                "--stimuli",
+                str(tmp_path / "images"),
+                "--out",
+                str(tmp_path / "out"),
+            ]
+        )
     assert err.value.code == 2
     line = capsys.readouterr().err.strip()
     assert line.startswith("snnvis: error: ") and message in line and "\n" not in line

@@ -6,16 +6,17 @@ partials, not encoders) can be composed at its real size or shrunk to a tiny var
 ``model_config`` (``readout_config``) argument runs once per file in ``configs/model``
 (``configs/readout``); the helpers are fixtures of the same names.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
 import torch
-from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 from torch import nn
 
+from snnvis.config import compose
 from snnvis.models import calibrate_batchnorm
 from snnvis.models.registry import tiny_overrides
 
@@ -30,13 +31,11 @@ SMALL_INPUT = ["model.input.size=32", "model.time.static_steps=3", "model.time.s
 def compose_cfg(model: str, *overrides: str, readout: str | None = None, tiny: bool = True):
     """The composed config (``cfg.model``, ``cfg.readout``) for ``configs/model/<model>.yaml``."""
     groups = [f"+model={model}"] + ([f"+readout={readout}"] if readout else [])
-    with initialize_config_dir(config_dir=str(CONFIGS), version_base="1.3"):
-        cfg = compose(config_name=None, overrides=groups)
-        if tiny:
-            tiny_cfg = groups + tiny_overrides(cfg.model) + SMALL_INPUT + list(overrides)
-            cfg = compose(config_name=None, overrides=tiny_cfg)
-        elif overrides:
-            cfg = compose(config_name=None, overrides=groups + list(overrides))
+    cfg = compose(None, groups)
+    if tiny:
+        cfg = compose(None, groups + tiny_overrides(cfg.model) + SMALL_INPUT + list(overrides))
+    elif overrides:
+        cfg = compose(None, groups + list(overrides))
     return cfg
 
 

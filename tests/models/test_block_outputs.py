@@ -5,6 +5,7 @@ module that consumes each layer (the next block, LoRaFB's feedback fusion of the
 stage, or the next CORnet area); the last layer must equal the core's output, the tensor
 the readout sees.
 """
+
 import pytest
 import torch
 
@@ -43,7 +44,7 @@ def _check_block_outputs(core: EncoderCore, x: torch.Tensor) -> None:
         for h in hooks:
             h.remove()
     for k, module in enumerate(consumers):
-        received = torch.cat(inputs[id(module)])         # (T, B, C, H, W); one chunk per step if stepped
+        received = torch.cat(inputs[id(module)])  # (T, B, C, H, W); one chunk per step if stepped
         torch.testing.assert_close(received.flatten(2), layers[k], rtol=0, atol=0)
     torch.testing.assert_close(out.flatten(2), layers[-1], rtol=0, atol=0)
     assert all(a.abs().sum() > 0 for a in layers), "a silent layer would make the comparison vacuous"
@@ -71,8 +72,10 @@ def test_sew_layers_are_connect_outputs_not_the_residual_branch(config_name, spi
     specs = core.candidate_layers()
     assert [s.name for s in specs] == ["stem.out", "stage1.block0.out", "stage2.block0.out", "stage3.block0.out"]
     branch = {}
-    hooks = [s.module.sn2.register_forward_hook(lambda m, i, o, n=s.name: branch.setdefault(n, []).append(o))
-             for s in specs[1:]]
+    hooks = [
+        s.module.sn2.register_forward_hook(lambda m, i, o, n=s.name: branch.setdefault(n, []).append(o))
+        for s in specs[1:]
+    ]
     try:
         acts = capture_activations(core, stimuli(3, 2, seed=2))
     finally:
@@ -81,10 +84,10 @@ def test_sew_layers_are_connect_outputs_not_the_residual_branch(config_name, spi
     for spec in specs[1:]:
         a = torch.cat(branch[spec.name]).flatten(2)
         assert acts[spec.name].shape == a.shape
-        assert not torch.equal(acts[spec.name], a)           # A + S, not A
+        assert not torch.equal(acts[spec.name], a)  # A + S, not A
         torch.testing.assert_close(acts[spec.name] - a >= 0, torch.ones_like(a, dtype=torch.bool))  # S >= 0
     if spiking:
-        assert acts["stage1.block0.out"].max() > 1            # ADD of two spike trains reaches 2
+        assert acts["stage1.block0.out"].max() > 1  # ADD of two spike trains reaches 2
 
 
 def test_block_outputs_have_no_membrane_and_neuron_layers_do(build_core, calibrate, stimuli):

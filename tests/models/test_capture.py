@@ -1,4 +1,5 @@
 """Activation capture: shapes, membrane vs spikes, seeded projections, hook cleanup."""
+
 import pytest
 import torch
 

@@ -1,4 +1,5 @@
 """Encoders: shapes, SNN/twin equivalence, state handling, gradients, determinism."""
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -102,8 +103,12 @@ def test_cornet_z_twin_equals_plain_torch_forward(build_core, calibrate, stimuli
 def test_state_carries_across_frames_and_resets_between_stimuli(
     model_config, spiking, compose_cfg, calibrate, activity, stimuli
 ):
-    cfg = compose_cfg(model_config, f"model.spiking={str(spiking).lower()}", "model.time.static_steps=2",
-                      "model.time.steps_per_frame=2")
+    cfg = compose_cfg(
+        model_config,
+        f"model.spiking={str(spiking).lower()}",
+        "model.time.static_steps=2",
+        "model.time.steps_per_frame=2",
+    )
     core = calibrate(instantiate(cfg.model), stimuli(4, 2, seed=1))
     first, second = stimuli(2, 1, seed=2), stimuli(2, 1, seed=3)
     in_sequence = activity(core, torch.cat([first, second], dim=1))[2:]  # the steps showing the second frame
@@ -134,7 +139,9 @@ def test_same_seed_same_model_and_outputs(model_config, spiking, build_core, act
 
 
 def test_grey_and_rgb_stimuli_convert_to_the_configured_channels(build_core, stimuli):
-    grey = build_core("sew_resnet_tiny", False, "model.input.in_channels=1", "model.input.mean=[0.5]", "model.input.std=[0.25]")
+    grey = build_core(
+        "sew_resnet_tiny", False, "model.input.in_channels=1", "model.input.mean=[0.5]", "model.input.std=[0.25]"
+    )
     rgb = stimuli(2, 1)
     assert grey(rgb).shape == grey(rgb.mean(2, keepdim=True)).shape
     torch.testing.assert_close(grey.eval()(rgb), grey(rgb.mean(2, keepdim=True)))

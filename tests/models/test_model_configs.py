@@ -1,4 +1,5 @@
 """Every configs/model and configs/readout file composes and instantiates; bad configs fail clearly."""
+
 import pytest
 import torch
 from hydra.utils import instantiate

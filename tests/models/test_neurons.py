@@ -1,4 +1,5 @@
 """Neuron factory, membrane potentials, and backend binding (CPU here; CUDA with -m gpu)."""
+
 import copy
 
 import pytest

@@ -1,4 +1,5 @@
 """A new encoder is one module + one config: register a toy one that way and train it one epoch."""
+
 from __future__ import annotations
 
 import sys
@@ -12,7 +13,7 @@ from hydra.utils import instantiate
 from snnvis.models.registry import encoder_class, tiny_overrides
 
 HERE = Path(__file__).resolve().parent
-sys.path.append(str(HERE.parent / "training"))   # training_helpers
+sys.path.append(str(HERE.parent / "training"))  # training_helpers
 SEARCH = f"hydra.searchpath=[file://{HERE / 'toy_configs'}]"
 
 
@@ -34,16 +35,38 @@ def test_toy_encoder_trains_one_epoch(tmp_path, spiking):
 
     from snnvis.training import loop
 
-    rec = write_synthetic(tmp_path / "toy.h5", n_stimuli=80, n_neurons=5, n_repeats=4, size=16, seed=3,
-                          recording_id="toy", rate_range=(0.5, 4.0))
+    rec = write_synthetic(
+        tmp_path / "toy.h5",
+        n_stimuli=80,
+        n_neurons=5,
+        n_repeats=4,
+        size=16,
+        seed=3,
+        recording_id="toy",
+        rate_range=(0.5, 4.0),
+    )
     tiny = tiny_overrides(compose_train([SEARCH, "model=toy"]).model)
-    cfg = compose_train([SEARCH, "model=toy", *tiny, recordings_override([rec]), "model.input.size=16",
-                         "model.time.static_steps=2", "data.batch_size=16", "trainer.max_epochs=1",
-                         "trainer.tensorboard=false", "trainer.progress=false", "trainer.threads=1",
-                         "trainer.device=cpu", "baseline=false", f"model.spiking={str(spiking).lower()}"])
+    cfg = compose_train(
+        [
+            SEARCH,
+            "model=toy",
+            *tiny,
+            recordings_override([rec]),
+            "model.input.size=16",
+            "model.time.static_steps=2",
+            "data.batch_size=16",
+            "trainer.max_epochs=1",
+            "trainer.tensorboard=false",
+            "trainer.progress=false",
+            "trainer.threads=1",
+            "trainer.device=cpu",
+            "baseline=false",
+            f"model.spiking={str(spiking).lower()}",
+        ]
+    )
     metrics = loop.run(cfg, tmp_path / "run", model_label="toy")
     assert metrics["validation"]["epochs_trained"] == 1
     assert metrics["model"]["encoder"] == "toy" and metrics["model"]["spiking"] is spiking
     assert np.isfinite(metrics["test"]["overall"]["pearson_r_median"])
-    if not spiking:   # the twin is not silent after one epoch: its predictions carry signal
+    if not spiking:  # the twin is not silent after one epoch: its predictions carry signal
         assert metrics["test"]["overall"]["pearson_r_median"] > 0

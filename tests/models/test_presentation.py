@@ -1,4 +1,5 @@
 """Presentations as presented: on/off steps from the protocol, reset vs carried state."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -25,7 +26,7 @@ def core(request, build_core, calibrate):
 
 
 def test_presentation_input_lays_out_on_then_blank():
-    frames = torch.arange(3, dtype=torch.float32).view(3, 1, 1, 1) + 1      # frames valued 1, 2, 3
+    frames = torch.arange(3, dtype=torch.float32).view(3, 1, 1, 1) + 1  # frames valued 1, 2, 3
     blank = torch.full((1, 1, 1), -7.0)
     seq = presentation_input(frames, blank, on_steps=3, off_steps=2)
     expected = [1, 1, 1, -7, -7, 2, 2, 2, -7, -7, 3, 3, 3, -7, -7]
@@ -70,7 +71,7 @@ def test_independent_response_does_not_depend_on_what_came_before(core):
     # and equals the frame shown alone, from reset state
     alone = run_presentations(core, stim[:1, :1], Protocol("independent", 30.0, 20.0), blank=blank_level(stim)).outputs
     torch.testing.assert_close(out[0], alone[0], rtol=1e-5, atol=1e-5)
-    assert out[0].abs().sum() > 0                        # the model responds at all
+    assert out[0].abs().sum() > 0  # the model responds at all
 
 
 def test_stream_carries_state_across_presentations(core):
@@ -78,7 +79,7 @@ def test_stream_carries_state_across_presentations(core):
     protocol = Protocol("stream", 30.0, 20.0, order=_history_protocol())
     out = run_presentations(core, stim, protocol).outputs
     assert out.shape[:2] == (4, 5)
-    assert not torch.allclose(out[0], out[3], atol=1e-4)   # same frame, another history, another response
+    assert not torch.allclose(out[0], out[3], atol=1e-4)  # same frame, another history, another response
     # the first presentation has no history: it matches the independent response
     first = run_presentations(core, stim, protocol, mode="independent").outputs[0]
     torch.testing.assert_close(out[0], first, rtol=1e-5, atol=1e-5)
@@ -88,6 +89,6 @@ def test_movie_mode_matches_the_core_forward(core):
     stim = _stimuli(2, 3)
     out = run_presentations(core, stim, Protocol("movie", 10.0 * core.time.steps_per_frame, 0.0))
     assert out.order.tolist() == [[0, 0], [0, 1], [0, 2], [1, 0], [1, 1], [1, 2]]
-    ref = core(stim)                                      # (F * steps_per_frame, S, C', H', W')
+    ref = core(stim)  # (F * steps_per_frame, S, C', H', W')
     got = out.outputs.reshape(2, -1, *out.outputs.shape[2:]).transpose(0, 1)
     torch.testing.assert_close(got, ref, rtol=1e-5, atol=1e-5)

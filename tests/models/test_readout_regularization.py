@@ -6,6 +6,7 @@ scipy's L-BFGS-B on an independent numpy objective (weights split into positive 
 negative parts, so the L1 term is smooth). The two solutions must agree, and differ from
 the unpenalised fit by the amount the penalty implies.
 """
+
 from types import SimpleNamespace
 
 import numpy as np
@@ -16,7 +17,6 @@ from scipy.optimize import minimize
 from snnvis.config import compose
 from snnvis.models import build_readout
 from snnvis.training.losses import poisson_loss
-
 
 
 @pytest.mark.parametrize("name", ["factorized", "gaussian"])
@@ -37,8 +37,8 @@ def _toy_problem(seed=0, n=400, c=6, neurons=3):
     rng = np.random.default_rng(seed)
     x = rng.normal(size=(n, c))
     w = np.zeros((neurons, c))
-    w[:, :2] = rng.normal(0, 0.8, size=(neurons, 2))          # two informative features per neuron
-    w[:, 2:] = rng.normal(0, 0.05, size=(neurons, c - 2))     # the rest: weak, shrunk to 0 by the penalty
+    w[:, :2] = rng.normal(0, 0.8, size=(neurons, 2))  # two informative features per neuron
+    w[:, 2:] = rng.normal(0, 0.05, size=(neurons, c - 2))  # the rest: weak, shrunk to 0 by the penalty
     rate = np.log1p(np.exp(x @ w.T + 0.3))
     return x, rng.poisson(rate).astype(np.float64)
 
@@ -63,22 +63,29 @@ def _scipy_fit(x, y, l1):
 
     theta0 = np.concatenate([np.full(2 * neurons * c, 0.01), np.zeros(neurons)])
     bounds = [(0, None)] * (2 * neurons * c) + [(None, None)] * neurons
-    res = minimize(objective, theta0, jac=True, method="L-BFGS-B", bounds=bounds,
-                   options={"maxiter": 5000, "ftol": 1e-14, "gtol": 1e-10})
+    res = minimize(
+        objective,
+        theta0,
+        jac=True,
+        method="L-BFGS-B",
+        bounds=bounds,
+        options={"maxiter": 5000, "ftol": 1e-14, "gtol": 1e-10},
+    )
     assert res.success, res.message
     return res.x[: neurons * c].reshape(neurons, c) - res.x[neurons * c : 2 * neurons * c].reshape(neurons, c)
 
 
 def _torch_fit(x, y, l1, steps=1000):
     torch.manual_seed(0)
-    readout = build_readout("gaussian", in_shape=(x.shape[1], 1, 1), n_neurons=y.shape[1],
-                            nonlinearity="softplus", l1=l1).eval()       # a 1x1 map: the position is irrelevant
+    readout = build_readout(
+        "gaussian", in_shape=(x.shape[1], 1, 1), n_neurons=y.shape[1], nonlinearity="softplus", l1=l1
+    ).eval()  # a 1x1 map: the position is irrelevant
     xt = torch.tensor(x, dtype=torch.float32).reshape(1, len(x), x.shape[1], 1, 1)
     yt = torch.tensor(y, dtype=torch.float32)
     opt = torch.optim.Adam(readout.parameters(), lr=0.03)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda k: 0.003 ** (k / steps))   # 0.03 -> 1e-4
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda k: 0.003 ** (k / steps))  # 0.03 -> 1e-4
     for _ in range(steps):
-        loss = poisson_loss(readout(xt)[0], yt) + readout.regularizer()          # the trainer's objective
+        loss = poisson_loss(readout(xt)[0], yt) + readout.regularizer()  # the trainer's objective
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -92,7 +99,7 @@ def test_penalised_fit_matches_the_scipy_solution_and_shrinks_by_the_penalty():
     pen_ref, pen = _scipy_fit(x, y, 0.05), _torch_fit(x, y, 0.05)
     np.testing.assert_allclose(pen, pen_ref, atol=1e-3)
     shrink = np.abs(free_ref).sum() - np.abs(pen_ref).sum()
-    assert shrink > 0.1                                   # the penalty moves the fit far beyond the tolerance
+    assert shrink > 0.1  # the penalty moves the fit far beyond the tolerance
     assert np.abs(free_ref - pen).max() > 100 * 1e-3
     assert (np.abs(pen_ref[:, 2:]) < 1e-6).mean() >= 0.5  # weak weights are set to zero (the L1 signature)
     assert (np.abs(pen[:, 2:])[np.abs(pen_ref[:, 2:]) < 1e-6] < 1e-3).all()
@@ -110,8 +117,11 @@ def test_trainer_adds_the_readout_penalty_unscaled():
             return self.readouts[session](stimuli.reshape(1, *stimuli.shape, 1, 1))[0].unsqueeze(1)
 
     x, y = _toy_problem(n=50)
-    batch = SimpleNamespace(stimuli=torch.tensor(x, dtype=torch.float32), session="s",
-                            responses=torch.tensor(y, dtype=torch.float32).unsqueeze(1))
+    batch = SimpleNamespace(
+        stimuli=torch.tensor(x, dtype=torch.float32),
+        session="s",
+        responses=torch.tensor(y, dtype=torch.float32).unsqueeze(1),
+    )
     tcfg = SimpleNamespace(amp=False, grad_clip=None)
     grads = {}
     for l1 in (0.0, 0.2):
@@ -120,7 +130,7 @@ def test_trainer_adds_the_readout_penalty_unscaled():
         before = model.readouts["s"].features.detach().clone()
         opt = torch.optim.SGD(model.parameters(), lr=1.0)
         train_step(model, model, opt, batch, None, poisson_loss, tcfg, torch.device("cpu"))
-        grads[l1] = before - model.readouts["s"].features.detach()              # lr 1: the gradient
+        grads[l1] = before - model.readouts["s"].features.detach()  # lr 1: the gradient
     # the difference of the two steps is exactly the penalty's gradient l1 * sign(w) / n_neurons
     torch.testing.assert_close(grads[0.2] - grads[0.0], 0.2 * torch.sign(before) / y.shape[1], rtol=1e-4, atol=1e-6)
 
@@ -135,7 +145,7 @@ def test_l1_is_the_only_regularisation_knob(readout):
     knobs = ("l1", "l2", "reg", "penalty", "decay", "lambda", "sparsity")
     assert [k for k in cfg.readout if any(s in k.lower() for s in knobs)] == ["l1"]
     assert not [k for k in cfg.trainer if any(s in k.lower() for s in ("l1", "reg", "penalty", "lambda"))]
-    assert cfg.readout.l1 > 0                              # on by default
+    assert cfg.readout.l1 > 0  # on by default
     for old in ("l1_features", "l1_spatial"):
         with pytest.raises(ValueError, match="one regularisation weight is 'l1'"):
             build_readout(readout, (4, 2, 2), 3, **{old: 0.1})

@@ -1,4 +1,5 @@
 """Readouts, the step-to-time-bin mapping, and the full model's temporal output."""
+
 import pytest
 import torch
 import torch.nn.functional as F

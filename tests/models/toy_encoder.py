@@ -1,5 +1,6 @@
 """A toy encoder defined outside ``snnvis.models``: one module (this) + one config
 (``toy_configs/model/toy.yaml``) is all it takes to train and score it."""
+
 from __future__ import annotations
 
 from spikingjelly.activation_based import layer

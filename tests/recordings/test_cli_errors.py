@@ -1,4 +1,5 @@
 """Bad input to ``snnvis-data`` gets one clear line, exit code 2, and loses nothing."""
+
 from __future__ import annotations
 
 import hashlib
@@ -21,8 +22,8 @@ from snnvis.recordings.sources import MIRROR_ENV, Source, UnregisteredFileWarnin
 from snnvis.recordings.synthetic import SynthConfig, generate_recording
 
 SOURCE = "allen_visp_scenes"
-FILE = "Allen_test_output.npy"          # 30 kB, registered in sources/allen_visp_scenes.json
-EXTRA = "Allen_extra_output.npy"        # a file the registry does not know
+FILE = "Allen_test_output.npy"  # 30 kB, registered in sources/allen_visp_scenes.json
+EXTRA = "Allen_extra_output.npy"  # a file the registry does not know
 
 
 def _sha(path) -> str:
@@ -60,6 +61,7 @@ def _copy(good_file: Path, tmp_path: Path, name: str = "bad.h5") -> Path:
 
 # ---- info on broken files ------------------------------------------------------------------
 
+
 def _truncate_half(p: Path):
     data = p.read_bytes()
     p.write_bytes(data[: len(data) // 2])
@@ -90,6 +92,7 @@ def _delete(key: str):
     def edit(p: Path):
         with h5py.File(p, "r+") as f:
             del f[key]
+
     return edit
 
 
@@ -99,6 +102,7 @@ def _reshape(key: str, cut_axis: int):
             data = f[key][()]
             del f[key]
             f[key] = np.take(data, range(data.shape[cut_axis] - 1), axis=cut_axis)
+
     return edit
 
 
@@ -131,7 +135,7 @@ def test_info_on_a_broken_file(case, good_file, tmp_path, capsys):
     before = _sha(path)
     line = assert_user_error(["info", path], capsys, needle, str(path))
     assert "Traceback" not in line
-    assert _sha(path) == before                       # info never writes
+    assert _sha(path) == before  # info never writes
     assert_user_error(["info", path, "--json"], capsys, needle)
 
 
@@ -149,11 +153,18 @@ def test_synth_with_bad_settings_keeps_the_existing_file(good_file, tmp_path, ca
 
 # ---- import ----------------------------------------------------------------------------
 
+
 def _fake_importer() -> types.ModuleType:
     """A tiny importer over one real registered file of allen_visp_scenes (and one unregistered)."""
     mod = types.ModuleType("fake_allen")
-    mod.SOURCE = Source(name=SOURCE, title="fake", citation="test", license="test", species="mouse",
-                        urls={"": "https://example.invalid/allen/"})
+    mod.SOURCE = Source(
+        name=SOURCE,
+        title="fake",
+        citation="test",
+        license="test",
+        species="mouse",
+        urls={"": "https://example.invalid/allen/"},
+    )
 
     def discover(store):
         found = {"s1": None if store.exists(FILE) else f"{FILE} is missing"}
@@ -162,14 +173,21 @@ def _fake_importer() -> types.ModuleType:
         return found
 
     def load(store, session_id, **options):
-        resp = np.load(store.path(FILE if session_id == "s1" else EXTRA))        # (18 scenes, 212 cells)
+        resp = np.load(store.path(FILE if session_id == "s1" else EXTRA))  # (18 scenes, 212 cells)
         n, m = resp.shape
         return RecordingData(
-            recording_id=session_id, source=SOURCE, species="mouse", citation="test",
-            neuron_ids=[f"c{i}" for i in range(m)], neuron_areas=["VISp"] * m,
+            recording_id=session_id,
+            source=SOURCE,
+            species="mouse",
+            citation="test",
+            neuron_ids=[f"c{i}" for i in range(m)],
+            neuron_areas=["VISp"] * m,
             stimulus_ids=[f"scene{i}" for i in range(n)],
-            responses={"dff": ResponseSet(mean=resp[:, None, :].astype(np.float32),
-                                          windows_ms=np.array([[0.0, 250.0]]), units="dF/F")},
+            responses={
+                "dff": ResponseSet(
+                    mean=resp[:, None, :].astype(np.float32), windows_ms=np.array([[0.0, 250.0]]), units="dF/F"
+                )
+            },
         )
 
     mod.discover, mod.load = discover, load
@@ -197,17 +215,18 @@ def fake(monkeypatch, tmp_path, datasets_dir):
 def _flip_one_byte(path: Path):
     data = bytearray(path.read_bytes())
     data[len(data) // 2] ^= 0x01
-    path.unlink()                                     # replaces a symlink rather than writing through it
+    path.unlink()  # replaces a symlink rather than writing through it
     path.write_bytes(bytes(data))
 
 
 def test_import_checksum_mismatch_keeps_the_existing_file(fake, capsys, monkeypatch):
     _flip_one_byte(fake.mirror / SOURCE / FILE)
     for extra in ([], ["--force"], ["--only", "s1"]):
-        assert_user_error(["import", SOURCE, "--mirror", fake.mirror, "--out", fake.out, *extra], capsys,
-                          "checksum mismatch", FILE)
+        assert_user_error(
+            ["import", SOURCE, "--mirror", fake.mirror, "--out", fake.out, *extra], capsys, "checksum mismatch", FILE
+        )
         assert _sha(fake.target) == fake.sha
-    monkeypatch.setenv(MIRROR_ENV, str(fake.mirror))               # the same through $SNNVIS_DATA_MIRROR
+    monkeypatch.setenv(MIRROR_ENV, str(fake.mirror))  # the same through $SNNVIS_DATA_MIRROR
     assert_user_error(["import", SOURCE, "--out", fake.out, "--force"], capsys, "checksum mismatch")
     assert _sha(fake.target) == fake.sha
     assert sorted(os.listdir(fake.out / SOURCE)) == ["s1.h5"]
@@ -217,12 +236,18 @@ def test_import_unknown_source_session_and_mirror(fake, capsys, tmp_path):
     base = ["--mirror", fake.mirror, "--out", fake.out]
     assert_user_error(["import", "no_such_source", *base], capsys, "unknown source", "no_such_source", SOURCE)
     assert_user_error(["import", SOURCE, *base, "--only", "s9"], capsys, "unknown session", "s9", "s1")
-    assert_user_error(["import", SOURCE, "--mirror", tmp_path / "nowhere", "--out", fake.out], capsys,
-                      "mirror", "directory does not exist", "nowhere")
+    assert_user_error(
+        ["import", SOURCE, "--mirror", tmp_path / "nowhere", "--out", fake.out],
+        capsys,
+        "mirror",
+        "directory does not exist",
+        "nowhere",
+    )
     empty = tmp_path / "empty_mirror"
     empty.mkdir()
-    assert_user_error(["import", SOURCE, "--mirror", empty, "--out", fake.out], capsys,
-                      f"source {SOURCE}", "not found in mirror")
+    assert_user_error(
+        ["import", SOURCE, "--mirror", empty, "--out", fake.out], capsys, f"source {SOURCE}", "not found in mirror"
+    )
     assert_user_error(["import", SOURCE, *base, "-o", "novalue"], capsys, "KEY=VALUE")
     assert _sha(fake.target) == fake.sha
 
@@ -238,7 +263,7 @@ def test_import_without_mirror_or_network(fake, capsys, monkeypatch):
     line = assert_user_error(["import", SOURCE, "--out", fake.out], capsys, "--mirror", "cannot download")
     assert calls and calls[0] == f"https://example.invalid/allen/{FILE}" and calls[0] in line
     assert _sha(fake.target) == fake.sha
-    fake.target.unlink()                                            # and with nothing there yet
+    fake.target.unlink()  # and with nothing there yet
     assert_user_error(["import", SOURCE, "--out", fake.out, "--only", "s1"], capsys, "--mirror")
     assert not fake.target.exists() and os.listdir(fake.out / SOURCE) == []
 
@@ -250,16 +275,18 @@ def test_unregistered_mirror_file_is_imported_with_a_warning(fake, capsys, datas
     assert code == 0
     prov = Recording(fake.out / SOURCE / "s2.h5").provenance()
     assert prov["unregistered"] == [EXTRA]
-    assert prov["files"] == [{"name": EXTRA, "url": f"https://example.invalid/allen/{EXTRA}",
-                              "sha256": _sha(fake.mirror / SOURCE / EXTRA)}]
+    assert prov["files"] == [
+        {"name": EXTRA, "url": f"https://example.invalid/allen/{EXTRA}", "sha256": _sha(fake.mirror / SOURCE / EXTRA)}
+    ]
 
 
 # ---- the same through the real importers, once they exist ----------------------------------
 
+
 def _real_importer(name: str):
     try:
         mods = importers.available()
-    except Exception as err:                                       # another importer is mid-edit
+    except Exception as err:  # another importer is mid-edit
         pytest.skip(f"importers not loadable: {err}")
     if name not in mods:
         pytest.skip(f"no importer for {name} yet")

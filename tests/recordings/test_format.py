@@ -1,4 +1,5 @@
 """The recording format: content-keyed splits, atomic writes, lazy reads and validation."""
+
 from __future__ import annotations
 
 import hashlib
@@ -10,7 +11,12 @@ import pytest
 
 from snnvis.errors import UserError
 from snnvis.recordings.format import (
-    DEFAULT_FRACTIONS, SPLITS, assign_splits, check_recording_data, quota_splits, split_of_key,
+    DEFAULT_FRACTIONS,
+    SPLITS,
+    assign_splits,
+    check_recording_data,
+    quota_splits,
+    split_of_key,
     write_recording,
 )
 from snnvis.recordings.recording import Recording
@@ -54,6 +60,7 @@ def good_file(tmp_path_factory, data):
 
 # ---- splits ----------------------------------------------------------------------------
 
+
 def test_sequences_sharing_a_frame_share_a_split():
     (tr1, tr2, tr3), (te,) = _keys_with_split("train", 3), _keys_with_split("test", 1)
     (other,) = _keys_with_split("train", 1, prefix="other")
@@ -93,17 +100,17 @@ def test_a_group_takes_its_most_held_out_split():
     groups_all = [f"movie{i}" for i in range(10)]
     quota = quota_splits(groups_all)
     assert sorted(quota.values()).count("test") == 2 and sorted(quota.values()).count("validation") == 1
-    assert quota_splits(groups_all[::-1]) == quota                        # a function of the set alone
+    assert quota_splits(groups_all[::-1]) == quota  # a function of the set alone
     by_split = {s: [g for g in groups_all if quota[g] == s] for s in SPLITS}
     tr_a, tr_b, va = by_split["train"][0], by_split["train"][1], by_split["validation"][0]
     frames = np.array([[f"f{i}"] for i in range(5)] + [["f0"]], dtype=object)
-    groups = [tr_a, tr_a, tr_b, tr_b, va, tr_b]       # stimulus 5 (group tr_b) repeats stimulus 0's frame
+    groups = [tr_a, tr_a, tr_b, tr_b, va, tr_b]  # stimulus 5 (group tr_b) repeats stimulus 0's frame
     # a session holding only some of the groups: the universe keeps the quotas identical
     split = _split_of_each(assign_splits(frames, groups, group_universe=groups_all), 6)
     # tr_a and tr_b are joined by the shared frame; va is on its own
     assert split == ["train", "train", "train", "train", "validation", "train"]
     te = by_split["test"][0]
-    groups = [tr_a, tr_a, tr_b, tr_b, va, te]         # now the shared frame joins tr_a and a test group
+    groups = [tr_a, tr_a, tr_b, tr_b, va, te]  # now the shared frame joins tr_a and a test group
     split = _split_of_each(assign_splits(frames, groups, group_universe=groups_all), 6)
     assert split == ["test", "test", "train", "train", "validation", "test"]
 
@@ -124,7 +131,7 @@ def test_fractions_are_respected_and_seeded():
 
 def test_written_splits_follow_content_not_position(tmp_path, data):
     rec = Recording(write_recording(tmp_path / "a.h5", data))
-    keep = np.arange(data.n_stimuli)[::-1][:20]           # a reordered subset: another "session"
+    keep = np.arange(data.n_stimuli)[::-1][:20]  # a reordered subset: another "session"
     sub = generate_recording(CFG)
     sub.pixels, sub.stimulus_ids = sub.pixels[keep], [sub.stimulus_ids[i] for i in keep]
     for rs in sub.responses.values():
@@ -138,6 +145,7 @@ def test_written_splits_follow_content_not_position(tmp_path, data):
 
 # ---- writing ---------------------------------------------------------------------------
 
+
 def test_write_is_atomic_when_writing_fails_midway(tmp_path, data, monkeypatch):
     path = write_recording(tmp_path / "rec.h5", data)
     before = _sha(path)
@@ -146,7 +154,7 @@ def test_write_is_atomic_when_writing_fails_midway(tmp_path, data, monkeypatch):
     def failing(self, *args, **kwargs):
         calls.append(args[0] if args else kwargs.get("name"))
         if len(calls) == 4:
-            assert any(p.name.startswith(".rec.h5.tmp") for p in tmp_path.iterdir())   # the file is open
+            assert any(p.name.startswith(".rec.h5.tmp") for p in tmp_path.iterdir())  # the file is open
             raise RuntimeError("disk full (simulated)")
         return real(self, *args, **kwargs)
 
@@ -175,6 +183,7 @@ def test_invalid_data_is_rejected_before_anything_is_written(tmp_path, data):
 
 # ---- reading ---------------------------------------------------------------------------
 
+
 def test_unsorted_and_repeated_indices(good_file, data):
     rec = Recording(good_file)
     for idx in ([5, 2, 9], [3, 3, 1, 3], [7], [], [-1, 0], np.array([29, 0, 29])):
@@ -202,7 +211,7 @@ def test_validate_catches_nan_means(tmp_path, good_file):
     with pytest.raises(UserError, match="NaN or infinite values in trial-averaged responses") as exc:
         Recording(path)
     assert "ground_truth_rate" in exc.value.message and str(path) in exc.value.message
-    rec = Recording(path, validate=False)                  # structure is fine; values are checked on demand
+    rec = Recording(path, validate=False)  # structure is fine; values are checked on demand
     rec.validate(check_values=False)
     with pytest.raises(UserError, match="NaN"):
         rec.validate()

@@ -1,4 +1,5 @@
 """Allen natural-movie importer: synthetic files written in its documented layout, imported and read back."""
+
 from __future__ import annotations
 
 import json
@@ -22,7 +23,7 @@ def _movie(seed=0) -> np.ndarray:
     rng = np.random.default_rng(seed)
     big = rng.integers(0, 256, (SIZE, 4 * SIZE + N_FRAMES)).astype(np.float64)
     big = (big + np.roll(big, 1, 1) + np.roll(big, 1, 0)) / 3
-    return np.stack([big[:, t:t + SIZE] for t in range(N_FRAMES)]).astype(np.uint8)
+    return np.stack([big[:, t : t + SIZE] for t in range(N_FRAMES)]).astype(np.uint8)
 
 
 def _write_layout(root, movie_format="npy", session="s715093703", movie="natural_movie_one"):
@@ -41,7 +42,7 @@ def _write_layout(root, movie_format="npy", session="s715093703", movie="natural
     folder.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(1)
     visp = rng.poisson(2.0, (N_FRAMES, 5, 4)).astype(np.float32)
-    visp[:, 4, 1] = np.nan                     # one neuron has 4 repeats only
+    visp[:, 4, 1] = np.nan  # one neuron has 4 repeats only
     visl = rng.poisson(1.0, (N_FRAMES, 3, 2)).astype(np.int64)
     np.save(folder / "VISp.npy", visp)
     np.save(folder / "VISl.npy", visl)
@@ -52,9 +53,15 @@ def _write_layout(root, movie_format="npy", session="s715093703", movie="natural
 
 def _import(tmp_path, **kw):
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")           # every file is unregistered: that is the point of a local source
-        paths = import_source(SOURCE, mirror=tmp_path / "mirror", out=tmp_path / "out",
-                              clip_frames=str(CLIP), block_clips=str(BLOCK), **kw)
+        warnings.simplefilter("ignore")  # every file is unregistered: that is the point of a local source
+        paths = import_source(
+            SOURCE,
+            mirror=tmp_path / "mirror",
+            out=tmp_path / "out",
+            clip_frames=str(CLIP),
+            block_clips=str(BLOCK),
+            **kw,
+        )
     assert len(paths) == 1
     return Recording(paths[0])
 
@@ -75,8 +82,9 @@ def test_imports_a_synthetic_file_written_in_the_layout(tmp_path, layout):
     assert list(rec.neuron_areas) == ["VISl"] * 2 + ["VISp"] * 4 and rec.areas == ["VISl", "VISp"]
     trials, mean = rec.trials(), rec.mean()
     assert trials.shape == (9, 5, CLIP, 6)
-    both = np.concatenate([np.pad(counts["VISl"], ((0, 0), (0, 2), (0, 0)), constant_values=np.nan),
-                           counts["VISp"]], axis=2)
+    both = np.concatenate(
+        [np.pad(counts["VISl"], ((0, 0), (0, 2), (0, 0)), constant_values=np.nan), counts["VISp"]], axis=2
+    )
     for c, f, r, n in [(0, 0, 0, 0), (3, 7, 2, 3), (8, 9, 4, 5), (5, 1, 4, 3), (2, 2, 4, 0)]:
         np.testing.assert_equal(trials[c, r, f, n], both[c * CLIP + f, r, n])
     np.testing.assert_allclose(mean, np.nanmean(both.reshape(9, CLIP, 5, 6), axis=2), rtol=1e-6)
@@ -90,7 +98,7 @@ def test_protocol_is_a_movie_in_frame_order(tmp_path, layout):
     assert p.mode == "movie" and p.on_ms == pytest.approx(1000 / 30) and p.off_ms == 0
     np.testing.assert_array_equal(p.order, [(c, f) for c in range(9) for f in range(CLIP)])
     np.testing.assert_array_equal(p.order_ids.astype(int), np.arange(N_FRAMES))
-    assert p.consecutive_frame_fraction(1) == pytest.approx(81 / 89)     # all but the 8 clip boundaries
+    assert p.consecutive_frame_fraction(1) == pytest.approx(81 / 89)  # all but the 8 clip boundaries
 
 
 def test_blocks_of_clips_take_one_split_each(tmp_path, layout):
@@ -116,8 +124,9 @@ def test_movie_as_compressed_video(tmp_path, suffix, codec, tol):
     frames, _ = _write_layout(tmp_path / "mirror")
     movies = tmp_path / "mirror" / SOURCE / "movies"
     (movies / "natural_movie_one.npy").unlink()
-    iio.imwrite(movies / f"natural_movie_one.{suffix}", np.repeat(frames[..., None], 3, -1), plugin="pyav",
-                codec=codec, fps=30)
+    iio.imwrite(
+        movies / f"natural_movie_one.{suffix}", np.repeat(frames[..., None], 3, -1), plugin="pyav", codec=codec, fps=30
+    )
     got = _import(tmp_path).stimuli()
     assert got.shape[:-1] == (N_FRAMES // CLIP, CLIP, SIZE, SIZE) and got.shape[-1] in (1, 3)
     assert np.abs(got[..., 0].reshape(-1, SIZE, SIZE).astype(float) - frames).mean() < tol
@@ -137,13 +146,16 @@ def test_nothing_to_download(tmp_path, monkeypatch):
         import_source(SOURCE, out=tmp_path / "out")
 
 
-@pytest.mark.parametrize("damage, why", [
-    (lambda f: np.save(f / "VISl.npy", np.zeros((N_FRAMES - 1, 3, 2))), "89 frames, but the movie"),
-    (lambda f: np.save(f / "VISl.npy", np.zeros((N_FRAMES, 3))), "frames, repeats, neurons"),
-    (lambda f: np.save(f / "VISl.npy", -np.ones((N_FRAMES, 3, 2))), "must be >= 0"),
-    (lambda f: (f / "VISp.units.txt").write_text("a\nb\n"), "2 ids for 4 neurons"),
-    (lambda f: (f / "timing.json").write_text('{"fps": 30}'), "frame_rate_hz"),
-])
+@pytest.mark.parametrize(
+    "damage, why",
+    [
+        (lambda f: np.save(f / "VISl.npy", np.zeros((N_FRAMES - 1, 3, 2))), "89 frames, but the movie"),
+        (lambda f: np.save(f / "VISl.npy", np.zeros((N_FRAMES, 3))), "frames, repeats, neurons"),
+        (lambda f: np.save(f / "VISl.npy", -np.ones((N_FRAMES, 3, 2))), "must be >= 0"),
+        (lambda f: (f / "VISp.units.txt").write_text("a\nb\n"), "2 ids for 4 neurons"),
+        (lambda f: (f / "timing.json").write_text('{"fps": 30}'), "frame_rate_hz"),
+    ],
+)
 def test_bad_files_are_one_error(tmp_path, layout, damage, why):
     damage(tmp_path / "mirror" / SOURCE / "responses" / "s715093703" / "natural_movie_one")
     with pytest.raises(UserError, match=why):
@@ -157,8 +169,18 @@ def test_cli_import(tmp_path, layout, capsys):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         with pytest.raises(SystemExit) as done:
-            main(["import", SOURCE, "--mirror", str(tmp_path / "mirror"), "--out", str(tmp_path / "out"),
-                  "-o", "clip_frames=30"])
+            main(
+                [
+                    "import",
+                    SOURCE,
+                    "--mirror",
+                    str(tmp_path / "mirror"),
+                    "--out",
+                    str(tmp_path / "out"),
+                    "-o",
+                    "clip_frames=30",
+                ]
+            )
     assert done.value.code == 0
     with h5py.File(tmp_path / "out" / SOURCE / "s715093703_natural_movie_one.h5") as f:
         assert f["stimuli/pixels"].shape == (3, 30, SIZE, SIZE, 1) and f["protocol"].attrs["mode"] == "movie"

@@ -1,4 +1,5 @@
 """cowley2023_v4: import real sessions and compare what is read back with the source files."""
+
 from __future__ import annotations
 
 import io
@@ -23,7 +24,7 @@ from snnvis.recordings.sources import FileStore, UnregisteredFileWarning
 from snnvis.utils import content_hash
 
 NAME = "cowley2023_v4"
-FAST = ("190925", "210305")   # 190925: 1,200 files holding 900 distinct images; 210305: 400 images
+FAST = ("190925", "210305")  # 190925: 1,200 files holding 900 distinct images; 210305: 400 images
 INFO_KEYS = {"n_stimuli", "n_frames", "n_neurons", "n_repeats", "n_bins", "areas", "species", "splits"}
 
 
@@ -56,10 +57,10 @@ def check_against_source(rec: Recording, datasets_dir: Path, sid: str) -> None:
     for s, sid_s in enumerate(rec.stimulus_ids):
         cols = [col[n] for n in sid_s.split("+")]
         seen += cols
-        for c in cols:                       # duplicates share pixels
+        for c in cols:  # duplicates share pixels
             np.testing.assert_array_equal(stim[s, 0], pixels[c])
         np.testing.assert_allclose(mean[s, 0], avg[:, cols].mean(axis=1), rtol=1e-6, atol=1e-6)
-    assert sorted(seen) == list(range(len(names)))           # every file used exactly once
+    assert sorted(seen) == list(range(len(names)))  # every file used exactly once
     assert len(set(content_hash(p) for p in pixels)) == rec.n_stimuli
     assert len(set(rec.content_hash)) == rec.n_stimuli
 
@@ -113,7 +114,8 @@ def test_only_201016_is_an_error(datasets_dir, tmp_path, capsys):
 
 def test_public_urls():
     assert cowley.SOURCE.url("images/images_190925.zip").endswith(
-        "cowleygroup/V4_compact_models/HEAD/data_V4_responses/images/images_190925.zip")
+        "cowleygroup/V4_compact_models/HEAD/data_V4_responses/images/images_190925.zip"
+    )
     assert cowley.SOURCE.url("readme_original.txt").endswith("data_V4_responses/readme.txt")
 
 
@@ -132,7 +134,7 @@ def test_190925_duplicates_are_merged_by_content(fast, datasets_dir):
     m = rec.mean()
     np.testing.assert_allclose(m[0, 0], (avg[:, 0] + avg[:, 900]) / 2, rtol=1e-6)
     np.testing.assert_allclose(m[299, 0], (avg[:, 299] + avg[:, 1199]) / 2, rtol=1e-6)
-    np.testing.assert_allclose(m[300, 0], avg[:, 300], rtol=1e-6)       # image0301.jpg, not duplicated
+    np.testing.assert_allclose(m[300, 0], avg[:, 300], rtol=1e-6)  # image0301.jpg, not duplicated
     assert rec.stimulus_ids[300] == "image0301.jpg"
     check_against_source(rec, datasets_dir, "190925")
     # the copies are independent repeat-averages: kept as two trials (split halves), NaN-padded
@@ -164,8 +166,10 @@ def test_210305_values_and_metadata(fast, datasets_dir):
     assert "monkey PE" in info.description and "offset" in info.description
     assert "monkey WE" in fast["190925"].response_info().description
     prov = rec.provenance()
-    assert {f["name"] for f in prov["files"]} >= {"images/images_210305.zip",
-                                                 "responses_repeat_averaged/responses_210305.npy"}
+    assert {f["name"] for f in prov["files"]} >= {
+        "images/images_210305.zip",
+        "responses_repeat_averaged/responses_210305.npy",
+    }
     check_against_source(rec, datasets_dir, "210305")
 
 
@@ -176,7 +180,7 @@ def test_info_json(fast, capsys):
     info = json.loads(capsys.readouterr().out)
     assert INFO_KEYS <= set(info)
     assert info["n_neurons"] == 36 and info["n_stimuli"] == 900 and info["n_frames"] == 1
-    assert info["n_repeats"] == 2 and info["n_bins"] == 1          # the two copies of 300 images
+    assert info["n_repeats"] == 2 and info["n_bins"] == 1  # the two copies of 300 images
     assert isinstance(info["lookup_r_median"], float)
     assert info["areas"] == ["V4"] and info["species"] == "macaque (Macaca mulatta)"
     assert sum(info["splits"].values()) == 900
@@ -194,32 +198,32 @@ def test_raw_repeats_are_pooled_and_weighted(datasets_dir, tmp_path):
         (mirror / NAME / rel).parent.mkdir(parents=True, exist_ok=True)
         (mirror / NAME / rel).symlink_to(real / rel)
     _, blobs, pixels = decode_zip(real / "images/images_190927.zip")
-    blobs = blobs[:599] + [blobs[0]]                       # image0600 duplicates image0001
+    blobs = blobs[:599] + [blobs[0]]  # image0600 duplicates image0001
     (mirror / NAME / "images").mkdir()
     with zipfile.ZipFile(mirror / NAME / "images/images_201016.zip", "w") as zf:
-        zf.writestr("images_201016/", b"")                 # the layout the README describes
+        zf.writestr("images_201016/", b"")  # the layout the README describes
         for k in np.random.default_rng(0).permutation(600):
             zf.writestr(f"images_201016/image{k + 1:04d}.jpg", blobs[k])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UnregisteredFileWarning)
-        path, = import_source(NAME, mirror=mirror, out=tmp_path / "out", only=["201016"])
+        (path,) = import_source(NAME, mirror=mirror, out=tmp_path / "out", only=["201016"])
     rec = Recording(path)
     raw = np.load(real / "responses_raw/responses_201016.npy")
     avg = np.load(real / "responses_repeat_averaged/responses_201016.npy")
-    count = (~np.isnan(raw[0])).sum(axis=1)               # repeats per image (same for every neuron here)
+    count = (~np.isnan(raw[0])).sum(axis=1)  # repeats per image (same for every neuron here)
     assert rec.n_stimuli == 599 and rec.stimulus_ids[0] == "image0001.jpg+image0600.jpg"
     trials, mean = rec.trials(), rec.mean()
     assert trials.shape == (599, count[0] + count[599], 1, 82)
     # merged: mean over pooled repeats == repeat-count-weighted mean of the two averages
     weighted = (avg[:, 0] * count[0] + avg[:, 599] * count[599]) / (count[0] + count[599])
     np.testing.assert_allclose(mean[0, 0], weighted, rtol=1e-5)
-    pooled = np.concatenate([raw[:, 0, :count[0]], raw[:, 599, :count[599]]], axis=1)
-    np.testing.assert_array_equal(trials[0, :pooled.shape[1], 0], pooled.T.astype(np.float32))
-    assert np.isnan(trials[0, pooled.shape[1]:]).all()
+    pooled = np.concatenate([raw[:, 0, : count[0]], raw[:, 599, : count[599]]], axis=1)
+    np.testing.assert_array_equal(trials[0, : pooled.shape[1], 0], pooled.T.astype(np.float32))
+    assert np.isnan(trials[0, pooled.shape[1] :]).all()
     # not merged: trials are the raw repeats, NaN-padded; mean equals the released average
     for k in (1, 250, 598):
-        np.testing.assert_array_equal(trials[k, :count[k], 0], raw[:, k, :count[k]].T.astype(np.float32))
-        assert np.isnan(trials[k, count[k]:]).all()
+        np.testing.assert_array_equal(trials[k, : count[k], 0], raw[:, k, : count[k]].T.astype(np.float32))
+        assert np.isnan(trials[k, count[k] :]).all()
         np.testing.assert_allclose(mean[k, 0], avg[:, k], rtol=1e-5)
     np.testing.assert_allclose(np.nanmean(trials, axis=1), mean, rtol=1e-6)
     assert "images/images_201016.zip" in rec.provenance()["unregistered"]
@@ -245,7 +249,7 @@ def test_all_sessions_and_leakage(datasets_dir, tmp_path):
     for sid, rec in recs.items():
         check_against_source(rec, datasets_dir, sid)
     assert recs["190925"].n_stimuli == 900
-    assert recs["210621"].n_stimuli == 1198                 # two duplicated images in this session
+    assert recs["210621"].n_stimuli == 1198  # two duplicated images in this session
     assert "image0101.jpg+image0536.jpg" in recs["210621"].stimulus_ids
     assert sum(r.n_neurons for r in recs.values()) == 371
     assert_no_leakage(recs)
@@ -254,8 +258,9 @@ def test_all_sessions_and_leakage(datasets_dir, tmp_path):
 # ---- near-duplicate families and the lookup baseline ------------------------------------------------
 def thumbnail_siblings(pixels: np.ndarray, threshold: float = 0.95) -> np.ndarray:
     """(n, n) bool: 16x16 grayscale thumbnails correlate above ``threshold`` (computed independently)."""
-    t = np.stack([np.asarray(Image.fromarray(p).convert("L").resize((16, 16), Image.BILINEAR), float).ravel()
-                  for p in pixels])
+    t = np.stack(
+        [np.asarray(Image.fromarray(p).convert("L").resize((16, 16), Image.BILINEAR), float).ravel() for p in pixels]
+    )
     c = np.corrcoef(t)
     np.fill_diagonal(c, 0)
     return c > threshold
@@ -280,10 +285,10 @@ def test_210305_families_never_straddle_splits(fast, datasets_dir, capsys):
     split = np.empty(rec.n_stimuli, object)
     for name, idx in rec.splits.items():
         split[idx] = name
-    assert sib[rec.split("test")].any(axis=1).sum() > 60          # most test images do have siblings...
+    assert sib[rec.split("test")].any(axis=1).sum() > 60  # most test images do have siblings...
     i, j = np.nonzero(sib)
-    assert (split[i] == split[j]).all()                           # ...all in the test split too
-    assert len(set(rec.family)) == 200                            # 100 families of 3 and 100 singletons
+    assert (split[i] == split[j]).all()  # ...all in the test split too
+    assert len(set(rec.family)) == 200  # 100 families of 3 and 100 singletons
     lookup = lookup_baseline(rec)["r_median"]
     assert lookup <= 0.2
     with pytest.raises(SystemExit):
@@ -307,7 +312,7 @@ def test_lookup_baseline_and_cross_session_near_duplicates_on_every_session(data
         r = lookup_baseline(rec)["r_median"]
         assert r <= 0.2 or r <= type_mean_r(rec), (sid, r)
     assert cross_split_near_duplicates(list(recs.values())) == []
-    a, b = recs["190925"], recs["190929"]                        # the known cross-session re-encode
+    a, b = recs["190925"], recs["190929"]  # the known cross-session re-encode
     ia, ib = list(a.stimulus_ids).index("image0421.jpg"), list(b.stimulus_ids).index("image0487.jpg")
     assert a.family[ia] == b.family[ib]
     assert [k for k, v in a.splits.items() if ia in v] == [k for k, v in b.splits.items() if ib in v]
@@ -324,4 +329,4 @@ def test_190925_split_half_reliability_from_its_copies(fast, datasets_dir):
     # the ceiling code assigns each stimulus's two copies to the halves at random (averaged over 10 draws),
     # which moves the Pearson r by ~1e-3 from the fixed first-copy/second-copy order
     np.testing.assert_allclose(np.asarray(split_half_reliability(trials)), direct, atol=0.01)
-    assert 0.7 < np.median(r) < 0.9                                # the copies correlate at median r ~0.80
+    assert 0.7 < np.median(r) < 0.9  # the copies correlate at median r ~0.80

@@ -1,4 +1,5 @@
 """Importer for Hénaff et al. 2021 (macaque V1, frame sequences): values read back vs the source files."""
+
 from __future__ import annotations
 
 import re
@@ -18,7 +19,7 @@ from snnvis.recordings.recording import Recording
 from snnvis.recordings.sources import FileStore
 
 SOURCE = "henaff2021_v1"
-SESSIONS = ["ay4_u001", "ay2_u007"]          # the two smallest (13 and 16 units)
+SESSIONS = ["ay4_u001", "ay2_u007"]  # the two smallest (13 and 16 units)
 ALL_SESSIONS = ["ay2_u003", "ay2_u007", "ay3_u001", "ay3_u002", "ay4_u001", "ay4_u005", "ay4_u006"]
 SCALES, CATEGORIES = ("zoom1x", "zoom2x"), ("natural", "synthetic", "contrast")
 
@@ -26,6 +27,7 @@ SCALES, CATEGORIES = ("zoom1x", "zoom2x"), ("natural", "synthetic", "contrast")
 # ---------------------------------------------------------------------------------------
 # Independent readers of the source files
 # ---------------------------------------------------------------------------------------
+
 
 def _root(datasets_dir: Path) -> Path:
     return datasets_dir / SOURCE
@@ -41,8 +43,9 @@ def _ns(datasets_dir: Path, sid: str, key: str) -> np.ndarray:
 
 
 def _stim_info(datasets_dir: Path):
-    return sio.loadmat(str(_root(datasets_dir) / "stimulus" / "stimulusInfo.mat"),
-                       squeeze_me=True, struct_as_record=False)["stimulusStruct"]
+    return sio.loadmat(
+        str(_root(datasets_dir) / "stimulus" / "stimulusInfo.mat"), squeeze_me=True, struct_as_record=False
+    )["stimulusStruct"]
 
 
 def _movie_field(info, scale: str, category: str, movie: int) -> str | None:
@@ -60,8 +63,11 @@ def _frame_png(datasets_dir: Path, info, scale: str, category: str, movie: int, 
     last_frame_image_ids.
     """
     si = SCALES.index(scale)
-    ids = list(np.atleast_1d(getattr(getattr(getattr(info, scale), category),
-                                     _movie_field(info, scale, category, movie)).stimulus_id))
+    ids = list(
+        np.atleast_1d(
+            getattr(getattr(getattr(info, scale), category), _movie_field(info, scale, category, movie)).stimulus_id
+        )
+    )
     first = int(np.atleast_1d(info.first_frame_image_ids[si])[movie - 1])
     last = int(np.atleast_1d(info.last_frame_image_ids[si])[movie - 1])
     slots = {"natural": ids, "synthetic": [first, *ids, last], "contrast": [*ids, last]}[category]
@@ -87,6 +93,7 @@ def _title(datasets_dir: Path, movie: int) -> str:
 # Fixtures
 # ---------------------------------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def imported(datasets_dir, tmp_path_factory) -> dict[str, Recording]:
     out = tmp_path_factory.mktemp("henaff")
@@ -107,6 +114,7 @@ def _index(rec: Recording, stim_id: str) -> int:
 # Discovery
 # ---------------------------------------------------------------------------------------
 
+
 def test_discover_real_mirror(datasets_dir):
     found = henaff.discover(FileStore(henaff.SOURCE, datasets_dir))
     assert found == {s: None for s in ALL_SESSIONS}
@@ -115,8 +123,14 @@ def test_discover_real_mirror(datasets_dir):
 def test_discover_ignores_other_files(tmp_path):
     resp = tmp_path / SOURCE / "V1_responses"
     (resp / "sub").mkdir(parents=True)
-    for name in ("ay9_u042_image_sequences.mat", "bootstrap_table.mat", "data_correlations.mat",
-                 "ay9_u042_image_sequences.mat.bak", "notes_image_sequences.mat", "sub/ay1_u001_image_sequences.mat"):
+    for name in (
+        "ay9_u042_image_sequences.mat",
+        "bootstrap_table.mat",
+        "data_correlations.mat",
+        "ay9_u042_image_sequences.mat.bak",
+        "notes_image_sequences.mat",
+        "sub/ay1_u001_image_sequences.mat",
+    ):
         (resp / name).write_bytes(b"")
     store = FileStore(henaff.SOURCE, tmp_path)
     assert henaff.discover(store) == {"ay9_u042": "stimulus/stimulusInfo.mat (stimulus id -> file map) is missing"}
@@ -137,11 +151,17 @@ def test_unknown_option_is_an_error(datasets_dir):
 # Structure
 # ---------------------------------------------------------------------------------------
 
+
 def test_shapes_and_metadata(imported, datasets_dir):
     info = _stim_info(datasets_dir)
-    expected = {f"{s}/{c}/{_title(datasets_dir, m)}" for s in SCALES for c in CATEGORIES for m in range(1, 11)
-                if c in getattr(info, s)._fieldnames and _movie_field(info, s, c, m)}
-    assert len(expected) == 44                      # 20 natural, 20 synthetic, 4 contrast (zoom1x only)
+    expected = {
+        f"{s}/{c}/{_title(datasets_dir, m)}"
+        for s in SCALES
+        for c in CATEGORIES
+        for m in range(1, 11)
+        if c in getattr(info, s)._fieldnames and _movie_field(info, s, c, m)
+    }
+    assert len(expected) == 44  # 20 natural, 20 synthetic, 4 contrast (zoom1x only)
     for sid, rec in imported.items():
         R = _ns(datasets_dir, sid, "sortedResponses")
         n_units = R.shape[1]
@@ -161,7 +181,7 @@ def test_shapes_and_metadata(imported, datasets_dir):
         with h5py.File(rec.path) as f:
             groups = f["stimuli/group"].asstr()[()]
         for stim, g in zip(rec.stimulus_ids, groups):
-            assert g == "movie%d" % int(stim.split("/")[2][5:7])
+            assert g == f"movie{int(stim.split('/')[2][5:7])}"
 
 
 def test_windows_and_units(imported, datasets_dir):
@@ -186,11 +206,20 @@ def test_windows_and_units(imported, datasets_dir):
 # Pixels
 # ---------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("scale,category,movie,frame", [
-    ("zoom1x", "natural", 3, 4), ("zoom2x", "natural", 10, 10), ("zoom1x", "synthetic", 1, 0),
-    ("zoom2x", "synthetic", 7, 5), ("zoom1x", "synthetic", 9, 10), ("zoom1x", "contrast", 2, 0),
-    ("zoom1x", "contrast", 10, 9), ("zoom1x", "contrast", 4, 10),
-])
+
+@pytest.mark.parametrize(
+    "scale,category,movie,frame",
+    [
+        ("zoom1x", "natural", 3, 4),
+        ("zoom2x", "natural", 10, 10),
+        ("zoom1x", "synthetic", 1, 0),
+        ("zoom2x", "synthetic", 7, 5),
+        ("zoom1x", "synthetic", 9, 10),
+        ("zoom1x", "contrast", 2, 0),
+        ("zoom1x", "contrast", 10, 9),
+        ("zoom1x", "contrast", 4, 10),
+    ],
+)
 def test_frame_pixels_match_png(rec, datasets_dir, scale, category, movie, frame):
     info = _stim_info(datasets_dir)
     png = _frame_png(datasets_dir, info, scale, category, movie, frame)
@@ -203,8 +232,10 @@ def test_synthetic_sequences_share_natural_endpoints(rec, datasets_dir):
     info = _stim_info(datasets_dir)
     trials = rec.trials("frame_counts")
     for s, scale in enumerate(SCALES):
-        nat_ids = {m: np.atleast_1d(getattr(getattr(info, scale).natural, _movie_field(info, scale, "natural", m))
-                                    .stimulus_id) for m in range(1, 11)}
+        nat_ids = {
+            m: np.atleast_1d(getattr(getattr(info, scale).natural, _movie_field(info, scale, "natural", m)).stimulus_id)
+            for m in range(1, 11)
+        }
         for m in range(1, 11):
             # the source: first/last frame ids of a movie are its natural frames 1 and 11
             assert np.atleast_1d(info.first_frame_image_ids[s])[m - 1] == nat_ids[m][0]
@@ -222,7 +253,10 @@ def test_synthetic_sequences_share_natural_endpoints(rec, datasets_dir):
         t = k / 10
         assert np.abs(seq[k] - ((1 - t) * seq[0] + t * seq[10])).max() <= 2
     # contrast frames 1-10 are natural frame 1 at rising contrast; frame 11 is natural frame 11
-    c, n = _index(rec, f"zoom1x/contrast/{_title(datasets_dir, 2)}"), _index(rec, f"zoom1x/natural/{_title(datasets_dir, 2)}")
+    c, n = (
+        _index(rec, f"zoom1x/contrast/{_title(datasets_dir, 2)}"),
+        _index(rec, f"zoom1x/natural/{_title(datasets_dir, 2)}"),
+    )
     assert rec.frame_hash[c, 10] == rec.frame_hash[n, 10]
     cseq, n1 = rec.stimuli([c])[0, :, :, :, 0].astype(float), rec.stimuli([n])[0, 0, :, :, 0].astype(float)
     assert np.corrcoef(cseq[9].ravel(), n1.ravel())[0, 1] > 0.99
@@ -235,9 +269,13 @@ def test_synthetic_sequences_share_natural_endpoints(rec, datasets_dir):
 
 # (scale, category, movie 1-based, frame 0-based, unit, repeat): h5py index is
 # sortedResponses[repeat, unit, frame, movie - 1, category, scale]
-SPOTS = [("zoom1x", "natural", 1, 0, 0, 0), ("zoom2x", "synthetic", 5, 7, 3, 12),
-         ("zoom1x", "contrast", 7, 2, 11, 30), ("zoom2x", "natural", 10, 10, 12, 49),
-         ("zoom1x", "synthetic", 3, 10, 5, 4)]
+SPOTS = [
+    ("zoom1x", "natural", 1, 0, 0, 0),
+    ("zoom2x", "synthetic", 5, 7, 3, 12),
+    ("zoom1x", "contrast", 7, 2, 11, 30),
+    ("zoom2x", "natural", 10, 10, 12, 49),
+    ("zoom1x", "synthetic", 3, 10, 5, 4),
+]
 
 
 def test_frame_counts_match_sorted_responses(imported, datasets_dir):
@@ -249,7 +287,7 @@ def test_frame_counts_match_sorted_responses(imported, datasets_dir):
             i = _index(rec, f"{scale}/{cat}/{_title(datasets_dir, movie)}")
             src = R[:, unit, frame, movie - 1, CATEGORIES.index(cat), SCALES.index(scale)]
             np.testing.assert_array_equal(trials[i, :, frame, unit], src[: trials.shape[1]].astype(np.float32))
-            assert np.isnan(src[trials.shape[1]:]).all()
+            assert np.isnan(src[trials.shape[1] :]).all()
             assert mean[i, frame, unit] == pytest.approx(np.nanmean(src), rel=1e-6)
             if not np.isnan(src[rep]):
                 assert trials[i, rep, frame, unit] == src[rep]
@@ -271,7 +309,7 @@ def test_psth_matches_psth_population(imported, datasets_dir):
         for i, stim in enumerate(rec.stimulus_ids):
             scale, cat, title = stim.split("/")
             m, c, s = int(title[5:7]) - 1, CATEGORIES.index(cat), SCALES.index(scale)
-            presented = (~np.isnan(R[:, :, :, m, c, s])).sum(axis=(0, 2))          # per unit
+            presented = (~np.isnan(R[:, :, :, m, c, s])).sum(axis=(0, 2))  # per unit
             # the file divides by 11 frames x the repeats axis; the import by presentations recorded
             expected = P[:, :, m, c, s] * (11 * R.shape[0]) / presented
             np.testing.assert_allclose(psth[i], expected, rtol=1e-5, atol=1e-4)
@@ -298,6 +336,7 @@ def test_psth_file_normalisation_option(datasets_dir):
 # ---------------------------------------------------------------------------------------
 # Splits
 # ---------------------------------------------------------------------------------------
+
 
 def _split_of_each(rec: Recording) -> np.ndarray:
     out = np.empty(rec.n_stimuli, dtype=object)
@@ -337,7 +376,7 @@ def test_import_all_sessions(datasets_dir, tmp_path):
     for rec in recs:
         R = _ns(datasets_dir, rec.id, "sortedResponses")
         assert rec.n_stimuli == 44 and rec.n_neurons == R.shape[1]
-        assert rec.response_info().n_repeats <= R.shape[0]           # 60 in ay4_u005, 50 elsewhere
+        assert rec.response_info().n_repeats <= R.shape[0]  # 60 in ay4_u005, 50 elsewhere
         split = _split_of_each(rec)
         for i, row in enumerate(rec.frame_hash):
             for h in row:
@@ -348,6 +387,7 @@ def test_import_all_sessions(datasets_dir, tmp_path):
 # ---------------------------------------------------------------------------------------
 # Presentation protocol
 # ---------------------------------------------------------------------------------------
+
 
 def _id_to_local_png(datasets_dir: Path) -> dict[int, Path]:
     info, out = _stim_info(datasets_dir), {}
@@ -364,8 +404,14 @@ def _id_to_local_png(datasets_dir: Path) -> dict[int, Path]:
 def test_protocol_timing_and_order_from_the_source(rec, datasets_dir):
     p = rec.protocol
     assert p.mode == "independent" and p.resets_between_presentations
-    assert (p.on_ms, p.off_ms) == (float(_ns(datasets_dir, rec.id, "stim_on_sec")[0, 0]) * 1000,
-                                   float(_ns(datasets_dir, rec.id, "stim_off_sec")[0, 0]) * 1000) == (200, 100)
+    assert (
+        (p.on_ms, p.off_ms)
+        == (
+            float(_ns(datasets_dir, rec.id, "stim_on_sec")[0, 0]) * 1000,
+            float(_ns(datasets_dir, rec.id, "stim_off_sec")[0, 0]) * 1000,
+        )
+        == (200, 100)
+    )
     listed = _ns(datasets_dir, rec.id, "stimulus_ID_list").ravel().astype(int)
     np.testing.assert_array_equal(p.order_ids.astype(int), listed)
     with h5py.File(_session_file(datasets_dir, rec.id), "r") as f:
@@ -389,7 +435,9 @@ def test_consecutive_presentations_are_rarely_consecutive_frames(rec):
         slots.setdefault(h, set()).add((s, fr))
     hash_of = {i: fh[s, fr] for i, (s, fr) in zip(p.order_ids, p.order, strict=True) if s >= 0}
     pairs = list(zip(p.order_ids[:-1], p.order_ids[1:], strict=True))
-    hits = sum(a in hash_of and b in hash_of and any((s, fr + 1) in slots[hash_of[b]] for s, fr in slots[hash_of[a]])
-               for a, b in pairs)
+    hits = sum(
+        a in hash_of and b in hash_of and any((s, fr + 1) in slots[hash_of[b]] for s, fr in slots[hash_of[a]])
+        for a, b in pairs
+    )
     assert p.consecutive_frame_fraction(1) == pytest.approx(hits / len(pairs))
     assert 0 < hits / len(pairs) < 0.01

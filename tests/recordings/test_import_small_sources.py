@@ -1,5 +1,6 @@
 """kriegeskorte2008_it, majajhong2015_excerpt, zhang_desimone_it, allen_visp_scenes:
 import each source once and compare what is read back with the source files."""
+
 from __future__ import annotations
 
 import json
@@ -28,7 +29,7 @@ def cli(*argv: str) -> int:
 @pytest.fixture(scope="module")
 def kriegeskorte(datasets_dir, tmp_path_factory):
     out = tmp_path_factory.mktemp("kriegeskorte")
-    path, = import_source("kriegeskorte2008_it", mirror=datasets_dir, out=out)
+    (path,) = import_source("kriegeskorte2008_it", mirror=datasets_dir, out=out)
     return Recording(path)
 
 
@@ -70,7 +71,7 @@ def test_kriegeskorte_info_json(kriegeskorte, capsys):
     info = json.loads(capsys.readouterr().out)
     assert info["n_neurons"] == 0 and info["n_bins"] == 0 and info["n_repeats"] == 0
     assert info["n_stimuli"] == 92 and info["areas"] == ["IT"] and "monkey_IT" in info["reference_rdms"]
-    assert cli("info", str(kriegeskorte.path)) == 0                  # text form copes with no responses
+    assert cli("info", str(kriegeskorte.path)) == 0  # text form copes with no responses
     assert "RDM       monkey_IT" in capsys.readouterr().out
 
 
@@ -88,8 +89,13 @@ def majaj(datasets_dir, tmp_path_factory):
 def majaj_source(datasets_dir):
     with h5py.File(datasets_dir / "majajhong2015_excerpt/test_data.nc", "r") as f:
         s = lambda k: f[k][()].astype(str)  # noqa: E731
-        return {"data": f["dicarlo.Majaj2015"][()], "image_id": s("image_id"), "repetition": f["repetition"][()],
-                "neuroid_id": s("neuroid_id"), "region": s("region")}
+        return {
+            "data": f["dicarlo.Majaj2015"][()],
+            "image_id": s("image_id"),
+            "repetition": f["repetition"][()],
+            "neuroid_id": s("neuroid_id"),
+            "region": s("region"),
+        }
 
 
 def test_majaj_shapes_areas_and_values(majaj, majaj_source, datasets_dir):
@@ -109,7 +115,7 @@ def test_majaj_shapes_areas_and_values(majaj, majaj_source, datasets_dir):
     # spot checks through the image_id/repetition coordinates, not by order
     for s, r, k in [(0, 0, 0), (7, 13, 150), (24, 27, 295)]:
         img = rec.stimulus_ids[s]
-        p, = np.flatnonzero((src["image_id"] == img) & (src["repetition"] == r))
+        (p,) = np.flatnonzero((src["image_id"] == img) & (src["repetition"] == r))
         assert trials[s, r, 0, k] == src["data"][k, p, 0]
     sel = src["image_id"] == rec.stimulus_ids[3]
     np.testing.assert_allclose(mean[3, 0], src["data"][:, sel, 0].mean(axis=1), rtol=1e-5, atol=1e-6)
@@ -139,7 +145,7 @@ def read_rda(path: Path):
 @pytest.fixture(scope="module")
 def zhang(datasets_dir, tmp_path_factory):
     out = tmp_path_factory.mktemp("zhang")
-    path, = import_source("zhang_desimone_it", mirror=datasets_dir, out=out)
+    (path,) = import_source("zhang_desimone_it", mirror=datasets_dir, out=out)
     return Recording(path)
 
 
@@ -150,7 +156,7 @@ def test_zhang_conditions_neurons_and_bins(zhang, datasets_dir):
     assert all("@" in s for s in rec.stimulus_ids) and "car@upper" in rec.stimulus_ids
     assert not rec.has_pixels and rec.n_frames == 1
     assert list(rec.frame_hash[:, 0]) == [f"id:zhang_desimone_it:{s}" for s in rec.stimulus_ids]
-    assert set(rec.neuron_areas) == {"IT"} and rec.neuron_ids[0] == files[0].name[:-len("_raster_data.rda")]
+    assert set(rec.neuron_areas) == {"IT"} and rec.neuron_ids[0] == files[0].name[: -len("_raster_data.rda")]
     info = rec.response_info()
     assert info.units == "spikes/s" and info.align == "stimulus" and info.n_bins == 20
     np.testing.assert_array_equal(info.windows_ms[:, 0], np.arange(-500, 500, 50))
@@ -161,18 +167,19 @@ def test_zhang_conditions_neurons_and_bins(zhang, datasets_dir):
 @pytest.mark.parametrize("neuron", [0, 77])
 def test_zhang_binning_matches_numpy_on_the_raw_raster(zhang, datasets_dir, neuron):
     raster, cond, tcols = read_rda(sorted((datasets_dir / "zhang_desimone_it/raster_rda").glob("*.rda"))[neuron])
-    assert tcols[0] == "time.-500_-499" and tcols[500] == "time.0_1"      # onset is the 501st column
+    assert tcols[0] == "time.-500_-499" and tcols[500] == "time.0_1"  # onset is the 501st column
     trials, mean = zhang.trials(), zhang.mean()
     for c in ("car@upper", "face@lower", "kiwi@middle"):
         s = list(zhang.stimulus_ids).index(c)
         rows = raster[cond == c]
-        direct = np.stack([rows[:, b * 50:(b + 1) * 50].sum(axis=1) for b in range(20)], axis=1) * 20.0
-        np.testing.assert_array_equal(trials[s, :len(rows), :, neuron], direct.astype(np.float32))
-        assert np.isnan(trials[s, len(rows):, :, neuron]).all()
+        direct = np.stack([rows[:, b * 50 : (b + 1) * 50].sum(axis=1) for b in range(20)], axis=1) * 20.0
+        np.testing.assert_array_equal(trials[s, : len(rows), :, neuron], direct.astype(np.float32))
+        assert np.isnan(trials[s, len(rows) :, :, neuron]).all()
         np.testing.assert_allclose(mean[s, :, neuron], direct.mean(axis=0), rtol=1e-5)
     counts = (~np.isnan(trials[:, :, 0, neuron])).sum(axis=1)
-    assert {c: int(n) for c, n in zip(zhang.stimulus_ids, counts)} == \
-        {c: int((cond == c).sum()) for c in zhang.stimulus_ids}
+    assert {c: int(n) for c, n in zip(zhang.stimulus_ids, counts)} == {
+        c: int((cond == c).sum()) for c in zhang.stimulus_ids
+    }
 
 
 def test_zhang_bin_ms_option_via_cli(datasets_dir, tmp_path):
@@ -183,8 +190,9 @@ def test_zhang_bin_ms_option_via_cli(datasets_dir, tmp_path):
     for f in files:
         (tmp_path / "m/zhang_desimone_it/raster_rda" / f.name).symlink_to(f)
     out = tmp_path / "out"
-    assert cli("import", "zhang_desimone_it", "--mirror", str(tmp_path / "m"), "--out", str(out),
-               "-o", "bin_ms=25") == 0
+    assert (
+        cli("import", "zhang_desimone_it", "--mirror", str(tmp_path / "m"), "--out", str(out), "-o", "bin_ms=25") == 0
+    )
     rec = Recording(out / "zhang_desimone_it/zhang_desimone_7object.h5")
     assert rec.n_neurons == 3 and rec.response_info().n_bins == 40
     np.testing.assert_array_equal(rec.response_info().windows_ms[:, 0], np.arange(-500, 500, 25))
@@ -193,10 +201,21 @@ def test_zhang_bin_ms_option_via_cli(datasets_dir, tmp_path):
     s = list(rec.stimulus_ids).index("hand@middle")
     rows = raster[cond == "hand@middle"]
     direct = rows.reshape(len(rows), 40, 25).sum(axis=2) * 40.0
-    np.testing.assert_array_equal(rec.trials()[s, :len(rows), :, 2], direct)
+    np.testing.assert_array_equal(rec.trials()[s, : len(rows), :, 2], direct)
     # a bin width that does not tile the 1000 ms raster is a user error (exit 2), nothing written
-    assert cli("import", "zhang_desimone_it", "--mirror", str(tmp_path / "m"), "--out", str(tmp_path / "bad"),
-               "-o", "bin_ms=30") == 2
+    assert (
+        cli(
+            "import",
+            "zhang_desimone_it",
+            "--mirror",
+            str(tmp_path / "m"),
+            "--out",
+            str(tmp_path / "bad"),
+            "-o",
+            "bin_ms=30",
+        )
+        == 2
+    )
     assert not (tmp_path / "bad/zhang_desimone_it/zhang_desimone_7object.h5").exists()
 
 
@@ -206,7 +225,7 @@ def test_zhang_bin_ms_option_via_cli(datasets_dir, tmp_path):
 @pytest.fixture(scope="module")
 def allen(datasets_dir, tmp_path_factory):
     out = tmp_path_factory.mktemp("allen")
-    path, = import_source("allen_visp_scenes", mirror=datasets_dir, out=out)
+    (path,) = import_source("allen_visp_scenes", mirror=datasets_dir, out=out)
     return Recording(path)
 
 
@@ -226,7 +245,7 @@ def test_allen_means_matched_to_scenes_by_content(allen, datasets_dir):
         x = np.load(d / f"Allen_{part}_input.npy")
         y = np.load(d / f"Allen_{part}_output.npy")
         for i in (0, len(x) // 2, len(x) - 1):
-            k, = np.flatnonzero((flat == x[i]).all(axis=1))
+            (k,) = np.flatnonzero((flat == x[i]).all(axis=1))
             np.testing.assert_array_equal(mean[k, 0], y[i].astype(np.float32))
     info = rec.response_info()
     assert info.n_repeats == 0 and rec.trials() is None

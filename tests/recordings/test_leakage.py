@@ -1,4 +1,5 @@
 """Near-duplicate families and the pixel-lookup leakage baseline, on synthetic images."""
+
 from __future__ import annotations
 
 import types
@@ -34,7 +35,7 @@ def blurred_copy(img: np.ndarray, seed: int) -> np.ndarray:
     rng = np.random.default_rng(seed)
     out = img.astype(float).copy()
     r, c = rng.integers(0, SIZE - 16, 2)
-    out[r:r + 16, c:c + 16] = gaussian_filter(out[r:r + 16, c:c + 16], (3, 3, 0))
+    out[r : r + 16, c : c + 16] = gaussian_filter(out[r : r + 16, c : c + 16], (3, 3, 0))
     return np.clip(out, 0, 255).astype(np.uint8)
 
 
@@ -54,7 +55,7 @@ def test_blurred_copies_are_near_duplicates_and_other_scenes_are_not():
     phash, thumbs = neardup.frame_keys(np.concatenate([base, copies])[:, None])
     pairs = set(neardup.near_pairs(phash[:, 0], thumbs[:, 0]))
     assert {(k, 30 + k) for k in range(10)} <= pairs
-    assert not [p for p in pairs if p[1] < 30]                 # distinct scenes never join
+    assert not [p for p in pairs if p[1] < 30]  # distinct scenes never join
     # the thresholds as documented: check each found pair against a direct computation
     for i, j in pairs:
         bits = bin(int(phash[i, 0], 16) ^ int(phash[j, 0], 16)).count("1")
@@ -69,14 +70,14 @@ def _keys(imgs):
 
 def test_families_join_sessions_independently_of_order():
     a, b = scenes(20, 2), scenes(20, 3)
-    b[:5] = [blurred_copy(x, 9) for x in a[:5]]                 # session b re-shows 5 of a's scenes, edited
+    b[:5] = [blurred_copy(x, 9) for x in a[:5]]  # session b re-shows 5 of a's scenes, edited
     ka, kb = _keys(a), _keys(b)
     fam_ab, fam_ba = neardup.families([ka, kb]), neardup.families([kb, ka])
     assert fam_ab == fam_ba
     fa, fb = neardup.stimulus_families(ka[0], fam_ab), neardup.stimulus_families(kb[0], fam_ab)
     for k in range(5):
         assert fa[k] == fb[k] == min(ka[0][k, 0], kb[0][k, 0])
-    assert len(set(fa[5:]) | set(fb[5:])) == 30                # the rest are singletons
+    assert len(set(fa[5:]) | set(fb[5:])) == 30  # the rest are singletons
     # an anchored family keeps the key stored in an earlier file
     anchored = neardup.families([ka, kb], anchors={ka[0][0, 0]: "zzz"})
     assert neardup.stimulus_families(kb[0], anchored)[0] == "zzz"
@@ -84,11 +85,21 @@ def test_families_join_sessions_independently_of_order():
 
 def _recording(imgs: np.ndarray, responses: np.ndarray, rid: str = "s") -> RecordingData:
     n, m = responses.shape
-    return RecordingData(recording_id=rid, source="synthetic", species="synthetic", citation="test",
-                         neuron_ids=[f"n{k}" for k in range(m)], neuron_areas=["V1"] * m,
-                         stimulus_ids=[f"{rid}_img{k}" for k in range(n)], pixels=imgs[:, None],
-                         responses={"rate": ResponseSet(mean=responses[:, None].astype(np.float32),
-                                                        windows_ms=np.array([[0.0, 100.0]]), units="a.u.")})
+    return RecordingData(
+        recording_id=rid,
+        source="synthetic",
+        species="synthetic",
+        citation="test",
+        neuron_ids=[f"n{k}" for k in range(m)],
+        neuron_areas=["V1"] * m,
+        stimulus_ids=[f"{rid}_img{k}" for k in range(n)],
+        pixels=imgs[:, None],
+        responses={
+            "rate": ResponseSet(
+                mean=responses[:, None].astype(np.float32), windows_ms=np.array([[0.0, 100.0]]), units="a.u."
+            )
+        },
+    )
 
 
 def _responses(imgs: np.ndarray, seed: int, noise: float = 0.3) -> np.ndarray:
@@ -101,11 +112,12 @@ def _responses(imgs: np.ndarray, seed: int, noise: float = 0.3) -> np.ndarray:
 
 def test_families_take_one_split_and_remove_lookup_leakage(tmp_path):
     base = scenes(60, 4)
-    imgs = np.concatenate([base] + [np.stack([blurred_copy(b, 100 * c + k) for k, b in enumerate(base)])
-                                    for c in (1, 2)])           # 60 families of 3
+    imgs = np.concatenate(
+        [base] + [np.stack([blurred_copy(b, 100 * c + k) for k, b in enumerate(base)]) for c in (1, 2)]
+    )  # 60 families of 3
     y = _responses(imgs, 0)
     fh, ph, th = _keys(imgs)
-    exact_only = assign_splits(fh)                              # the old rule: families straddle splits
+    exact_only = assign_splits(fh)  # the old rule: families straddle splits
     fam = neardup.stimulus_families(fh, neardup.families([(fh, ph, th)]))
     grouped = assign_splits(fh, families=fam)
     family_of = np.arange(180) % 60
@@ -114,8 +126,12 @@ def test_families_take_one_split_and_remove_lookup_leakage(tmp_path):
         n_split = [len({split_of[i] for i in np.flatnonzero(family_of == f)}) for f in range(60)]
         assert (max(n_split) > 1) == straddle
     # the lookup predictor sees copies of test images only under the old rule
-    r_old = np.median(_pearson(lookup_predict(imgs[exact_only["train"]], y[exact_only["train"]],
-                                              imgs[exact_only["test"]]), y[exact_only["test"]]))
+    r_old = np.median(
+        _pearson(
+            lookup_predict(imgs[exact_only["train"]], y[exact_only["train"]], imgs[exact_only["test"]]),
+            y[exact_only["test"]],
+        )
+    )
     rec = Recording(write_recording(tmp_path / "fam.h5", _recording(imgs, y)))
     assert [sorted(v) for v in rec.splits.values()] == [sorted(v) for v in grouped.values()]
     assert len(set(rec.family)) == 60
@@ -133,7 +149,7 @@ def test_lookup_matches_a_direct_computation():
     train, test = imgs[:30], imgs[30:]
     y = _responses(imgs, 1)
     idx, sim = nearest(train, test)
-    flat = lambda x: x.reshape(len(x), -1).astype(float)      # noqa: E731
+    flat = lambda x: x.reshape(len(x), -1).astype(float)  # noqa: E731
     ref = np.corrcoef(flat(test), flat(train))[:10, 10:]
     np.testing.assert_array_equal(idx, ref.argmax(1))
     np.testing.assert_allclose(sim, ref.max(1), rtol=1e-4)
@@ -142,10 +158,17 @@ def test_lookup_matches_a_direct_computation():
 
 # ---- joining splits across sessions at import time ---------------------------------------------
 
+
 def _fake_source(sessions: dict[str, np.ndarray], available: set[str]):
     mod = types.ModuleType("fake_cowley")
-    mod.SOURCE = Source(name="cowley2023_v4", title="fake", citation="test", license="test", species="synthetic",
-                        urls={"": "https://example.invalid/"})
+    mod.SOURCE = Source(
+        name="cowley2023_v4",
+        title="fake",
+        citation="test",
+        license="test",
+        species="synthetic",
+        urls={"": "https://example.invalid/"},
+    )
     mod.discover = lambda store: {sid: None for sid in sorted(available)}
     mod.stimulus_pixels = lambda store, sid: sessions[sid][:, None]
 
@@ -182,7 +205,7 @@ def test_import_one_at_a_time_equals_import_all(two_sessions, monkeypatch):
         for p in all_at_once:
             assert _splits(out / "cowley2023_v4" / p.name)[0] == _splits(p)[0]
     (sa, ra), (sb, rb) = _splits(all_at_once[0]), _splits(all_at_once[1])
-    for k in range(15):                                        # each shared scene: one split in both sessions
+    for k in range(15):  # each shared scene: one split in both sessions
         assert sa[f"A_img{k}"] == sb[f"B_img{k}"]
     assert cross_split_near_duplicates([ra, rb]) == []
 
@@ -191,13 +214,13 @@ def test_session_added_later_joins_the_files_already_imported(two_sessions, monk
     sessions, tmp = two_sessions
     available = {"A"}
     monkeypatch.setattr(importers, "available", lambda: {"cowley2023_v4": _fake_source(sessions, available)})
-    first, = import_source("cowley2023_v4", mirror=tmp / "mirror", out=tmp / "out")
+    (first,) = import_source("cowley2023_v4", mirror=tmp / "mirror", out=tmp / "out")
     before = first.read_bytes()
     available.clear()
-    available.add("B")                                          # a new session; A is no longer in the mirror
+    available.add("B")  # a new session; A is no longer in the mirror
     with warnings.catch_warnings():
-        warnings.simplefilter("error")                          # A's families do not change: no warning
-        later, = import_source("cowley2023_v4", mirror=tmp / "mirror", out=tmp / "out")
+        warnings.simplefilter("error")  # A's families do not change: no warning
+        (later,) = import_source("cowley2023_v4", mirror=tmp / "mirror", out=tmp / "out")
     assert first.read_bytes() == before
     (sa, ra), (sb, rb) = _splits(first), _splits(later)
     assert all(sa[f"A_img{k}"] == sb[f"B_img{k}"] for k in range(15))

@@ -1,4 +1,5 @@
 """The presentation protocol in the recording format: written, read back, validated."""
+
 from __future__ import annotations
 
 import h5py
@@ -24,8 +25,12 @@ def test_static_images_default_to_independent_with_the_assumption_stated(tmp_pat
     p = Recording(path).protocol
     assert (p.mode, p.on_ms, p.order) == ("independent", 100.0, None) and np.isnan(p.off_ms)
     assert "assumed" in p.description and p.resets_between_presentations
-    assert Recording(path).summary()["protocol"] == {"mode": "independent", "on_ms": 100.0, "off_ms": None,
-                                                     "n_presentations": 0}
+    assert Recording(path).summary()["protocol"] == {
+        "mode": "independent",
+        "on_ms": 100.0,
+        "off_ms": None,
+        "n_presentations": 0,
+    }
 
 
 def test_synthetic_sequences_are_movies(tmp_path):
@@ -48,22 +53,26 @@ def test_order_round_trip_and_consecutive_fraction(tmp_path):
 
 def test_order_from_ids_maps_shared_frames_to_their_first_slot():
     slots = np.array([[10, 11, 12], [10, 21, 12]])
-    np.testing.assert_array_equal(proto.order_from_ids([12, 21, 99, 10], slots),
-                                  [[0, 2], [1, 1], [-1, -1], [0, 0]])
+    np.testing.assert_array_equal(proto.order_from_ids([12, 21, 99, 10], slots), [[0, 2], [1, 1], [-1, -1], [0, 0]])
 
 
-@pytest.mark.parametrize("p, why", [
-    (proto.Protocol("flash", 100.0, 0.0), "is not one of"),
-    (proto.Protocol("movie", 100.0, 50.0), "off_ms must be 0"),
-    (proto.Protocol("stream", 100.0, 0.0), "needs the presentation order"),
-    (proto.Protocol("independent", -1.0, 0.0), "on_ms must be"),
-    (proto.Protocol("independent", 0.0, 0.0), "on_ms must be > 0"),
-    (proto.Protocol("independent", 10.0, 0.0, order=np.array([[12, 0]])), "out of range"),
-    (proto.Protocol("independent", 10.0, 0.0, order=np.array([[0, 9]])), "out of range"),
-    (proto.Protocol("independent", 10.0, 0.0, order=np.array([[0, -1]])), "(-1, -1)"),
-    (proto.Protocol("independent", 10.0, 0.0, order=np.array([[0, 0]]), order_ids=np.array(["a", "b"])),
-     "order_ids has shape"),
-])
+@pytest.mark.parametrize(
+    "p, why",
+    [
+        (proto.Protocol("flash", 100.0, 0.0), "is not one of"),
+        (proto.Protocol("movie", 100.0, 50.0), "off_ms must be 0"),
+        (proto.Protocol("stream", 100.0, 0.0), "needs the presentation order"),
+        (proto.Protocol("independent", -1.0, 0.0), "on_ms must be"),
+        (proto.Protocol("independent", 0.0, 0.0), "on_ms must be > 0"),
+        (proto.Protocol("independent", 10.0, 0.0, order=np.array([[12, 0]])), "out of range"),
+        (proto.Protocol("independent", 10.0, 0.0, order=np.array([[0, 9]])), "out of range"),
+        (proto.Protocol("independent", 10.0, 0.0, order=np.array([[0, -1]])), "(-1, -1)"),
+        (
+            proto.Protocol("independent", 10.0, 0.0, order=np.array([[0, 0]]), order_ids=np.array(["a", "b"])),
+            "order_ids has shape",
+        ),
+    ],
+)
 def test_invalid_protocols_are_refused_before_writing(tmp_path, p, why):
     with pytest.raises(UserError, match=why.replace("(", r"\(").replace(")", r"\)")):
         _synth(tmp_path, n_frames=4, protocol=p)
@@ -77,12 +86,15 @@ def test_sequences_need_an_explicit_protocol(tmp_path):
         write_recording(tmp_path / "s.h5", data)
 
 
-@pytest.mark.parametrize("edit, why", [
-    (lambda f: f.__delitem__("protocol"), "missing group 'protocol'"),
-    (lambda f: f["protocol"].attrs.__setitem__("mode", "continuous"), "is not one of"),
-    (lambda f: f["protocol"].attrs.__delitem__("on_ms"), "missing attribute 'on_ms'"),
-    (lambda f: f["protocol"].attrs.__setitem__("off_ms", 30.0), "off_ms must be 0"),
-])
+@pytest.mark.parametrize(
+    "edit, why",
+    [
+        (lambda f: f.__delitem__("protocol"), "missing group 'protocol'"),
+        (lambda f: f["protocol"].attrs.__setitem__("mode", "continuous"), "is not one of"),
+        (lambda f: f["protocol"].attrs.__delitem__("on_ms"), "missing attribute 'on_ms'"),
+        (lambda f: f["protocol"].attrs.__setitem__("off_ms", 30.0), "off_ms must be 0"),
+    ],
+)
 def test_a_damaged_protocol_is_one_error_naming_the_file(tmp_path, edit, why):
     path, _ = _synth(tmp_path, n_frames=4)
     with h5py.File(path, "r+") as f:

@@ -1,4 +1,5 @@
 """The synthetic LNP population: determinism, shapes, and that its ground truth is recoverable."""
+
 from __future__ import annotations
 
 import json
@@ -11,7 +12,12 @@ from snnvis.errors import UserError
 from snnvis.recordings.format import write_recording
 from snnvis.recordings.recording import Recording
 from snnvis.recordings.synthetic import (
-    SynthConfig, biphasic_kernel, expected_ceiling, generate_recording, ground_truth, simulate,
+    SynthConfig,
+    biphasic_kernel,
+    expected_ceiling,
+    generate_recording,
+    ground_truth,
+    simulate,
 )
 
 STATIC = SynthConfig(n_stimuli=40, n_frames=1, n_neurons=6, n_repeats=3, size=16, seed=3)
@@ -30,6 +36,7 @@ def _corr(a: np.ndarray, b: np.ndarray) -> float:
 
 
 # ---- determinism ---------------------------------------------------------------------
+
 
 def test_same_seed_same_data_other_seed_other_data():
     a, b = simulate(STATIC), simulate(STATIC)
@@ -50,6 +57,7 @@ def test_neurons_and_stimuli_do_not_depend_on_how_many_are_drawn():
 
 
 # ---- shapes and file contents ----------------------------------------------------------
+
 
 @pytest.mark.parametrize("cfg", [STATIC, SEQ], ids=["static", "sequence"])
 def test_recording_shapes(cfg, tmp_path):
@@ -83,13 +91,14 @@ def test_rates_are_realistic_and_stimuli_smooth():
     assert np.all((mean_rate > 1) & (mean_rate < 30))
     x = sim.pixels[:, 0, :, :, 0].astype(float)
     # 1/f textures: neighbouring pixels are correlated
-    assert _corr(x[:, :, :-1], x[:, :, 1:]) > 0.5                     # white noise: ~0
+    assert _corr(x[:, :, :-1], x[:, :, 1:]) > 0.5  # white noise: ~0
     seq = simulate(SEQ).pixels[..., 0].astype(float)
-    assert _corr(seq[:, :-1], seq[:, 1:]) > 0.5                       # frames change smoothly
+    assert _corr(seq[:, :-1], seq[:, 1:]) > 0.5  # frames change smoothly
     assert not any(np.array_equal(seq[i, f], seq[i, f + 1]) for i in range(len(seq)) for f in range(7))
 
 
 # ---- ground truth ----------------------------------------------------------------------
+
 
 def test_trial_mean_matches_the_analytic_poisson_ceiling():
     cfg = SynthConfig(n_stimuli=400, n_neurons=30, n_repeats=2, size=16, seed=1, rate_range=(1.0, 5.0))
@@ -98,7 +107,7 @@ def test_trial_mean_matches_the_analytic_poisson_ceiling():
     trial_mean = sim.counts.mean(1)[:, 0]
     observed = np.array([_corr(trial_mean[:, k], rates[:, k]) for k in range(cfg.n_neurons)])
     expected = expected_ceiling(rates, cfg.n_repeats)
-    assert expected.shape == (cfg.n_neurons,) and 0.5 < expected.mean() < 0.95   # far from 1: a real test
+    assert expected.shape == (cfg.n_neurons,) and 0.5 < expected.mean() < 0.95  # far from 1: a real test
     assert abs(observed.mean() - expected.mean()) < 0.02
     assert np.median(np.abs(observed - expected)) < 0.05
     # Poisson: across repeats the variance equals the mean (Fano factor 1)
@@ -113,8 +122,8 @@ def test_temporal_kernels_are_biphasic():
     for h in truth.temporal_kernels:
         signs = np.sign(h[np.abs(h) > 1e-3 * np.abs(h).max()])
         assert signs[0] > 0 and signs[-1] < 0
-        assert np.count_nonzero(np.diff(signs)) == 1                  # one positive, then one negative lobe
-        assert abs(h.sum()) < 0.2 * np.abs(h).sum()                   # integrates to nearly 0
+        assert np.count_nonzero(np.diff(signs)) == 1  # one positive, then one negative lobe
+        assert abs(h.sum()) < 0.2 * np.abs(h).sum()  # integrates to nearly 0
         assert h[h > 0].sum() > 0.3 and -h[h < 0].sum() > 0.3
     h = biphasic_kernel(20, 0.8, 1.8, 1.0)
     assert abs(h.sum()) < 0.05 * np.abs(h).sum()
@@ -136,11 +145,11 @@ def test_least_squares_on_the_noiseless_log_rate_recovers_the_gabor():
 def test_history_matters_and_the_temporal_kernel_is_recoverable():
     cfg = SynthConfig(n_stimuli=60, n_frames=16, n_neurons=3, n_repeats=1, size=16, seed=6)
     sim = simulate(cfg)
-    s = sim.truth.spatial_drive(sim.pixels)                            # (n, frames, neurons)
+    s = sim.truth.spatial_drive(sim.pixels)  # (n, frames, neurons)
     log_rate = np.log(sim.rates)
     lags = cfg.kernel_bins
     for k in range(cfg.n_neurons):
-        rows = [(s[:, f - lags + 1: f + 1, k][:, ::-1], log_rate[:, f, k]) for f in range(lags - 1, cfg.n_frames)]
+        rows = [(s[:, f - lags + 1 : f + 1, k][:, ::-1], log_rate[:, f, k]) for f in range(lags - 1, cfg.n_frames)]
         design = np.concatenate([r[0] for r in rows])
         design = np.column_stack([design, np.ones(len(design))])
         h, *_ = np.linalg.lstsq(design, np.concatenate([r[1] for r in rows]), rcond=None)
@@ -160,10 +169,29 @@ def test_softplus_nonlinearity_and_bad_config():
 
 # ---- CLI -------------------------------------------------------------------------------
 
+
 def test_cli_synth_then_info(tmp_path, capsys):
     out = tmp_path / "tmp" / "x.h5"
-    code, stdout, _ = _run(["synth", "--out", str(out), "--n-stimuli", "20", "--n-frames", "3",
-                            "--n-neurons", "4", "--n-repeats", "2", "--size", "16", "--seed", "7"], capsys)
+    code, stdout, _ = _run(
+        [
+            "synth",
+            "--out",
+            str(out),
+            "--n-stimuli",
+            "20",
+            "--n-frames",
+            "3",
+            "--n-neurons",
+            "4",
+            "--n-repeats",
+            "2",
+            "--size",
+            "16",
+            "--seed",
+            "7",
+        ],
+        capsys,
+    )
     assert code == 0 and stdout.strip() == str(out)
     rec = Recording(out)
     assert (rec.n_stimuli, rec.n_frames, rec.n_neurons) == (20, 3, 4)

@@ -1,4 +1,5 @@
 """Synthetic continuous movie: the stored ground truth reproduces the responses in closed form."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -25,9 +26,9 @@ def _movie_frames(rec):
 def test_spatial_and_temporal_drive_are_the_stored_filter_and_kernel(rec):
     gt = rec.ground_truth()
     x = _movie_frames(rec)
-    s = np.tensordot(x, gt["filters"], axes=([1, 2], [1, 2]))                      # (T, N)
+    s = np.tensordot(x, gt["filters"], axes=([1, 2], [1, 2]))  # (T, N)
     np.testing.assert_allclose(gt["spatial_drive"], s, atol=1e-9)
-    for k in range(CFG.n_neurons):                     # causal convolution, grey (0) before the first frame
+    for k in range(CFG.n_neurons):  # causal convolution, grey (0) before the first frame
         z = signal.lfilter(gt["temporal_kernels"][k], [1.0], s[:, k])
         np.testing.assert_allclose(gt["drive"][:, k], z, atol=1e-9)
         assert np.convolve(gt["temporal_kernels"][k], s[:, k])[: len(z)] == pytest.approx(z, abs=1e-9)
@@ -39,7 +40,7 @@ def test_kernels_are_delayed_biphasic_with_the_stored_latency(rec):
     assert h.shape == (CFG.n_neurons, CFG.kernel_bins) and set(lat) <= set(range(1, 4))
     for k in range(CFG.n_neurons):
         nz = np.flatnonzero(np.abs(h[k]) > 1e-12)
-        assert nz[0] == lat[k] and h[k, lat[k]] > 0 and h[k].min() < 0          # positive lobe first, then negative
+        assert nz[0] == lat[k] and h[k, lat[k]] > 0 and h[k].min() < 0  # positive lobe first, then negative
     np.testing.assert_allclose(np.linalg.norm(h, axis=1), 1.0)
 
 
@@ -49,7 +50,7 @@ def test_rate_is_exp_of_normalised_drive_minus_adaptation(rec):
     np.testing.assert_allclose(rate, gt["rate"], rtol=1e-5)
     f = gt["rate"] / gt["scale"]
     rho = np.exp(-1.0 / gt["adapt_tau"])
-    for k in range(CFG.n_neurons):                     # a_t = rho a_(t-1) + (1 - rho) f_(t-1), a_0 = 0
+    for k in range(CFG.n_neurons):  # a_t = rho a_(t-1) + (1 - rho) f_(t-1), a_0 = 0
         a = signal.lfilter([0.0, 1 - rho[k]], [1.0, -rho[k]], f[:, k])
         np.testing.assert_allclose(gt["adaptation"][:, k], a, atol=1e-9)
     u = (gt["drive"] - gt["drive"].mean(0)) / gt["drive"].std(0)
@@ -59,7 +60,7 @@ def test_rate_is_exp_of_normalised_drive_minus_adaptation(rec):
 
 def test_counts_are_poisson_around_the_rate(rec):
     gt = rec.ground_truth()
-    trials = rec.trials()                                                      # (clips, R, frames, N)
+    trials = rec.trials()  # (clips, R, frames, N)
     counts = trials.transpose(0, 2, 1, 3).reshape(-1, CFG.n_repeats, CFG.n_neurons)
     assert np.array_equal(counts, np.round(counts)) and counts.min() >= 0
     zscore = (counts.mean(1) - gt["rate"]) / np.sqrt(gt["rate"] / CFG.n_repeats)
@@ -86,16 +87,20 @@ def test_scene_cuts_and_motion(rec):
     step = [stats.pearsonr(x[t].ravel(), x[t + 1].ravel())[0] for t in range(len(x) - 1)]
     cut = set(range(CFG.scene_clips * CFG.clip_frames - 1, len(x) - 1, CFG.scene_clips * CFG.clip_frames))
     within = [c for t, c in enumerate(step) if t not in cut]
-    assert np.median(within) > 0.6 and max(within) < 0.9999     # moving, but smoothly
-    assert max(abs(step[t]) for t in cut) < min(within)         # a cut shows a new scene
+    assert np.median(within) > 0.6 and max(within) < 0.9999  # moving, but smoothly
+    assert max(abs(step[t]) for t in cut) < min(within)  # a cut shows a new scene
 
 
 def test_same_config_same_movie_and_bad_configs(tmp_path):
     a, b = generate_movie_recording(CFG), generate_movie_recording(CFG)
-    assert np.array_equal(a.pixels, b.pixels) and np.array_equal(a.responses["counts"].trials,
-                                                                  b.responses["counts"].trials)
-    for bad, why in [(dict(latency_range=(0, 9)), "latency_range"), (dict(n_clips=0), "n_clips"),
-                     (dict(frame_ms=0), "frame_ms")]:
+    assert np.array_equal(a.pixels, b.pixels) and np.array_equal(
+        a.responses["counts"].trials, b.responses["counts"].trials
+    )
+    for bad, why in [
+        (dict(latency_range=(0, 9)), "latency_range"),
+        (dict(n_clips=0), "n_clips"),
+        (dict(frame_ms=0), "frame_ms"),
+    ]:
         with pytest.raises(UserError, match=why):
             generate_movie_recording(MovieConfig(**{**CFG.__dict__, **bad}))
 
@@ -108,8 +113,24 @@ def test_cli_movie(tmp_path, capsys):
         assert flag in help_text
     out = tmp_path / "m.h5"
     with pytest.raises(SystemExit) as done:
-        main(["synth", "--movie", "--n-clips", "6", "--clip-frames", "10", "--scene-clips", "2",
-              "--n-neurons", "3", "--size", "16", "--out", str(out)])
+        main(
+            [
+                "synth",
+                "--movie",
+                "--n-clips",
+                "6",
+                "--clip-frames",
+                "10",
+                "--scene-clips",
+                "2",
+                "--n-neurons",
+                "3",
+                "--size",
+                "16",
+                "--out",
+                str(out),
+            ]
+        )
     assert done.value.code == 0
     rec = Recording(out)
     assert (rec.n_stimuli, rec.n_frames, rec.protocol.mode) == (6, 10, "movie")

@@ -2,6 +2,7 @@
 in-process (fast: no interpreter and torch start-up per case) or as the real console
 script. Byte-level snapshots and the error-line check are in reliability_helpers.py.
 """
+
 from __future__ import annotations
 
 import sys
@@ -16,8 +17,9 @@ from training_helpers import TINY, recordings_override, write_synthetic  # noqa:
 @pytest.fixture(scope="session")
 def tiny_recording(tmp_path_factory) -> Path:
     d = tmp_path_factory.mktemp("reliability_rec")
-    return write_synthetic(d / "a.h5", n_stimuli=160, n_neurons=8, n_repeats=4, size=16, seed=1, recording_id="a",
-                           rate_range=(0.5, 4.0))
+    return write_synthetic(
+        d / "a.h5", n_stimuli=160, n_neurons=8, n_repeats=4, size=16, seed=1, recording_id="a", rate_range=(0.5, 4.0)
+    )
 
 
 @pytest.fixture
@@ -37,7 +39,7 @@ def train_app(monkeypatch, capsys):
 
     def call(args: list[str]):
         monkeypatch.setattr(sys, "argv", ["snnvis-train", *args])
-        monkeypatch.setenv("HYDRA_FULL_ERROR", "0")   # main() sets it; monkeypatch restores it
+        monkeypatch.setenv("HYDRA_FULL_ERROR", "0")  # main() sets it; monkeypatch restores it
         capsys.readouterr()
         try:
             cli.main()
@@ -48,5 +50,5 @@ def train_app(monkeypatch, capsys):
         return code, out.out, out.err
 
     yield call
-    root.handlers[:] = handlers   # Hydra's handlers write to capsys's streams, closed after the test
+    root.handlers[:] = handlers  # Hydra's handlers write to capsys's streams, closed after the test
     root.setLevel(level)

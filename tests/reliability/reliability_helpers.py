@@ -1,4 +1,5 @@
 """Assertions shared by the reliability tests (imported as ``reliability_helpers``)."""
+
 from __future__ import annotations
 
 import hashlib
@@ -7,8 +8,11 @@ from pathlib import Path
 
 def snapshot(folder: Path) -> dict[str, str]:
     """sha256 of every file under ``folder`` (hidden files, .hydra/ and logs included)."""
-    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
 
 
 def error_lines(text: str) -> list[str]:

@@ -1,4 +1,5 @@
 """``snnvis-data``: every bad input is one line ``snnvis: error: ...``, exit 2, and no file is touched."""
+
 from __future__ import annotations
 
 import hashlib
@@ -74,6 +75,7 @@ def _replace(key: str, value):
         new = value(f) if callable(value) else value
         del f[key]
         f[key] = new
+
     return edit
 
 
@@ -82,6 +84,7 @@ def _mean_key(f) -> str:
 
 
 # ---- info on malformed files ------------------------------------------------------------------
+
 
 def _mean_bytes(f):
     g = f[_mean_key(f)]
@@ -140,38 +143,61 @@ def test_info_on_a_directory_says_so(tmp_path, capsys):
 def test_info_into_a_closed_pipe_is_quiet(good_file):
     """`snnvis-data info f | head -1`: the reader leaves early; no BrokenPipeError is printed."""
     read, write = os.pipe()
-    os.close(read)                                    # the reader is gone before anything is written
-    proc = subprocess.run([sys.executable, "-c", "from snnvis.cli.data import main; main()", "info", str(good_file)],
-                          stdout=write, stderr=subprocess.PIPE, text=True, cwd=ROOT, timeout=120)
+    os.close(read)  # the reader is gone before anything is written
+    proc = subprocess.run(
+        [sys.executable, "-c", "from snnvis.cli.data import main; main()", "info", str(good_file)],
+        stdout=write,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+    )
     os.close(write)
     assert "BrokenPipe" not in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
     assert proc.returncode == 0
-    shell = subprocess.run(f"'{sys.executable}' -c 'from snnvis.cli.data import main; main()' info '{good_file}' "
-                           "| head -1", shell=True, capture_output=True, text=True, cwd=ROOT, timeout=120)
+    shell = subprocess.run(
+        f"'{sys.executable}' -c 'from snnvis.cli.data import main; main()' info '{good_file}' | head -1",
+        shell=True,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+    )
     assert shell.stdout.count("\n") == 1 and shell.stderr == "", shell.stderr
 
 
 # ---- output paths ---------------------------------------------------------------------------------
 
+
 def test_synth_out_onto_a_directory(tmp_path, capsys):
     (tmp_path / "keep.txt").write_text("x")
-    one_error_line(["synth", "--out", tmp_path, "--n-stimuli", "8", "--size", "8"], capsys, "is a directory",
-                   untouched=[tmp_path])
+    one_error_line(
+        ["synth", "--out", tmp_path, "--n-stimuli", "8", "--size", "8"], capsys, "is a directory", untouched=[tmp_path]
+    )
 
 
 def test_synth_out_under_a_regular_file(tmp_path, capsys):
     (tmp_path / "afile").write_text("x")
-    one_error_line(["synth", "--out", tmp_path / "afile" / "s.h5", "--n-stimuli", "8", "--size", "8"], capsys,
-                   "regular file", untouched=[tmp_path])
+    one_error_line(
+        ["synth", "--out", tmp_path / "afile" / "s.h5", "--n-stimuli", "8", "--size", "8"],
+        capsys,
+        "regular file",
+        untouched=[tmp_path],
+    )
 
 
 def test_synth_zero_neurons(tmp_path, capsys):
-    one_error_line(["synth", "--out", tmp_path / "s.h5", "--n-neurons", "0"], capsys, "n_neurons must be >= 1",
-                   untouched=[tmp_path])
+    one_error_line(
+        ["synth", "--out", tmp_path / "s.h5", "--n-neurons", "0"],
+        capsys,
+        "n_neurons must be >= 1",
+        untouched=[tmp_path],
+    )
     assert not list(tmp_path.iterdir())
 
 
 # ---- import through the real Cowley importer, from a small tmp mirror --------------------------
+
 
 def _zip(path: Path, blobs: list[bytes], session: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -206,7 +232,7 @@ def cowley_mirror(tmp_path, monkeypatch):
     mirror, out = tmp_path / "mirror", tmp_path / "out"
     _session(mirror, "900001", np.random.default_rng(0).poisson(3, (3, 12)).astype(float), _jpegs(12, 0))
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")               # the session is not in the registry
+        warnings.simplefilter("ignore")  # the session is not in the registry
         import_source(COWLEY, mirror=mirror, out=out)
     assert (out / COWLEY / "900001.h5").is_file()
     return mirror, out
@@ -230,12 +256,19 @@ def _good_npy_bytes(n: int = 6) -> bytes:
 MALFORMED = {
     "truncated_npy": (lambda m: _bad_npy(m, "900002", _good_npy_bytes()[:70]), "responses_900002.npy"),
     "garbage_npy": (lambda m: _bad_npy(m, "900002", b"\x00not an npy file at all" * 4), "responses_900002.npy"),
-    "truncated_zip": (lambda m: (_bad_npy(m, "900002", np.ones((2, 6))),
-                                 (m / COWLEY / "images/images_900002.zip").write_bytes(
-                                     (m / COWLEY / "images/images_900002.zip").read_bytes()[:300])),
-                      "images_900002.zip"),
-    "corrupt_jpeg": (lambda m: _bad_npy(m, "900002", np.ones((2, 6)), _jpegs(5, 2) + [b"\xff\xd8\xff garbage"]),
-                     "images_900002.zip"),
+    "truncated_zip": (
+        lambda m: (
+            _bad_npy(m, "900002", np.ones((2, 6))),
+            (m / COWLEY / "images/images_900002.zip").write_bytes(
+                (m / COWLEY / "images/images_900002.zip").read_bytes()[:300]
+            ),
+        ),
+        "images_900002.zip",
+    ),
+    "corrupt_jpeg": (
+        lambda m: _bad_npy(m, "900002", np.ones((2, 6)), _jpegs(5, 2) + [b"\xff\xd8\xff garbage"]),
+        "images_900002.zip",
+    ),
     "inf_responses": (lambda m: _bad_npy(m, "900002", np.array([[1, 2, np.inf, 1, 1, 1.0]] * 2)), "infinite"),
     "zero_neurons": (lambda m: _bad_npy(m, "900002", np.zeros((0, 6))), "no neurons"),
 }
@@ -247,16 +280,21 @@ def test_import_malformed_unregistered_cowley_files(case, cowley_mirror, capsys)
     make, needle = MALFORMED[case]
     make(mirror)
     for extra in ([], ["--only", "900002"]):
-        one_error_line(["import", COWLEY, "--mirror", mirror, "--out", out, *extra], capsys, needle,
-                       untouched=[out, mirror])
+        one_error_line(
+            ["import", COWLEY, "--mirror", mirror, "--out", out, *extra], capsys, needle, untouched=[out, mirror]
+        )
     assert sorted(p.name for p in (out / COWLEY).iterdir()) == ["900001.h5"]
 
 
 def test_import_session_without_responses_says_so(cowley_mirror, capsys):
     mirror, out = cowley_mirror
     _session(mirror, "900003", None, _jpegs(4, 3))
-    one_error_line(["import", COWLEY, "--mirror", mirror, "--out", out, "--only", "900003"], capsys,
-                   "responses_900003.npy (its responses) is missing", untouched=[out, mirror])
+    one_error_line(
+        ["import", COWLEY, "--mirror", mirror, "--out", out, "--only", "900003"],
+        capsys,
+        "responses_900003.npy (its responses) is missing",
+        untouched=[out, mirror],
+    )
 
 
 def test_import_out_is_or_under_a_regular_file(cowley_mirror, tmp_path, capsys):
@@ -264,19 +302,22 @@ def test_import_out_is_or_under_a_regular_file(cowley_mirror, tmp_path, capsys):
     afile = tmp_path / "afile"
     afile.write_text("x")
     for out in (afile, afile / "sub"):
-        one_error_line(["import", COWLEY, "--mirror", mirror, "--out", out], capsys, "regular file",
-                       untouched=[tmp_path])
+        one_error_line(
+            ["import", COWLEY, "--mirror", mirror, "--out", out], capsys, "regular file", untouched=[tmp_path]
+        )
 
 
 def test_import_target_is_a_directory(cowley_mirror, capsys):
     mirror, out = cowley_mirror
     _session(mirror, "900004", np.ones((2, 5)), _jpegs(5, 4))
     (out / COWLEY / "900004.h5").mkdir()
-    one_error_line(["import", COWLEY, "--mirror", mirror, "--out", out], capsys, "is a directory",
-                   untouched=[out, mirror])
+    one_error_line(
+        ["import", COWLEY, "--mirror", mirror, "--out", out], capsys, "is a directory", untouched=[out, mirror]
+    )
 
 
 # ---- other sources -----------------------------------------------------------------------------
+
 
 def _link_tree(src: Path, dst: Path, keep=lambda p: True) -> None:
     for f in src.rglob("*"):
@@ -294,9 +335,23 @@ def test_zhang_stray_rda_is_skipped_with_a_warning(datasets_dir, tmp_path, monke
         (mirror / name / "raster_rda").mkdir(parents=True, exist_ok=True)
         (mirror / name / "raster_rda" / f.name).symlink_to(f)
     (mirror / name / "raster_rda" / "stray_raster_data.rda").write_bytes(real[0].read_bytes()[:200])
-    proc = subprocess.run([sys.executable, "-c", "from snnvis.cli.data import main; main()", "import", name,
-                           "--mirror", str(mirror), "--out", str(tmp_path / "out")],
-                          capture_output=True, text=True, cwd=ROOT, timeout=300)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from snnvis.cli.data import main; main()",
+            "import",
+            name,
+            "--mirror",
+            str(mirror),
+            "--out",
+            str(tmp_path / "out"),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr
     assert "snnvis: warning: zhang_desimone_it: skipping raster_rda/stray_raster_data.rda" in proc.stderr
     assert "Traceback" not in proc.stderr
@@ -309,8 +364,9 @@ def test_zhang_only_unreadable_rda_is_one_line(tmp_path, capsys, monkeypatch):
     name, mirror = "zhang_desimone_it", tmp_path / "mirror"
     (mirror / name / "raster_rda").mkdir(parents=True)
     (mirror / name / "raster_rda" / "a_raster_data.rda").write_bytes(b"RDX2\nX\n\x00\x00garbage")
-    one_error_line(["import", name, "--mirror", mirror, "--out", tmp_path / "out"], capsys, "no readable",
-                   untouched=[tmp_path])
+    one_error_line(
+        ["import", name, "--mirror", mirror, "--out", tmp_path / "out"], capsys, "no readable", untouched=[tmp_path]
+    )
     assert not (tmp_path / "out").exists()
 
 
@@ -322,6 +378,10 @@ def test_henaff_truncated_unregistered_mat(datasets_dir, tmp_path, capsys, monke
     bad = mirror / name / "V1_responses" / "ay9_u099_image_sequences.mat"
     bad.parent.mkdir(parents=True, exist_ok=True)
     bad.write_bytes(src.read_bytes()[:4096])
-    one_error_line(["import", name, "--mirror", mirror, "--out", tmp_path / "out", "--only", "ay9_u099"], capsys,
-                   "ay9_u099", untouched=[mirror])
+    one_error_line(
+        ["import", name, "--mirror", mirror, "--out", tmp_path / "out", "--only", "ay9_u099"],
+        capsys,
+        "ay9_u099",
+        untouched=[mirror],
+    )
     assert not (tmp_path / "out" / name / "ay9_u099.h5").exists()

@@ -1,6 +1,7 @@
 """snnvis-report on hostile input: each bad case is one ``snnvis: error:`` line and exit 2 with every
 pre-existing file byte-identical; rescoring follows the scoring config's hash; incomplete runs are
 listed; figures no longer produced leave report/."""
+
 from __future__ import annotations
 
 import csv
@@ -16,18 +17,35 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 TINY = [
-    "model.input.size=16", "model.input.in_channels=1", "model.input.mean=[0.5]", "model.input.std=[0.25]",
-    "model.widths=[4,8,8]", "model.stem_width=4", "model.time.static_steps=2",
-    "data.batch_size=16", "trainer.max_epochs=1", "trainer.patience=10", "trainer.tensorboard=false",
-    "trainer.progress=false", "trainer.threads=1", "trainer.device=cpu", "baseline=false",
+    "model.input.size=16",
+    "model.input.in_channels=1",
+    "model.input.mean=[0.5]",
+    "model.input.std=[0.25]",
+    "model.widths=[4,8,8]",
+    "model.stem_width=4",
+    "model.time.static_steps=2",
+    "data.batch_size=16",
+    "trainer.max_epochs=1",
+    "trainer.patience=10",
+    "trainer.tensorboard=false",
+    "trainer.progress=false",
+    "trainer.threads=1",
+    "trainer.device=cpu",
+    "baseline=false",
 ]
 SCORE = ["n_boot=0", "device=cpu", "progress=false", "projection_dim=64"]
 
 
 def _cli(name: str, args: list[str], timeout: float = 300) -> subprocess.CompletedProcess:
     env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONWARNINGS="ignore")
-    return subprocess.run([str(Path(sys.executable).parent / name), *args], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [str(Path(sys.executable).parent / name), *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 @pytest.fixture
@@ -43,6 +61,7 @@ def report(capsys):
             code = e.code
         out = capsys.readouterr()
         return subprocess.CompletedProcess(["snnvis-report", *args], code, out.out, out.err)
+
     return run
 
 
@@ -64,15 +83,22 @@ def _fake_run(path: Path, spiking: bool, seed: int = 0) -> Path:
     rng = np.random.default_rng(seed + 10 * spiking)
     path.mkdir(parents=True)
     summary = {"n_neurons": 4, "pearson_r_median": 0.3, "pearson_r_mean": 0.3}
-    (path / "metrics.json").write_text(json.dumps({
-        "test": {"overall": summary}, "model": {"name": "tiny", "spiking": spiking, "n_params": 10},
-        "run": {"seed": seed, "config_hash": f"h{seed}{spiking}"}}))
+    (path / "metrics.json").write_text(
+        json.dumps(
+            {
+                "test": {"overall": summary},
+                "model": {"name": "tiny", "spiking": spiking, "n_params": 10},
+                "run": {"seed": seed, "config_hash": f"h{seed}{spiking}"},
+            }
+        )
+    )
     resp = np.random.default_rng(1).poisson(3.0, size=(6, 1, 4)).astype(np.float32)
     with h5py.File(path / "predictions.h5", "w") as f:
         g = f.create_group("s1")
         g["prediction"], g["response"], g["stimulus_index"] = resp + rng.normal(size=resp.shape), resp, np.arange(6)
-        g.create_dataset("neuron_ids", data=np.array([f"n{i}" for i in range(4)], dtype=object),
-                         dtype=h5py.string_dtype())
+        g.create_dataset(
+            "neuron_ids", data=np.array([f"n{i}" for i in range(4)], dtype=object), dtype=h5py.string_dtype()
+        )
         g.create_dataset("areas", data=np.array(["V4"] * 4, dtype=object), dtype=h5py.string_dtype())
         g["metrics/pearson_r"] = rng.uniform(0, 0.5, 4)
     return path
@@ -80,9 +106,22 @@ def _fake_run(path: Path, spiking: bool, seed: int = 0) -> Path:
 
 def _scores_csv(path: Path, model: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    rows = [{"model": model, "spiking": True, "seed": 0, "recording": "src/s1", "layer": layer, "depth": d,
-             "area": "V4", "metric": "rsa", "split": "test", "score": 0.1 * d, "chosen": d == 1}
-            for d, layer in enumerate(("stem", "stage1"))]
+    rows = [
+        {
+            "model": model,
+            "spiking": True,
+            "seed": 0,
+            "recording": "src/s1",
+            "layer": layer,
+            "depth": d,
+            "area": "V4",
+            "metric": "rsa",
+            "split": "test",
+            "score": 0.1 * d,
+            "chosen": d == 1,
+        }
+        for d, layer in enumerate(("stem", "stage1"))
+    ]
     with open(path, "w", newline="") as fh:
         w = csv.DictWriter(fh, fieldnames=list(rows[0]))
         w.writeheader()
@@ -105,14 +144,21 @@ def trained(tmp_path_factory) -> Path:
 
     d = tmp_path_factory.mktemp("report_score")
     rec = d / "synth.h5"
-    write_recording(rec, generate_recording(SynthConfig(n_stimuli=120, n_neurons=6, n_repeats=4, size=16, seed=3,
-                                                        recording_id="r", rate_range=(0.5, 4.0))))
+    write_recording(
+        rec,
+        generate_recording(
+            SynthConfig(
+                n_stimuli=120, n_neurons=6, n_repeats=4, size=16, seed=3, recording_id="r", rate_range=(0.5, 4.0)
+            )
+        ),
+    )
     res = _cli("snnvis-train", [*TINY, f"data.recordings=[{rec}]", f"hydra.run.dir={d / 'sweep' / 'run'}"])
     assert res.returncode == 0, res.stderr[-2000:]
     return d / "sweep"
 
 
 # ---------------------------------------------------------------------------------------
+
 
 def test_out_under_a_regular_file(fake_sweep, tmp_path, report):
     blocker = tmp_path / "not_a_dir"
@@ -132,10 +178,10 @@ def test_score_reruns_when_the_score_config_changes(trained, report):
     scores = run / "score" / "scores.csv"
     first = scores.read_bytes()
     assert {r["metric"] for r in csv.DictReader(first.decode().splitlines())} == {"rsa"}
-    res = report([str(trained), "--score", "metrics=[rsa]", *SCORE])   # same config: kept
+    res = report([str(trained), "--score", "metrics=[rsa]", *SCORE])  # same config: kept
     assert res.returncode == 0 and "scored" not in res.stdout, res.stdout
     assert scores.read_bytes() == first
-    res = report([str(trained), "--score", "metrics=[cka]", *SCORE])   # newer than best.pt, other config
+    res = report([str(trained), "--score", "metrics=[cka]", *SCORE])  # newer than best.pt, other config
     assert res.returncode == 0, res.stderr[-2000:]
     assert {r["metric"] for r in csv.DictReader(scores.read_text().splitlines())} == {"cka"}
     assert "scored run" in res.stdout
@@ -179,7 +225,7 @@ def test_figures_no_longer_produced_are_removed(fake_sweep, tmp_path, report):
     res = report([str(fake_sweep), "--out", str(out)])
     assert res.returncode == 0, res.stderr[-2000:]
     assert (out / "b_heatmap_other_model_snn.png").is_file() and (out / "b_heatmap_other_model_snn.pdf").is_file()
-    (out / "my_notes.txt").write_text("kept\n")                     # not the report's: never touched
+    (out / "my_notes.txt").write_text("kept\n")  # not the report's: never touched
     (fake_sweep / "extra" / "scores.csv").unlink()
     res = report([str(fake_sweep), "--out", str(out)])
     assert res.returncode == 0, res.stderr[-2000:]

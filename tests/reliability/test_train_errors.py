@@ -1,5 +1,6 @@
 """snnvis-train's bad inputs: each is one ``snnvis: error:`` line and exit 2, and an existing
 run dir is left byte-identical."""
+
 from __future__ import annotations
 
 import os
@@ -25,26 +26,31 @@ def finished(tmp_path_factory, tiny_recording):
     return args, run_dir
 
 
-@pytest.mark.parametrize("override, message", [
-    ("model=nonexistent", f"snnvis: error: model=nonexistent in {CONFIGS}/model: no such config (choose one of "),
-    ("readout=nonexistent", f"snnvis: error: readout=nonexistent in {CONFIGS}/readout: no such config"),
-    ("trainer.max_epoch=2", "snnvis: error: trainer.max_epoch: unknown key; did you mean trainer.max_epochs?"),
-    ("trainer.max_epochs=abc", "snnvis: error: trainer.max_epochs: Value 'abc' of type 'str' could not be "
-                               "converted to Integer"),
-    ("trainer.max_epochs=-3", "snnvis: error: trainer.max_epochs: must be a positive integer, got -3"),
-    ("trainer.lr=0", "snnvis: error: trainer.lr: must be a positive number, got 0.0"),
-    ("trainer.lr=-1e-3", "snnvis: error: trainer.lr: must be a positive number, got -0.001"),
-    ("data.batch_size=0", "snnvis: error: data.batch_size: must be a positive integer, got 0"),
-    ("trainer.threads=-2", "snnvis: error: trainer.threads: must be a positive integer or null"),
-    ("data.target=foo", "snnvis: error: data.target: must be one of rate, temporal, got 'foo'"),
-    ("data.recordings=/a.h5", "snnvis: error: data.recordings: must be a list, e.g. data.recordings=[a.h5,b.h5]"),
-    ("model._target_=does.not.Exist", "snnvis: error: model._target_: cannot import 'does.not.Exist'"),
-    ("readout._target_=snnvis.models.readouts.nope", "snnvis: error: readout._target_: cannot import "),
-    ("optimizer._target_=torch.optim.Nope", "snnvis: error: optimizer._target_: cannot import 'torch.optim.Nope'"),
-    ("+optimizer.lrr=1", "snnvis: error: optimizer: AdamW.__init__() got an unexpected keyword argument 'lrr'"),
-    ("scheduler=nonexistent", f"snnvis: error: scheduler=nonexistent in {CONFIGS}/scheduler: no such config"),
-    ("loss._target_=snnvis.training.losses.nope", "snnvis: error: loss._target_: cannot import "),
-])
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ("model=nonexistent", f"snnvis: error: model=nonexistent in {CONFIGS}/model: no such config (choose one of "),
+        ("readout=nonexistent", f"snnvis: error: readout=nonexistent in {CONFIGS}/readout: no such config"),
+        ("trainer.max_epoch=2", "snnvis: error: trainer.max_epoch: unknown key; did you mean trainer.max_epochs?"),
+        (
+            "trainer.max_epochs=abc",
+            "snnvis: error: trainer.max_epochs: Value 'abc' of type 'str' could not be converted to Integer",
+        ),
+        ("trainer.max_epochs=-3", "snnvis: error: trainer.max_epochs: must be a positive integer, got -3"),
+        ("trainer.lr=0", "snnvis: error: trainer.lr: must be a positive number, got 0.0"),
+        ("trainer.lr=-1e-3", "snnvis: error: trainer.lr: must be a positive number, got -0.001"),
+        ("data.batch_size=0", "snnvis: error: data.batch_size: must be a positive integer, got 0"),
+        ("trainer.threads=-2", "snnvis: error: trainer.threads: must be a positive integer or null"),
+        ("data.target=foo", "snnvis: error: data.target: must be one of rate, temporal, got 'foo'"),
+        ("data.recordings=/a.h5", "snnvis: error: data.recordings: must be a list, e.g. data.recordings=[a.h5,b.h5]"),
+        ("model._target_=does.not.Exist", "snnvis: error: model._target_: cannot import 'does.not.Exist'"),
+        ("readout._target_=snnvis.models.readouts.nope", "snnvis: error: readout._target_: cannot import "),
+        ("optimizer._target_=torch.optim.Nope", "snnvis: error: optimizer._target_: cannot import 'torch.optim.Nope'"),
+        ("+optimizer.lrr=1", "snnvis: error: optimizer: AdamW.__init__() got an unexpected keyword argument 'lrr'"),
+        ("scheduler=nonexistent", f"snnvis: error: scheduler=nonexistent in {CONFIGS}/scheduler: no such config"),
+        ("loss._target_=snnvis.training.losses.nope", "snnvis: error: loss._target_: cannot import "),
+    ],
+)
 def test_bad_config_is_one_line(finished, train_app, override, message):
     args, run_dir = finished
     before = snapshot(run_dir)
@@ -75,7 +81,7 @@ def test_truncated_last_checkpoint_on_resume(copy_of, train_app):
     args, run_dir = copy_of
     last = run_dir / "checkpoints" / "last.pt"
     last.write_bytes(last.read_bytes()[: last.stat().st_size // 2])
-    (run_dir / "metrics.json").unlink()   # an unfinished run
+    (run_dir / "metrics.json").unlink()  # an unfinished run
     before = snapshot(run_dir)
     code, _, err = train_app([*args, "trainer.resume=true", f"hydra.run.dir={run_dir}"])
     assert code == 2
@@ -84,8 +90,10 @@ def test_truncated_last_checkpoint_on_resume(copy_of, train_app):
     assert snapshot(run_dir) == before
 
 
-@pytest.mark.parametrize("content, why", [("{\"run\": {\"config_hash\": ", "not valid JSON"),
-                                          ("[1, 2]\n", "not a metrics object (top level is list)")])
+@pytest.mark.parametrize(
+    "content, why",
+    [('{"run": {"config_hash": ', "not valid JSON"), ("[1, 2]\n", "not a metrics object (top level is list)")],
+)
 def test_corrupt_metrics_json_on_rerun(copy_of, train_app, content, why):
     args, run_dir = copy_of
     (run_dir / "metrics.json").write_text(content)
@@ -131,7 +139,8 @@ def test_interrupt_in_process_is_one_line_and_resumable(tmp_path, finished, trai
     code, _, err = train_app(args)
     assert code == 130
     assert [line for line in err.splitlines() if line.strip()] == [
-        "snnvis: interrupted; checkpoints/last.pt is kept (continue with trainer.resume=true)"]
+        "snnvis: interrupted; checkpoints/last.pt is kept (continue with trainer.resume=true)"
+    ]
     assert checkpoint.load(run_dir / "checkpoints" / "last.pt")["state"]["epoch"] == 1
     assert not (run_dir / ".lock").exists() and not (run_dir / "metrics.json").exists()
     monkeypatch.setattr(epochs, "train_step", real_step)
@@ -149,8 +158,9 @@ def test_ctrl_c_is_one_line_and_leaves_a_resumable_run(tmp_path, finished):
     run_dir = tmp_path / "run"
     args = [*args, "trainer.max_epochs=12", "trainer.patience=100", f"hydra.run.dir={run_dir}"]
     env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONWARNINGS="ignore")
-    proc = subprocess.Popen([str(VENV_BIN / "snnvis-train"), *args], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [str(VENV_BIN / "snnvis-train"), *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     deadline = time.time() + 300
     while not (run_dir / "checkpoints" / "last.pt").is_file() and proc.poll() is None and time.time() < deadline:
         time.sleep(0.05)

@@ -3,6 +3,7 @@
 Each test reproduces the case, then checks the exit code, the single ``snnvis: error:``
 line and that every file that existed before is byte-identical afterwards.
 """
+
 from __future__ import annotations
 
 import json
@@ -23,21 +24,29 @@ LABEL = "sew_resnet_tiny"
 
 def _popen(args, cwd):
     env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONWARNINGS="ignore")
-    return subprocess.Popen([str(VENV_BIN / "snnvis-train"), *args], cwd=cwd, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [str(VENV_BIN / "snnvis-train"), *args],
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 # 1. concurrent runs --------------------------------------------------------------------------
 
+
 def test_a_locked_run_dir_is_refused_naming_the_holder(tmp_path, train_args, train_app):
     run_dir = tmp_path / "run"
     loop.run(compose_train(train_args), run_dir, model_label=LABEL)
-    with RunDirLock(run_dir):   # this process holds the run dir, as a running snnvis-train would
+    with RunDirLock(run_dir):  # this process holds the run dir, as a running snnvis-train would
         before = snapshot(run_dir)
         code, out, err = train_app([*train_args, "seed=1", f"hydra.run.dir={run_dir}"])
         assert code == 2
-        assert_one_error(err, f"snnvis: error: run dir in {run_dir}: in use by another snnvis process "
-                              f"(pid {os.getpid()})")
+        assert_one_error(
+            err, f"snnvis: error: run dir in {run_dir}: in use by another snnvis process (pid {os.getpid()})"
+        )
         assert snapshot(run_dir) == before
     assert not (run_dir / ".lock").exists()
 
@@ -62,8 +71,9 @@ def test_two_processes_one_run_dir_one_is_refused(tmp_path, train_args):
     assert codes == [0, 2], results
     winner = next(i for i, r in enumerate(results) if r[0] == 0)
     loser = results[1 - winner]
-    assert_one_error(loser[2], f"snnvis: error: run dir in {run_dir}: in use by another snnvis process "
-                               f"(pid {procs[winner].pid})")
+    assert_one_error(
+        loser[2], f"snnvis: error: run dir in {run_dir}: in use by another snnvis process (pid {procs[winner].pid})"
+    )
     metrics = json.loads((run_dir / "metrics.json").read_text())
     assert metrics["run"]["seed"] == winner
     assert metrics["validation"]["epochs_trained"] == 12
@@ -79,12 +89,14 @@ def test_two_processes_default_run_dirs_do_not_collide(tmp_path, train_args):
     by_seed = {json.loads((d / "metrics.json").read_text())["run"]["seed"]: d for d in dirs}
     assert sorted(by_seed) == [0, 1]
     for seed, d in by_seed.items():
-        solo = loop.run(compose_train([*train_args, f"seed={seed}", "name=concurrent"]), tmp_path / f"solo{seed}",
-                        model_label=LABEL)
+        solo = loop.run(
+            compose_train([*train_args, f"seed={seed}", "name=concurrent"]), tmp_path / f"solo{seed}", model_label=LABEL
+        )
         assert comparable(json.loads((d / "metrics.json").read_text())) == comparable(solo)
 
 
 # 2. a refused rerun rewrote .hydra/config.yaml, and scoring trusted it ---------------------------
+
 
 @pytest.fixture(scope="module")
 def finished_cli_run(tmp_path_factory, tiny_recording):
@@ -104,8 +116,11 @@ def test_refused_rerun_leaves_every_file_byte_identical(finished_cli_run, train_
     # a twin resuming the SNN's checkpoint: refused, and .hydra/config.yaml still says spiking: true
     code, _, err = train_app([*train_args, "model.spiking=false", "trainer.resume=true", f"hydra.run.dir={run_dir}"])
     assert code == 2
-    assert_one_error(err, f"snnvis: error: trainer.resume in {run_dir / 'checkpoints' / 'last.pt'}: "
-                          "the checkpoint was written by a different config")
+    assert_one_error(
+        err,
+        f"snnvis: error: trainer.resume in {run_dir / 'checkpoints' / 'last.pt'}: "
+        "the checkpoint was written by a different config",
+    )
     assert snapshot(run_dir) == before
 
 
@@ -134,9 +149,18 @@ def test_refused_score_leaves_an_existing_score_dir_byte_identical(tmp_path, fin
     (score_dir / "scores.csv").write_text("layer,score\nblock1,0.5\n")
     before = snapshot(score_dir)
     missing = tmp_path / "nope.h5"
-    proc = subprocess.run([str(VENV_BIN / "snnvis-score"), f"checkpoint={finished_cli_run}",
-                           f"recordings=[{missing}]", f"hydra.run.dir={score_dir}"],
-                          capture_output=True, text=True, timeout=300, env=dict(os.environ, OMP_NUM_THREADS="1"))
+    proc = subprocess.run(
+        [
+            str(VENV_BIN / "snnvis-score"),
+            f"checkpoint={finished_cli_run}",
+            f"recordings=[{missing}]",
+            f"hydra.run.dir={score_dir}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=dict(os.environ, OMP_NUM_THREADS="1"),
+    )
     assert proc.returncode == 2
     assert_one_error(proc.stderr, "snnvis: error:")
     assert snapshot(score_dir) == before
@@ -144,8 +168,10 @@ def test_refused_score_leaves_an_existing_score_dir_byte_identical(tmp_path, fin
 
 # 3. max_epochs=0 / patience=0 over a finished run ----------------------------------------------
 
-@pytest.mark.parametrize("override, key", [("trainer.max_epochs=0", "trainer.max_epochs"),
-                                           ("trainer.patience=0", "trainer.patience")])
+
+@pytest.mark.parametrize(
+    "override, key", [("trainer.max_epochs=0", "trainer.max_epochs"), ("trainer.patience=0", "trainer.patience")]
+)
 def test_zero_epochs_over_a_finished_run_is_refused(tmp_path, train_args, train_app, override, key):
     run_dir = tmp_path / "run"
     loop.run(compose_train(train_args), run_dir, model_label=LABEL)
@@ -176,11 +202,11 @@ def test_starting_over_removes_the_previous_runs_outputs(tmp_path, train_args):
 
 # 4. a regenerated recording at the same path ---------------------------------------------------
 
+
 def test_a_regenerated_recording_is_a_changed_run(tmp_path, capsys):
     from training_helpers import TINY, recordings_override
 
-    rec = write_synthetic(tmp_path / "r.h5", n_stimuli=120, n_neurons=6, n_repeats=3, size=16, seed=3,
-                          recording_id="r")
+    rec = write_synthetic(tmp_path / "r.h5", n_stimuli=120, n_neurons=6, n_repeats=3, size=16, seed=3, recording_id="r")
     args = [*TINY, recordings_override([rec]), "trainer.max_epochs=1"]
     run_dir = tmp_path / "run"
     first = loop.run(compose_train(args), run_dir, model_label=LABEL)
@@ -191,18 +217,21 @@ def test_a_regenerated_recording_is_a_changed_run(tmp_path, capsys):
     assert first["run"]["config_hash"] != second["run"]["config_hash"]
     assert (first["test"]["overall"]["n_neurons"], second["test"]["overall"]["n_neurons"]) == (6, 9)
     import hashlib
+
     assert second["data"]["sessions"]["r"]["sha256"] == hashlib.sha256(rec.read_bytes()).hexdigest()
     capsys.readouterr()
-    third = loop.run(compose_train(args), run_dir, model_label=LABEL)   # unchanged file: skipped
+    third = loop.run(compose_train(args), run_dir, model_label=LABEL)  # unchanged file: skipped
     assert "skipping" in capsys.readouterr().out and third == second
 
 
 # 5. diverged and silent models --------------------------------------------------------------
 
+
 def test_non_finite_loss_stops_with_one_line_naming_the_epoch(tmp_path, train_args, train_app):
     run_dir = tmp_path / "run"
-    code, _, err = train_app([*train_args, "trainer.lr=1e12", "trainer.grad_clip=null", "model.spiking=false",
-                              f"hydra.run.dir={run_dir}"])
+    code, _, err = train_app(
+        [*train_args, "trainer.lr=1e12", "trainer.grad_clip=null", "model.spiking=false", f"hydra.run.dir={run_dir}"]
+    )
     assert code == 2
     assert_one_error(err, f"snnvis: error: training in {run_dir}: the loss became nan in epoch 1, so training stopped")
     assert not (run_dir / "metrics.json").exists()
@@ -216,9 +245,9 @@ def test_nan_predictions_are_failures_not_r_zero():
     rng = np.random.default_rng(0)
     target = rng.poisson(3.0, size=(40, 1, 4)).astype(float)
     pred = target + rng.normal(0, 2.0, size=target.shape)
-    pred[:, :, 1] = np.nan              # diverged
-    pred[5, 0, 2] = np.inf              # one non-finite value is enough
-    pred[:, :, 3] = 0.25                # silent: constant
+    pred[:, :, 1] = np.nan  # diverged
+    pred[5, 0, 2] = np.inf  # one non-finite value is enough
+    pred[:, :, 3] = 0.25  # silent: constant
     m = neuron_metrics(pred, target, None)
     np.testing.assert_allclose(m["pearson_r"][0], pearsonr(pred[:, 0, 0], target[:, 0, 0])[0])
     assert np.isnan(m["pearson_r"][1]) and np.isnan(m["pearson_r"][2])
@@ -238,9 +267,9 @@ def test_a_silent_model_is_reported_as_silent(tmp_path, train_args, train_app):
     with h5py.File(run_dir / "predictions.h5", "r") as f:
         pred = f["a/prediction"][()]
     silent = int((np.ptp(pred.reshape(-1, pred.shape[-1]), axis=0) == 0).sum())
-    assert silent > 0   # otherwise this test checks nothing
+    assert silent > 0  # otherwise this test checks nothing
     overall = metrics["test"]["overall"]
     assert overall["n_silent"] == silent and overall["silent_fraction"] == silent / pred.shape[-1]
     assert metrics["test"]["sessions"]["a"]["n_silent"] == silent and overall["n_failed"] == 0
     assert f"({silent} silent)" in out
-    assert "silent" in out.splitlines()[0]   # the epoch line
+    assert "silent" in out.splitlines()[0]  # the epoch line

@@ -1,4 +1,5 @@
 """The paired SNN − twin table of the run summary and of snnvis-report, from hand-made runs' predictions.h5."""
+
 from __future__ import annotations
 
 import json
@@ -15,21 +16,28 @@ from snnvis.cli.report import main as report_main
 from snnvis.training.summary import paired_table
 
 ROOT = Path(__file__).resolve().parents[2]
-SESSIONS = {"s1": (30, 8), "s2": (20, 5)}          # session: (test stimuli, neurons)
+SESSIONS = {"s1": (30, 8), "s2": (20, 5)}  # session: (test stimuli, neurons)
 
 
-def _run(path: Path, spiking: bool, seed: int, noise: float, ids: dict | None = None,
-         stimuli: dict | None = None) -> Path:
+def _run(
+    path: Path, spiking: bool, seed: int, noise: float, ids: dict | None = None, stimuli: dict | None = None
+) -> Path:
     """A finished run: predictions = signal + noise (fresh per run) for recorded responses shared by all runs."""
     path.mkdir(parents=True)
     rng = np.random.default_rng(1000 * seed + spiking)
     summary = {"n_neurons": 13, "pearson_r_median": 0.3, "pearson_r_mean": 0.3}
-    (path / "metrics.json").write_text(json.dumps({
-        "test": {"overall": summary}, "model": {"name": "tiny", "spiking": spiking, "n_params": 10},
-        "run": {"seed": seed, "config_hash": f"h{seed}{spiking}"}}))
+    (path / "metrics.json").write_text(
+        json.dumps(
+            {
+                "test": {"overall": summary},
+                "model": {"name": "tiny", "spiking": spiking, "n_params": 10},
+                "run": {"seed": seed, "config_hash": f"h{seed}{spiking}"},
+            }
+        )
+    )
     with h5py.File(path / "predictions.h5", "w") as f:
         for k, (n_stim, n_neur) in SESSIONS.items():
-            data = np.random.default_rng(len(k) * 7 + n_stim)          # the recording: the same for every run
+            data = np.random.default_rng(len(k) * 7 + n_stim)  # the recording: the same for every run
             signal = data.normal(size=(n_stim, 1, n_neur))
             g = f.create_group(k)
             g["response"] = signal + data.normal(size=signal.shape)
@@ -78,17 +86,22 @@ def test_summary_paired_table(sweep):
     diff, ci = overall[6].split("[")
     assert float(diff) == pytest.approx(_direct_difference(sweep, (0, 1, 2)), abs=5e-4)
     lo, hi = (float(x) for x in ci.strip(" ]").split(","))
-    assert 0 < lo < float(diff) < hi                             # a clear, real advantage of the less noisy model
-    assert overall[8].strip() == "≤ 0.002"                         # no swap of 500 reaches the observed difference
-    assert overall[9].strip() == "0.25"                           # 3 seeds, all favouring the SNN: 2 of 8 patterns
+    assert 0 < lo < float(diff) < hi  # a clear, real advantage of the less noisy model
+    assert overall[8].strip() == "≤ 0.002"  # no swap of 500 reaches the observed difference
+    assert overall[9].strip() == "0.25"  # 3 seeds, all favouring the SNN: 2 of 8 patterns
 
 
 def test_summary_cli_prints_both_tables_and_skips_unpaired(sweep):
-    _run(sweep / "True_7", True, 7, noise=0.6)                       # no twin for seed 7
-    res = subprocess.run([sys.executable, "-m", "snnvis.training.summary", str(sweep)], cwd=ROOT,
-                         capture_output=True, text=True, timeout=120)
+    _run(sweep / "True_7", True, 7, noise=0.6)  # no twin for seed 7
+    res = subprocess.run(
+        [sys.executable, "-m", "snnvis.training.summary", str(sweep)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert res.returncode == 0, res.stderr
-    assert res.stdout.count("| tiny |") == 7 + 1 and "SNN vs DNN twin, paired" in res.stdout   # runs + paired
+    assert res.stdout.count("| tiny |") == 7 + 1 and "SNN vs DNN twin, paired" in res.stdout  # runs + paired
     assert "seed(s) [7] have no SNN/twin partner" in res.stderr
 
 
@@ -97,15 +110,23 @@ def _replace_twin(sweep: Path, tmp_path: Path, **change) -> None:
     _run(sweep / "False_1", False, 1, noise=1.5, **change)
 
 
-@pytest.mark.parametrize("change,why", [
-    ({"ids": {"s2": ["s2n0", "s2n1", "s2n2", "s2n3", "other"]}}, "session s2: 2 neuron id(s) in only one run"),
-    ({"ids": {"s1": [f"s1n{i}" for i in range(8)][::-1]}}, "session s1: neuron ids in a different order"),
-    ({"stimuli": {"s1": np.arange(30) * 3 + 1}}, "session s1: test stimulus indices differ"),
-])
+@pytest.mark.parametrize(
+    "change,why",
+    [
+        ({"ids": {"s2": ["s2n0", "s2n1", "s2n2", "s2n3", "other"]}}, "session s2: 2 neuron id(s) in only one run"),
+        ({"ids": {"s1": [f"s1n{i}" for i in range(8)][::-1]}}, "session s1: neuron ids in a different order"),
+        ({"stimuli": {"s1": np.arange(30) * 3 + 1}}, "session s1: test stimulus indices differ"),
+    ],
+)
 def test_summary_refuses_a_mismatched_pair(sweep, tmp_path, change, why):
     _replace_twin(sweep, tmp_path, **change)
-    res = subprocess.run([sys.executable, "-m", "snnvis.training.summary", str(sweep)], cwd=ROOT,
-                         capture_output=True, text=True, timeout=120)
+    res = subprocess.run(
+        [sys.executable, "-m", "snnvis.training.summary", str(sweep)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert res.returncode == 2
     err = res.stderr.strip()
     assert err.startswith("snnvis: error: SNN/twin pairing in ") and "False_1" in err and why in err

@@ -1,5 +1,6 @@
 """snnvis-report on hand-made runs (no training): tidy rows, labels, PSTH figure for temporal
 predictions, heatmaps from a scores.csv, errors; and the sweep configs' composition."""
+
 from __future__ import annotations
 
 import csv
@@ -15,22 +16,35 @@ from snnvis.config import compose
 from snnvis.reporting import RESULT_COLUMNS, find_sweep, make_report
 
 
-
 def _summary(rng, n):
     med = float(rng.uniform(0.1, 0.5))
-    return {"n_neurons": n, "pearson_r_median": med, "pearson_r_mean": med + 0.01,
-            "pearson_r_median_ci95": [med - 0.05, med + 0.05]}
+    return {
+        "n_neurons": n,
+        "pearson_r_median": med,
+        "pearson_r_mean": med + 0.01,
+        "pearson_r_median_ci95": [med - 0.05, med + 0.05],
+    }
 
 
-def _fake_run(path: Path, model: str, spiking: bool, seed: int, n_bins: int = 1, n_neurons: int = 6,
-              overrides: list[str] | None = None) -> Path:
+def _fake_run(
+    path: Path,
+    model: str,
+    spiking: bool,
+    seed: int,
+    n_bins: int = 1,
+    n_neurons: int = 6,
+    overrides: list[str] | None = None,
+) -> Path:
     rng = np.random.default_rng(seed + 10 * spiking)
     path.mkdir(parents=True)
-    summaries = {"overall": _summary(rng, n_neurons), "V1": _summary(rng, n_neurons),
-                 "sessions": {"s1": _summary(rng, n_neurons)}}
+    summaries = {
+        "overall": _summary(rng, n_neurons),
+        "V1": _summary(rng, n_neurons),
+        "sessions": {"s1": _summary(rng, n_neurons)},
+    }
     metrics = {
         "test": summaries,
-        "baseline": summaries,                       # ridge on the untrained core, same layout
+        "baseline": summaries,  # ridge on the untrained core, same layout
         "validation": {"best_epoch": 3, "pearson_r_mean": float("-inf") if spiking else 0.2, "epochs_trained": 4},
         "model": {"name": "sew_resnet", "spiking": spiking, "n_params": 1000, "n_params_with_readouts": 1100},
         "data": {"sessions": {"s1": {"recording": "nowhere/s1.h5", "response_set": "frame_counts"}}, "target": "x"},
@@ -39,7 +53,8 @@ def _fake_run(path: Path, model: str, spiking: bool, seed: int, n_bins: int = 1,
     (path / "metrics.json").write_text(json.dumps(metrics))
     (path / ".hydra").mkdir()
     (path / ".hydra" / "overrides.yaml").write_text(
-        "\n".join(f"- {o}" for o in (overrides or [f"model={model}", f"model.spiking={spiking}", f"seed={seed}"])))
+        "\n".join(f"- {o}" for o in (overrides or [f"model={model}", f"model.spiking={spiking}", f"seed={seed}"]))
+    )
     # the same recorded test responses in every run (SNN and twin, all seeds), as in a real sweep
     resp = np.random.default_rng(99).poisson(3.0, size=(5, n_bins, n_neurons)).astype(np.float32)
     with h5py.File(path / "predictions.h5", "w") as f:
@@ -47,8 +62,9 @@ def _fake_run(path: Path, model: str, spiking: bool, seed: int, n_bins: int = 1,
         g["prediction"] = resp + rng.normal(0, 1, resp.shape).astype(np.float32)
         g["response"] = resp
         g["stimulus_index"] = np.arange(5)
-        g.create_dataset("neuron_ids", data=np.array([f"n{i}" for i in range(n_neurons)], dtype=object),
-                         dtype=h5py.string_dtype())
+        g.create_dataset(
+            "neuron_ids", data=np.array([f"n{i}" for i in range(n_neurons)], dtype=object), dtype=h5py.string_dtype()
+        )
         g.create_dataset("areas", data=np.array(["V1"] * n_neurons, dtype=object), dtype=h5py.string_dtype())
         g["metrics/pearson_r"] = rng.uniform(-0.1, 0.6, n_neurons)
     return path
@@ -58,10 +74,27 @@ def _scores_csv(path: Path, spiking: bool):
     rows = []
     for depth, layer in enumerate(("stem", "stage1", "stage2")):
         for split in ("selection", "test"):
-            rows.append({"model": "sew_resnet", "spiking": spiking, "seed": 0, "recording": "src/s1", "layer": layer,
-                         "depth": depth, "area": "V1", "metric": "rsa", "split": split, "score": 0.1 * depth,
-                         "ceiling": 0.5, "ceiling_lower": 0.4, "normalized": 0.2 * depth, "ci_low": 0.0,
-                         "ci_high": 0.3, "chosen": layer == "stage2", "n_neurons": 6})
+            rows.append(
+                {
+                    "model": "sew_resnet",
+                    "spiking": spiking,
+                    "seed": 0,
+                    "recording": "src/s1",
+                    "layer": layer,
+                    "depth": depth,
+                    "area": "V1",
+                    "metric": "rsa",
+                    "split": split,
+                    "score": 0.1 * depth,
+                    "ceiling": 0.5,
+                    "ceiling_lower": 0.4,
+                    "normalized": 0.2 * depth,
+                    "ci_low": 0.0,
+                    "ci_high": 0.3,
+                    "chosen": layer == "stage2",
+                    "n_neurons": 6,
+                }
+            )
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w", newline="") as fh:
         w = csv.DictWriter(fh, fieldnames=list(rows[0]))
@@ -77,7 +110,7 @@ def temporal_sweep(tmp_path):
             run = _fake_run(root / f"m_{spiking}_{seed}", "cornet_rt", spiking, seed, n_bins=11)
             if seed == 0:
                 _scores_csv(run / "score" / "scores.csv", spiking)
-    _scores_csv(root / "untrained" / "scores.csv", True)             # a scoring run outside any training run
+    _scores_csv(root / "untrained" / "scores.csv", True)  # a scoring run outside any training run
     return root
 
 
@@ -87,25 +120,35 @@ def test_report_tables_and_figures(temporal_sweep, tmp_path):
         reader = csv.DictReader(fh)
         assert reader.fieldnames == RESULT_COLUMNS
         rows = list(reader)
-    per_run = 2 * 3 * 2 + 3 + 3           # (test, baseline) x (overall, V1, s1) x 2 metrics; validation; run facts
-    paired = 6 * 2                         # 6 paired statistics, overall and for session s1
+    per_run = 2 * 3 * 2 + 3 + 3  # (test, baseline) x (overall, V1, s1) x 2 metrics; validation; run facts
+    paired = 6 * 2  # 6 paired statistics, overall and for session s1
     assert len(rows) == 4 * per_run + 3 * 6 + paired
     assert {r["section"] for r in rows} == {"test", "baseline", "validation", "run", "scores", "paired"}
-    diff = next(r for r in rows if r["section"] == "paired" and r["metric"] == "pearson_r_diff_mean"
-                and r["level"] == "overall")
+    diff = next(
+        r for r in rows if r["section"] == "paired" and r["metric"] == "pearson_r_diff_mean" and r["level"] == "overall"
+    )
     assert diff["seed"] == "0 1" and diff["n"] == "6" and "swapping" in diff["test"]
     assert 0 < float(diff["p_value"]) <= 1
     assert float(diff["ci_low"]) <= float(diff["value"]) <= float(diff["ci_high"])
     ci = [r for r in rows if r["metric"] == "pearson_r_median"]
     assert all(r["ci_low"] and r["ci_high"] for r in ci)
     assert {r["model"] for r in rows if r["source"] == "metrics.json"} == {"cornet_rt"}
-    assert [r["value"] for r in rows if r["section"] == "validation" and r["metric"] == "pearson_r_mean"
-            and r["spiking"] == "True"] == ["", ""]                     # -inf: no finite value
+    assert [
+        r["value"]
+        for r in rows
+        if r["section"] == "validation" and r["metric"] == "pearson_r_mean" and r["spiking"] == "True"
+    ] == ["", ""]  # -inf: no finite value
     owned = [r for r in rows if r["source"] == "scores.csv" and r["run_dir"].startswith("m_")]
     assert {r["model"] for r in owned} == {"cornet_rt"} and {r["config_hash"] for r in owned} == {"h01", "h00"}
     stems = sorted(f.stem.name for f in rep.figures)
-    assert stems == ["a_prediction_accuracy", "b_heatmap_cornet_rt_snn", "b_heatmap_cornet_rt_twin",
-                     "b_heatmap_sew_resnet_snn", "c_psth_cornet_rt_snn", "c_psth_cornet_rt_twin"]
+    assert stems == [
+        "a_prediction_accuracy",
+        "b_heatmap_cornet_rt_snn",
+        "b_heatmap_cornet_rt_twin",
+        "b_heatmap_sew_resnet_snn",
+        "c_psth_cornet_rt_snn",
+        "c_psth_cornet_rt_twin",
+    ]
     for f in rep.figures:
         for ext in (".png", ".pdf"):
             assert f.stem.with_suffix(ext).stat().st_size > 1000
@@ -118,16 +161,25 @@ def test_labels_include_varying_overrides(tmp_path):
     root = tmp_path / "sweep"
     for size in (16, 32):
         for spiking in (True, False):
-            _fake_run(root / f"r{size}{spiking}", "sew_resnet_tiny", spiking, 0,
-                      overrides=["model=sew_resnet_tiny", f"model.spiking={spiking}", "seed=0",
-                                 f"model.input.size={size}", "trainer.max_epochs=1"])
+            _fake_run(
+                root / f"r{size}{spiking}",
+                "sew_resnet_tiny",
+                spiking,
+                0,
+                overrides=[
+                    "model=sew_resnet_tiny",
+                    f"model.spiking={spiking}",
+                    "seed=0",
+                    f"model.input.size={size}",
+                    "trainer.max_epochs=1",
+                ],
+            )
     labels = sorted({r.label for r in find_sweep(root).runs})
     assert labels == ["sew_resnet_tiny[model.input.size=16]", "sew_resnet_tiny[model.input.size=32]"]
 
 
 def test_errors_are_one_line(tmp_path, capsys):
-    for args, why in (([str(tmp_path / "missing")], "not found"),
-                      ([str(tmp_path)], "no runs found")):
+    for args, why in (([str(tmp_path / "missing")], "not found"), ([str(tmp_path)], "no runs found")):
         with pytest.raises(SystemExit) as e:
             main(args)
         assert e.value.code == 2
@@ -142,7 +194,7 @@ def test_errors_are_one_line(tmp_path, capsys):
     assert e.value.code == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("snnvis: error: metrics.json in ") and "not valid JSON" in err and "\n" not in err
-    assert not out.exists()                                          # nothing written
+    assert not out.exists()  # nothing written
     (bad / "metrics.json").write_text('{"test": {}}')
     with pytest.raises(SystemExit):
         main([str(tmp_path), "--out", str(out)])
@@ -168,8 +220,11 @@ def test_bad_predictions_leave_existing_report_untouched(tmp_path, capsys):
 
 @pytest.mark.parametrize("sweep,n_jobs", [("snn_vs_dnn", 24), ("recurrence", 18)])
 def test_sweep_configs_compose(sweep, n_jobs):
-    for launcher, target in (("joblib_local", "JoblibLauncher"), ("slurm", "SlurmLauncher"),
-                             ("submitit_local", "LocalLauncher")):
+    for launcher, target in (
+        ("joblib_local", "JoblibLauncher"),
+        ("slurm", "SlurmLauncher"),
+        ("submitit_local", "LocalLauncher"),
+    ):
         cfg = compose("train", [f"+sweep={sweep}", f"hydra/launcher={launcher}"], return_hydra_config=True)
         assert cfg.hydra.launcher._target_.endswith(target)
     params = cfg.hydra.sweeper.params

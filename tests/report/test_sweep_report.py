@@ -1,6 +1,7 @@
 """A real sweep end to end: snnvis-train -m (+sweep=snn_vs_dnn, narrowed to 2 models x 2 seeds
 on one imported Cowley V4 session, tiny inputs, 1 epoch) through submitit's local launcher,
 then snnvis-report --score, then the same sweep again, which must skip every finished run."""
+
 from __future__ import annotations
 
 import csv
@@ -22,9 +23,19 @@ SEEDS = (0, 1)
 
 
 def _sweep(recording: Path, sweep_dir: Path, launcher: str | None) -> subprocess.CompletedProcess:
-    cmd = [str(EXE), "-m", "+sweep=snn_vs_dnn", f"model={','.join(MODELS)}", f"seed={','.join(map(str, SEEDS))}",
-           f"data.recordings=[{recording}]", "model.input.size=16", "trainer.max_epochs=1", "baseline=false",
-           "trainer.tensorboard=false", f"hydra.sweep.dir={sweep_dir}"]
+    cmd = [
+        str(EXE),
+        "-m",
+        "+sweep=snn_vs_dnn",
+        f"model={','.join(MODELS)}",
+        f"seed={','.join(map(str, SEEDS))}",
+        f"data.recordings=[{recording}]",
+        "model.input.size=16",
+        "trainer.max_epochs=1",
+        "baseline=false",
+        "trainer.tensorboard=false",
+        f"hydra.sweep.dir={sweep_dir}",
+    ]
     if launcher:
         cmd.append(f"hydra/launcher={launcher}")
     env = {**os.environ, "OMP_NUM_THREADS": "1", "HYDRA_FULL_ERROR": "1"}
@@ -41,7 +52,7 @@ def sweep(datasets_dir, tmp_path_factory):
     (recording,) = import_source("cowley2023_v4", mirror=datasets_dir, out=root / "recordings", only=["210305"])
     sweep_dir = root / "snn_vs_dnn"
     t0 = time.time()
-    _sweep(recording, sweep_dir, "submitit_local")           # the Slurm launcher's code path, run locally
+    _sweep(recording, sweep_dir, "submitit_local")  # the Slurm launcher's code path, run locally
     return recording, sweep_dir, time.time() - t0
 
 
@@ -75,19 +86,22 @@ def test_sweep_report_and_skip(sweep, tmp_path):
     n_test = 0
     for run in runs_in_csv:
         mine = [r for r in rows if r["run_dir"] == run]
-        expected = {(lvl, key, m) for lvl, key in (("overall", "all"), ("area", "V4"), ("session", "210305"))
-                    for m in ("pearson_r_median", "pearson_r_mean")}
+        expected = {
+            (lvl, key, m)
+            for lvl, key in (("overall", "all"), ("area", "V4"), ("session", "210305"))
+            for m in ("pearson_r_median", "pearson_r_mean")
+        }
         found = {(r["level"], r["key"], r["metric"]) for r in mine if r["section"] == "test"}
         assert found >= expected and {(lvl, key) for lvl, key, _ in found} == {(lvl, key) for lvl, key, _ in expected}
         n_test += len(found)
         assert {r["metric"] for r in mine if r["section"] == "run"} >= {"wall_s", "n_params"}
         scores = [r for r in mine if r["source"] == "scores.csv"]
-        assert len(scores) == 4 * 2                                  # 4 layers x (selection, test), RSA on V4
+        assert len(scores) == 4 * 2  # 4 layers x (selection, test), RSA on V4
         assert {r["split"] for r in scores} == {"selection", "test"} and {r["area"] for r in scores} == {"V4"}
         assert sum(r["chosen"] == "True" for r in scores) == 2
-        run_seed, = {r["seed"] for r in mine if r["source"] == "metrics.json"}
-        assert {r["seed"] for r in scores} == {run_seed}             # the training seed, not the scoring seed
-    assert len(rows) == n_test + len(runs) * (3 + 3 + 8)             # test, validation, run, scores rows
+        (run_seed,) = {r["seed"] for r in mine if r["source"] == "metrics.json"}
+        assert {r["seed"] for r in scores} == {run_seed}  # the training seed, not the scoring seed
+    assert len(rows) == n_test + len(runs) * (3 + 3 + 8)  # test, validation, run, scores rows
     # the paired SNN - twin statistics: per model, 6 rows overall and 6 for the session, over both seeds
     assert len(paired) == len(MODELS) * 6 * 2
     diff = [r for r in paired if r["metric"] == "pearson_r_diff_mean"]
@@ -103,7 +117,7 @@ def test_sweep_report_and_skip(sweep, tmp_path):
             assert path.stat().st_size > 1000, path
         assert f'src="{png.name}"' in page
     assert len(re.findall(r"<img ", page)) == len(figures)
-    assert "http" not in page                                        # self-contained
+    assert "http" not in page  # self-contained
 
     # The same sweep again (basic launcher, same run dirs): nothing is retrained.
     before = {p: (p / "metrics.json").stat().st_mtime_ns for p in runs}
@@ -111,7 +125,7 @@ def test_sweep_report_and_skip(sweep, tmp_path):
     proc = _sweep(recording, sweep_dir, None)
     again_s = time.time() - t0
     assert proc.stdout.count("already finished with this config") == len(runs), proc.stdout
-    assert not re.search(r"^epoch +\d", proc.stdout, re.M)           # no training epoch logged
+    assert not re.search(r"^epoch +\d", proc.stdout, re.M)  # no training epoch logged
     assert {p: (p / "metrics.json").stat().st_mtime_ns for p in runs} == before
     assert _run_dirs(sweep_dir) == runs
     print(f"first sweep {first_s:.0f} s, relaunch {again_s:.0f} s")

@@ -1,4 +1,5 @@
 """numpy in -> numpy out, torch in -> torch out (same device), same numbers."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -12,12 +13,13 @@ _rng = np.random.default_rng(0)
 _X = _rng.normal(size=(24, 7))
 _Y = _X[:, :3] @ _rng.normal(size=(3, 5)) + _rng.normal(size=(24, 5))
 _TRIALS = _rng.normal(size=(24, 6, 5)) + _Y[:, None, :]
-_REPEATS_FIRST = np.moveaxis(_TRIALS, 1, 0)                     # (repeats, conditions, features)
+_REPEATS_FIRST = np.moveaxis(_TRIALS, 1, 0)  # (repeats, conditions, features)
 _RDMS = np.stack([sim.rdm(_X), sim.rdm(_Y), sim.rdm(_X + _rng.normal(size=_X.shape))])
-_REPEATS_MISSING = np.where(np.random.default_rng(1).random(_REPEATS_FIRST.shape) < 0.1, np.nan,
-                            _REPEATS_FIRST)                     # scattered missing entries
+_REPEATS_MISSING = np.where(
+    np.random.default_rng(1).random(_REPEATS_FIRST.shape) < 0.1, np.nan, _REPEATS_FIRST
+)  # scattered missing entries
 _psth_rng = np.random.default_rng(2)
-_PSTH_TRIALS = _psth_rng.gamma(2.0, size=(6, 5, 9, 8))          # (stimuli, repeats, bins, neurons)
+_PSTH_TRIALS = _psth_rng.gamma(2.0, size=(6, 5, 9, 8))  # (stimuli, repeats, bins, neurons)
 _PSTH = _PSTH_TRIALS.mean(1)
 _PSTH_PRED = _PSTH + _psth_rng.normal(scale=0.3, size=_PSTH.shape)
 
@@ -44,8 +46,7 @@ CASES = {
     "loo_ridge_alphas": (sim.loo_ridge_alphas, (_X, _Y), {"alphas": [0.1, 10.0]}),
     "kfold_ridge": (sim.kfold_ridge, (_X, _Y), {"alphas": [0.1, 10.0], "n_folds": 3}),
     "kfold_pls": (sim.kfold_pls, (_X, _Y), {"n_components": 3, "n_folds": 3}),
-    "ridge_fit_predict": (sim.ridge_fit_predict, (_X[:16], _Y[:16], _X[16:]),
-                          {"alphas": [0.1, 10.0]}),
+    "ridge_fit_predict": (sim.ridge_fit_predict, (_X[:16], _Y[:16], _X[16:]), {"alphas": [0.1, 10.0]}),
     "pls_fit_predict": (sim.pls_fit_predict, (_X[:16], _Y[:16], _X[16:]), {"n_components": 3}),
     "svcca_transform": (sim.svcca_transform, (_X[:16], _Y[:16], _X[16:], _Y[16:]), {"k": 3}),
     "predictivity": (sim.predictivity, (_X[:, :5], _Y), {}),
@@ -99,17 +100,18 @@ def test_float32_tensors_stay_float32_and_mixed_inputs_promote():
     x32 = torch.as_tensor(_X, dtype=torch.float32)
     assert sim.rdm(x32).dtype == torch.float32
     assert sim.cka(x32, torch.as_tensor(_Y)).dtype == torch.float64
-    mixed = sim.cka(x32, _Y)                         # numpy joins the tensor's dtype/device
+    mixed = sim.cka(x32, _Y)  # numpy joins the tensor's dtype/device
     assert isinstance(mixed, torch.Tensor) and mixed.dtype == torch.float32
     y32 = torch.as_tensor(_Y, dtype=torch.float32)
     assert sim.compare_rdms(sim.rdm(x32), sim.rdm(y32)).item() == pytest.approx(
-        sim.compare_rdms(sim.rdm(_X), sim.rdm(_Y)), abs=1e-5)
+        sim.compare_rdms(sim.rdm(_X), sim.rdm(_Y)), abs=1e-5
+    )
 
 
 def test_lists_are_accepted_as_numpy():
     assert isinstance(sim.curvature([[0.0, 0.0], [1.0, 0.0], [1.0, 1.0]]), np.floating)
     assert sim.curvature([[0.0, 0.0], [1.0, 0.0], [1.0, 1.0]]) == pytest.approx(90.0)
-    reversed_view = _X[::-1]                        # negative strides: copied, not rejected
+    reversed_view = _X[::-1]  # negative strides: copied, not rejected
     np.testing.assert_array_equal(sim.rdm(reversed_view), sim.rdm(np.ascontiguousarray(reversed_view)))
 
 
@@ -127,10 +129,10 @@ def test_cuda_float32_close_to_float64():
         pytest.skip("CUDA not available")
     x, y = (torch.as_tensor(a, dtype=torch.float32, device="cuda") for a in (_X, _Y))
     assert sim.cka(x, y).item() == pytest.approx(sim.cka(_X, _Y), abs=1e-5)
-    np.testing.assert_allclose(sim.loo_ridge(x, y, 1.0).cpu().numpy(), sim.loo_ridge(_X, _Y, 1.0),
-                               atol=1e-3)
+    np.testing.assert_allclose(sim.loo_ridge(x, y, 1.0).cpu().numpy(), sim.loo_ridge(_X, _Y, 1.0), atol=1e-3)
     assert sim.compare_rdms(sim.rdm(x), sim.rdm(y)).item() == pytest.approx(
-        sim.compare_rdms(sim.rdm(_X), sim.rdm(_Y)), abs=1e-5)
+        sim.compare_rdms(sim.rdm(_X), sim.rdm(_Y)), abs=1e-5
+    )
 
 
 @pytest.mark.parametrize("case", ["continuous", "near_ties", "ties", "signed_zeros"])
@@ -142,10 +144,10 @@ def test_average_ranks_of_long_vectors_match_scipy(case):
 
     rng = np.random.default_rng(1)
     v = rng.normal(size=40_000)
-    if case == "near_ties":            # a few runs that differ only in the lowest bits
+    if case == "near_ties":  # a few runs that differ only in the lowest bits
         v[:1000] = np.nextafter(v[1000:2000], np.inf)
         v[2000:2500] = v[3000:3500]
-    elif case == "ties":               # mostly ties
+    elif case == "ties":  # mostly ties
         v = rng.integers(0, 50, 40_000).astype(float)
     elif case == "signed_zeros":
         v = np.r_[np.zeros(50), -np.zeros(50), v * 1e-300]

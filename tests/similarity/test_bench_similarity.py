@@ -1,4 +1,5 @@
 """Smoke test of scripts/bench_similarity.py."""
+
 from __future__ import annotations
 
 import re
@@ -13,5 +14,5 @@ def test_quick_benchmark_runs_and_prints_ratios(capsys, load_script):
     for row in rows:
         assert re.search(r"\| \d+\.\dx \|", row), row
         diff = float(row.split("|")[6])
-        assert diff < 1e-6, row                      # snnvis and reference agree
+        assert diff < 1e-6, row  # snnvis and reference agree
     assert "extrapolated from 5 refits" in out

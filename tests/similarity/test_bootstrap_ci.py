@@ -1,4 +1,5 @@
 """Percentile bootstrap over stimuli/conditions and neurons."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -9,8 +10,7 @@ from scipy.spatial.distance import squareform
 
 from snnvis.similarity import bootstrap_ci, compare_rdms, predictivity, subsample_conditions
 
-RSA_NAMES = {"spearman": "spearman", "kendall_tau_a": "tau-a", "pearson": "corr",
-             "cosine": "cosine"}
+RSA_NAMES = {"spearman": "spearman", "kendall_tau_a": "tau-a", "pearson": "corr", "cosine": "cosine"}
 
 
 def test_deterministic_under_seed_and_interval_contains_estimate():
@@ -28,18 +28,18 @@ def test_coverage_of_the_mean_of_a_normal_sample():
     for i in range(200):
         _, lo, hi = bootstrap_ci(np.mean, rng.normal(size=40), n_boot=300, ci=0.9, seed=i)
         covered.append(lo <= 0.0 <= hi)
-    assert 0.82 <= np.mean(covered) <= 0.96          # nominal 0.9, binomial sd 0.02
+    assert 0.82 <= np.mean(covered) <= 0.96  # nominal 0.9, binomial sd 0.02
 
 
 @pytest.mark.parametrize("method", list(RSA_NAMES))
 def test_condition_resampling_matches_rsatoolbox_subsample_pattern(method):
     rng = np.random.default_rng(2)
-    a, b = rng.random(45), rng.random(45)                   # 10 conditions
-    idx = np.array([0, 0, 3, 5, 5, 5, 7, 8, 9, 2])          # duplicates -> NaN self-pairs
-    ours = compare_rdms(subsample_conditions(squareform(a), idx),
-                        subsample_conditions(squareform(b), idx), method)
-    ref = compare(RDMs(a[None]).subsample_pattern("index", idx),
-                  RDMs(b[None]).subsample_pattern("index", idx), RSA_NAMES[method])[0, 0]
+    a, b = rng.random(45), rng.random(45)  # 10 conditions
+    idx = np.array([0, 0, 3, 5, 5, 5, 7, 8, 9, 2])  # duplicates -> NaN self-pairs
+    ours = compare_rdms(subsample_conditions(squareform(a), idx), subsample_conditions(squareform(b), idx), method)
+    ref = compare(
+        RDMs(a[None]).subsample_pattern("index", idx), RDMs(b[None]).subsample_pattern("index", idx), RSA_NAMES[method]
+    )[0, 0]
     assert ours == pytest.approx(ref, abs=1e-12)
 
 

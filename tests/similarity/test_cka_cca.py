@@ -1,4 +1,5 @@
 """CKA, CCA and SVCCA against independent reference implementations."""
+
 from __future__ import annotations
 
 import itertools
@@ -66,12 +67,11 @@ def test_rbf_cka_matches_kornblith_reference():
         dot = x @ x.T
         sq_norms = np.diag(dot)
         sq_distances = -2 * dot + sq_norms[:, None] + sq_norms[None, :]
-        return np.exp(-sq_distances / (2 * threshold ** 2 * np.median(sq_distances)))
+        return np.exp(-sq_distances / (2 * threshold**2 * np.median(sq_distances)))
 
     expected = _cka_gram(gram_rbf(X, 0.8), gram_rbf(Y, 0.8))
     assert cka(X, Y, "rbf") == pytest.approx(expected, abs=1e-10)
-    assert cka(X, Y, "rbf", sigma_frac=0.3) == pytest.approx(
-        _cka_gram(gram_rbf(X, 0.3), gram_rbf(Y, 0.3)), abs=1e-10)
+    assert cka(X, Y, "rbf", sigma_frac=0.3) == pytest.approx(_cka_gram(gram_rbf(X, 0.3), gram_rbf(Y, 0.3)), abs=1e-10)
 
 
 def test_cka_rejects_bad_input():
@@ -87,7 +87,7 @@ def _cca_closed_form(X, Y):
     xc, yc = X - X.mean(0), Y - Y.mean(0)
     sxx, syy, sxy = xc.T @ xc, yc.T @ yc, xc.T @ yc
     m = np.linalg.solve(sxx, sxy) @ np.linalg.solve(syy, sxy.T)
-    ev = np.sort(np.real(scipy.linalg.eigvals(m)))[::-1][:min(X.shape[1], Y.shape[1])]
+    ev = np.sort(np.real(scipy.linalg.eigvals(m)))[::-1][: min(X.shape[1], Y.shape[1])]
     return np.sqrt(np.clip(ev, 0, 1))
 
 
@@ -96,7 +96,7 @@ def test_cca_matches_closed_form_and_sklearn():
     ours = cca(X, Y)
     np.testing.assert_allclose(ours, _cca_closed_form(X, Y), atol=1e-9)
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")          # the strict tolerance hits max_iter
+        warnings.simplefilter("ignore")  # the strict tolerance hits max_iter
         model = CCA(n_components=3, scale=False, max_iter=100_000, tol=1e-30).fit(X, Y)
     xs, ys = model.transform(X, Y)
     sk = [np.corrcoef(xs[:, i], ys[:, i])[0, 1] for i in range(3)]
@@ -144,7 +144,7 @@ def test_svcca_cv_is_held_out():
     assert cv.kind == "cross-validated (4 folds)" and abs(cv.score) < 0.1
     via_svcca = svcca(X, Y, k=10, cv=4, seed=0)
     assert via_svcca.score == pytest.approx(cv.score)
-    latent = rng.normal(size=(80, 3))            # a shared 3-d signal, strongest variance
+    latent = rng.normal(size=(80, 3))  # a shared 3-d signal, strongest variance
     related = latent @ rng.normal(size=(3, 12)) * 3 + rng.normal(size=(80, 12))
     target = latent @ rng.normal(size=(3, 9)) * 3 + rng.normal(size=(80, 9))
     assert svcca_cv(related, target, k=3).score > 0.7

@@ -1,4 +1,5 @@
 """Paired SNN-vs-twin statistics against scipy and a simulation with a known true difference."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -32,19 +33,18 @@ def _true_difference(tau_a, tau_b, sigma=(0.5, 2.0)):
     """E over sigma ~ U(lo, hi) of rho_a - rho_b, in closed form (the integral of 1/sqrt(1+s^2) is asinh)."""
     lo, hi = sigma
     mean_inv = (np.arcsinh(hi) - np.arcsinh(lo)) / (hi - lo)
-    return mean_inv * (1 / np.sqrt(1 + tau_a ** 2) - 1 / np.sqrt(1 + tau_b ** 2))
+    return mean_inv * (1 / np.sqrt(1 + tau_a**2) - 1 / np.sqrt(1 + tau_b**2))
 
 
 def test_pearson_r_matches_scipy_and_handles_constants():
     rng = np.random.default_rng(0)
     pred, resp = rng.normal(size=(2, 7, 3, 4)), rng.normal(size=(2, 7, 3, 4))
     r = pearson_r(pred, resp)
-    ref = [[stats.pearsonr(pred[k, :, :, n].ravel(), resp[k, :, :, n].ravel())[0] for n in range(4)]
-           for k in range(2)]
+    ref = [[stats.pearsonr(pred[k, :, :, n].ravel(), resp[k, :, :, n].ravel())[0] for n in range(4)] for k in range(2)]
     np.testing.assert_allclose(r, ref, atol=1e-12)
-    pred[0, :, :, 0] = 1.0                      # silent prediction: r = 0
-    resp[1, :, :, 1] = 2.0                      # constant response: nothing to predict
-    pred[1, 0, 0, 2] = np.nan                   # a diverged prediction is never r = 0
+    pred[0, :, :, 0] = 1.0  # silent prediction: r = 0
+    resp[1, :, :, 1] = 2.0  # constant response: nothing to predict
+    pred[1, 0, 0, 2] = np.nan  # a diverged prediction is never r = 0
     r = pearson_r(pred, resp)
     assert r[0, 0] == 0.0 and np.isnan(r[1, 1]) and np.isnan(r[1, 2])
 
@@ -63,17 +63,29 @@ def test_check_pairing_refuses_other_neurons_or_stimuli():
 def test_exact_sign_flip_equals_scipy_permutation_test(n):
     rng = np.random.default_rng(n)
     a, b = rng.normal(0.4, 0.2, n), rng.normal(0.3, 0.2, n)
-    ref = stats.permutation_test((a, b), lambda x, y, axis: np.mean(x - y, axis=axis), vectorized=True,
-                                 permutation_type="samples", n_resamples=np.inf, alternative="two-sided")
-    assert sign_flip_pvalue(a - b, n_perm=10 ** 6) == pytest.approx(ref.pvalue, abs=1e-12)
+    ref = stats.permutation_test(
+        (a, b),
+        lambda x, y, axis: np.mean(x - y, axis=axis),
+        vectorized=True,
+        permutation_type="samples",
+        n_resamples=np.inf,
+        alternative="two-sided",
+    )
+    assert sign_flip_pvalue(a - b, n_perm=10**6) == pytest.approx(ref.pvalue, abs=1e-12)
 
 
 def test_monte_carlo_sign_flip_is_close_to_scipy():
     rng = np.random.default_rng(1)
     a, b = rng.normal(0.35, 0.2, 60), rng.normal(0.3, 0.2, 60)
-    ref = stats.permutation_test((a, b), lambda x, y, axis: np.mean(x - y, axis=axis), vectorized=True,
-                                 permutation_type="samples", n_resamples=20000, alternative="two-sided",
-                                 random_state=0)
+    ref = stats.permutation_test(
+        (a, b),
+        lambda x, y, axis: np.mean(x - y, axis=axis),
+        vectorized=True,
+        permutation_type="samples",
+        n_resamples=20000,
+        alternative="two-sided",
+        random_state=0,
+    )
     p = sign_flip_pvalue(a - b, n_perm=20000)
     assert 0.02 < ref.pvalue < 0.9
     assert p == pytest.approx(ref.pvalue, abs=0.015)
@@ -108,9 +120,11 @@ def _seeded_population(rng, n_seeds=3, n_stim=60, n_neurons=40, tau_a=0.8, tau_b
 
     def pred(tau):
         tau_k = tau * np.exp(seed_sd * rng.normal(size=(n_seeds, 1, 1, 1)))
-        err = np.sqrt(shared) * rng.normal(size=(n_seeds, n_stim, 1, 1)) + \
-            np.sqrt(1 - shared) * rng.normal(size=(n_seeds, *signal.shape))
+        err = np.sqrt(shared) * rng.normal(size=(n_seeds, n_stim, 1, 1)) + np.sqrt(1 - shared) * rng.normal(
+            size=(n_seeds, *signal.shape)
+        )
         return signal + tau_k * err
+
     return pred(tau_a), pred(tau_b), resp
 
 
@@ -119,7 +133,7 @@ def _seeded_truth(tau_a, tau_b, seed_sd, n=400_000):
     rng = np.random.default_rng(12345)
     inv = 1 / np.sqrt(1 + rng.uniform(0.5, 2.0, n) ** 2)
     za, zb = (t * np.exp(seed_sd * rng.normal(size=n)) for t in (tau_a, tau_b))
-    return float(np.mean(inv * (1 / np.sqrt(1 + za ** 2) - 1 / np.sqrt(1 + zb ** 2))))
+    return float(np.mean(inv * (1 / np.sqrt(1 + za**2) - 1 / np.sqrt(1 + zb**2))))
 
 
 def test_ci_covers_the_true_difference_at_about_the_nominal_rate():
@@ -136,7 +150,7 @@ def test_ci_covers_the_true_difference_at_about_the_nominal_rate():
         covered.append(lo_h <= truth <= hi_h)
         covered_neurons_only.append(lo <= truth <= hi)
         estimates.append(np.mean(d))
-    assert abs(np.mean(estimates) - truth) < 0.1 * truth            # the estimate is about unbiased
+    assert abs(np.mean(estimates) - truth) < 0.1 * truth  # the estimate is about unbiased
     assert 0.86 <= np.mean(covered) <= 0.99, np.mean(covered)
     assert np.mean(covered_neurons_only) < 0.7, np.mean(covered_neurons_only)
 
@@ -148,10 +162,15 @@ def test_seed_swap_is_the_exact_sign_flip_of_per_seed_differences():
     sessions = [_seeded_population(rng, n_seeds=5, tau_a=0.9, tau_b=1.1)]
     a, b, resp = sessions[0]
     ra, rb = pearson_r(a, resp).mean(axis=1), pearson_r(b, resp).mean(axis=1)
-    ref = stats.permutation_test((ra, rb), lambda x, y, axis: np.mean(x - y, axis=axis), vectorized=True,
-                                 permutation_type="samples", n_resamples=np.inf)
+    ref = stats.permutation_test(
+        (ra, rb),
+        lambda x, y, axis: np.mean(x - y, axis=axis),
+        vectorized=True,
+        permutation_type="samples",
+        n_resamples=np.inf,
+    )
     p = swap_pvalue(sessions, "seeds")
-    assert p == pytest.approx(ref.pvalue, abs=1e-12) and p >= 2 / 2 ** 5          # 5 seeds: 32 patterns
+    assert p == pytest.approx(ref.pvalue, abs=1e-12) and p >= 2 / 2**5  # 5 seeds: 32 patterns
 
 
 def test_stimulus_swap_holds_its_level_when_errors_are_shared_and_the_neuron_sign_flip_does_not():
@@ -169,11 +188,15 @@ def test_stimulus_swap_holds_its_level_when_errors_are_shared_and_the_neuron_sig
 
 def test_p_values_are_uniform_under_the_null_and_small_under_a_difference():
     rng = np.random.default_rng(5)
-    null = [paired_comparison([_population(rng, n_stim=40, n_neurons=20, tau_a=1.0, tau_b=1.0)], n_boot=1,
-                              n_perm=99, seed=i).p_value for i in range(150)]
+    null = [
+        paired_comparison(
+            [_population(rng, n_stim=40, n_neurons=20, tau_a=1.0, tau_b=1.0)], n_boot=1, n_perm=99, seed=i
+        ).p_value
+        for i in range(150)
+    ]
     assert stats.kstest(null, "uniform").pvalue > 0.01
     assert 0.01 <= np.mean(np.asarray(null) < 0.05) <= 0.1
     res = paired_comparison([_population(rng, tau_a=0.5, tau_b=1.5)], n_boot=200, n_perm=999)
     assert res.n_seeds == 3 and res.n_neurons == 40 and res.n_stimuli == 60
     assert res.p_value < 0.01 and res.ci_low > 0 and res.r_a_median > res.r_b_median
-    assert res.p_value_seeds == pytest.approx(0.25)             # 3 seeds, all favouring A: 2 of 8 patterns
+    assert res.p_value_seeds == pytest.approx(0.25)  # 3 seeds, all favouring A: 2 of 8 patterns

@@ -1,6 +1,7 @@
 """Ceilings computed on the same data as the score: RSA against fold RDMs over several
 partitions (rsatoolbox bounds), CKA against the trial mean, the reliability of a mean of
 unequal repeat counts, and constant (silent) patterns in correlation RDMs."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -36,7 +37,7 @@ def test_partition_bounds_and_score_match_rsatoolbox():
     truth, trials = _population(rng)
     folds = partition_rdms(trials, n_folds=3, n_partitions=4, seed=1)
     assert folds.shape == (4, 3, 60, 60)
-    np.testing.assert_allclose(folds[0], rdms_from_folds(trials, 3, seed=1), atol=1e-12)   # first draw
+    np.testing.assert_allclose(folds[0], rdms_from_folds(trials, 3, seed=1), atol=1e-12)  # first draw
     lower, upper, expected = partition_noise_ceiling(folds, "spearman")
     bounds = [boot_noise_ceiling(RDMs(upper_triangle(f)), method="spearman") for f in folds]
     assert lower == pytest.approx(np.mean([b[0] for b in bounds]), abs=1e-10)
@@ -83,7 +84,7 @@ def test_cka_ceiling_matches_closed_form():
     truth = rng.normal(size=(n, 3)) @ rng.normal(size=(3, p)) + 0.7 * rng.normal(size=(n, p))
     trials = truth[:, None, :] + s * rng.normal(size=(n, R, p))
     cov = np.cov(truth.T, bias=True)
-    closed = np.linalg.norm(cov) / np.linalg.norm(cov + s ** 2 / R * np.eye(p))
+    closed = np.linalg.norm(cov) / np.linalg.norm(cov + s**2 / R * np.eye(p))
     for kind in ("linear_unbiased", "linear"):
         c = cka_ceiling(trials, kind=kind, n_splits=10)
         assert c == pytest.approx(closed, abs=0.01), kind
@@ -110,7 +111,7 @@ def test_mean_reliability_with_unequal_repeats():
     n, neurons, s2, n2 = 4000, 8, 1.0, 1.5
     signal = np.sqrt(s2) * rng.normal(size=(n, 1, neurons))
     trials = signal + np.sqrt(n2) * rng.normal(size=(n, 2, neurons))
-    trials[n // 4:, 1] = np.nan                                  # a quarter of the stimuli duplicated
+    trials[n // 4 :, 1] = np.nan  # a quarter of the stimuli duplicated
     inv_n = 0.25 / 2 + 0.75 / 1
     expected = s2 / (s2 + n2 * inv_n)
     rel = mean_reliability(trials, n_splits=2)
@@ -126,7 +127,7 @@ def test_mean_reliability_with_unequal_repeats():
 def test_constant_patterns_keep_their_rows():
     rng = np.random.default_rng(6)
     x = rng.normal(size=(6, 9))
-    x[1], x[4] = 0.0, 3.0                       # silent and constant stimuli
+    x[1], x[4] = 0.0, 3.0  # silent and constant stimuli
     d = rdm(x)
     assert np.isfinite(d).all()
     np.testing.assert_array_equal(d[1, [0, 2, 3, 5]], 1.0)

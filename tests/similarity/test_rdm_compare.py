@@ -1,4 +1,5 @@
 """RDMs and RDM comparisons against rsatoolbox and scipy."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -11,8 +12,7 @@ from scipy.spatial.distance import squareform
 
 from snnvis.similarity import compare_rdms, rdm, rdm_crossvalidated
 
-RSA_NAMES = {"spearman": "spearman", "kendall_tau_a": "tau-a", "pearson": "corr",
-             "cosine": "cosine"}
+RSA_NAMES = {"spearman": "spearman", "kendall_tau_a": "tau-a", "pearson": "corr", "cosine": "cosine"}
 
 
 def _rsa_vector(rdms):
@@ -39,7 +39,7 @@ def test_rdm_batch_and_constant_condition():
     batch = rng.normal(size=(3, 6, 5))
     np.testing.assert_allclose(rdm(batch), np.stack([rdm(b) for b in batch]), atol=1e-14)
     responses = rng.normal(size=(4, 5))
-    responses[2] = 7.0                      # constant pattern: correlation undefined, distance taken as 1
+    responses[2] = 7.0  # constant pattern: correlation undefined, distance taken as 1
     d = rdm(responses)
     np.testing.assert_array_equal(d[2, [0, 1, 3]], 1.0)
     assert np.isfinite(d[[0, 1, 3]][:, [0, 1, 3]]).all()
@@ -54,9 +54,10 @@ def test_rdm_rejects_bad_input():
 
 def _trials_dataset(trials):
     n_rep, n_cond, n_feat = trials.shape
-    return Dataset(trials.reshape(-1, n_feat),
-                   obs_descriptors={"cond": np.tile(np.arange(n_cond), n_rep),
-                                    "run": np.repeat(np.arange(n_rep), n_cond)})
+    return Dataset(
+        trials.reshape(-1, n_feat),
+        obs_descriptors={"cond": np.tile(np.arange(n_cond), n_rep), "run": np.repeat(np.arange(n_rep), n_cond)},
+    )
 
 
 @pytest.mark.filterwarnings("ignore:invalid value encountered in cast")
@@ -69,10 +70,10 @@ def test_crossvalidated_rdm_matches_rsatoolbox_crossnobis(with_precision):
         a = rng.normal(size=(12, 12))
         precision = np.linalg.inv(a @ a.T / 12 + np.eye(12))
     ours = rdm_crossvalidated(trials, precision)
-    ref = calc_rdm(_trials_dataset(trials), method="crossnobis", descriptor="cond",
-                   cv_descriptor="run", noise=precision)
-    np.testing.assert_allclose(squareform(ours, checks=False), _rsa_vector(ref), rtol=1e-9,
-                               atol=1e-12)
+    ref = calc_rdm(
+        _trials_dataset(trials), method="crossnobis", descriptor="cond", cv_descriptor="run", noise=precision
+    )
+    np.testing.assert_allclose(squareform(ours, checks=False), _rsa_vector(ref), rtol=1e-9, atol=1e-12)
 
 
 def test_crossvalidated_rdm_nan_repeats_use_valid_folds_only():
@@ -100,12 +101,12 @@ def test_crossvalidated_rdm_is_unbiased_and_can_be_negative():
     rng = np.random.default_rng(4)
     means = rng.normal(size=(4, 50))
     true = rdm(means, "euclidean")
-    trials = means + rng.normal(scale=2.0, size=(200, 6, 4, 50))      # 200 experiments
+    trials = means + rng.normal(scale=2.0, size=(200, 6, 4, 50))  # 200 experiments
     estimates = np.stack([rdm_crossvalidated(t) for t in trials])
     se = estimates.std(0) / np.sqrt(len(estimates))
     off = ~np.eye(4, dtype=bool)
     assert np.all(np.abs(estimates.mean(0) - true)[off] < 4 * se[off])
-    assert (rdm_crossvalidated(rng.normal(size=(3, 6, 20))) < 0).any()    # no true differences
+    assert (rdm_crossvalidated(rng.normal(size=(3, 6, 20))) < 0).any()  # no true differences
 
 
 def test_crossvalidated_rdm_requires_two_valid_repeats():
@@ -118,7 +119,7 @@ def test_crossvalidated_rdm_requires_two_valid_repeats():
 @pytest.mark.parametrize("method", list(RSA_NAMES))
 def test_compare_matches_rsatoolbox_with_ties(method):
     rng = np.random.default_rng(6)
-    a = squareform(rng.integers(0, 6, 190).astype(float))      # 20 conditions, many ties
+    a = squareform(rng.integers(0, 6, 190).astype(float))  # 20 conditions, many ties
     b = squareform(rng.integers(0, 4, 190).astype(float) + rng.integers(0, 2, 190))
     ref = compare(RDMs(squareform(a)[None]), RDMs(squareform(b)[None]), RSA_NAMES[method])
     assert compare_rdms(a, b, method) == pytest.approx(ref[0, 0], abs=1e-12)
@@ -128,7 +129,7 @@ def test_compare_matches_scipy_and_hand_formula_with_ties():
     rng = np.random.default_rng(7)
     x = rng.integers(0, 5, 300).astype(float)
     y = rng.integers(0, 3, 300).astype(float)
-    a, b = squareform(x), squareform(y)      # squareform order is the upper triangle order
+    a, b = squareform(x), squareform(y)  # squareform order is the upper triangle order
     spearman = scipy.stats.spearmanr(x, y)[0]
     assert compare_rdms(a, b, "spearman") == pytest.approx(spearman, abs=1e-12)
     assert compare_rdms(a, b, "kendall_tau_a") == pytest.approx(_tau_a_by_hand(x, y), abs=1e-12)
@@ -153,10 +154,11 @@ def test_compare_uses_only_upper_triangle_and_batches():
 
 def test_kendall_tau_a_large_vector_matches_scipy_without_ties():
     rng = np.random.default_rng(9)
-    x = rng.normal(size=4186)                 # 92 conditions; tau-a = tau-b without ties
+    x = rng.normal(size=4186)  # 92 conditions; tau-a = tau-b without ties
     y = x + rng.normal(size=4186)
     assert compare_rdms(squareform(x), squareform(y), "kendall_tau_a") == pytest.approx(
-        scipy.stats.kendalltau(x, y)[0], abs=1e-12)
+        scipy.stats.kendalltau(x, y)[0], abs=1e-12
+    )
 
 
 def test_compare_constant_rdm_gives_nan():
@@ -181,7 +183,7 @@ def test_kriegeskorte_monkey_vs_human_it_matches_rsatoolbox(datasets_dir):
     entries = scipy.io.loadmat(path)["RDMs_mIT_hIT_fig1"][0]
     names = [str(e["name"][0]) for e in entries]
     assert names[0].startswith("mIT") and names[1].startswith("hIT")
-    vectors = [e["RDM"].ravel().astype(float) for e in entries]      # 92 * 91 / 2 = 4186
+    vectors = [e["RDM"].ravel().astype(float) for e in entries]  # 92 * 91 / 2 = 4186
     monkey, human = (squareform(v) for v in vectors)
     assert monkey.shape == (92, 92)
     for method in ("spearman", "kendall_tau_a"):

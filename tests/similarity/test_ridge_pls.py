@@ -1,4 +1,5 @@
 """Held-out regression predictivity against sklearn and hand-written loops."""
+
 from __future__ import annotations
 
 import warnings
@@ -9,13 +10,21 @@ import scipy.stats
 from sklearn.cross_decomposition import PLSRegression
 from sklearn.linear_model import Ridge, RidgeCV
 
-from snnvis.similarity import (kfold_pls, kfold_ridge, kfold_splits, loo_ridge, loo_ridge_alphas,
-                               pls_fit_predict, predictivity, ridge_fit_predict)
+from snnvis.similarity import (
+    kfold_pls,
+    kfold_ridge,
+    kfold_splits,
+    loo_ridge,
+    loo_ridge_alphas,
+    pls_fit_predict,
+    predictivity,
+    ridge_fit_predict,
+)
 
 
 def _data(n, p, q, seed=0):
     rng = np.random.default_rng(seed)
-    X = rng.normal(size=(n, p)) + 3.0                    # non-zero means exercise the intercept
+    X = rng.normal(size=(n, p)) + 3.0  # non-zero means exercise the intercept
     Y = X[:, :4] @ rng.normal(size=(4, q)) + rng.normal(size=(n, q)) + 5.0
     return X, Y
 
@@ -24,7 +33,7 @@ def _loo_sklearn(X, Y, alpha):
     out = np.empty_like(Y)
     for i in range(len(X)):
         keep = np.arange(len(X)) != i
-        out[i] = Ridge(alpha=alpha, fit_intercept=True).fit(X[keep], Y[keep]).predict(X[i:i + 1])[0]
+        out[i] = Ridge(alpha=alpha, fit_intercept=True).fit(X[keep], Y[keep]).predict(X[i : i + 1])[0]
     return out
 
 
@@ -77,19 +86,21 @@ def test_kfold_ridge_equals_sklearn_nested_ridgecv(inner, shape):
     for test in kfold_splits(len(X), 4, 5):
         train = np.setdiff1d(np.arange(len(X)), test)
         per_target = inner == "per_neuron"
-        ref[test] = RidgeCV(alphas=alphas, alpha_per_target=per_target).fit(
-            X[train], Y[train]).predict(X[test])
+        ref[test] = RidgeCV(alphas=alphas, alpha_per_target=per_target).fit(X[train], Y[train]).predict(X[test])
     np.testing.assert_allclose(ours, ref, atol=1e-6, rtol=0)
 
 
 def test_fit_predict_on_new_stimuli_equals_sklearn():
     X, Y = _data(50, 30, 4, seed=6)
     X_new = np.random.default_rng(7).normal(size=(9, 30)) + 3.0
-    np.testing.assert_allclose(ridge_fit_predict(X, Y, X_new, [3.0]),
-                               Ridge(alpha=3.0).fit(X, Y).predict(X_new), atol=1e-8)
-    np.testing.assert_allclose(ridge_fit_predict(X, Y, X_new, [0.1, 10.0, 1e3], inner="global"),
-                               RidgeCV(alphas=[0.1, 10.0, 1e3]).fit(X, Y).predict(X_new),
-                               atol=1e-8)
+    np.testing.assert_allclose(
+        ridge_fit_predict(X, Y, X_new, [3.0]), Ridge(alpha=3.0).fit(X, Y).predict(X_new), atol=1e-8
+    )
+    np.testing.assert_allclose(
+        ridge_fit_predict(X, Y, X_new, [0.1, 10.0, 1e3], inner="global"),
+        RidgeCV(alphas=[0.1, 10.0, 1e3]).fit(X, Y).predict(X_new),
+        atol=1e-8,
+    )
     assert ridge_fit_predict(X, Y[:, 0], X_new, [1.0]).shape == (9,)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -115,11 +126,10 @@ def test_kfold_pls_equals_sklearn_pls_regression(n_components):
     for test in kfold_splits(len(X), 4, 1):
         train = np.setdiff1d(np.arange(len(X)), test)
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore")      # the strict tolerance hits max_iter
+            warnings.simplefilter("ignore")  # the strict tolerance hits max_iter
             pls = PLSRegression(n_components, scale=False, max_iter=100_000, tol=1e-30)
             converged[test] = pls.fit(X[train], Y[train]).predict(X[test])
-        default[test] = PLSRegression(n_components, scale=False).fit(
-            X[train], Y[train]).predict(X[test])
+        default[test] = PLSRegression(n_components, scale=False).fit(X[train], Y[train]).predict(X[test])
     # sklearn run to convergence: same predictions to rounding.
     np.testing.assert_allclose(ours, converged, atol=1e-6, rtol=0)
     # sklearn's defaults stop the power iteration early (tol=1e-6 on the squared change of

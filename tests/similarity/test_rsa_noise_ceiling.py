@@ -1,4 +1,5 @@
 """RSA noise ceilings: rsatoolbox semantics and synthetic data with known structure."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -7,11 +8,9 @@ from rsatoolbox.inference import boot_noise_ceiling
 from rsatoolbox.rdm import RDMs
 from scipy.spatial.distance import squareform
 
-from snnvis.similarity import (compare_rdms, noise_ceiling, rdm, rdms_by_group, rdms_from_folds,
-                               split_half_ceiling)
+from snnvis.similarity import compare_rdms, noise_ceiling, rdm, rdms_by_group, rdms_from_folds, split_half_ceiling
 
-RSA_NAMES = {"spearman": "spearman", "kendall_tau_a": "tau-a", "pearson": "corr",
-             "cosine": "cosine"}
+RSA_NAMES = {"spearman": "spearman", "kendall_tau_a": "tau-a", "pearson": "corr", "cosine": "cosine"}
 
 
 @pytest.mark.filterwarnings("ignore:Noise ceiling for tau")
@@ -19,8 +18,8 @@ RSA_NAMES = {"spearman": "spearman", "kendall_tau_a": "tau-a", "pearson": "corr"
 def test_noise_ceiling_matches_rsatoolbox(method):
     rng = np.random.default_rng(0)
     shared = rng.random(66)
-    vectors = shared + 0.5 * rng.random((5, 66))               # 5 subjects, 12 conditions
-    vectors[:, :10] = np.round(vectors[:, :10], 1)              # some ties
+    vectors = shared + 0.5 * rng.random((5, 66))  # 5 subjects, 12 conditions
+    vectors[:, :10] = np.round(vectors[:, :10], 1)  # some ties
     lower, upper = noise_ceiling(np.stack([squareform(v) for v in vectors]), method)
     ref_lower, ref_upper = boot_noise_ceiling(RDMs(vectors), method=RSA_NAMES[method])
     assert lower == pytest.approx(ref_lower, abs=1e-10)
@@ -42,7 +41,7 @@ def test_noise_ceiling_brackets_the_true_model_and_tightens_with_subjects():
         true_model = compare_rdms(subject_rdms, true_rdm, "pearson").mean()
         assert lower <= true_model <= upper
         gaps.append(upper - true_model)
-    assert gaps[1] < gaps[0] / 3       # the upper bound approaches the true-RDM similarity
+    assert gaps[1] < gaps[0] / 3  # the upper bound approaches the true-RDM similarity
 
 
 def test_noise_ceiling_rejects_single_rdm():
@@ -78,8 +77,7 @@ def test_split_half_ceiling_predicts_replication_reliability():
         return truth[:, None, :] + rng.normal(size=(30, 8, 60))
 
     estimates = [split_half_ceiling(experiment(), compare="pearson", seed=s) for s in range(10)]
-    replications = [compare_rdms(rdm(experiment().mean(1)), rdm(experiment().mean(1)), "pearson")
-                    for _ in range(30)]
+    replications = [compare_rdms(rdm(experiment().mean(1)), rdm(experiment().mean(1)), "pearson") for _ in range(30)]
     assert np.mean(estimates) == pytest.approx(np.mean(replications), abs=0.03)
     trials = experiment()
     assert split_half_ceiling(trials, seed=1) == split_half_ceiling(trials, seed=1)

@@ -1,13 +1,13 @@
 """Time-series RSA and trajectory curvature (plain and noise-corrected): closed forms and
 noisy synthetic data."""
+
 from __future__ import annotations
 
 import numpy as np
 import pytest
 import torch
 
-from snnvis.similarity import (compare_rdms, curvature, curvature_corrected, difference_gram, rdm,
-                               subsequences, tsrsa)
+from snnvis.similarity import compare_rdms, curvature, curvature_corrected, difference_gram, rdm, subsequences, tsrsa
 
 
 def _embed(points_2d, n_features=50, seed=0, offset=3.0):
@@ -20,9 +20,9 @@ def test_curvature_closed_forms():
     t = np.arange(8.0)
     line = _embed(np.stack([t, 2 * t], 1))
     assert curvature(line) == pytest.approx(0.0, abs=1e-5)
-    zigzag = _embed(np.stack([t, 0.5 * (-1) ** t], 1))       # steps (1, +-1): 90 deg turns
+    zigzag = _embed(np.stack([t, 0.5 * (-1) ** t], 1))  # steps (1, +-1): 90 deg turns
     assert curvature(zigzag) == pytest.approx(90.0, abs=1e-9)
-    steep = _embed(np.stack([t, 2.0 * (-1) ** t], 1))         # steps (1, +-4)
+    steep = _embed(np.stack([t, 2.0 * (-1) ** t], 1))  # steps (1, +-4)
     assert curvature(steep) == pytest.approx(np.degrees(2 * np.arctan(4.0)), abs=1e-9)
     for n in (6, 12, 40):
         angles = 2 * np.pi * np.arange(n + 1) / n
@@ -46,7 +46,7 @@ def test_curvature_batch_and_degenerate_input():
 def test_subsequences():
     assert [s.tolist() for s in subsequences(11, 1)] == [list(range(11))]
     assert [s.tolist() for s in subsequences(11, 2)] == [[0, 2, 4, 6, 8, 10], [1, 3, 5, 7, 9]]
-    assert [len(s) for s in subsequences(7, 3)] == [3]        # phases with < 3 frames are dropped
+    assert [len(s) for s in subsequences(7, 3)] == [3]  # phases with < 3 frames are dropped
     with pytest.raises(ValueError):
         subsequences(4, 3)
     with pytest.raises(ValueError, match="frame_step"):
@@ -61,12 +61,12 @@ def test_difference_gram_is_unbiased_with_missing_entries():
     crossval, naive = [], []
     for _ in range(400):
         trials = mean + rng.normal(scale=1.0, size=(10, 6, 8))
-        trials[rng.random(trials.shape) < 0.15] = np.nan               # missing entries, per unit
+        trials[rng.random(trials.shape) < 0.15] = np.nan  # missing entries, per unit
         crossval.append(difference_gram(trials))
         d = np.diff(np.nanmean(trials, axis=0), axis=0)
         naive.append(d @ d.T)
     assert np.abs(np.mean(crossval, axis=0) - truth).max() < 0.1 * np.abs(truth).max()
-    bias = np.diag(np.mean(naive, axis=0) - truth)                   # noise inflates naive squared norms
+    bias = np.diag(np.mean(naive, axis=0) - truth)  # noise inflates naive squared norms
     assert np.all(bias > 1.0)
 
 
@@ -76,8 +76,9 @@ def test_corrected_curvature_is_exact_without_noise():
     k = np.arange(13)
     polygon = _embed(np.stack([np.cos(2 * np.pi * k / 12), np.sin(2 * np.pi * k / 12)], 1) * 5.0)
     trials = np.broadcast_to(polygon, (3, *polygon.shape))
-    np.testing.assert_allclose(difference_gram(trials), np.diff(polygon, axis=0) @ np.diff(polygon, axis=0).T,
-                               atol=1e-9)
+    np.testing.assert_allclose(
+        difference_gram(trials), np.diff(polygon, axis=0) @ np.diff(polygon, axis=0).T, atol=1e-9
+    )
     assert curvature_corrected(trials) == pytest.approx(30.0, abs=1e-6)
     assert curvature_corrected(trials, frame_step=2) == pytest.approx(60.0, abs=1e-6)
     assert curvature_corrected(trials, frame_step=3) == pytest.approx(90.0, abs=1e-6)
@@ -89,8 +90,7 @@ def test_corrected_curvature_is_exact_without_noise():
 
 def _poisson_arc(rng, n_repeats, step_deg=30.0, n_frames=11, n_neurons=100, radius=80.0):
     angles = np.radians(step_deg) * np.arange(n_frames)
-    rates = _embed(np.stack([np.cos(angles), np.sin(angles)], 1) * radius, n_neurons,
-                   seed=2, offset=20.0)
+    rates = _embed(np.stack([np.cos(angles), np.sin(angles)], 1) * radius, n_neurons, seed=2, offset=20.0)
     rates = np.clip(rates, 0.5, None)
     return rates, rng.poisson(rates, size=(n_repeats, *rates.shape)).astype(float)
 
@@ -111,13 +111,13 @@ def test_corrected_curvature_handles_missing_entries():
     rates, trials = _poisson_arc(rng, n_repeats=30)
     truth = curvature(rates)
     with_nan = trials.copy()
-    with_nan[25:, 4] = np.nan                  # frame 4 missing on the last 5 repeats
+    with_nan[25:, 4] = np.nan  # frame 4 missing on the last 5 repeats
     assert abs(curvature_corrected(with_nan) - truth) < 3
     scattered = trials.copy()
-    scattered[rng.random(trials.shape) < 0.1] = np.nan     # 10% of (repeat, frame, unit) entries
+    scattered[rng.random(trials.shape) < 0.1] = np.nan  # 10% of (repeat, frame, unit) entries
     assert abs(curvature_corrected(scattered) - truth) < 3
     lone = trials.copy()
-    lone[1:, :, 0] = np.nan                    # unit 0 seen on one repeat only: no cross-repeat pair
+    lone[1:, :, 0] = np.nan  # unit 0 seen on one repeat only: no cross-repeat pair
     assert np.isnan(difference_gram(lone)).all()
     assert np.isnan(curvature_corrected(lone))
 
@@ -143,7 +143,7 @@ def test_corrected_curvature_pools_phase_shifted_subsequences():
         num += np.diagonal(g, 1).sum()
         den += 0.5 * (np.diagonal(g)[:-1] + np.diagonal(g)[1:]).sum()
     assert curvature_corrected(trials, frame_step=2) == pytest.approx(np.degrees(np.arccos(num / den)), abs=1e-9)
-    truth = (4 * curvature(rates[0::2]) + 3 * curvature(rates[1::2])) / 7       # 4 + 3 angles
+    truth = (4 * curvature(rates[0::2]) + 3 * curvature(rates[1::2])) / 7  # 4 + 3 angles
     assert truth == pytest.approx(60.0, abs=1.0)
     assert abs(curvature_corrected(trials, frame_step=2) - truth) < 3
 
@@ -169,6 +169,7 @@ def test_tsrsa_compares_frame_rdms_and_averages_sequences():
     assert tsrsa(model[0], neural[0]) == pytest.approx(per_sequence[0])
     assert tsrsa(model, neural) == pytest.approx(np.mean(per_sequence))
     assert tsrsa(model[0], neural[0], "euclidean", "pearson") == pytest.approx(
-        compare_rdms(rdm(model[0], "euclidean"), rdm(neural[0], "euclidean"), "pearson"))
+        compare_rdms(rdm(model[0], "euclidean"), rdm(neural[0], "euclidean"), "pearson")
+    )
     with pytest.raises(ValueError, match="same frames"):
         tsrsa(model[0], neural[0, :8])

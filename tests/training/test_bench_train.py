@@ -1,4 +1,5 @@
 """Smoke run of scripts/bench_train.py (``python scripts/benchmark.py train --quick``)."""
+
 from __future__ import annotations
 
 
@@ -6,7 +7,7 @@ def _rows(out: str, header: str) -> list[list[str]]:
     lines = out.splitlines()
     start = lines.index(header)
     rows = []
-    for line in lines[start + 2:]:
+    for line in lines[start + 2 :]:
         if not line.startswith("|"):
             break
         rows.append([c.strip() for c in line.strip("|").split("|")])
@@ -25,6 +26,6 @@ def test_bench_train_quick(capsys, load_script):
     snn, twin1, ratio, twin = map(float, (snn, twin1, ratio, twin))
     assert min(snn, twin1, twin) > 0
     assert abs(ratio - snn / (twin1 / 4)) < 0.01 + 0.01 * ratio
-    assert twin1 > twin                          # one step per image is cheaper than four
+    assert twin1 > twin  # one step per image is cheaper than four
     epoch = _rows(out, bench.epoch_table([]).splitlines()[0])
     assert len(epoch) == 1 and all(float(v) > 0 for v in epoch[0][2:])

@@ -1,5 +1,6 @@
 """The objects a run is built from (optimizer, LR scheduler, loss, early stopping) and the typed
 score section: each checked against torch's own classes, closed forms or the YAML itself."""
+
 from __future__ import annotations
 
 import math
@@ -31,8 +32,10 @@ def test_optimizer_steps_like_torch_built_directly():
     """optimizer=sgd built from its _target_ takes exactly the steps of torch.optim.SGD made by hand."""
     cfg = compose_train(["optimizer=sgd", "trainer.lr=0.1"])
     nets = [_net(), _net()]
-    opts = [optimizer_for(cfg, nets[0])[0], torch.optim.SGD(nets[1].parameters(), lr=0.1, momentum=0.9,
-                                                             weight_decay=0.0)]
+    opts = [
+        optimizer_for(cfg, nets[0])[0],
+        torch.optim.SGD(nets[1].parameters(), lr=0.1, momentum=0.9, weight_decay=0.0),
+    ]
     x = torch.randn(5, 3)
     for _ in range(3):
         for net, opt in zip(nets, opts):
@@ -90,8 +93,9 @@ def test_score_schema_has_exactly_the_keys_of_score_yaml():
     assert keys | {"model"} == set(ScoreSchema.__dataclass_fields__)
 
 
-@pytest.mark.parametrize("override, error", [("n_boot=abc", "n_boot"), ("n_bot=3", "n_bot"),
-                                             ("batch_size=1.5", "batch_size")])
+@pytest.mark.parametrize(
+    "override, error", [("n_boot=abc", "n_boot"), ("n_bot=3", "n_bot"), ("batch_size=1.5", "batch_size")]
+)
 def test_score_schema_rejects_wrong_types_and_typos(override, error):
     from hydra.errors import ConfigCompositionException
 

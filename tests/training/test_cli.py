@@ -1,4 +1,5 @@
 """The ``snnvis-train`` console script: user errors, skipping finished runs, resuming safely."""
+
 from __future__ import annotations
 
 import hashlib
@@ -6,8 +7,8 @@ import json
 import time
 
 import pytest
-
 from training_helpers import TINY, compose_train, recordings_override, train_cli
+
 from snnvis.training import loop
 
 
@@ -17,8 +18,11 @@ def _error_lines(stderr: str) -> list[str]:
 
 def _digests(run_dir):
     """sha1 of every output file except Hydra's own .hydra/ and log (rewritten by each launch)."""
-    return {str(p.relative_to(run_dir)): hashlib.sha1(p.read_bytes()).hexdigest()
-            for p in sorted(run_dir.rglob("*")) if p.is_file() and ".hydra" not in p.parts and p.suffix != ".log"}
+    return {
+        str(p.relative_to(run_dir)): hashlib.sha1(p.read_bytes()).hexdigest()
+        for p in sorted(run_dir.rglob("*"))
+        if p.is_file() and ".hydra" not in p.parts and p.suffix != ".log"
+    }
 
 
 def test_missing_recording_is_one_line_and_exit_2(tmp_path):
@@ -30,10 +34,13 @@ def test_missing_recording_is_one_line_and_exit_2(tmp_path):
     assert not (tmp_path / "run" / "metrics.json").exists()
 
 
-@pytest.mark.parametrize("override, message", [
-    ("trainer.loss=huber", "snnvis: error: trainer.loss: unknown loss 'huber'"),
-    ("model.time.static_steps=0", "snnvis: error: model config: time.static_steps must be a positive integer"),
-])
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ("trainer.loss=huber", "snnvis: error: trainer.loss: unknown loss 'huber'"),
+        ("model.time.static_steps=0", "snnvis: error: model config: time.static_steps must be a positive integer"),
+    ],
+)
 def test_bad_config_value_is_a_user_error(tmp_path, tiny_recordings, override, message):
     """In-process: the loop raises UserError, which the CLI prints as one line with exit 2."""
     from snnvis.errors import UserError
@@ -60,23 +67,26 @@ def test_same_config_twice_is_skipped(finished_run):
     out = train_cli([*args, f"hydra.run.dir={run_dir}"])
     assert out.returncode == 0, out.stderr
     assert "skipping" in out.stdout and metrics["run"]["config_hash"] in out.stdout
-    assert "epoch" not in out.stdout                       # nothing was trained
-    assert _digests(run_dir) == before                     # and nothing was rewritten
+    assert "epoch" not in out.stdout  # nothing was trained
+    assert _digests(run_dir) == before  # and nothing was rewritten
     assert time.time() - start < 60
 
 
 def test_resume_with_a_different_config_is_refused(finished_run):
     args, run_dir, _ = finished_run
     before = _digests(run_dir)
-    out = train_cli([*args, "trainer.lr=5e-3", "trainer.resume=true",
-                     f"hydra.run.dir={run_dir}"])
+    out = train_cli([*args, "trainer.lr=5e-3", "trainer.resume=true", f"hydra.run.dir={run_dir}"])
     assert out.returncode == 2
-    assert _error_lines(out.stderr) == [f"snnvis: error: trainer.resume in {run_dir / 'checkpoints' / 'last.pt'}: "
-                                        "the checkpoint was written by a different config"]
+    assert _error_lines(out.stderr) == [
+        f"snnvis: error: trainer.resume in {run_dir / 'checkpoints' / 'last.pt'}: "
+        "the checkpoint was written by a different config"
+    ]
     assert "Traceback" not in out.stderr
-    assert _digests(run_dir) == before                     # checkpoints, metrics and predictions untouched
-    assert json.loads((run_dir / "metrics.json").read_text())["run"]["config_hash"] == \
-        finished_run[2]["run"]["config_hash"]
+    assert _digests(run_dir) == before  # checkpoints, metrics and predictions untouched
+    assert (
+        json.loads((run_dir / "metrics.json").read_text())["run"]["config_hash"]
+        == finished_run[2]["run"]["config_hash"]
+    )
 
 
 def test_module_entry_point_runs_the_app():
@@ -84,11 +94,14 @@ def test_module_entry_point_runs_the_app():
     import subprocess
     import sys
 
-    out = subprocess.run([sys.executable, "-m", "snnvis.cli.train", "--cfg", "job", "trainer.lr=0.5"],
-                         capture_output=True, text=True, timeout=60)
+    out = subprocess.run(
+        [sys.executable, "-m", "snnvis.cli.train", "--cfg", "job", "trainer.lr=0.5"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert out.returncode == 0, out.stderr
     assert "lr: 0.5" in out.stdout
-
 
 
 def test_run_log_file_holds_what_stdout_shows_once(tmp_path, tiny_recordings):

@@ -1,4 +1,5 @@
 """Every experiment preset composes (Hydra's compose API) to the values it promises."""
+
 from __future__ import annotations
 
 import pytest
@@ -13,18 +14,43 @@ EXPERIMENTS = sorted(p.stem for p in (CONFIGS / "experiment").glob("*.yaml"))
 
 # What each preset must select; a new preset needs an entry here.
 EXPECTED = {
-    "quickstart": {"choices": {"model": "sew_resnet_tiny", "data": "cowley_v4", "readout": "factorized",
-                               "hydra/launcher": "joblib_local"},
-                   "name": "quickstart", "data.target": "rate", "model.input.size": 48, "model.stem_stride": 2,
-                   "trainer.threads": 1, "trainer.max_epochs": 15, "baseline": True, "n_recordings": 3,
-                   "hydra.launcher.n_jobs": 2},
-    "v1_sequences": {"choices": {"model": "cornet_rt", "data": "henaff_v1", "readout": "factorized"},
-                     "name": "v1_sequences", "data.target": "temporal", "data.response": "frame_counts",
-                     "data.latency_ms": 30.0, "model.input.size": 48, "baseline": False, "n_recordings": 1,
-                     "frame_ms": 300.0},
-    "v4_snn_vs_dnn": {"choices": {"model": "sew_resnet18", "data": "cowley_v4", "readout": "gaussian"},
-                      "name": "v4_snn_vs_dnn", "data.target": "rate", "model.input.size": 112,
-                      "trainer.max_epochs": 100, "baseline": True, "n_recordings": 8},
+    "quickstart": {
+        "choices": {
+            "model": "sew_resnet_tiny",
+            "data": "cowley_v4",
+            "readout": "factorized",
+            "hydra/launcher": "joblib_local",
+        },
+        "name": "quickstart",
+        "data.target": "rate",
+        "model.input.size": 48,
+        "model.stem_stride": 2,
+        "trainer.threads": 1,
+        "trainer.max_epochs": 15,
+        "baseline": True,
+        "n_recordings": 3,
+        "hydra.launcher.n_jobs": 2,
+    },
+    "v1_sequences": {
+        "choices": {"model": "cornet_rt", "data": "henaff_v1", "readout": "factorized"},
+        "name": "v1_sequences",
+        "data.target": "temporal",
+        "data.response": "frame_counts",
+        "data.latency_ms": 30.0,
+        "model.input.size": 48,
+        "baseline": False,
+        "n_recordings": 1,
+        "frame_ms": 300.0,
+    },
+    "v4_snn_vs_dnn": {
+        "choices": {"model": "sew_resnet18", "data": "cowley_v4", "readout": "gaussian"},
+        "name": "v4_snn_vs_dnn",
+        "data.target": "rate",
+        "model.input.size": 112,
+        "trainer.max_epochs": 100,
+        "baseline": True,
+        "n_recordings": 8,
+    },
 }
 
 
@@ -43,10 +69,12 @@ def test_experiment_composes(experiment):
         if "." in key or key in ("name", "baseline"):
             assert OmegaConf.select(cfg, key) == value, key
     assert len(cfg.data.recordings) == want["n_recordings"]
-    assert all(str(p).startswith(f"recordings/{'henaff2021_v1' if choices.data == 'henaff_v1' else 'cowley2023_v4'}/")
-               for p in cfg.data.recordings)
-    assert cfg.data.image_size == cfg.model.input.size          # stimuli cached at the model's size
-    assert cfg.model.spiking is True                             # the default; the sweep adds the twin
+    assert all(
+        str(p).startswith(f"recordings/{'henaff2021_v1' if choices.data == 'henaff_v1' else 'cowley2023_v4'}/")
+        for p in cfg.data.recordings
+    )
+    assert cfg.data.image_size == cfg.model.input.size  # stimuli cached at the model's size
+    assert cfg.model.spiking is True  # the default; the sweep adds the twin
     assert cfg.hydra.sweeper.params["model.spiking"].replace(" ", "") == "true,false"
     if "frame_ms" in want:
         assert cfg.model.time.steps_per_frame * cfg.model.time.dt_ms == want["frame_ms"]
@@ -78,8 +106,15 @@ def test_launcher_override_composes():
 
 def test_config_hash_ignores_how_a_run_executes():
     base = compose_train(["experiment=quickstart"])
-    same = compose_train(["experiment=quickstart", "trainer.resume=true", "trainer.device=cpu",
-                          "trainer.progress=false", "trainer.skip_finished=false"])
+    same = compose_train(
+        [
+            "experiment=quickstart",
+            "trainer.resume=true",
+            "trainer.device=cpu",
+            "trainer.progress=false",
+            "trainer.skip_finished=false",
+        ]
+    )
     other = compose_train(["experiment=quickstart", "trainer.lr=1e-2"])
     assert config_hash(base) == config_hash(same) != config_hash(other)
 

@@ -5,6 +5,7 @@ got and a hash of the model (parameters and buffers) and the validation score at
 epoch. The ranks must hold the same model throughout, take the same early-stopping
 decisions, split the training set between them, and only rank 0 writes outputs.
 """
+
 from __future__ import annotations
 
 import csv
@@ -13,10 +14,9 @@ import os
 import subprocess
 
 import numpy as np
-
 from training_helpers import ROOT, TINY, VENV_BIN, recordings_override
 
-PROBE = r'''
+PROBE = r"""
 import hashlib, json, os, sys
 import torch
 from snnvis.training import epochs, loop
@@ -58,7 +58,7 @@ loop._agree_run_dir = agree_run_dir
 
 from snnvis.cli.train import main
 main()
-'''
+"""
 
 
 def test_torchrun_two_cpu_processes(tmp_path, tiny_recordings):
@@ -68,11 +68,19 @@ def test_torchrun_two_cpu_processes(tmp_path, tiny_recordings):
     probe_dir.mkdir()
     run_dir = tmp_path / "run_rank0"
     env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONWARNINGS="ignore", SNNVIS_PROBE_DIR=str(probe_dir))
-    cmd = [str(VENV_BIN / "torchrun"), "--standalone", "--nproc_per_node=2", str(probe),
-           *TINY, recordings_override(tiny_recordings), "trainer.max_epochs=3", "trainer.lr=1e-2",
-           # a run dir that differs between ranks, as the default timestamped one can:
-           # every rank must still use rank 0's
-           f"hydra.run.dir={tmp_path}/run_rank${{oc.env:RANK}}"]
+    cmd = [
+        str(VENV_BIN / "torchrun"),
+        "--standalone",
+        "--nproc_per_node=2",
+        str(probe),
+        *TINY,
+        recordings_override(tiny_recordings),
+        "trainer.max_epochs=3",
+        "trainer.lr=1e-2",
+        # a run dir that differs between ranks, as the default timestamped one can:
+        # every rank must still use rank 0's
+        f"hydra.run.dir={tmp_path}/run_rank${{oc.env:RANK}}",
+    ]
     out = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=180)
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
 
@@ -86,7 +94,7 @@ def test_torchrun_two_cpu_processes(tmp_path, tiny_recordings):
         assert e0["params"] == e1["params"], "ranks' parameters diverged"
         assert e0["buffers"] == e1["buffers"], "ranks' BatchNorm statistics diverged"
         assert e0["score"] == e1["score"]
-    assert len({e["params"] for e in epochs[0]}) == 3       # and it did train
+    assert len({e["params"] for e in epochs[0]}) == 3  # and it did train
 
     # the ranks split each training set: equal shares that together cover every stimulus
     for session in ("a", "b"):

@@ -1,4 +1,5 @@
 """Losses against torch's reference and metrics against closed forms."""
+
 import numpy as np
 import pytest
 import torch
@@ -33,20 +34,20 @@ def test_pearson_per_neuron_matches_scipy():
     r = pearson_per_neuron(pred, target)
     for j in range(6):
         assert r[j] == pytest.approx(stats.pearsonr(pred[..., j].ravel(), target[..., j].ravel())[0], abs=1e-12)
-    pred[:, :, 2] = 1.0                                  # a silent model: explains nothing
-    target[:, :, 3] = 2.0                                # a neuron without variance: nothing to predict
+    pred[:, :, 2] = 1.0  # a silent model: explains nothing
+    target[:, :, 3] = 2.0  # a neuron without variance: nothing to predict
     r = pearson_per_neuron(pred, target)
     assert r[2] == 0.0 and np.isnan(r[3]) and np.isfinite(r[[0, 1, 4, 5]]).all()
 
 
 def test_temporal_metrics_closed_form():
     rng = np.random.default_rng(1)
-    shape_t = np.linspace(0, 2, 8)                        # shared, rising time course
+    shape_t = np.linspace(0, 2, 8)  # shared, rising time course
     target = rng.normal(size=(30, 1, 4)) + shape_t[None, :, None]
     pred = target.copy()
     assert np.allclose(per_bin_r(pred, target), 1.0)
     assert np.allclose(timecourse_r(pred, target), 1.0)
-    flipped = target.mean(0, keepdims=True)[:, ::-1] + 0 * target   # reversed time course, no stimulus info
+    flipped = target.mean(0, keepdims=True)[:, ::-1] + 0 * target  # reversed time course, no stimulus info
     assert np.all(timecourse_r(flipped, target) < 0)
 
 

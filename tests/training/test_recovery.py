@@ -10,14 +10,15 @@ Measured on one CPU thread (torch 2.13), median r with the ground truth: the DNN
 16 epochs and 0.84 after 30 (~4-5 min, the slow test); a slimmer SNN (8/16/32 channels)
 0.54 after 8 epochs (~25 s, the default suite's lower bar).
 """
+
 from __future__ import annotations
 
 import h5py
 import numpy as np
 import pytest
 import torch
-
 from training_helpers import compose_train, write_synthetic
+
 from snnvis.models import build_model
 from snnvis.recordings.recording import Recording
 from snnvis.recordings.synthetic import expected_ceiling
@@ -27,9 +28,17 @@ from snnvis.training.metrics import pearson_per_neuron
 SYNTH = dict(n_stimuli=800, n_neurons=20, n_repeats=20, size=32, seed=0, recording_id="synth")
 # grey 32 px stimuli at their own size; lr and batch for a few hundred steps in total
 COMMON = [
-    "model.input.size=32", "model.input.in_channels=1", "model.input.mean=[0.5]", "model.input.std=[0.2]",
-    "trainer.lr=1e-2", "data.batch_size=16", "trainer.device=cpu", "trainer.threads=1", "trainer.tensorboard=false",
-    "trainer.progress=false", "baseline=false",
+    "model.input.size=32",
+    "model.input.in_channels=1",
+    "model.input.mean=[0.5]",
+    "model.input.std=[0.2]",
+    "trainer.lr=1e-2",
+    "data.batch_size=16",
+    "trainer.device=cpu",
+    "trainer.threads=1",
+    "trainer.tensorboard=false",
+    "trainer.progress=false",
+    "baseline=false",
 ]
 
 
@@ -56,7 +65,7 @@ def test_synthetic_recording_has_a_high_ceiling(synth_recording):
     rec = Recording(synth_recording)
     test = rec.split("test")
     ceiling = expected_ceiling(rec.mean("ground_truth_rate", test), SYNTH["n_repeats"])
-    assert np.median(ceiling) > 0.95          # so r > 0.8 against the truth is a bar the data allow
+    assert np.median(ceiling) > 0.95  # so r > 0.8 against the truth is a bar the data allow
     assert len(test) >= 150
 
 
@@ -74,8 +83,11 @@ def test_twin_with_one_step_equals_twin_with_t_steps():
 
 
 def test_twin_recovers_ground_truth(synth_recording, tmp_path):
-    r, metrics = recovery(synth_recording, tmp_path, ["model.spiking=false", "model.time.static_steps=1",
-                                                      "trainer.max_epochs=12", "trainer.patience=12"])
+    r, metrics = recovery(
+        synth_recording,
+        tmp_path,
+        ["model.spiking=false", "model.time.static_steps=1", "trainer.max_epochs=12", "trainer.patience=12"],
+    )
     assert metrics["model"]["spiking"] is False
     assert r > 0.8, f"median r with the ground truth {r:.3f}"
     # the recorded noisy counts are predicted a little less well than the truth behind them
@@ -84,9 +96,17 @@ def test_twin_recovers_ground_truth(synth_recording, tmp_path):
 
 def test_snn_learns_ground_truth(synth_recording, tmp_path):
     """Default-suite SNN check at a lower bar: a slim SNN, 8 epochs (measured 0.54)."""
-    r, metrics = recovery(synth_recording, tmp_path, ["model.spiking=true", "model.widths=[8,16,32]",
-                                                      "model.stem_width=8", "trainer.max_epochs=8",
-                                                      "trainer.patience=8"])
+    r, metrics = recovery(
+        synth_recording,
+        tmp_path,
+        [
+            "model.spiking=true",
+            "model.widths=[8,16,32]",
+            "model.stem_width=8",
+            "trainer.max_epochs=8",
+            "trainer.patience=8",
+        ],
+    )
     assert metrics["model"]["spiking"] is True
     assert r > 0.4, f"median r with the ground truth {r:.3f}"
 
@@ -94,7 +114,8 @@ def test_snn_learns_ground_truth(synth_recording, tmp_path):
 @pytest.mark.slow
 def test_snn_recovers_ground_truth(synth_recording, tmp_path):
     """The tiny SEW-ResNet SNN (T = 4) to r > 0.8: 30 epochs, measured 0.84."""
-    r, metrics = recovery(synth_recording, tmp_path, ["model.spiking=true", "trainer.max_epochs=30",
-                                                      "trainer.patience=30"])
+    r, metrics = recovery(
+        synth_recording, tmp_path, ["model.spiking=true", "trainer.max_epochs=30", "trainer.patience=30"]
+    )
     assert metrics["model"]["spiking"] is True
     assert r > 0.8, f"median r with the ground truth {r:.3f}"

@@ -4,6 +4,7 @@ uninterrupted one: same test metrics, same predictions, same training log.
 Two interruptions: an exception raised inside the 3rd epoch (in-process), and a real
 SIGKILL of an ``snnvis-train`` process after its 2nd checkpoint.
 """
+
 from __future__ import annotations
 
 import csv
@@ -16,9 +17,8 @@ import time
 import h5py
 import numpy as np
 import pytest
+from training_helpers import ROOT, TINY, VENV_BIN, comparable, compose_train, recordings_override, train_cli
 
-from training_helpers import (ROOT, TINY, VENV_BIN, comparable, compose_train, recordings_override,
-                              train_cli)
 from snnvis.training import epochs, loop
 
 EPOCHS = 4
@@ -29,8 +29,14 @@ LABEL = "sew_resnet_tiny"
 def _overrides(recordings, *extra):
     # the Gaussian readout draws its read-out positions from torch's RNG in training, so an
     # exact resume needs the RNG states from the checkpoint, not only the weights and shuffles
-    return [*TINY, recordings_override(recordings), "readout=gaussian", f"trainer.max_epochs={EPOCHS}",
-            "trainer.patience=100", *extra]
+    return [
+        *TINY,
+        recordings_override(recordings),
+        "readout=gaussian",
+        f"trainer.max_epochs={EPOCHS}",
+        "trainer.patience=100",
+        *extra,
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -85,7 +91,7 @@ def test_exception_mid_epoch_then_resume(tmp_path, tiny_recordings, uninterrupte
     steps_in_epoch_3 = []
 
     def crashing_step(*args, **kwargs):
-        if (tmp_path / "log.csv").is_file() and len(_log_rows(tmp_path)) == 2:   # 2 checkpoints: in epoch 3
+        if (tmp_path / "log.csv").is_file() and len(_log_rows(tmp_path)) == 2:  # 2 checkpoints: in epoch 3
             steps_in_epoch_3.append(1)
             if len(steps_in_epoch_3) == 5:
                 raise RuntimeError("simulated crash")
@@ -117,8 +123,14 @@ def test_sigkill_then_resume(tmp_path, tiny_recordings, uninterrupted):
     run_dir = tmp_path / "run_b"
     args = _overrides(tiny_recordings, f"hydra.run.dir={run_dir}")
     env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONWARNINGS="ignore")
-    proc = subprocess.Popen([str(VENV_BIN / "snnvis-train"), *args], cwd=ROOT, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        [str(VENV_BIN / "snnvis-train"), *args],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     log = run_dir / "log.csv"
     deadline = time.time() + 120
     try:

@@ -1,5 +1,6 @@
 """metrics.json carries the leakage baseline (pixel lookup) beside the ridge baseline, and the
 per-session noise ceilings wherever the recording has repeats."""
+
 from __future__ import annotations
 
 import h5py
@@ -15,8 +16,9 @@ from snnvis.training import loop
 @pytest.fixture(scope="module")
 def finished(tmp_path_factory, tiny_recordings):
     run_dir = tmp_path_factory.mktemp("baselines") / "run"
-    cfg = compose_train([*TINY, recordings_override(tiny_recordings), "trainer.max_epochs=1", "baseline=true",
-                       "model.spiking=false"])   # the twin: a non-constant prediction, so r2_er is defined
+    cfg = compose_train(
+        [*TINY, recordings_override(tiny_recordings), "trainer.max_epochs=1", "baseline=true", "model.spiking=false"]
+    )  # the twin: a non-constant prediction, so r2_er is defined
     return loop.run(cfg, run_dir, model_label="sew_resnet_tiny"), run_dir, tiny_recordings
 
 
@@ -26,7 +28,7 @@ def _lookup_r(path) -> np.ndarray:
     tr, te = rec.split("train"), rec.split("test")
     x_tr = rec.stimuli(tr).reshape(len(tr), -1).astype(float)
     x_te = rec.stimuli(te).reshape(len(te), -1).astype(float)
-    sim = np.corrcoef(x_te, x_tr)[:len(te), len(te):]
+    sim = np.corrcoef(x_te, x_tr)[: len(te), len(te) :]
     pred = rec.mean(None, tr)[sim.argmax(1)].reshape(len(te), -1, rec.n_neurons)
     target = rec.mean(None, te).reshape(len(te), -1, rec.n_neurons)
     return np.array([pearsonr(pred[..., k].ravel(), target[..., k].ravel())[0] for k in range(rec.n_neurons)])
@@ -54,8 +56,14 @@ def test_per_session_ceilings_where_there_are_repeats(finished):
                 assert s[f"{key}_median"] is not None
                 assert s[f"{key}_median"] == pytest.approx(float(np.nanmedian(f[f"{sid}/metrics/{key}"][()])))
             # equal repeat counts: the reliability of the mean is the Spearman-Brown split-half value
-            np.testing.assert_allclose(f[f"{sid}/metrics/reliability"][()],
-                                       f[f"{sid}/metrics/reliability_split_half"][()], rtol=1e-5, atol=1e-6)
-            np.testing.assert_allclose(f[f"{sid}/metrics/pearson_r_corrected"][()],
-                                       f[f"{sid}/metrics/pearson_r"][()] / np.sqrt(f[f"{sid}/metrics/reliability"][()]),
-                                       rtol=1e-5)
+            np.testing.assert_allclose(
+                f[f"{sid}/metrics/reliability"][()],
+                f[f"{sid}/metrics/reliability_split_half"][()],
+                rtol=1e-5,
+                atol=1e-6,
+            )
+            np.testing.assert_allclose(
+                f[f"{sid}/metrics/pearson_r_corrected"][()],
+                f[f"{sid}/metrics/pearson_r"][()] / np.sqrt(f[f"{sid}/metrics/reliability"][()]),
+                rtol=1e-5,
+            )

@@ -1,4 +1,5 @@
 """``python -m snnvis.training.summary``: one table row per finished run."""
+
 from __future__ import annotations
 
 import json
@@ -12,18 +13,21 @@ from snnvis.training.summary import find_runs, table
 
 def _metrics(name, spiking, r, baseline_r=None):
     n = len(r)
+
     def summary(values):
         return group_summaries({"pearson_r": np.asarray(values, dtype=float)}, np.full(n, "V4"), np.full(n, "s"))
-    m = {"test": summary(r), "model": {"name": name, "spiking": spiking, "n_params": 1234},
-         "run": {"seed": 0}}
+
+    m = {"test": summary(r), "model": {"name": name, "spiking": spiking, "n_params": 1234}, "run": {"seed": 0}}
     if baseline_r is not None:
         m["baseline"] = summary(baseline_r)
     return m
 
 
 def test_table_has_one_row_per_run_including_a_silent_snn(tmp_path):
-    runs = {"twin": _metrics("sew_resnet_tiny", False, [0.2, 0.4, 0.6], baseline_r=[0.1, 0.1, 0.3]),
-            "snn": _metrics("sew_resnet_tiny", True, [np.nan, np.nan, np.nan])}   # no finite r: a silent SNN
+    runs = {
+        "twin": _metrics("sew_resnet_tiny", False, [0.2, 0.4, 0.6], baseline_r=[0.1, 0.1, 0.3]),
+        "snn": _metrics("sew_resnet_tiny", True, [np.nan, np.nan, np.nan]),
+    }  # no finite r: a silent SNN
     for sub, m in runs.items():
         (tmp_path / "sweep" / sub).mkdir(parents=True)
         (tmp_path / "sweep" / sub / "metrics.json").write_text(json.dumps(m))

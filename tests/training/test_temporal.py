@@ -5,29 +5,44 @@ repeats): frames 300 ms apart, ``frame_counts`` (one 200 ms count per frame, fra
 and ``psth`` (35 bins of 10 ms from -50 ms to 300 ms after each frame's onset, averaged
 over the frames of a sequence).
 """
+
 from __future__ import annotations
 
 import h5py
 import numpy as np
 import pytest
 import torch
-
 from training_helpers import compose_train, write_synthetic
+
 from snnvis.errors import UserError
 from snnvis.models import time_bin_matrix
 from snnvis.training import loop
 
 SESSION = "ay4_u001"
 # 1 epoch of a narrow CORnet-RT at 16 px; 3 steps of 100 ms = the recording's 300 ms per frame
-TINY_SEQ = ["model.input.size=16", "model.widths=[8,8,8,8]", "model.time.dt_ms=100", "model.time.steps_per_frame=3",
-            "trainer.max_epochs=1", "trainer.device=cpu", "trainer.threads=1", "trainer.tensorboard=false",
-            "trainer.progress=false"]
+TINY_SEQ = [
+    "model.input.size=16",
+    "model.widths=[8,8,8,8]",
+    "model.time.dt_ms=100",
+    "model.time.steps_per_frame=3",
+    "trainer.max_epochs=1",
+    "trainer.device=cpu",
+    "trainer.threads=1",
+    "trainer.tensorboard=false",
+    "trainer.progress=false",
+]
 
 
 def test_frame_averaged_window_before_onset_averages_the_frames_that_cover_it():
     # 3 frames of 20 ms (2 steps of 10 ms), no latency; window [-10, 0) precedes each frame's onset
-    m = time_bin_matrix(6, dt_ms=10, latency_ms=0, windows_ms=[[-10, 0], [0, 20], [-5, 5]],
-                        frame_onsets_ms=[0, 20, 40], average_over_frames=True)
+    m = time_bin_matrix(
+        6,
+        dt_ms=10,
+        latency_ms=0,
+        windows_ms=[[-10, 0], [0, 20], [-5, 5]],
+        frame_onsets_ms=[0, 20, 40],
+        average_over_frames=True,
+    )
     # frame 0 has no model time before it: the row averages frames 1 and 2 (steps 1 and 3)
     torch.testing.assert_close(m[0], torch.tensor([0, 0.5, 0, 0.5, 0, 0]))
     # covered in every frame: the plain average over the 3 frames
@@ -40,17 +55,37 @@ def test_frame_averaged_window_before_onset_averages_the_frames_that_cover_it():
         time_bin_matrix(6, dt_ms=10, latency_ms=0, windows_ms=[[-10, 0]], frame_onsets_ms=[0, 20, 40])
     # a window no frame covers still raises
     with pytest.raises(ValueError, match="in any of the 3 frames"):
-        time_bin_matrix(6, dt_ms=10, latency_ms=0, windows_ms=[[-50, -45]], frame_onsets_ms=[0, 20, 40],
-                        average_over_frames=True)
+        time_bin_matrix(
+            6, dt_ms=10, latency_ms=0, windows_ms=[[-50, -45]], frame_onsets_ms=[0, 20, 40], average_over_frames=True
+        )
 
 
 def test_model_timing_must_match_the_frame_interval(tmp_path):
-    rec = write_synthetic(tmp_path / "seq.h5", n_stimuli=30, n_frames=4, n_neurons=3, n_repeats=2, size=16,
-                          bin_ms=100.0, recording_id="seq")
-    cfg = compose_train(["experiment=v1_sequences", f"data.recordings=[{rec}]", "data.response=counts",
-                         "data.latency_ms=0", *TINY_SEQ, "model.time.steps_per_frame=2"])
-    with pytest.raises(UserError, match=r"model timing in .*seq.h5: steps_per_frame × dt_ms = 200 ms but "
-                                        r"frames are 100.0 ms apart"):
+    rec = write_synthetic(
+        tmp_path / "seq.h5",
+        n_stimuli=30,
+        n_frames=4,
+        n_neurons=3,
+        n_repeats=2,
+        size=16,
+        bin_ms=100.0,
+        recording_id="seq",
+    )
+    cfg = compose_train(
+        [
+            "experiment=v1_sequences",
+            f"data.recordings=[{rec}]",
+            "data.response=counts",
+            "data.latency_ms=0",
+            *TINY_SEQ,
+            "model.time.steps_per_frame=2",
+        ]
+    )
+    with pytest.raises(
+        UserError,
+        match=r"model timing in .*seq.h5: steps_per_frame × dt_ms = 200 ms but "
+        r"frames are 100.0 ms apart",
+    ):
         loop.run(cfg, tmp_path / "run")
 
 
@@ -58,14 +93,15 @@ def test_model_timing_must_match_the_frame_interval(tmp_path):
 def henaff(datasets_dir, tmp_path_factory):
     from snnvis.recordings.importing import import_source
 
-    path, = import_source("henaff2021_v1", mirror=datasets_dir, out=tmp_path_factory.mktemp("rec"), only=[SESSION])
+    (path,) = import_source("henaff2021_v1", mirror=datasets_dir, out=tmp_path_factory.mktemp("rec"), only=[SESSION])
     return path
 
 
 @pytest.mark.parametrize("response, n_bins", [("frame_counts", 11), ("psth", 35)])
 def test_v1_sequences_temporal_targets(henaff, tmp_path, response, n_bins):
-    cfg = compose_train(["experiment=v1_sequences", f"data.recordings=[{henaff}]", f"data.response={response}",
-                         *TINY_SEQ])
+    cfg = compose_train(
+        ["experiment=v1_sequences", f"data.recordings=[{henaff}]", f"data.response={response}", *TINY_SEQ]
+    )
     metrics = loop.run(cfg, tmp_path)
     assert metrics["data"]["target"] == "temporal"
     assert metrics["data"]["sessions"][SESSION]["response_set"] == response
@@ -80,7 +116,7 @@ def test_v1_sequences_temporal_targets(henaff, tmp_path, response, n_bins):
         assert pred.shape == resp.shape == (len(g["stimulus_index"]), n_bins, 13)
         assert np.isfinite(pred).all() and (pred >= 0).all()
         stored = {k: g[f"metrics/{k}"][()] for k in g["metrics"]}
-    if response == "frame_counts":        # 50 repeats: noise-corrected values
+    if response == "frame_counts":  # 50 repeats: noise-corrected values
         for key in ("reliability", "pearson_r_corrected", "r2_er", "feve"):
             assert overall[f"{key}_median"] is not None, key
             assert stored[key].shape == (13,)
@@ -89,7 +125,7 @@ def test_v1_sequences_temporal_targets(henaff, tmp_path, response, n_bins):
         ok = rel > 0
         np.testing.assert_allclose(corrected[ok], r[ok] / np.sqrt(rel[ok]))
         _check_psth_figure(henaff, tmp_path)
-    else:                                 # the PSTH has no trials
+    else:  # the PSTH has no trials
         assert "reliability_median" not in overall
         # bins before each frame's onset are predicted from the later frames only: the first
         # bin, [-50, -40) ms (model time -80 ms with the latency), from 10 of the 11 frames
@@ -117,14 +153,14 @@ def _check_psth_figure(henaff, run_dir):
     rec = Recording(henaff)
     with h5py.File(run_dir / "predictions.h5", "r") as f:
         g = f[SESSION]
-        idx, resp = g["stimulus_index"][()][[2, 0, 1]], g["response"][()][[2, 0, 1]]   # not in file order
+        idx, resp = g["stimulus_index"][()][[2, 0, 1]], g["response"][()][[2, 0, 1]]  # not in file order
         ids = g["neuron_ids"].asstr()[()]
     run = load_run(run_dir, run_dir)
     ctx = _psth_context(run, SESSION, idx, ids, resp)
     assert ctx["xlabel"] == "time (ms)" and np.allclose(np.diff(ctx["t"]), 300.0)
     assert ctx["stimuli"] == ["/".join(rec.stimulus_ids[k].split("/")[-2:]) for k in idx]
     for j, k in enumerate(idx):
-        trials = rec.trials("frame_counts", [k])[0]                        # (repeats, frames, neurons)
+        trials = rec.trials("frame_counts", [k])[0]  # (repeats, frames, neurons)
         n = np.isfinite(trials).sum(0)
         np.testing.assert_allclose(ctx["sem"][j], np.nanstd(trials, axis=0, ddof=1) / np.sqrt(n), rtol=1e-6)
     entries, notes = [], []

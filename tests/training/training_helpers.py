@@ -1,4 +1,5 @@
 """Shared helpers of the snnvis-train tests (imported as ``training_helpers``; fixtures are in conftest.py)."""
+
 from __future__ import annotations
 
 import json
@@ -13,16 +14,27 @@ VENV_BIN = Path(sys.executable).parent
 
 # A core small enough that an epoch over ~200 stimuli takes well under a second.
 TINY = [
-    "model.input.size=16", "model.input.in_channels=1", "model.input.mean=[0.5]", "model.input.std=[0.25]",
-    "model.widths=[4,8,8]", "model.stem_width=4", "model.time.static_steps=2",
-    "data.batch_size=16", "trainer.max_epochs=3", "trainer.patience=10", "trainer.tensorboard=false",
-    "trainer.progress=false", "trainer.threads=1", "trainer.device=cpu", "baseline=false",
+    "model.input.size=16",
+    "model.input.in_channels=1",
+    "model.input.mean=[0.5]",
+    "model.input.std=[0.25]",
+    "model.widths=[4,8,8]",
+    "model.stem_width=4",
+    "model.time.static_steps=2",
+    "data.batch_size=16",
+    "trainer.max_epochs=3",
+    "trainer.patience=10",
+    "trainer.tensorboard=false",
+    "trainer.progress=false",
+    "trainer.threads=1",
+    "trainer.device=cpu",
+    "baseline=false",
 ]
 
 
 def compose_train(overrides: list[str], return_hydra_config: bool = False):
     """``configs/train.yaml`` composed with ``overrides`` (Hydra's compose API, no subprocess)."""
-    from snnvis.config import compose   # registers the typed sections and ${snnvis_uid:}, as snnvis-train does
+    from snnvis.config import compose  # registers the typed sections and ${snnvis_uid:}, as snnvis-train does
 
     return compose("train", overrides, return_hydra_config=return_hydra_config)
 
@@ -42,8 +54,15 @@ def recordings_override(paths) -> str:
 def train_cli(args: list[str], cwd: Path = ROOT, timeout: float = 300, **popen) -> subprocess.CompletedProcess:
     """Run the ``snnvis-train`` console script of this venv."""
     env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONWARNINGS="ignore")
-    return subprocess.run([str(VENV_BIN / "snnvis-train"), *args], cwd=cwd, env=env, capture_output=True,
-                          text=True, timeout=timeout, **popen)
+    return subprocess.run(
+        [str(VENV_BIN / "snnvis-train"), *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        **popen,
+    )
 
 
 def comparable(metrics: dict) -> dict:

@@ -13,9 +13,11 @@ Every metric is a :class:`Metric` (:mod:`.base`): ``prepare`` returns a frozen
 ``pls``     the same with PLS regression                        :mod:`.regression`
 ==========  ==================================================  =====================
 """
+
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from snnvis.errors import UserError
 from snnvis.evaluation.metrics.base import Metric, Prepared, Result, Unfitted
@@ -24,14 +26,34 @@ from snnvis.evaluation.metrics.regression import PLS, RegressionSide, Ridge
 from snnvis.evaluation.metrics.rsa import RSA, RDMSide
 from snnvis.evaluation.metrics.svcca import SVCCA, ResponseSide
 
-__all__ = ["CKA", "METRICS", "PLS", "RSA", "SVCCA", "GramSide", "Metric", "Prepared", "RDMSide", "RegressionSide",
-           "ResponseSide", "Result", "Ridge", "Unfitted", "build_metrics"]
+__all__ = [
+    "CKA",
+    "METRICS",
+    "PLS",
+    "RSA",
+    "SVCCA",
+    "GramSide",
+    "Metric",
+    "Prepared",
+    "RDMSide",
+    "RegressionSide",
+    "ResponseSide",
+    "Result",
+    "Ridge",
+    "Unfitted",
+    "build_metrics",
+]
 
 METRICS: dict[str, type[Metric]] = {"rsa": RSA, "cka": CKA, "svcca": SVCCA, "ridge": Ridge, "pls": PLS}
 
 
-def build_metrics(names: Sequence[str], options: Mapping[str, Mapping[str, Any]] | None = None,
-                  n_boot: int = 1000, ci: float = 0.95, seed: int = 0) -> list[Metric]:
+def build_metrics(
+    names: Sequence[str],
+    options: Mapping[str, Mapping[str, Any]] | None = None,
+    n_boot: int = 1000,
+    ci: float = 0.95,
+    seed: int = 0,
+) -> list[Metric]:
     """Metric objects for ``names`` with their ``options[name]`` keyword arguments."""
     options = dict(options or {})
     names = list(names)

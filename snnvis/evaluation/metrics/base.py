@@ -25,6 +25,7 @@ bootstrap over neurons of the median corrected r (regression). Scores are never 
 ceiling-normalised value above 1 is noise in the ceiling or the score, and is reported
 together with the raw score and the ceiling.
 """
+
 from __future__ import annotations
 
 import warnings
@@ -140,12 +141,12 @@ class Metric(ABC, Generic[P]):
         if self.n_boot < 1:
             return NAN, NAN
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)      # all-NaN resamples
+            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN resamples
             kw = dict(axis=axis, n_boot=self.n_boot, seed=self.seed)
             _, lo, hi = bootstrap_ci(fn, *arrays, ci=self.ci, **kw)
             shift = 0.0
             if centre is not None and np.isfinite(centre):
-                _, median, _ = bootstrap_ci(fn, *arrays, ci=1e-9, **kw)    # same resamples: their median
+                _, median, _ = bootstrap_ci(fn, *arrays, ci=1e-9, **kw)  # same resamples: their median
                 shift = _f(median) - centre
         return _f(lo) - shift, _f(hi) - shift
 

@@ -7,14 +7,24 @@ RBF CKA, or when a stimulus has fewer than 2 valid repeats. A repeated stimulus 
 CKA, so the test interval is shifted by the offset of the bootstrap median from the
 estimate.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import numpy as np
 
-from snnvis.evaluation.metrics.base import (NAN, Prepared, Result, Unfitted, _constant, _divided, _f, _min_repeats,
-                                           _ratio)
+from snnvis.evaluation.metrics.base import (
+    NAN,
+    Prepared,
+    Result,
+    Unfitted,
+    _constant,
+    _divided,
+    _f,
+    _min_repeats,
+    _ratio,
+)
 from snnvis.evaluation.targets import Target
 from snnvis.similarity import cka
 from snnvis.similarity.cka_ceiling import cka_ceiling
@@ -64,8 +74,10 @@ class CKA(Unfitted[GramSide]):
             kind = "none (a stimulus has fewer than 2 valid repeats)"
         elif trials is not None and len(idx) >= 4:
             ceiling = _f(cka_ceiling(trials, self.kind, self.n_splits, self.seed))
-            kind = (f"expected cka of the noise-free responses with the trial mean, sqrt(HSIC(half, half) / "
-                    f"HSIC(mean, mean)) ({self.n_splits} split-halves of the repeats)")
+            kind = (
+                f"expected cka of the noise-free responses with the trial mean, sqrt(HSIC(half, half) / "
+                f"HSIC(mean, mean)) ({self.n_splits} split-halves of the repeats)"
+            )
         return GramSide(n_neurons=Y.shape[1], ceiling_kind=kind, Y=_gram_factor(Y), ceiling=ceiling)
 
     def _cka(self, X, Y):

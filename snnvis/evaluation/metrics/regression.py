@@ -13,13 +13,14 @@ default).
 Selection score: k-fold cross-validation within the selection stimuli. Test score: fit on
 all selection stimuli, evaluated on the test stimuli; its CI is a bootstrap over neurons.
 """
+
 from __future__ import annotations
 
 import math
 import warnings
 from abc import abstractmethod
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 
@@ -45,8 +46,10 @@ class RegressionSide(Prepared):
 class _Regression(Metric[RegressionSide]):
     """Held-out linear predictivity: per-neuron Pearson r, summarised by the median."""
 
-    ceiling_kind = ("median over neurons of sqrt(reliability of the trial mean) (split halves, Spearman-Brown), "
-                    "in units of Pearson r; normalized = median over neurons of r / sqrt(reliability)")
+    ceiling_kind = (
+        "median over neurons of sqrt(reliability of the trial mean) (split halves, Spearman-Brown), "
+        "in units of Pearson r; normalized = median over neurons of r / sqrt(reliability)"
+    )
 
     def __init__(self, n_folds: int = 5, n_splits: int = 10, **kw):
         super().__init__(**kw)
@@ -58,9 +61,12 @@ class _Regression(Metric[RegressionSide]):
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", RuntimeWarning)
                 rel = mean_reliability(target.trials[idx], n_splits=self.n_splits, seed=self.seed)
-        return RegressionSide(n_neurons=target.responses.shape[1],
-                              ceiling_kind=self.ceiling_kind if rel is not None else "none",
-                              Y=target.responses[idx], reliability=rel)
+        return RegressionSide(
+            n_neurons=target.responses.shape[1],
+            ceiling_kind=self.ceiling_kind if rel is not None else "none",
+            Y=target.responses[idx],
+            reliability=rel,
+        )
 
     @abstractmethod
     def _cv_predict(self, X: np.ndarray, Y: np.ndarray) -> np.ndarray:
@@ -84,8 +90,9 @@ class _Regression(Metric[RegressionSide]):
                 corrected = np.asarray(correct_r(r, rel))
                 normalized = float(np.nanmedian(corrected)) if np.isfinite(corrected).any() else NAN
         lo, hi = self._bootstrap(np.nanmedian, r, axis=0) if with_ci and np.isfinite(r).any() else (NAN, NAN)
-        nlo, nhi = (self._bootstrap(np.nanmedian, corrected, axis=0) if with_ci and np.isfinite(corrected).any()
-                    else (NAN, NAN))
+        nlo, nhi = (
+            self._bootstrap(np.nanmedian, corrected, axis=0) if with_ci and np.isfinite(corrected).any() else (NAN, NAN)
+        )
         return Result(score, ceiling, NAN, normalized, lo, hi, prep.n_neurons, NAN, nlo, nhi)
 
     @staticmethod
@@ -125,8 +132,10 @@ class Ridge(_Regression):
 
     @property
     def method(self) -> str:
-        return (f"ridge (alpha {self.inner} by leave-one-out; selection: {self.n_folds}-fold within "
-                "train+validation; test: fit on train+validation)")
+        return (
+            f"ridge (alpha {self.inner} by leave-one-out; selection: {self.n_folds}-fold within "
+            "train+validation; test: fit on train+validation)"
+        )
 
     def _cv_predict(self, X, Y):
         return kfold_ridge(X, Y, self.alphas, n_folds=self.n_folds, inner=self.inner, seed=self.seed)
@@ -146,8 +155,10 @@ class PLS(_Regression):
 
     @property
     def method(self) -> str:
-        return (f"pls ({self.n_components} components; selection: {self.n_folds}-fold within train+validation; "
-                "test: fit on train+validation)")
+        return (
+            f"pls ({self.n_components} components; selection: {self.n_folds}-fold within train+validation; "
+            "test: fit on train+validation)"
+        )
 
     def _components(self, n_train: int, n_features: int) -> int:
         return max(1, min(self.n_components, n_train - 1, n_features))
@@ -158,4 +169,3 @@ class PLS(_Regression):
 
     def _fit_predict(self, X_fit, Y_fit, X):
         return pls_fit_predict(X_fit, Y_fit, X, self._components(*X_fit.shape))
-

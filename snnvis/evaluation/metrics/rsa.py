@@ -16,6 +16,7 @@ responding stimulus, 0 to another silent one; see :mod:`snnvis.similarity.rdm`),
 and its twin are scored on the same stimuli; ``silent_fraction`` reports the share of such
 stimuli.
 """
+
 from __future__ import annotations
 
 import warnings
@@ -24,8 +25,17 @@ from dataclasses import dataclass
 import numpy as np
 
 from snnvis.errors import UserError
-from snnvis.evaluation.metrics.base import (NAN, Prepared, Result, Unfitted, _constant, _divided, _f, _min_repeats,
-                                           _ratio)
+from snnvis.evaluation.metrics.base import (
+    NAN,
+    Prepared,
+    Result,
+    Unfitted,
+    _constant,
+    _divided,
+    _f,
+    _min_repeats,
+    _ratio,
+)
 from snnvis.evaluation.targets import Target
 from snnvis.similarity import compare_rdms, noise_ceiling, rdm
 from snnvis.similarity.rsa import expected_ceiling, partition_noise_ceiling, partition_rdms
@@ -50,14 +60,23 @@ class RSA(Unfitted[RDMSide]):
 
     name = "rsa"
 
-    def __init__(self, rdm_method: str = "correlation", compare: str = "spearman", ceiling_folds: int = 2,
-                 ceiling_partitions: int = 5, **kw):
+    def __init__(
+        self,
+        rdm_method: str = "correlation",
+        compare: str = "spearman",
+        ceiling_folds: int = 2,
+        ceiling_partitions: int = 5,
+        **kw,
+    ):
         super().__init__(**kw)
         self.rdm_method, self.compare, self.ceiling_folds = rdm_method, compare, int(ceiling_folds)
         self.ceiling_partitions = int(ceiling_partitions)
         if self.ceiling_folds < 2 or self.ceiling_partitions < 1:
-            raise UserError("metric_options.rsa", f"need ceiling_folds >= 2 and ceiling_partitions >= 1, got "
-                            f"{self.ceiling_folds} and {self.ceiling_partitions}")
+            raise UserError(
+                "metric_options.rsa",
+                f"need ceiling_folds >= 2 and ceiling_partitions >= 1, got "
+                f"{self.ceiling_folds} and {self.ceiling_partitions}",
+            )
 
     @property
     def method(self) -> str:
@@ -75,25 +94,43 @@ class RSA(Unfitted[RDMSide]):
             if k < 2:
                 return RDMSide(n_neurons=target.n_units, rdms=rdms)
             lower, upper = noise_ceiling(rdms, self.compare)
-            kind = (f"rsa noise ceiling of {k} subject RDMs, scored as the mean similarity to them; ceiling = "
-                    "sqrt(mean similarity between them), rsatoolbox lower/upper bounds in "
-                    "ceiling_lower/ceiling_upper")
-            return RDMSide(n_neurons=target.n_units, ceiling_kind=kind, rdms=rdms,
-                          ceiling=_f(expected_ceiling(rdms, self.compare)), ceiling_lower=_f(lower),
-                          ceiling_upper=_f(upper))
+            kind = (
+                f"rsa noise ceiling of {k} subject RDMs, scored as the mean similarity to them; ceiling = "
+                "sqrt(mean similarity between them), rsatoolbox lower/upper bounds in "
+                "ceiling_lower/ceiling_upper"
+            )
+            return RDMSide(
+                n_neurons=target.n_units,
+                ceiling_kind=kind,
+                rdms=rdms,
+                ceiling=_f(expected_ceiling(rdms, self.compare)),
+                ceiling_lower=_f(lower),
+                ceiling_upper=_f(upper),
+            )
         n = target.responses.shape[1]
         trials = None if target.trials is None else target.trials[idx]
         if trials is None or _min_repeats(trials) < self.ceiling_folds:
-            why = ("none" if trials is None else
-                   f"none (a stimulus has fewer than {self.ceiling_folds} valid repeats; scored on the mean RDM)")
+            why = (
+                "none"
+                if trials is None
+                else f"none (a stimulus has fewer than {self.ceiling_folds} valid repeats; scored on the mean RDM)"
+            )
             return RDMSide(n_neurons=n, ceiling_kind=why, rdms=rdm(target.responses[idx], self.rdm_method)[None])
         folds = partition_rdms(trials, self.ceiling_folds, self.ceiling_partitions, self.rdm_method, self.seed)
         lower, upper, expected = partition_noise_ceiling(folds, self.compare)
-        kind = (f"rsa noise ceiling of {self.ceiling_folds} random folds of the repeats x {self.ceiling_partitions} "
-                "partitions, scored against the same fold RDMs; ceiling = sqrt(mean similarity between folds), "
-                "rsatoolbox lower/upper bounds averaged over partitions in ceiling_lower/ceiling_upper")
-        return RDMSide(n_neurons=n, ceiling_kind=kind, rdms=folds.reshape(-1, *folds.shape[-2:]), ceiling=_f(expected),
-                       ceiling_lower=_f(lower), ceiling_upper=_f(upper))
+        kind = (
+            f"rsa noise ceiling of {self.ceiling_folds} random folds of the repeats x {self.ceiling_partitions} "
+            "partitions, scored against the same fold RDMs; ceiling = sqrt(mean similarity between folds), "
+            "rsatoolbox lower/upper bounds averaged over partitions in ceiling_lower/ceiling_upper"
+        )
+        return RDMSide(
+            n_neurons=n,
+            ceiling_kind=kind,
+            rdms=folds.reshape(-1, *folds.shape[-2:]),
+            ceiling=_f(expected),
+            ceiling_lower=_f(lower),
+            ceiling_upper=_f(upper),
+        )
 
     def _similarity(self, a, b):
         return np.nanmean(compare_rdms(a, b, self.compare))
@@ -107,5 +144,6 @@ class RSA(Unfitted[RDMSide]):
             warnings.simplefilter("ignore", RuntimeWarning)
             score = _f(self._similarity(model, prep.rdms))
         lo, hi = self._bootstrap(self._similarity, model, prep.rdms, axis=(-2, -1)) if with_ci else (NAN, NAN)
-        return Result(score, expected, lower, _ratio(score, expected), lo, hi, prep.n_neurons, upper,
-                      *_divided(lo, hi, expected))
+        return Result(
+            score, expected, lower, _ratio(score, expected), lo, hi, prep.n_neurons, upper, *_divided(lo, hi, expected)
+        )

@@ -5,6 +5,7 @@ Selection score: k-fold SVCCA within the selection stimuli
 selection stimuli, the mean correlation of the projected test stimuli, bootstrapped over
 test stimuli.
 """
+
 from __future__ import annotations
 
 import warnings
@@ -38,27 +39,36 @@ class SVCCA(Metric[ResponseSide]):
 
     @property
     def method(self) -> str:
-        dims = (f"top {self.dims} SVD dims" if self.dims
-                else f"SVD dims explaining {self.var_threshold:g} of the variance")
-        return (f"svcca cross-validated ({dims}; selection: {self.n_folds}-fold within train+validation; "
-                "test: fit on train+validation)")
+        dims = (
+            f"top {self.dims} SVD dims" if self.dims else f"SVD dims explaining {self.var_threshold:g} of the variance"
+        )
+        return (
+            f"svcca cross-validated ({dims}; selection: {self.n_folds}-fold within train+validation; "
+            "test: fit on train+validation)"
+        )
 
     def prepare(self, target: Target, idx: np.ndarray) -> ResponseSide:
-        return ResponseSide(n_neurons=target.responses.shape[1], ceiling_kind=self.ceiling_kind,
-                            Y=target.responses[idx])
+        return ResponseSide(
+            n_neurons=target.responses.shape[1], ceiling_kind=self.ceiling_kind, Y=target.responses[idx]
+        )
 
     def selection(self, X: np.ndarray, prep: ResponseSide) -> Result:
         if _constant(X):
             return Result(NAN, n_neurons=prep.n_neurons)
-        res = svcca_cv(X, prep.Y, k=self.dims, n_folds=self.n_folds, seed=self.seed,
-                       var_threshold=self.var_threshold)
+        res = svcca_cv(X, prep.Y, k=self.dims, n_folds=self.n_folds, seed=self.seed, var_threshold=self.var_threshold)
         return Result(_f(res.score), n_neurons=prep.n_neurons)
 
     def test(self, X_fit: np.ndarray, prep_fit: ResponseSide, X: np.ndarray, prep: ResponseSide) -> Result:
         if _constant(X_fit):
             return Result(NAN, n_neurons=prep.n_neurons)
-        u, v = svcca_transform(np.asarray(X_fit, dtype=np.float64), prep_fit.Y, np.asarray(X, dtype=np.float64),
-                               prep.Y, k=self.dims, var_threshold=self.var_threshold)
+        u, v = svcca_transform(
+            np.asarray(X_fit, dtype=np.float64),
+            prep_fit.Y,
+            np.asarray(X, dtype=np.float64),
+            prep.Y,
+            k=self.dims,
+            var_threshold=self.var_threshold,
+        )
 
         def mean_corr(a, b):
             return np.nanmean(predictivity(a, b).r)

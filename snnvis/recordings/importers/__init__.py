@@ -7,6 +7,7 @@
 
 A new dataset is one module here plus its checksum file in ``recordings/sources/``.
 """
+
 from __future__ import annotations
 
 import importlib

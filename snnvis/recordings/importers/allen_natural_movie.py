@@ -36,6 +36,7 @@ whole movie once per repeat; ``order`` holds one repeat, clip by clip. Assumed, 
 each response bin is aligned to its frame's onset (no latency shift applied), and the frame
 rate is that of ``timing.json`` (or 30 Hz).
 """
+
 from __future__ import annotations
 
 import json
@@ -51,19 +52,21 @@ from snnvis.recordings.sources import FileStore, Source
 SOURCE = Source(
     name="allen_natural_movie",
     title="Mouse visual cortex spike counts per frame of natural movies (Allen Brain Observatory layout)",
-    citation=("Siegle JH et al. (2021). Survey of spiking in the mouse visual system reveals functional "
-              "hierarchy. Nature 592:86-92 (Allen Brain Observatory, Visual Coding - Neuropixels); analysis "
-              "layout after Huang L et al. (2024), deep spiking networks and mouse visual cortex."),
+    citation=(
+        "Siegle JH et al. (2021). Survey of spiking in the mouse visual system reveals functional "
+        "hierarchy. Nature 592:86-92 (Allen Brain Observatory, Visual Coding - Neuropixels); analysis "
+        "layout after Huang L et al. (2024), deep spiking networks and mouse visual cortex."
+    ),
     license="Allen Institute Terms of Use",
     species="mouse (Mus musculus)",
     urls={},
     description="Local files only (extract them with the AllenSDK): per-area (frames, repeats, neurons) spike "
-                "counts at the movie's frame rate, and the movie frames as .npy/.npz or a video file.",
+    "counts at the movie's frame rate, and the movie frames as .npy/.npz or a video file.",
 )
 
 OPTIONS = {"clip_frames": "frames per stimulus (default 30)", "block_clips": "clips per split block (default 3)"}
-NEEDS_LOCAL = True                     # nothing can be downloaded
-FAMILIES_FROM_IMPORTER = True          # see the module docstring: blocks, not frame similarity
+NEEDS_LOCAL = True  # nothing can be downloaded
+FAMILIES_FROM_IMPORTER = True  # see the module docstring: blocks, not frame similarity
 DEFAULT_RATE_HZ = 30.0
 VIDEO_SUFFIXES = (".gif", ".tif", ".tiff", ".mp4", ".avi", ".mov", ".mkv", ".webm")
 _RESP_RE = re.compile(r"^responses/([^/]+)/([^/]+)/([^/]+)\.npy$")
@@ -72,8 +75,11 @@ _RESP_RE = re.compile(r"^responses/([^/]+)/([^/]+)/([^/]+)\.npy$")
 def _sessions(store: FileStore) -> dict[str, tuple[str, str, list[str]]]:
     """recording id -> (session, movie, sorted area names)."""
     if store.root is None:
-        raise UserError(f"source {SOURCE.name}", "its files cannot be downloaded: extract them from the Allen "
-                        "Brain Observatory (AllenSDK) and pass --mirror DIR holding allen_natural_movie/")
+        raise UserError(
+            f"source {SOURCE.name}",
+            "its files cannot be downloaded: extract them from the Allen "
+            "Brain Observatory (AllenSDK) and pass --mirror DIR holding allen_natural_movie/",
+        )
     out: dict[str, tuple[str, str, list[str]]] = {}
     for rel in store.list("responses/*/*/*.npy"):
         m = _RESP_RE.match(rel)
@@ -91,8 +97,10 @@ def _movie_file(store: FileStore, movie: str) -> str | None:
 
 
 def discover(store: FileStore) -> dict[str, str | None]:
-    return {rid: None if _movie_file(store, movie) else f"no movies/{movie}.npy, .npz or video file"
-            for rid, (_, movie, _) in _sessions(store).items()}
+    return {
+        rid: None if _movie_file(store, movie) else f"no movies/{movie}.npy, .npz or video file"
+        for rid, (_, movie, _) in _sessions(store).items()
+    }
 
 
 def read_frames(path) -> np.ndarray:
@@ -111,13 +119,17 @@ def read_frames(path) -> np.ndarray:
         try:
             a = np.asarray(iio.imread(path, index=None))
         except OSError as err:
-            raise UserError("movie", f"cannot decode the video ({' '.join(str(err).split())[:160]}); a damaged "
-                            "file, or no video backend: .mp4/.avi need PyAV (av) or imageio-ffmpeg; or save the "
-                            "frames as .npy", path) from None
+            raise UserError(
+                "movie",
+                f"cannot decode the video ({' '.join(str(err).split())[:160]}); a damaged "
+                "file, or no video backend: .mp4/.avi need PyAV (av) or imageio-ffmpeg; or save the "
+                "frames as .npy",
+                path,
+            ) from None
         if a.ndim == 4 and a.shape[-1] == 4:
-            a = a[..., :3]                            # drop alpha
+            a = a[..., :3]  # drop alpha
         if a.ndim == 4 and a.shape[-1] == 3 and (a == a[..., :1]).all():
-            a = a[..., :1]                            # grey stored as RGB
+            a = a[..., :1]  # grey stored as RGB
     if a.dtype != np.uint8:
         raise UserError("movie", f"frames must be uint8 (0..255), got {a.dtype}", path)
     if a.ndim == 3:
@@ -153,8 +165,9 @@ def _rate(store: FileStore, folder: str) -> float:
 
 def load(store: FileStore, session_id: str, clip_frames=None, block_clips=None, **options) -> RecordingData:
     if options:
-        raise UserError(f"importer {SOURCE.name}", f"unknown option(s) {', '.join(options)} "
-                                                   f"(known: {', '.join(OPTIONS)})")
+        raise UserError(
+            f"importer {SOURCE.name}", f"unknown option(s) {', '.join(options)} (known: {', '.join(OPTIONS)})"
+        )
     clip = _int_option("clip_frames", clip_frames, 30)
     block = _int_option("block_clips", block_clips, 3)
     sessions = _sessions(store)
@@ -187,13 +200,14 @@ def load(store: FileStore, session_id: str, clip_frames=None, block_clips=None, 
         ids += names
         area_of += [area] * c.shape[2]
     n_rep = max(c.shape[1] for c in counts)
-    trials = np.concatenate([np.pad(c, ((0, 0), (0, n_rep - c.shape[1]), (0, 0)), constant_values=np.nan)
-                             for c in counts], axis=2)                       # (F, R, N)
+    trials = np.concatenate(
+        [np.pad(c, ((0, 0), (0, n_rep - c.shape[1]), (0, 0)), constant_values=np.nan) for c in counts], axis=2
+    )  # (F, R, N)
     n_clips = n_frames // clip
     if n_clips < 1:
         raise UserError(f"session {session_id!r}", f"the movie has {n_frames} frames, fewer than clip_frames={clip}")
     used = n_clips * clip
-    keep = np.flatnonzero(~np.isnan(trials[:used]).all(axis=1).any(axis=0))   # a frame never recorded: drop
+    keep = np.flatnonzero(~np.isnan(trials[:used]).all(axis=1).any(axis=0))  # a frame never recorded: drop
     if keep.size == 0:
         raise UserError(f"session {session_id!r}", "no neuron has a recorded repeat of every frame")
     t = trials[:used][:, :, keep].reshape(n_clips, clip, n_rep, keep.size).transpose(0, 2, 1, 3)
@@ -202,25 +216,49 @@ def load(store: FileStore, session_id: str, clip_frames=None, block_clips=None, 
     dropped = sorted(set(range(len(ids))) - set(keep.tolist()))
     order = np.stack(np.meshgrid(np.arange(n_clips), np.arange(clip), indexing="ij"), -1).reshape(-1, 2)
     return RecordingData(
-        recording_id=session_id, source=SOURCE.name, species=SOURCE.species, citation=SOURCE.citation,
+        recording_id=session_id,
+        source=SOURCE.name,
+        species=SOURCE.species,
+        citation=SOURCE.citation,
         license=SOURCE.license,
-        neuron_ids=[ids[k] for k in keep], neuron_areas=[area_of[k] for k in keep],
+        neuron_ids=[ids[k] for k in keep],
+        neuron_areas=[area_of[k] for k in keep],
         stimulus_ids=[f"{movie}/frames{c * clip:05d}-{(c + 1) * clip - 1:05d}" for c in range(n_clips)],
         pixels=np.ascontiguousarray(frames[:used].reshape(n_clips, clip, *frames.shape[1:])),
-        stimulus_groups=blocks, group_universe=sorted(set(blocks)), families=blocks,
-        responses={"counts": ResponseSet(
-            mean=np.nanmean(t, axis=1).astype(np.float32), trials=t.astype(np.float32),
-            windows_ms=np.array([[0.0, frame_ms]]), align="frame", frame_average=False,
-            units=f"spike count per {frame_ms:g} ms frame bin",
-            description=(f"{folder}/<area>.npy: spike counts per movie frame ({rate:g} Hz), {n_rep} repeats "
-                         f"(NaN-padded), in clips of {clip} frames; one bin per frame. Frames after frame "
-                         f"{used - 1} left out: {n_frames - used}. Neurons dropped (a frame never recorded): "
-                         f"{[ids[k] for k in dropped] or 'none'}."))},
-        default_response="counts", frame_duration_ms=frame_ms, frame_interval_ms=frame_ms,
-        protocol=Protocol("movie", frame_ms, 0.0, order=order, order_ids=np.arange(used).astype(str),
-                          description=(f"The movie {movie} shown continuously at {rate:g} Hz, whole, once per "
-                                       f"repeat; order (one repeat) lists its frames clip by clip, order_ids "
-                                       f"the frame number in the movie. Assumed: response bins start at each "
-                                       f"frame's onset; the clips are consecutive, so state before a clip is "
-                                       f"the previous clip's, not a reset.")),
+        stimulus_groups=blocks,
+        group_universe=sorted(set(blocks)),
+        families=blocks,
+        responses={
+            "counts": ResponseSet(
+                mean=np.nanmean(t, axis=1).astype(np.float32),
+                trials=t.astype(np.float32),
+                windows_ms=np.array([[0.0, frame_ms]]),
+                align="frame",
+                frame_average=False,
+                units=f"spike count per {frame_ms:g} ms frame bin",
+                description=(
+                    f"{folder}/<area>.npy: spike counts per movie frame ({rate:g} Hz), {n_rep} repeats "
+                    f"(NaN-padded), in clips of {clip} frames; one bin per frame. Frames after frame "
+                    f"{used - 1} left out: {n_frames - used}. Neurons dropped (a frame never recorded): "
+                    f"{[ids[k] for k in dropped] or 'none'}."
+                ),
+            )
+        },
+        default_response="counts",
+        frame_duration_ms=frame_ms,
+        frame_interval_ms=frame_ms,
+        protocol=Protocol(
+            "movie",
+            frame_ms,
+            0.0,
+            order=order,
+            order_ids=np.arange(used).astype(str),
+            description=(
+                f"The movie {movie} shown continuously at {rate:g} Hz, whole, once per "
+                f"repeat; order (one repeat) lists its frames clip by clip, order_ids "
+                f"the frame number in the movie. Assumed: response bins start at each "
+                f"frame's onset; the clips are consecutive, so state before a clip is "
+                f"the previous clip's, not a reset."
+            ),
+        ),
     )

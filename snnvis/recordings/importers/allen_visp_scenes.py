@@ -21,6 +21,7 @@ rows do not average to ``Allen_test_output`` in either plausible grouping (18 sc
 spread over all 118 scenes (only about 20% are test scenes), so its rows cannot be
 assigned to scenes. The recording therefore has mean responses only, no trials.
 """
+
 from __future__ import annotations
 
 import math
@@ -35,10 +36,12 @@ from snnvis.recordings.sources import FileStore, Source
 SOURCE = Source(
     name="allen_visp_scenes",
     title="Mouse VISp calcium responses to 118 natural scenes (Allen Brain Observatory extract)",
-    citation=("Allen Brain Observatory, Visual Coding (two-photon): de Vries, S. E. J. et al. A large-scale "
-              "standardized physiological survey reveals functional organization of the mouse visual cortex. "
-              "Nat. Neurosci. 23, 138-151 (2020). Extract: github.com/psailamul/Allen_Brain_Observatory, "
-              "Allen_data_170513/ (experiment container 511510667)."),
+    citation=(
+        "Allen Brain Observatory, Visual Coding (two-photon): de Vries, S. E. J. et al. A large-scale "
+        "standardized physiological survey reveals functional organization of the mouse visual cortex. "
+        "Nat. Neurosci. 23, 138-151 (2020). Extract: github.com/psailamul/Allen_Brain_Observatory, "
+        "Allen_data_170513/ (experiment container 511510667)."
+    ),
     license="Allen Institute Terms of Use (data); the extract repository states no license",
     species="mouse (Mus musculus)",
     urls={"": "https://raw.githubusercontent.com/psailamul/Allen_Brain_Observatory/HEAD/Allen_data_170513/"},
@@ -105,10 +108,12 @@ def _big_note(store: FileStore, mean: np.ndarray) -> str:
     rows = {r.tobytes() for r in big}
     same = sum(r.tobytes() in rows for r in mean)
     ratio = float(np.median(mean.var(axis=0) / np.maximum(big.var(axis=0), 1e-12)))
-    return (f" {_BIG} ({big.shape[0]} rows, no scene labels) is not imported, so there are no trials: its rows "
-            "cannot be assigned to scenes. Caution: the median ratio of across-scene variance of the released "
-            f"means to the variance of the {_BIG} rows is {ratio:.2f}, and {same} of the {mean.shape[0]} mean "
-            f"rows are identical to rows of {_BIG}, so the released values may not be 50-repeat means.")
+    return (
+        f" {_BIG} ({big.shape[0]} rows, no scene labels) is not imported, so there are no trials: its rows "
+        "cannot be assigned to scenes. Caution: the median ratio of across-scene variance of the released "
+        f"means to the variance of the {_BIG} rows is {ratio:.2f}, and {same} of the {mean.shape[0]} mean "
+        f"rows are identical to rows of {_BIG}, so the released values may not be 50-repeat means."
+    )
 
 
 def load(store: FileStore, session_id: str, **options) -> RecordingData:
@@ -138,8 +143,11 @@ def load(store: FileStore, session_id: str, **options) -> RecordingData:
         mean[idx] = y
         np.add.at(covered, idx, 1)
     if not np.all(covered == 1):
-        raise UserError("train/test inputs", f"cover {int(np.sum(covered > 0))} of {n} scenes "
-                        f"({int(np.sum(covered > 1))} more than once)", all_path)
+        raise UserError(
+            "train/test inputs",
+            f"cover {int(np.sum(covered > 0))} of {n} scenes ({int(np.sum(covered > 1))} more than once)",
+            all_path,
+        )
     pixels, pixel_note = to_uint8(scenes)
     pixels = pixels.reshape(n, 1, side, side, 1)
     n_cells = mean.shape[1]
@@ -156,8 +164,13 @@ def load(store: FileStore, session_id: str, **options) -> RecordingData:
         f"stimulus by convention.{_big_note(store, mean)} Scenes: {side}x{side} grayscale (row-major vectors); "
         f"{pixel_note}. Rows were matched to scenes by pixel content; the authors' train/test split is not used."
     )
-    resp = ResponseSet(mean=mean[:, None, :].astype(np.float32), windows_ms=np.array([[0.0, 250.0]]),
-                       units="dF/F-like (scale not stated in the release)", align="stimulus", description=desc)
+    resp = ResponseSet(
+        mean=mean[:, None, :].astype(np.float32),
+        windows_ms=np.array([[0.0, 250.0]]),
+        units="dF/F-like (scale not stated in the release)",
+        align="stimulus",
+        description=desc,
+    )
     return RecordingData(
         recording_id=sid,
         source=SOURCE.name,

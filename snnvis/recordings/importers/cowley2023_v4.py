@@ -15,6 +15,7 @@ stimulus, so that one image never sits in two splits; see :func:`merge_duplicate
 copies are independent repeat-averages, so without raw repeats they are kept as the
 stimulus's trials (split halves for noise ceilings).
 """
+
 from __future__ import annotations
 
 import io
@@ -34,18 +35,20 @@ _BASE = "https://raw.githubusercontent.com/cowleygroup/V4_compact_models/HEAD/da
 SOURCE = Source(
     name="cowley2023_v4",
     title="Macaque V4 responses to natural images (Cowley et al. 2023)",
-    citation=("Cowley, B. R., Stan, P. L., Pillow, J. W. & Smith, M. A. Compact deep neural network models "
-              "of the visual cortex. Nature (2026); preprint bioRxiv 2023.11.22.568315 (2023). "
-              "Data: github.com/cowleygroup/V4_compact_models, data_V4_responses/."),
+    citation=(
+        "Cowley, B. R., Stan, P. L., Pillow, J. W. & Smith, M. A. Compact deep neural network models "
+        "of the visual cortex. Nature (2026); preprint bioRxiv 2023.11.22.568315 (2023). "
+        "Data: github.com/cowleygroup/V4_compact_models, data_V4_responses/."
+    ),
     license="GPL-3.0",
     species="macaque (Macaca mulatta)",
     urls={"": _BASE, "readme_original.txt": _BASE + "readme.txt"},
     description="Utah-array V4 spike counts (100 ms) to 112x112 RGB natural and synthesised images; "
-                "one recording per session, monkeys WE, PE and RA.",
+    "one recording per session, monkeys WE, PE and RA.",
 )
 
 AREA = "V4"
-MIN_DUPLICATED = 20     # duplicated images needed to keep their copies as trials (split halves)
+MIN_DUPLICATED = 20  # duplicated images needed to keep their copies as trials (split halves)
 UNITS = "spike count in a 100 ms window, averaged over repeats"
 _AVG = "responses_repeat_averaged/responses_{}.npy"
 _RAW = "responses_raw/responses_{}.npy"
@@ -78,8 +81,13 @@ def session_table(store: FileStore) -> dict[str, dict]:
     for line in store.path(rel).read_text(errors="replace").splitlines():
         parts = line.split()
         if len(parts) >= 6 and re.fullmatch(r"\d{6}", parts[0]) and re.fullmatch(r"[A-Z]{2}", parts[1]):
-            table[parts[0]] = {"animal": parts[1], "role": parts[2], "n_neurons": parts[3],
-                               "repeats_per_image": parts[4], "image_types": " ".join(parts[6:])}
+            table[parts[0]] = {
+                "animal": parts[1],
+                "role": parts[2],
+                "n_neurons": parts[3],
+                "repeats_per_image": parts[4],
+                "image_types": " ".join(parts[6:]),
+            }
     return table
 
 
@@ -87,9 +95,10 @@ def read_images(path, n_expected: int | None = None) -> tuple[list[str], np.ndar
     """Decode ``imageNNNN.jpg`` from a zip in image-number order: (file names, uint8 (n, H, W, C))."""
     try:
         return _read_images(path, n_expected)
-    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as err:   # PIL's decode errors are OSErrors
-        raise UserError("image zip", f"cannot be read ({type(err).__name__}: {' '.join(str(err).split())[:160]})",
-                        path) from None
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as err:  # PIL's decode errors are OSErrors
+        raise UserError(
+            "image zip", f"cannot be read ({type(err).__name__}: {' '.join(str(err).split())[:160]})", path
+        ) from None
 
 
 def _read_images(path, n_expected: int | None) -> tuple[list[str], np.ndarray]:
@@ -162,12 +171,12 @@ def merge_duplicates(images: np.ndarray, avg: np.ndarray, raw: np.ndarray | None
     if raw is None and sum(len(g) > 1 for g in groups) >= MIN_DUPLICATED:
         trials = np.full((len(groups), max(len(g) for g in groups), n_neurons), np.nan, np.float32)
         for g, members in enumerate(groups):
-            trials[g, :len(members)] = avg[:, members].T
+            trials[g, : len(members)] = avg[:, members].T
     elif raw is not None:
         n_rep = max(p.shape[1] for p in pooled)
         trials = np.full((len(groups), n_rep, n_neurons), np.nan, np.float32)
         for g, reps in enumerate(pooled):
-            trials[g, :reps.shape[1]] = reps.T
+            trials[g, : reps.shape[1]] = reps.T
     return groups, mean, trials
 
 
@@ -181,8 +190,9 @@ def _load_npy(path) -> np.ndarray:
         a = np.load(path, allow_pickle=False)
         return a.astype(np.float64)
     except (OSError, EOFError, ValueError, TypeError) as err:
-        raise UserError("responses", f"not a readable numeric .npy file ({' '.join(str(err).split())[:160]})",
-                        path) from None
+        raise UserError(
+            "responses", f"not a readable numeric .npy file ({' '.join(str(err).split())[:160]})", path
+        ) from None
 
 
 def _no_options(options: dict) -> None:
@@ -225,25 +235,36 @@ def load(store: FileStore, session_id: str, **options) -> RecordingData:
         f"{n_images} image files hold {len(groups)} distinct images.",
     ]
     if n_dup_files:
-        how = ("the mean over their pooled raw repeats (their repeat means weighted by repeat counts)"
-               if raw is not None else "the plain average of their repeat means (no raw repeats are released "
-               "for this session, so repeat counts are unknown)")
-        parts.append(f"{n_dup_files} files duplicate another file's pixels; each set of duplicates is one stimulus "
-                     f"whose id joins the file names with '+' and whose response is {how}.")
+        how = (
+            "the mean over their pooled raw repeats (their repeat means weighted by repeat counts)"
+            if raw is not None
+            else "the plain average of their repeat means (no raw repeats are released "
+            "for this session, so repeat counts are unknown)"
+        )
+        parts.append(
+            f"{n_dup_files} files duplicate another file's pixels; each set of duplicates is one stimulus "
+            f"whose id joins the file names with '+' and whose response is {how}."
+        )
     if info:
-        parts.append(f"Readme table: {info['repeats_per_image']} repeats/image, {info['n_neurons']} neurons, "
-                     f"images: {info['image_types']}; the authors used it as a {info['role']} session.")
+        parts.append(
+            f"Readme table: {info['repeats_per_image']} repeats/image, {info['n_neurons']} neurons, "
+            f"images: {info['image_types']}; the authors used it as a {info['role']} session."
+        )
     if raw is not None:
         parts.append("Trials: the raw repeats of responses_raw (single presentations), NaN-padded.")
     elif trials is not None:
         n_multi = sum(len(g) > 1 for g in groups)
-        parts.append(f"No raw repeats are released for this session. Trials: one per image file, each that file's "
-                     f"repeat-averaged response (not a single presentation); {n_multi} stimuli have 2 to "
-                     f"{trials.shape[1]} such independent repeat-averages (usable as split halves), the others one, "
-                     "NaN-padded.")
+        parts.append(
+            f"No raw repeats are released for this session. Trials: one per image file, each that file's "
+            f"repeat-averaged response (not a single presentation); {n_multi} stimuli have 2 to "
+            f"{trials.shape[1]} such independent repeat-averages (usable as split halves), the others one, "
+            "NaN-padded."
+        )
     else:
-        parts.append(f"No raw repeats are released for this session, and fewer than {MIN_DUPLICATED} images are "
-                     "duplicated, so there are no trials.")
+        parts.append(
+            f"No raw repeats are released for this session, and fewer than {MIN_DUPLICATED} images are "
+            "duplicated, so there are no trials."
+        )
     desc = " ".join(parts)
     resp = ResponseSet(
         mean=mean[:, None, :].astype(np.float32),

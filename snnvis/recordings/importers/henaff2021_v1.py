@@ -45,6 +45,7 @@ Neurons: a unit whose responses cannot be averaged (a frame with no recorded rep
 NaN PSTH, in any kept sequence) is dropped, since trial-averaged responses must not be NaN;
 neuron ids keep the unit's 0-based position in the file (``<session>_u<k>``).
 """
+
 from __future__ import annotations
 
 import re
@@ -60,20 +61,26 @@ from snnvis.recordings.sources import FileStore, Source
 SOURCE = Source(
     name="henaff2021_v1",
     title="Macaque V1 responses to frames of natural, synthetic and contrast movie sequences",
-    citation=("Hénaff OJ, Bai Y, Charlton JA, Nauhaus I, Simoncelli EP, Goris RLT (2021). Primary visual "
-              "cortex straightens natural video trajectories. Nature Communications 12:5982. "
-              "doi:10.1038/s41467-021-25939-z"),
+    citation=(
+        "Hénaff OJ, Bai Y, Charlton JA, Nauhaus I, Simoncelli EP, Goris RLT (2021). Primary visual "
+        "cortex straightens natural video trajectories. Nature Communications 12:5982. "
+        "doi:10.1038/s41467-021-25939-z"
+    ),
     license="none stated (original data on OSF, osf.io/gwtcs)",
     species="macaque",
     urls={
-        "V1_responses/": ("https://raw.githubusercontent.com/wongyoJung/"
-                          "Primary-visual-cortex-straightens-natural-video-trajectories/"
-                          "f304c18ceb2fee53260185c6e7c28a354f4c884b/V1_responses"),
-        "stimulus/": ("https://raw.githubusercontent.com/olivierhenaff/neural-straightening/"
-                      "0c58649521ad035b36af1b49001aa483bcc070de/images/acute/stimulus_fullfield"),
+        "V1_responses/": (
+            "https://raw.githubusercontent.com/wongyoJung/"
+            "Primary-visual-cortex-straightens-natural-video-trajectories/"
+            "f304c18ceb2fee53260185c6e7c28a354f4c884b/V1_responses"
+        ),
+        "stimulus/": (
+            "https://raw.githubusercontent.com/olivierhenaff/neural-straightening/"
+            "0c58649521ad035b36af1b49001aa483bcc070de/images/acute/stimulus_fullfield"
+        ),
     },
     description="Anesthetized macaque V1 (multi-electrode arrays); 512x512 grayscale frames, 200 ms on / "
-                "100 ms blank, shown in random order; 10 movies x (natural, synthetic, contrast) x 2 zooms.",
+    "100 ms blank, shown in random order; 10 movies x (natural, synthetic, contrast) x 2 zooms.",
 )
 
 SESSION_GLOB = "V1_responses/ay*_u*_image_sequences.mat"
@@ -85,6 +92,7 @@ OPTIONS = {"psth_normalisation": ("valid", "file")}
 # ---------------------------------------------------------------------------------------
 # MATLAB v7.3 (HDF5) decoding
 # ---------------------------------------------------------------------------------------
+
 
 def _matlab_class(obj) -> str:
     cls = obj.attrs.get("MATLAB_class", b"")
@@ -142,6 +150,7 @@ def _movie_number(name: str) -> int:
 # Discovery
 # ---------------------------------------------------------------------------------------
 
+
 def discover(store: FileStore) -> dict[str, str | None]:
     """Every ``V1_responses/ay*_u*_image_sequences.mat``; other .mat files are not sessions."""
     found = {}
@@ -156,6 +165,7 @@ def discover(store: FileStore) -> dict[str, str | None]:
 # ---------------------------------------------------------------------------------------
 # Stimuli
 # ---------------------------------------------------------------------------------------
+
 
 def read_stimulus_info(path) -> dict[int, str]:
     """stimulus id -> file path (as written in ``stimulusInfo.mat``, a MATLAB v5 file)."""
@@ -215,6 +225,7 @@ def _read_png(path) -> np.ndarray:
 # Loading
 # ---------------------------------------------------------------------------------------
 
+
 def _read_session(path) -> dict:
     with h5py.File(path, "r") as f:
         if "naturalStruct" not in f:
@@ -233,17 +244,23 @@ def _read_session(path) -> dict:
             "on": _scalar(ns, "stim_on_sec", path),
             "off": _scalar(ns, "stim_off_sec", path),
             "area": _decode(f, ns["cortical_area"]) if "cortical_area" in ns else "V1",
-            "presented": (np.asarray(ns["stimulus_ID_list"][()], dtype=float).ravel()
-                          if "stimulus_ID_list" in ns else None),
-            "blank_ids": (np.asarray(ss["blank_images"][()], dtype=float).ravel()
-                          if "blank_images" in ss else np.zeros(0)),
+            "presented": (
+                np.asarray(ns["stimulus_ID_list"][()], dtype=float).ravel() if "stimulus_ID_list" in ns else None
+            ),
+            "blank_ids": (
+                np.asarray(ss["blank_images"][()], dtype=float).ravel() if "blank_images" in ss else np.zeros(0)
+            ),
             "movie_titles": [str(t) for t in _flat(_decode(f, ss["movie_titles"]))],
             "scales": [str(t) for t in _flat(_decode(f, ss["scales"]))],
             "categories": [str(t) for t in _flat(_decode(f, ss["categories"]))],
-            "first": [np.asarray(x, dtype=float).ravel().astype(int) for x in _flat(_decode(f, ss["first_frame_image_ids"]))],
-            "last": [np.asarray(x, dtype=float).ravel().astype(int) for x in _flat(_decode(f, ss["last_frame_image_ids"]))],
-            "ids": {},     # (scale, category, movie field) -> ids
-            "paths": {},   # same key -> file paths named in the session file (cross-check)
+            "first": [
+                np.asarray(x, dtype=float).ravel().astype(int) for x in _flat(_decode(f, ss["first_frame_image_ids"]))
+            ],
+            "last": [
+                np.asarray(x, dtype=float).ravel().astype(int) for x in _flat(_decode(f, ss["last_frame_image_ids"]))
+            ],
+            "ids": {},  # (scale, category, movie field) -> ids
+            "paths": {},  # same key -> file paths named in the session file (cross-check)
         }
         for scale in d["scales"]:
             if scale not in ss:
@@ -263,8 +280,11 @@ def _resolve_slots(R, key_idx, ids, natural, first, last, n_frames, where, file)
     if len(ids) == n_frames:
         return [int(i) for i in ids]
     if natural is None:
-        raise UserError(where, f"{len(ids)} stimulus ids for {n_frames} frames and no natural sequence "
-                               "to resolve the other frames", file)
+        raise UserError(
+            where,
+            f"{len(ids)} stimulus ids for {n_frames} frames and no natural sequence to resolve the other frames",
+            file,
+        )
     nat_ids, nat_ci = natural
     slots: list[int | None] = [None] * n_frames
     for j in range(n_frames):
@@ -277,32 +297,47 @@ def _resolve_slots(R, key_idx, ids, natural, first, last, n_frames, where, file)
                 break
     shared = [s for s in slots if s is not None]
     if len(shared) != n_frames - len(ids) or not set(shared) <= {int(first), int(last)}:
-        raise UserError(where, f"{len(ids)} stimulus ids for {n_frames} frames, and the other frames' responses "
-                               f"do not match the endpoint natural frames ({first}, {last}): found {shared}", file)
+        raise UserError(
+            where,
+            f"{len(ids)} stimulus ids for {n_frames} frames, and the other frames' responses "
+            f"do not match the endpoint natural frames ({first}, {last}): found {shared}",
+            file,
+        )
     own = iter(int(i) for i in ids)
     return [s if s is not None else next(own) for s in slots]
 
 
 def load(store: FileStore, session_id: str, psth_normalisation: str = "valid", **options) -> RecordingData:
     if options:
-        raise UserError(f"importer {SOURCE.name}", f"unknown option(s) {', '.join(options)} "
-                                                   f"(known: {', '.join(OPTIONS)})")
+        raise UserError(
+            f"importer {SOURCE.name}", f"unknown option(s) {', '.join(options)} (known: {', '.join(OPTIONS)})"
+        )
     if psth_normalisation not in OPTIONS["psth_normalisation"]:
-        raise UserError(f"option psth_normalisation={psth_normalisation!r}",
-                        f"must be one of {', '.join(OPTIONS['psth_normalisation'])}")
+        raise UserError(
+            f"option psth_normalisation={psth_normalisation!r}",
+            f"must be one of {', '.join(OPTIONS['psth_normalisation'])}",
+        )
     rel = f"V1_responses/{session_id}_image_sequences.mat"
     path = store.path(rel)
     d = _read_session(path)
     R, P, edges = d["R"], d["P"], d["edges"]
     if R.ndim != 6 or P.ndim != 5:
-        raise UserError("naturalStruct", f"sortedResponses {R.shape} / psth_population {P.shape}: "
-                                         "expected 6 and 5 axes", path)
+        raise UserError(
+            "naturalStruct", f"sortedResponses {R.shape} / psth_population {P.shape}: expected 6 and 5 axes", path
+        )
     n_rep, n_units, n_frames, n_movies, n_cats, n_scales = R.shape
-    if (P.shape[1:] != (n_units, n_movies, n_cats, n_scales) or P.shape[0] != len(edges)
-            or (len(d["movie_titles"]), len(d["categories"]), len(d["scales"])) != (n_movies, n_cats, n_scales)):
-        raise UserError("naturalStruct", f"inconsistent shapes: sortedResponses {R.shape}, psth_population "
-                                         f"{P.shape}, {len(edges)} psth_edges, {len(d['movie_titles'])} movies, "
-                                         f"{len(d['categories'])} categories, {len(d['scales'])} scales", path)
+    if (
+        P.shape[1:] != (n_units, n_movies, n_cats, n_scales)
+        or P.shape[0] != len(edges)
+        or (len(d["movie_titles"]), len(d["categories"]), len(d["scales"])) != (n_movies, n_cats, n_scales)
+    ):
+        raise UserError(
+            "naturalStruct",
+            f"inconsistent shapes: sortedResponses {R.shape}, psth_population "
+            f"{P.shape}, {len(edges)} psth_edges, {len(d['movie_titles'])} movies, "
+            f"{len(d['categories'])} categories, {len(d['scales'])} scales",
+            path,
+        )
     id_to_path = read_stimulus_info(store.path(STIM_INFO))
 
     # movie field names in stimulusStruct ("movie02bees") -> index on the movie axis ("movie02-bees")
@@ -310,16 +345,19 @@ def load(store: FileStore, session_id: str, psth_normalisation: str = "valid", *
     try:
         movie_numbers = [_movie_number(t) for t in d["movie_titles"]]
     except ValueError as err:
-        raise UserError("naturalStruct/stimulusStruct/movie_titles", f"title {err} is not 'movieNN-...'", path) from None
+        raise UserError(
+            "naturalStruct/stimulusStruct/movie_titles", f"title {err} is not 'movieNN-...'", path
+        ) from None
     natural_cat = "natural" if "natural" in d["categories"] else None
 
     cells = {}
-    for (scale, cat, field) in d["ids"]:
+    for scale, cat, field in d["ids"]:
         if scale not in d["scales"] or cat not in d["categories"] or _alnum(field) not in title_index:
-            raise UserError(f"stimulusStruct/{scale}/{cat}/{field}", "scale, category or movie not on the "
-                                                                     "response axes", path)
+            raise UserError(
+                f"stimulusStruct/{scale}/{cat}/{field}", "scale, category or movie not on the response axes", path
+            )
         cells[(d["scales"].index(scale), d["categories"].index(cat), title_index[_alnum(field)])] = (scale, cat, field)
-    seqs, skipped = [], []   # (stimulus id, group, slot ids, (si, ci, mi))
+    seqs, skipped = [], []  # (stimulus id, group, slot ids, (si, ci, mi))
     for si, ci, mi in sorted(cells):
         scale, cat, field = cells[(si, ci, mi)]
         ids, movie = d["ids"][(scale, cat, field)], d["movie_titles"][mi]
@@ -330,18 +368,21 @@ def load(store: FileStore, session_id: str, psth_normalisation: str = "valid", *
         natural = None
         if natural_cat and (scale, natural_cat, field) in d["ids"]:
             natural = (d["ids"][(scale, natural_cat, field)], d["categories"].index(natural_cat))
-        slot_ids = _resolve_slots(R, (si, ci, mi), ids, natural, d["first"][si][mi], d["last"][si][mi],
-                                  n_frames, where, path)
+        slot_ids = _resolve_slots(
+            R, (si, ci, mi), ids, natural, d["first"][si][mi], d["last"][si][mi], n_frames, where, path
+        )
         for i, p in zip(ids, d["paths"].get((scale, cat, field), [])):
             if id_to_path.get(int(i)) != p:
-                raise UserError(where, f"stimulus id {i} is {p!r} here but {id_to_path.get(int(i))!r} in "
-                                       f"{STIM_INFO}", path)
+                raise UserError(
+                    where, f"stimulus id {i} is {p!r} here but {id_to_path.get(int(i))!r} in {STIM_INFO}", path
+                )
         seqs.append((f"{scale}/{cat}/{movie}", f"movie{movie_numbers[mi]}", slot_ids, (si, ci, mi)))
-    has_data = ~np.isnan(R).all(axis=(0, 1, 2))                       # (movies, categories, scales)
+    has_data = ~np.isnan(R).all(axis=(0, 1, 2))  # (movies, categories, scales)
     for mi, ci, si in zip(*np.nonzero(has_data)):
         if (si, ci, mi) not in cells:
-            skipped.append(f"{d['scales'][si]}/{d['categories'][ci]}/{d['movie_titles'][mi]} (responses but no "
-                           "stimulus ids)")
+            skipped.append(
+                f"{d['scales'][si]}/{d['categories'][ci]}/{d['movie_titles'][mi]} (responses but no stimulus ids)"
+            )
     if not seqs:
         raise UserError(f"session {session_id}", "no sequence with recorded responses", path)
 
@@ -366,10 +407,10 @@ def load(store: FileStore, session_id: str, psth_normalisation: str = "valid", *
 
     # responses
     idx = [k for *_, k in seqs]
-    trials = np.stack([R[:, :, :, mi, ci, si].transpose(0, 2, 1) for si, ci, mi in idx])   # (S, rep, F, U)
-    n_valid = (~np.isnan(trials)).sum(axis=1)                                               # (S, F, U)
-    psth = np.stack([P[:, :, mi, ci, si] for si, ci, mi in idx])                             # (S, T, U)
-    presented = n_valid.sum(axis=1)                                                         # (S, U)
+    trials = np.stack([R[:, :, :, mi, ci, si].transpose(0, 2, 1) for si, ci, mi in idx])  # (S, rep, F, U)
+    n_valid = (~np.isnan(trials)).sum(axis=1)  # (S, F, U)
+    psth = np.stack([P[:, :, mi, ci, si] for si, ci, mi in idx])  # (S, T, U)
+    presented = n_valid.sum(axis=1)  # (S, U)
     bad = (n_valid == 0).any(axis=(0, 1)) | np.isnan(psth).any(axis=(0, 1))
     keep = np.flatnonzero(~bad)
     if keep.size == 0:
@@ -381,7 +422,7 @@ def load(store: FileStore, session_id: str, psth_normalisation: str = "valid", *
     if psth_normalisation == "valid":
         psth = psth * (n_frames * n_rep / presented)[:, None, :]
 
-    ms = lambda s: round(float(s) * 1000.0, 6)   # noqa: E731
+    ms = lambda s: round(float(s) * 1000.0, 6)  # noqa: E731
     lat, integ = ms(d["latency"]), ms(d["integration"])
     widths = np.diff(edges)
     if len(edges) > 1 and not np.allclose(widths, widths[0]):
@@ -390,43 +431,70 @@ def load(store: FileStore, session_id: str, psth_normalisation: str = "valid", *
     starts = np.array([ms(e) for e in edges])
     psth_windows = np.stack([starts, starts + bin_ms], axis=1)
     on, interval = ms(d["on"]), ms(d["on"] + d["off"])
-    order = ("Frames were shown one at a time in random order (%g ms on, %g ms blank), not as movies; "
-             "a stimulus is the frames of one movie/category/zoom in movie order." % (on, ms(d["off"])))
+    order = (
+        f"Frames were shown one at a time in random order ({on:g} ms on, {ms(d['off']):g} ms blank), not as "
+        "movies; a stimulus is the frames of one movie/category/zoom in movie order."
+    )
     dropped = [int(k) for k in np.flatnonzero(bad)]
-    notes = (f"Units dropped (a frame with no recorded repeat or a NaN PSTH in a kept sequence): "
-             f"{dropped or 'none'}. Sequences without recorded responses left out: {', '.join(skipped) or 'none'}.")
+    notes = (
+        f"Units dropped (a frame with no recorded repeat or a NaN PSTH in a kept sequence): "
+        f"{dropped or 'none'}. Sequences without recorded responses left out: {', '.join(skipped) or 'none'}."
+    )
     area = str(d["area"]).strip() or "V1"
 
     responses = {
         "frame_counts": ResponseSet(
-            mean=mean.astype(np.float32), trials=trials.astype(np.float32),
-            windows_ms=np.array([[lat, lat + integ]]), align="frame", frame_average=False,
+            mean=mean.astype(np.float32),
+            trials=trials.astype(np.float32),
+            windows_ms=np.array([[lat, lat + integ]]),
+            align="frame",
+            frame_average=False,
             units=f"spike count in {integ:g} ms window from {lat:g} ms after frame onset",
-            description=(f"naturalStruct/sortedResponses: spike count of each frame presentation, one bin per "
-                         f"frame; mean over recorded repeats (NaN-padded trials, up to {trials.shape[1]}). "
-                         f"Synthetic and contrast sequences share their natural endpoint frames' presentations. "
-                         f"{order} {notes}"),
+            description=(
+                f"naturalStruct/sortedResponses: spike count of each frame presentation, one bin per "
+                f"frame; mean over recorded repeats (NaN-padded trials, up to {trials.shape[1]}). "
+                f"Synthetic and contrast sequences share their natural endpoint frames' presentations. "
+                f"{order} {notes}"
+            ),
         ),
         "psth": ResponseSet(
-            mean=psth.astype(np.float32), windows_ms=psth_windows, align="frame", frame_average=True,
-            units="spikes/s" if psth_normalisation == "valid" else
-                  f"spikes/s x (recorded presentations / ({n_frames} frames x {n_rep} repeats))",
-            description=(f"naturalStruct/psth_population: {bin_ms:g} ms bins from frame onset, averaged over the "
-                         f"{n_frames} frames of the sequence. The file divides spike totals by {n_frames} x {n_rep} "
-                         f"(the repeats axis) x bin width; "
-                         + ("rescaled here by the presentations actually recorded per unit (sortedResponses), "
-                            "so values are mean rates." if psth_normalisation == "valid" else
-                            "kept as in the file (lower than the rate where presentations are missing).")
-                         + f" {order} {notes}"),
+            mean=psth.astype(np.float32),
+            windows_ms=psth_windows,
+            align="frame",
+            frame_average=True,
+            units="spikes/s"
+            if psth_normalisation == "valid"
+            else f"spikes/s x (recorded presentations / ({n_frames} frames x {n_rep} repeats))",
+            description=(
+                f"naturalStruct/psth_population: {bin_ms:g} ms bins from frame onset, averaged over the "
+                f"{n_frames} frames of the sequence. The file divides spike totals by {n_frames} x {n_rep} "
+                f"(the repeats axis) x bin width; "
+                + (
+                    "rescaled here by the presentations actually recorded per unit (sortedResponses), "
+                    "so values are mean rates."
+                    if psth_normalisation == "valid"
+                    else "kept as in the file (lower than the rate where presentations are missing)."
+                )
+                + f" {order} {notes}"
+            ),
         ),
     }
     return RecordingData(
-        recording_id=session_id, source=SOURCE.name, species=SOURCE.species, citation=SOURCE.citation,
-        license=SOURCE.license, protocol=presentation_protocol(d, seqs, on, ms(d["off"]), path),
-        neuron_ids=[f"{session_id}_u{k}" for k in keep], neuron_areas=[area] * keep.size,
-        stimulus_ids=[s for s, *_ in seqs], stimulus_groups=[g for _, g, *_ in seqs], pixels=pixels,
+        recording_id=session_id,
+        source=SOURCE.name,
+        species=SOURCE.species,
+        citation=SOURCE.citation,
+        license=SOURCE.license,
+        protocol=presentation_protocol(d, seqs, on, ms(d["off"]), path),
+        neuron_ids=[f"{session_id}_u{k}" for k in keep],
+        neuron_areas=[area] * keep.size,
+        stimulus_ids=[s for s, *_ in seqs],
+        stimulus_groups=[g for _, g, *_ in seqs],
+        pixels=pixels,
         group_universe=[f"movie{n}" for n in movie_numbers],
-        responses=responses, default_response="frame_counts",
-        frame_duration_ms=on, frame_interval_ms=interval,
+        responses=responses,
+        default_response="frame_counts",
+        frame_duration_ms=on,
+        frame_interval_ms=interval,
         importer_options={"psth_normalisation": psth_normalisation},
     )

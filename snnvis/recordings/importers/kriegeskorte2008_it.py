@@ -13,6 +13,7 @@ response sets, and the RDMs under ``/reference_rdms``:
 The fig-1 RDMs are stored as condensed vectors (MATLAB ``pdist`` order) and are
 expanded with :func:`scipy.spatial.distance.squareform`.
 """
+
 from __future__ import annotations
 
 import json
@@ -27,16 +28,18 @@ from snnvis.recordings.sources import FileStore, Source
 SOURCE = Source(
     name="kriegeskorte2008_it",
     title="92 object images with monkey-IT and human-IT RDMs (Kriegeskorte et al. 2008)",
-    citation=("Kriegeskorte, N., Mur, M., Ruff, D. A., Kiani, R., Bodurka, J., Esteky, H., Tanaka, K. & "
-              "Bandettini, P. A. Matching categorical object representations in inferior temporal cortex of "
-              "man and monkey. Neuron 60, 1126-1141 (2008). Monkey data: Kiani, R., Esteky, H., Mirpour, K. & "
-              "Tanaka, K. J. Neurophysiol. 97, 4296-4309 (2007). Files: github.com/rsagroup/rsatoolbox, "
-              "demos/92imageData/."),
+    citation=(
+        "Kriegeskorte, N., Mur, M., Ruff, D. A., Kiani, R., Bodurka, J., Esteky, H., Tanaka, K. & "
+        "Bandettini, P. A. Matching categorical object representations in inferior temporal cortex of "
+        "man and monkey. Neuron 60, 1126-1141 (2008). Monkey data: Kiani, R., Esteky, H., Mirpour, K. & "
+        "Tanaka, K. J. Neurophysiol. 97, 4296-4309 (2007). Files: github.com/rsagroup/rsatoolbox, "
+        "demos/92imageData/."
+    ),
     license="MIT (rsatoolbox repository)",
     species="macaque (and human fMRI reference)",
     urls={"": "https://raw.githubusercontent.com/rsagroup/rsatoolbox/HEAD/demos/92imageData/"},
     description="92 images (175x175 RGB) with the monkey-IT (674 neurons) and human-IT (fMRI) RDMs; "
-                "no neuron-level responses.",
+    "no neuron-level responses.",
 )
 
 SESSION = "92images"
@@ -90,34 +93,58 @@ def load(store: FileStore, session_id: str, **options) -> RecordingData:
     pixels = np.stack([a if a.ndim == 3 else a[..., None] for a in images])[:, None]
     n = len(images)
     categories = [_text(s["category"]) if "category" in stim.dtype.names else "" for s in stim]
-    stimulus_ids = [f"obj{i + 1:02d}_{c.replace(' ', '-')}" if c else f"obj{i + 1:02d}"
-                    for i, c in enumerate(categories)]
+    stimulus_ids = [
+        f"obj{i + 1:02d}_{c.replace(' ', '-')}" if c else f"obj{i + 1:02d}" for i, c in enumerate(categories)
+    ]
 
     rdms: dict[str, tuple[np.ndarray, dict]] = {}
     labels = [_text(x) for x in mat.get("categoryLabels", np.empty(0)).ravel()]
-    flags = {k: [int(np.asarray(s[k]).ravel()[0]) for s in stim] for k in ("human", "face", "animal", "natural")
-             if k in stim.dtype.names}
+    flags = {
+        k: [int(np.asarray(s[k]).ravel()[0]) for s in stim]
+        for k in ("human", "face", "animal", "natural")
+        if k in stim.dtype.names
+    }
     vectors = np.asarray(mat.get("categoryVectors", np.empty((0, 0))), dtype=int)
-    common = {"stimulus_categories": json.dumps(categories), "stimulus_flags": json.dumps(flags),
-              "category_labels": json.dumps(labels), "category_vectors": json.dumps(vectors.tolist())}
+    common = {
+        "stimulus_categories": json.dumps(categories),
+        "stimulus_flags": json.dumps(flags),
+        "category_labels": json.dumps(labels),
+        "category_vectors": json.dumps(vectors.tolist()),
+    }
     for entry in mat["RDMs_mIT_hIT_fig1"].ravel():
         name = _text(entry["name"])
         m = _square(entry["RDM"], n, f"RDM {name!r}", path)
         if name.startswith("mIT"):
             k = re.search(r"(\d+)\s*neurons", name)
-            rdms["monkey_IT"] = (m, {
-                "area": "IT", "method": _METHOD, "n_neurons": int(k.group(1)) if k else -1,
-                "source_name": name, "species": "macaque",
-                "description": "Monkey IT RDM of Kriegeskorte et al. 2008 (Fig. 1): correlation distance between "
-                               "population response patterns of IT neurons recorded by Kiani et al. "
-                               "2007.", **common})
+            rdms["monkey_IT"] = (
+                m,
+                {
+                    "area": "IT",
+                    "method": _METHOD,
+                    "n_neurons": int(k.group(1)) if k else -1,
+                    "source_name": name,
+                    "species": "macaque",
+                    "description": "Monkey IT RDM of Kriegeskorte et al. 2008 (Fig. 1): correlation distance between "
+                    "population response patterns of IT neurons recorded by Kiani et al. "
+                    "2007.",
+                    **common,
+                },
+            )
         elif name.startswith("hIT"):
             k = re.search(r"(\d+)\s*vx", name)
-            rdms["human_IT"] = (m, {
-                "area": "IT", "method": _METHOD + " (fMRI voxels)", "n_voxels": int(k.group(1)) if k else -1,
-                "source_name": name, "species": "human",
-                "description": "Human IT RDM of Kriegeskorte et al. 2008 (Fig. 1): correlation distance between "
-                               "fMRI activity patterns in human inferior temporal cortex.", **common})
+            rdms["human_IT"] = (
+                m,
+                {
+                    "area": "IT",
+                    "method": _METHOD + " (fMRI voxels)",
+                    "n_voxels": int(k.group(1)) if k else -1,
+                    "source_name": name,
+                    "species": "human",
+                    "description": "Human IT RDM of Kriegeskorte et al. 2008 (Fig. 1): correlation distance between "
+                    "fMRI activity patterns in human inferior temporal cortex.",
+                    **common,
+                },
+            )
     if "monkey_IT" not in rdms:
         raise UserError("RDMs_mIT_hIT_fig1", "no monkey-IT ('mIT...') entry", path)
 
@@ -131,10 +158,18 @@ def load(store: FileStore, session_id: str, **options) -> RecordingData:
             if not (m and parts[0] == "hIT"):
                 continue
             key = f"human_IT_{parts[1]}_session{m.group(1)}"
-            rdms[key] = (_square(entry["RDM"], n, f"RDM {name!r}", bpath), {
-                "area": "IT", "method": _METHOD + " (fMRI voxels)", "source_name": name, "species": "human",
-                "description": f"Human IT RDM of subject {parts[1]}, scanning session {m.group(1)} "
-                               "(Kriegeskorte et al. 2008, 92_brainRDMs.mat).", **common})
+            rdms[key] = (
+                _square(entry["RDM"], n, f"RDM {name!r}", bpath),
+                {
+                    "area": "IT",
+                    "method": _METHOD + " (fMRI voxels)",
+                    "source_name": name,
+                    "species": "human",
+                    "description": f"Human IT RDM of subject {parts[1]}, scanning session {m.group(1)} "
+                    "(Kriegeskorte et al. 2008, 92_brainRDMs.mat).",
+                    **common,
+                },
+            )
 
     return RecordingData(
         recording_id=SESSION,

@@ -7,6 +7,7 @@
 Each ``.nc`` file is one session. The dimensions are found from the file's netCDF
 dimension scales, and images are linked through ``image_id``, never by order.
 """
+
 from __future__ import annotations
 
 import collections
@@ -21,10 +22,12 @@ from snnvis.recordings.sources import FileStore, Source
 SOURCE = Source(
     name="majajhong2015_excerpt",
     title="MajajHong2015 excerpt: macaque V4 and IT, 25 images (brainio_contrib test fixture)",
-    citation=("Majaj, N. J., Hong, H., Solomon, E. A. & DiCarlo, J. J. Simple learned weighted sums of "
-              "inferior temporal neuronal firing rates accurately predict human core object recognition "
-              "performance. J. Neurosci. 35, 13402-13418 (2015). Excerpt: github.com/brain-score/brainio_contrib, "
-              "tests/test_data.nc and tests/images/."),
+    citation=(
+        "Majaj, N. J., Hong, H., Solomon, E. A. & DiCarlo, J. J. Simple learned weighted sums of "
+        "inferior temporal neuronal firing rates accurately predict human core object recognition "
+        "performance. J. Neurosci. 35, 13402-13418 (2015). Excerpt: github.com/brain-score/brainio_contrib, "
+        "tests/test_data.nc and tests/images/."
+    ),
     license="MIT (brainio_contrib repository)",
     species="macaque (Macaca mulatta)",
     urls={"": "https://raw.githubusercontent.com/brain-score/brainio_contrib/HEAD/tests/"},
@@ -75,8 +78,11 @@ def read_assembly(path) -> dict:
         fill = d.attrs.get("_FillValue")
         if fill is not None and np.isfinite(np.asarray(fill)).all():
             data[data == np.asarray(fill).ravel()[0]] = np.nan
-        attrs = {k: (v.decode() if isinstance(v, bytes) else v) for k, v in d.attrs.items()
-                 if k not in ("DIMENSION_LIST", "_FillValue")}
+        attrs = {
+            k: (v.decode() if isinstance(v, bytes) else v)
+            for k, v in d.attrs.items()
+            if k not in ("DIMENSION_LIST", "_FillValue")
+        }
     return {"name": data_name, "data": data, "coords": coords, "attrs": attrs}
 
 
@@ -95,17 +101,24 @@ def load(store: FileStore, session_id: str, **options) -> RecordingData:
         raise UserError(f"option {next(iter(options))!r}", f"unknown option for {SOURCE.name} (it takes none)")
     path = store.path(f"{session_id}.nc")
     asm = read_assembly(path)
-    data, neu, pres, tb = asm["data"], asm["coords"]["neuroid"], asm["coords"]["presentation"], \
-        asm["coords"]["time_bin"]
-    for dim, keys in (("neuroid", ("neuroid_id", "region")), ("presentation", ("image_id", "repetition")),
-                      ("time_bin", ("time_bin_start", "time_bin_end"))):
+    data, neu, pres, tb = (
+        asm["data"],
+        asm["coords"]["neuroid"],
+        asm["coords"]["presentation"],
+        asm["coords"]["time_bin"],
+    )
+    for dim, keys in (
+        ("neuroid", ("neuroid_id", "region")),
+        ("presentation", ("image_id", "repetition")),
+        ("time_bin", ("time_bin_start", "time_bin_end")),
+    ):
         missing = [k for k in keys if k not in asm["coords"][dim]]
         if missing:
             raise UserError(f"coordinate {missing[0]!r}", f"missing on dimension {dim}", path)
     n_neurons, _, n_bins = data.shape
     image_ids = list(pres["image_id"])
     repetition = np.asarray(pres["repetition"])
-    uniq = list(dict.fromkeys(image_ids))                       # first-appearance order
+    uniq = list(dict.fromkeys(image_ids))  # first-appearance order
     rows = {img: [] for img in uniq}
     for p, img in enumerate(image_ids):
         rows[img].append(p)
@@ -113,7 +126,7 @@ def load(store: FileStore, session_id: str, **options) -> RecordingData:
     trials = np.full((len(uniq), n_rep, n_bins, n_neurons), np.nan, np.float32)
     for s, img in enumerate(uniq):
         order = sorted(rows[img], key=lambda p: repetition[p])
-        trials[s, :len(order)] = np.transpose(data[:, order, :], (1, 2, 0))
+        trials[s, : len(order)] = np.transpose(data[:, order, :], (1, 2, 0))
     mean = np.nanmean(trials.astype(np.float64), axis=1)
 
     pixels = []
@@ -137,14 +150,19 @@ def load(store: FileStore, session_id: str, **options) -> RecordingData:
     reps = collections.Counter(len(v) for v in rows.values())
     units = asm["attrs"].get("units") or "normalised response (scheme not stated in the file)"
     window_txt = ", ".join(f"{a:g}-{b:g} ms" for a, b in windows)
-    desc = (f"MajajHong2015 multi-unit responses ({asm['name']}, stimulus set "
-            f"{asm['attrs'].get('stimulus_set_name', '?')}), {window_txt} after image onset, normalised as "
-            f"released by Brain-Score (the file states no units). Sites: "
-            + ", ".join(f"{a} {k}" for a, k in sorted(counts.items())) + "." + per_area
-            + f" Repeats per image: {dict(sorted(reps.items()))}; trials are ordered by the 'repetition' "
-            "coordinate and NaN-padded; the mean is over repeats.")
-    resp = ResponseSet(mean=mean.astype(np.float32), windows_ms=windows, units=units, align="stimulus",
-                       trials=trials, description=desc)
+    desc = (
+        f"MajajHong2015 multi-unit responses ({asm['name']}, stimulus set "
+        f"{asm['attrs'].get('stimulus_set_name', '?')}), {window_txt} after image onset, normalised as "
+        f"released by Brain-Score (the file states no units). Sites: "
+        + ", ".join(f"{a} {k}" for a, k in sorted(counts.items()))
+        + "."
+        + per_area
+        + f" Repeats per image: {dict(sorted(reps.items()))}; trials are ordered by the 'repetition' "
+        "coordinate and NaN-padded; the mean is over repeats."
+    )
+    resp = ResponseSet(
+        mean=mean.astype(np.float32), windows_ms=windows, units=units, align="stimulus", trials=trials, description=desc
+    )
     return RecordingData(
         recording_id=re.sub(r"[^\w.-]", "_", session_id),
         source=SOURCE.name,

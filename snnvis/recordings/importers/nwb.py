@@ -29,6 +29,7 @@ presentations. The output is a standard recording (current format version) at
 Errors (one line, exit 2): no units or no spike times; no presentation table or no
 image id column; an image id without a file in ``DIR``; images of different sizes.
 """
+
 from __future__ import annotations
 
 import warnings
@@ -82,8 +83,9 @@ def _presentations(nwb, path, table: str | None, column: str | None):
     tables = _tables(nwb)
     if table is not None:
         if table not in tables:
-            raise UserError(f"intervals table {table!r}", f"not in the file (tables: {', '.join(tables) or 'none'})",
-                            path)
+            raise UserError(
+                f"intervals table {table!r}", f"not in the file (tables: {', '.join(tables) or 'none'})", path
+            )
         chosen = {table: tables[table]}
     else:
         chosen = {n: tables[n] for n in TABLES if n in tables} or tables
@@ -92,14 +94,23 @@ def _presentations(nwb, path, table: str | None, column: str | None):
         col = column if column is not None else next((c for c in IMAGE_COLUMNS if c in cols), None)
         if col is not None and col in cols:
             df = t.to_dataframe()
-            return name, col, df["start_time"].to_numpy(float), df["stop_time"].to_numpy(float), \
-                df[col].astype(str).to_numpy()
+            return (
+                name,
+                col,
+                df["start_time"].to_numpy(float),
+                df["stop_time"].to_numpy(float),
+                df[col].astype(str).to_numpy(),
+            )
     if not tables:
-        raise UserError("NWB file", "no stimulus presentation table (an intervals table with start_time, "
-                                    "stop_time and an image id column)", path)
+        raise UserError(
+            "NWB file",
+            "no stimulus presentation table (an intervals table with start_time, stop_time and an image id column)",
+            path,
+        )
     want = column or " / ".join(IMAGE_COLUMNS)
-    raise UserError("NWB file", f"no presentation table with an image id column ({want}) among "
-                                f"{', '.join(chosen)}", path)
+    raise UserError(
+        "NWB file", f"no presentation table with an image id column ({want}) among {', '.join(chosen)}", path
+    )
 
 
 def _image_files(ids, stimuli: Path) -> dict[str, Path]:
@@ -113,8 +124,11 @@ def _image_files(ids, stimuli: Path) -> dict[str, Path]:
                 files.setdefault(p.stem, p)
     missing = [i for i in ids if i not in files]
     if missing:
-        raise UserError(f"image id {missing[0]!r}", f"no image file of that name ({len(missing)} of {len(ids)} "
-                                                    "ids missing)", stimuli)
+        raise UserError(
+            f"image id {missing[0]!r}",
+            f"no image file of that name ({len(missing)} of {len(ids)} ids missing)",
+            stimuli,
+        )
     return {i: files[i] for i in ids}
 
 
@@ -131,8 +145,7 @@ def _pixels(files: dict[str, Path], stimuli: Path) -> np.ndarray:
         imgs.append(a[..., None] if a.ndim == 2 else a)
     shapes = {a.shape for a in imgs}
     if len(shapes) > 1:
-        raise UserError("stimulus folder", f"images differ in size ({', '.join(map(str, sorted(shapes)))})",
-                        stimuli)
+        raise UserError("stimulus folder", f"images differ in size ({', '.join(map(str, sorted(shapes)))})", stimuli)
     return np.stack(imgs)[:, None]
 
 
@@ -164,7 +177,7 @@ def read_nwb(path: str | Path, stimuli: str | Path, **options) -> RecordingData:
             warnings.simplefilter("ignore")
             io = pynwb.NWBHDF5IO(str(path), "r")
             nwb = io.read()
-    except Exception as err:                       # h5py / hdmf raise many types on a bad file
+    except Exception as err:  # h5py / hdmf raise many types on a bad file
         raise UserError("NWB file", f"not readable by pynwb ({type(err).__name__})", path) from None
     try:
         units = nwb.units
@@ -177,7 +190,7 @@ def read_nwb(path: str | Path, stimuli: str | Path, **options) -> RecordingData:
         else:
             areas = [str(options.get("area", "unknown"))] * len(unit_ids)
         tname, col, t0, t1, img = _presentations(nwb, path, options.get("table"), options.get("image_column"))
-        species = (nwb.subject.species if nwb.subject is not None and nwb.subject.species else "unknown")
+        species = nwb.subject.species if nwb.subject is not None and nwb.subject.species else "unknown"
         ident = nwb.identifier
     finally:
         io.close()
@@ -201,37 +214,62 @@ def read_nwb(path: str | Path, stimuli: str | Path, **options) -> RecordingData:
     def response(b: int) -> ResponseSet:
         n_bins = span // b
         # per unit: spikes in [edge k, edge k+1) of each presentation (1 ms counts), then binned
-        rates = np.stack([bin_raster(np.diff(np.searchsorted(np.sort(t), edges, side="left"), axis=1), b)
-                          for t in spikes], axis=1)           # (presentations, units, n_bins)
+        rates = np.stack(
+            [bin_raster(np.diff(np.searchsorted(np.sort(t), edges, side="left"), axis=1), b) for t in spikes], axis=1
+        )  # (presentations, units, n_bins)
         trials = np.full((len(ids), n_rep, n_bins, len(spikes)), np.nan, np.float32)
         for s, i in enumerate(ids):
-            rows = np.flatnonzero(img == i)         # presentation order
-            trials[s, :len(rows)] = rates[rows].transpose(0, 2, 1)
+            rows = np.flatnonzero(img == i)  # presentation order
+            trials[s, : len(rows)] = rates[rows].transpose(0, 2, 1)
         starts = start + b * np.arange(n_bins)
-        desc = (f"Spike counts of {len(spikes)} units from {path.name} in {b} ms bins from {start} to {stop} ms "
-                f"after each presentation's start_time (intervals table {tname!r}, image column {col!r}), / bin "
-                f"width; repeats of an image are its trials in presentation order, NaN-padded to {n_rep}.")
-        return ResponseSet(mean=np.nanmean(trials.astype(np.float64), axis=1).astype(np.float32),
-                           windows_ms=np.stack([starts, starts + b], axis=1).astype(float), units="spikes/s",
-                           align="stimulus", trials=trials, description=desc)
+        desc = (
+            f"Spike counts of {len(spikes)} units from {path.name} in {b} ms bins from {start} to {stop} ms "
+            f"after each presentation's start_time (intervals table {tname!r}, image column {col!r}), / bin "
+            f"width; repeats of an image are its trials in presentation order, NaN-padded to {n_rep}."
+        )
+        return ResponseSet(
+            mean=np.nanmean(trials.astype(np.float64), axis=1).astype(np.float32),
+            windows_ms=np.stack([starts, starts + b], axis=1).astype(float),
+            units="spikes/s",
+            align="stimulus",
+            trials=trials,
+            description=desc,
+        )
 
     seq = np.argsort(t0, kind="stable")
     # to the microsecond: times in seconds carry float noise that would break whole-step durations
     on_ms = round(float(np.median(t1 - t0) * 1000), 3)
     off_ms = round(float(np.median(np.diff(t0[seq]) - (t1 - t0)[seq][:-1]) * 1000), 3) if len(t0) > 1 else float("nan")
-    protocol = Protocol("independent", on_ms, off_ms, order=order_from_ids(img[seq], np.array(ids)[:, None]),
-                        order_ids=img[seq], description=f"image flashes of intervals table {tname!r} in "
-                        "start_time order; on/off are the median presentation and blank durations")
+    protocol = Protocol(
+        "independent",
+        on_ms,
+        off_ms,
+        order=order_from_ids(img[seq], np.array(ids)[:, None]),
+        order_ids=img[seq],
+        description=f"image flashes of intervals table {tname!r} in "
+        "start_time order; on/off are the median presentation and blank durations",
+    )
     responses = {"rate": response(span)}
     if bin_ms is not None and bin_ms != span:
         responses["psth"] = response(bin_ms)
     return RecordingData(
-        recording_id=path.stem, source=SOURCE.name, species=species,
-        citation=f"NWB file {path.name} (identifier {ident})", neuron_ids=unit_ids, neuron_areas=areas,
-        stimulus_ids=ids, pixels=pixels, responses=responses, default_response="rate",
-        license="", provenance=[(path.name, str(path.resolve()), sha256_file(path))],
-        importer_options={"stimuli": str(stimuli), **options}, importer=__name__, protocol=protocol,
-        frame_duration_ms=on_ms, frame_interval_ms=on_ms + off_ms,
+        recording_id=path.stem,
+        source=SOURCE.name,
+        species=species,
+        citation=f"NWB file {path.name} (identifier {ident})",
+        neuron_ids=unit_ids,
+        neuron_areas=areas,
+        stimulus_ids=ids,
+        pixels=pixels,
+        responses=responses,
+        default_response="rate",
+        license="",
+        provenance=[(path.name, str(path.resolve()), sha256_file(path))],
+        importer_options={"stimuli": str(stimuli), **options},
+        importer=__name__,
+        protocol=protocol,
+        frame_duration_ms=on_ms,
+        frame_interval_ms=on_ms + off_ms,
     )
 
 

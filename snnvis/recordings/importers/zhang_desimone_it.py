@@ -16,6 +16,7 @@ neuron that lacks a condition altogether is left out with a warning, since its m
 would be undefined. A raster file that cannot be read (truncated, or not an R data file
 with a ``raster_data`` frame) is skipped with a warning; the others are imported.
 """
+
 from __future__ import annotations
 
 import re
@@ -30,15 +31,19 @@ from snnvis.recordings.sources import FileStore, Source
 SOURCE = Source(
     name="zhang_desimone_it",
     title="Macaque IT spike rasters, 7 objects x 3 positions (Zhang et al. 2011; NeuroDecodeR data)",
-    citation=("Zhang, Y., Meyers, E. M., Bichot, N. P., Serre, T., Poggio, T. A. & Desimone, R. Object decoding "
-              "with attention in inferior temporal cortex. PNAS 108, 8850-8855 (2011). Rasters: "
-              "github.com/emeyers/NeuroDecodeR, inst/extdata/Zhang_Desimone_7object_raster_data_rda/."),
+    citation=(
+        "Zhang, Y., Meyers, E. M., Bichot, N. P., Serre, T., Poggio, T. A. & Desimone, R. Object decoding "
+        "with attention in inferior temporal cortex. PNAS 108, 8850-8855 (2011). Rasters: "
+        "github.com/emeyers/NeuroDecodeR, inst/extdata/Zhang_Desimone_7object_raster_data_rda/."
+    ),
     license="GPL-3.0 (NeuroDecodeR repository)",
     species="macaque (Macaca mulatta)",
-    urls={"raster_rda/": "https://raw.githubusercontent.com/emeyers/NeuroDecodeR/HEAD/inst/extdata/"
-                         "Zhang_Desimone_7object_raster_data_rda/"},
+    urls={
+        "raster_rda/": "https://raw.githubusercontent.com/emeyers/NeuroDecodeR/HEAD/inst/extdata/"
+        "Zhang_Desimone_7object_raster_data_rda/"
+    },
     description="132 IT neurons, ~420 trials each (7 objects x 3 positions x ~20), 1 ms rasters from -500 to "
-                "+500 ms around stimulus onset; no images.",
+    "+500 ms around stimulus onset; no images.",
 )
 
 SESSION = "zhang_desimone_7object"
@@ -57,7 +62,7 @@ def read_raster(path) -> dict:
     import rdata
 
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")     # "Missing constructor for R class raster_data"
+        warnings.simplefilter("ignore")  # "Missing constructor for R class raster_data"
         parsed = rdata.read_rda(path)
     df = parsed.get("raster_data")
     if df is None:
@@ -76,10 +81,12 @@ def read_raster(path) -> dict:
     raster = df[tcols].to_numpy()
     if np.isnan(raster).any() or not np.isin(raster, (0, 1)).all():
         raise UserError("rda file", "raster values are not 0/1", path)
-    return {"raster": raster.astype(np.uint8),
-            "edges_ms": np.append(bounds[:, 0], bounds[-1, 1]).astype(float),
-            "objects": df["labels.stimulus_ID"].astype(str).to_numpy(),
-            "positions": df["labels.stimulus_position"].astype(str).to_numpy()}
+    return {
+        "raster": raster.astype(np.uint8),
+        "edges_ms": np.append(bounds[:, 0], bounds[-1, 1]).astype(float),
+        "objects": df["labels.stimulus_ID"].astype(str).to_numpy(),
+        "positions": df["labels.stimulus_position"].astype(str).to_numpy(),
+    }
 
 
 def bin_raster(raster: np.ndarray, bin_ms: int) -> np.ndarray:
@@ -100,8 +107,7 @@ def _bin_option(value, span: int) -> int:
 
 def load(store: FileStore, session_id: str, bin_ms=DEFAULT_BIN_MS, **options) -> RecordingData:
     if options:
-        raise UserError(f"option {next(iter(options))!r}",
-                        f"unknown option for {SOURCE.name} (known: bin_ms)")
+        raise UserError(f"option {next(iter(options))!r}", f"unknown option for {SOURCE.name} (known: bin_ms)")
     if session_id != SESSION:
         raise UserError(f"session {session_id!r}", f"{SOURCE.name} has one session, {SESSION!r}")
     files = store.list("raster_rda/*.rda")
@@ -109,22 +115,23 @@ def load(store: FileStore, session_id: str, bin_ms=DEFAULT_BIN_MS, **options) ->
         raise UserError(f"source {SOURCE.name}", "no raster_rda/*.rda files")
     neurons, edges = [], None
     for rel in files:
-        path = store.path(rel)                      # a checksum mismatch stops the import
+        path = store.path(rel)  # a checksum mismatch stops the import
         try:
             r = read_raster(path)
         except UserError as err:
             warnings.warn(f"{SOURCE.name}: skipping {rel}: {err.why}", stacklevel=2)
             continue
-        except Exception as err:                    # rdata raises many types on a malformed file
-            warnings.warn(f"{SOURCE.name}: skipping {rel}: not a readable .rda file ({type(err).__name__})",
-                          stacklevel=2)
+        except Exception as err:  # rdata raises many types on a malformed file
+            warnings.warn(
+                f"{SOURCE.name}: skipping {rel}: not a readable .rda file ({type(err).__name__})", stacklevel=2
+            )
             continue
         if edges is None:
             edges = r["edges_ms"]
         elif not np.array_equal(edges, r["edges_ms"]):
             raise UserError("rda file", "time columns differ from the other neurons'", rel)
         name = rel.rsplit("/", 1)[-1][:-4]
-        r["id"] = name[:-len("_raster_data")] if name.endswith("_raster_data") else name
+        r["id"] = name[: -len("_raster_data")] if name.endswith("_raster_data") else name
         r["cond"] = np.array([f"{o}@{p}" for o, p in zip(r["objects"], r["positions"], strict=True)])
         neurons.append(r)
     if not neurons:
@@ -137,8 +144,11 @@ def load(store: FileStore, session_id: str, bin_ms=DEFAULT_BIN_MS, **options) ->
         if set(r["cond"]) == set(conditions):
             kept.append(r)
         else:
-            warnings.warn(f"{SOURCE.name}: leaving out neuron {r['id']}: it lacks condition(s) "
-                          f"{sorted(set(conditions) - set(r['cond']))}", stacklevel=2)
+            warnings.warn(
+                f"{SOURCE.name}: leaving out neuron {r['id']}: it lacks condition(s) "
+                f"{sorted(set(conditions) - set(r['cond']))}",
+                stacklevel=2,
+            )
     if not kept:
         raise UserError(f"source {SOURCE.name}", "no neuron has trials for every condition")
     n_rep = max(int(np.sum(r["cond"] == c)) for r in kept for c in conditions)
@@ -148,19 +158,27 @@ def load(store: FileStore, session_id: str, bin_ms=DEFAULT_BIN_MS, **options) ->
     for j, r in enumerate(kept):
         rates = bin_raster(r["raster"], b)
         for s, c in enumerate(conditions):
-            rows = np.flatnonzero(r["cond"] == c)        # file order
-            trials[s, :len(rows), :, j] = rates[rows]
+            rows = np.flatnonzero(r["cond"] == c)  # file order
+            trials[s, : len(rows), :, j] = rates[rows]
             repeats.append(len(rows))
     mean = np.nanmean(trials.astype(np.float64), axis=1)
     starts = edges[0] + b * np.arange(n_bins)
     windows = np.stack([starts, starts + b], axis=1)
-    desc = (f"PSTHs of {len(kept)} IT neurons in {b} ms bins from {edges[0]:g} to {edges[-1]:g} ms around stimulus "
-            f"onset (spike count per bin / bin width). Stimuli are the {len(conditions)} object@position "
-            f"conditions. Repeats per neuron and condition: {min(repeats)}-{max(repeats)}; trials are in each "
-            "neuron's file order and NaN-padded. Neurons were not all recorded simultaneously, so trial r of two "
-            "neurons is not the same presentation (pseudo-population); the mean is over each neuron's own trials.")
-    resp = ResponseSet(mean=mean.astype(np.float32), windows_ms=windows, units="spikes/s", align="stimulus",
-                       trials=trials, description=desc)
+    desc = (
+        f"PSTHs of {len(kept)} IT neurons in {b} ms bins from {edges[0]:g} to {edges[-1]:g} ms around stimulus "
+        f"onset (spike count per bin / bin width). Stimuli are the {len(conditions)} object@position "
+        f"conditions. Repeats per neuron and condition: {min(repeats)}-{max(repeats)}; trials are in each "
+        "neuron's file order and NaN-padded. Neurons were not all recorded simultaneously, so trial r of two "
+        "neurons is not the same presentation (pseudo-population); the mean is over each neuron's own trials."
+    )
+    resp = ResponseSet(
+        mean=mean.astype(np.float32),
+        windows_ms=windows,
+        units="spikes/s",
+        align="stimulus",
+        trials=trials,
+        description=desc,
+    )
     return RecordingData(
         recording_id=SESSION,
         source=SOURCE.name,

@@ -1,5 +1,6 @@
 """The time-course summary and the TSRSA perturbations: against the similarity functions,
 models whose response to a perturbation is known, and the Hénaff V1 PSTHs."""
+
 import h5py
 import numpy as np
 import pytest
@@ -32,11 +33,17 @@ def test_shuffling_the_models_frames_lowers_tsrsa_toward_zero():
         for w in scores:
             shuffled, order = shuffle_frames(movie, w, np.random.default_rng(seed))
             np.testing.assert_array_equal(shuffled, movie[order])
-            assert np.all(order // w == np.arange(60) // w)           # frames stay in their window
-            scores[w].append(tsrsa_windows(shuffled, brain, 20))     # identity model on the shuffle
+            assert np.all(order // w == np.arange(60) // w)  # frames stay in their window
+            scores[w].append(tsrsa_windows(shuffled, brain, 20))  # identity model on the shuffle
     means = {w: np.mean(v) for w, v in scores.items()}
-    assert means[1] == pytest.approx(np.mean([tsrsa_windows(_movie(s), _movie(s) @ np.random.default_rng(100 + s)
-                                                            .normal(size=(50, 30)), 20) for s in range(6)]))
+    assert means[1] == pytest.approx(
+        np.mean(
+            [
+                tsrsa_windows(_movie(s), _movie(s) @ np.random.default_rng(100 + s).normal(size=(50, 30)), 20)
+                for s in range(6)
+            ]
+        )
+    )
     assert means[1] > 0.8 > means[4] > means[20]
     assert abs(means[20]) < 0.15
 
@@ -94,23 +101,28 @@ def test_summary_matches_the_similarity_functions_and_ranks_truth_over_baseline(
     assert 0 < out["psth_explainable_fraction_median"] < 1
     assert out["psth_tsrsa"] == pytest.approx(tsrsa_windows(mean, psth))
     assert 0 < out["psth_tsrsa_ceiling"] <= 1
-    assert set(temporal_metrics(mean, psth)) == {"psth_time_course_r", "psth_time_course_r_median", "psth_tsrsa",
-                                                "psth_tsrsa_ceiling"}
+    assert set(temporal_metrics(mean, psth)) == {
+        "psth_time_course_r",
+        "psth_time_course_r_median",
+        "psth_tsrsa",
+        "psth_tsrsa_ceiling",
+    }
 
 
 def test_henaff_v1_psths_have_a_strong_onset_transient(datasets_dir):
     path = datasets_dir / "henaff2021_v1" / "V1_responses" / "ay4_u001_image_sequences.mat"
     with h5py.File(path) as h:
-        p = h["naturalStruct/psth_population"][()]                     # (bins, units, movies, categories, scales)
+        p = h["naturalStruct/psth_population"][()]  # (bins, units, movies, categories, scales)
     x = p.transpose(2, 3, 4, 0, 1)
     movie = np.broadcast_to(np.arange(10)[:, None, None], x.shape[:3]).reshape(-1)
     x = x.reshape(-1, *x.shape[3:])
     present = ~np.isnan(x).all((1, 2))
-    x, movie = x[present], movie[present]                               # 44 stimuli, 35 bins, 13 units
-    test = movie >= 8                                                   # held-out movies
+    x, movie = x[present], movie[present]  # 44 stimuli, 35 bins, 13 units
+    test = movie >= 8  # held-out movies
     out = temporal_metrics(x[test], x[test], train_psth=x[~test])
     assert out["psth_time_course_r_median"] == pytest.approx(1.0)
-    assert out["psth_baseline_time_course_r_median"] > 0.7              # the stereotyped transient alone
+    assert out["psth_baseline_time_course_r_median"] > 0.7  # the stereotyped transient alone
     flat = np.broadcast_to(x[test].mean(1, keepdims=True), x[test].shape) + np.random.default_rng(0).normal(
-        scale=1e-3, size=x[test].shape)                                 # a model without time course
+        scale=1e-3, size=x[test].shape
+    )  # a model without time course
     assert temporal_metrics(flat, x[test], train_psth=x[~test])["psth_time_course_r_median"] < 0.3
