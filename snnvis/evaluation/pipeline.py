@@ -148,34 +148,29 @@ def run(cfg: DictConfig | Mapping[str, Any], run_dir: str | Path) -> ScoreRun:
         UserError: bad input (recordings, metrics, layers, checkpoint, device, options).
     """
     t_start = time.time()
-    if not isinstance(cfg, DictConfig):
-        cfg = OmegaConf.create(dict(cfg))
+    if not isinstance(cfg, DictConfig):  # a plain mapping: score.yaml's defaults under it
+        from snnvis.config import compose
+
+        cfg = OmegaConf.merge(compose("score"), dict(cfg))
     run_dir = Path(run_dir)
-    seed = int(cfg.get("seed", 0))
-    selection = str(cfg.get("selection", "held_out"))
+    seed, selection, n_boot, ci = cfg.seed, cfg.selection, cfg.n_boot, cfg.ci
     if selection not in SELECTIONS:
         raise UserError("selection", f"must be one of {sorted(SELECTIONS)}, got {selection!r}")
-    n_boot, ci = int(cfg.get("n_boot", 1000)), float(cfg.get("ci", 0.95))
     if n_boot < 0:
         raise UserError("n_boot", f"must be >= 0, got {n_boot}")
-    options = OmegaConf.to_container(cfg.get("metric_options") or OmegaConf.create({}), resolve=True)
-    metrics = build_metrics(list(cfg.get("metrics") or []), options, n_boot=n_boot, ci=ci, seed=seed)
-    batch_size = int(cfg.get("batch_size", 64))
+    options = OmegaConf.to_container(cfg.metric_options or OmegaConf.create({}), resolve=True)
+    metrics = build_metrics(list(cfg.metrics or []), options, n_boot=n_boot, ci=ci, seed=seed)
+    batch_size, projection_dim, kind = cfg.batch_size, cfg.projection_dim, cfg.kind
     if batch_size < 1:
         raise UserError("batch_size", f"must be >= 1, got {batch_size}")
-    projection_dim = cfg.get("projection_dim", 1000)
-    if projection_dim is not None and (not isinstance(projection_dim, int) or projection_dim < 1):
+    if projection_dim is not None and projection_dim < 1:
         raise UserError("projection_dim", f"must be a positive integer or null, got {projection_dim!r}")
-    kind = str(cfg.get("kind", "spikes"))
     if kind not in KINDS:
         raise UserError("kind", f"must be one of {list(KINDS)}, got {kind!r}")
-    layers = cfg.get("layers")
-    layers = None if layers is None else [str(x) for x in ([layers] if isinstance(layers, str) else layers)]
-    bins = cfg.get("bins", "mean")
+    layers = None if cfg.layers is None else [str(x) for x in cfg.layers]
+    bins = cfg.bins
 
-    paths = cfg.get("recordings") or []
-    if isinstance(paths, str):
-        paths = [paths]
+    paths = list(cfg.recordings or [])
     if not paths:
         raise UserError("recordings", "no recordings given (recordings=[path/to/file.h5,...])")
     recs, targets, splits = [], {}, {}
@@ -186,26 +181,26 @@ def run(cfg: DictConfig | Mapping[str, Any], run_dir: str | Path) -> ScoreRun:
             raise UserError("recordings", f"recording {label} given twice", p)
         if not rec.has_pixels:
             raise UserError("recording", "has no images: every metric needs model activations to the stimuli", p)
-        targets[label] = targets_from_recording(rec, cfg.get("response"), bins)
+        targets[label] = targets_from_recording(rec, cfg.response, bins)
         if not targets[label]:
             raise UserError("recording", "has neither neurons nor reference RDMs to compare with", p)
         splits[label] = stimulus_splits(rec)
         recs.append(rec)
 
-    checkpoint = cfg.get("checkpoint")
-    core, info = load_encoder(cfg.get("model"), checkpoint, seed)
-    device = resolve_device(cfg.get("device", "auto"))
+    checkpoint = cfg.checkpoint
+    core, info = load_encoder(cfg.model, checkpoint, seed)
+    device = resolve_device(cfg.device)
     if layers is not None:
         names = [s.name for s in core.candidate_layers()]
         unknown = [n for n in layers if n not in names]
         if unknown:
             raise UserError("layers", f"unknown layer(s) {unknown}; this model's candidate layers are {names}")
     core = prepare_core(core, device)
-    calibrate = cfg.get("bn_calibration", "auto")
+    calibrate = cfg.bn_calibration
     if calibrate == "auto":
         calibrate = info.source == "untrained"
     if calibrate:
-        n_cal = int(cfg.get("bn_calibration_stimuli", 256))
+        n_cal = cfg.bn_calibration_stimuli
         calibrate_batchnorm(core, _calibration_batches(recs, splits, n_cal, batch_size, core.input_size, seed), device)
 
     rows: list[ScoreRow] = []
@@ -224,8 +219,8 @@ def run(cfg: DictConfig | Mapping[str, Any], run_dir: str | Path) -> ScoreRun:
             batch_size=batch_size,
             device=device,
             window="model",
-            max_memory_mb=float(cfg.get("max_memory_mb", 4096)),
-            progress=cfg.get("progress", "auto"),
+            max_memory_mb=cfg.max_memory_mb,
+            progress=cfg.progress,
         ):
             for row in scorer.score(spec, features):
                 row.extra = {
