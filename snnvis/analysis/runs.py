@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
-import h5py
 import numpy as np
 
 from snnvis.errors import UserError
+from snnvis.outputs import METRICS_FILE, PREDICTIONS_FILE, read_metrics, read_predictions
 
 
-def load_run(run_dir: str | Path) -> dict:
+def load_accuracy(run_dir: str | Path) -> dict:
     """One run's held-out accuracy per neuron.
 
     Returns:
@@ -20,16 +19,15 @@ def load_run(run_dir: str | Path) -> dict:
         "areas", "pearson_r"} with one entry per neuron in predictions.h5 order.
     """
     run_dir = Path(run_dir)
-    mpath, ppath = run_dir / "metrics.json", run_dir / "predictions.h5"
+    metrics = read_metrics(run_dir / METRICS_FILE)
+    ids, areas, r = [], [], []
+    for session, p in read_predictions(run_dir / PREDICTIONS_FILE, ("neuron_ids", "areas", "metrics")).items():
+        if "pearson_r" not in p.metrics:
+            raise UserError("predictions.h5", f"session {session} has no metrics/pearson_r", run_dir / PREDICTIONS_FILE)
+        ids += [f"{session}/{n}" for n in p.neuron_ids]
+        areas += list(p.areas)
+        r.append(np.asarray(p.metrics["pearson_r"], dtype=np.float64))
     try:
-        metrics = json.loads(mpath.read_text())
-        ids, areas, r = [], [], []
-        with h5py.File(ppath, "r") as f:
-            for session in f:
-                g = f[session]
-                ids += [f"{session}/{n}" for n in g["neuron_ids"].asstr()[()]]
-                areas += list(g["areas"].asstr()[()])
-                r.append(np.asarray(g["metrics/pearson_r"][()], dtype=np.float64))
         record = {
             "run_dir": str(run_dir),
             "model": str(metrics["model"]["name"]),
@@ -37,8 +35,8 @@ def load_run(run_dir: str | Path) -> dict:
             "seed": int(metrics["run"]["seed"]),
             "median_r": float(metrics["test"]["overall"]["pearson_r_median"] or np.nan),
         }  # null: no finite r
-    except (OSError, KeyError, ValueError, TypeError) as err:
-        raise UserError("training run", f"cannot read metrics.json / predictions.h5 ({err})", run_dir) from None
+    except (KeyError, ValueError, TypeError) as err:
+        raise UserError(METRICS_FILE, f"missing or bad entry {err}", run_dir / METRICS_FILE) from None
     return {
         **record,
         "neuron_ids": np.array(ids, dtype=str),
@@ -47,6 +45,6 @@ def load_run(run_dir: str | Path) -> dict:
     }
 
 
-def load_runs(run_dirs) -> list[dict]:
-    """:func:`load_run` for each directory."""
-    return [load_run(d) for d in run_dirs]
+def load_accuracies(run_dirs) -> list[dict]:
+    """:func:`load_accuracy` for each directory."""
+    return [load_accuracy(d) for d in run_dirs]

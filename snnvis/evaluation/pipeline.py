@@ -7,8 +7,6 @@ device) is checked before the model runs and before anything is written.
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import math
 import time
@@ -37,43 +35,13 @@ from snnvis.evaluation.selection import SELECTIONS, choose_layers
 from snnvis.evaluation.targets import stimulus_splits, targets_from_recording
 from snnvis.models import count_params
 from snnvis.models.capture import KINDS
+from snnvis.outputs import SCORE_COLUMNS, SCORES_FILE, write_scores
 from snnvis.recordings.recording import Recording
 from snnvis.utils import atomic_path
 
 __all__ = ["CSV_COLUMNS", "ScoreRun", "format_table", "run"]
 
-CSV_COLUMNS = [
-    "model",
-    "spiking",
-    "seed",
-    "source",
-    "recording",
-    "target",
-    "layer",
-    "depth",
-    "layer_area",
-    "area",
-    "metric",
-    "split",
-    "score",
-    "ceiling",
-    "ceiling_lower",
-    "ceiling_upper",
-    "normalized",
-    "ci_low",
-    "ci_high",
-    "normalized_ci_low",
-    "normalized_ci_high",
-    "n_stimuli",
-    "n_neurons",
-    "silent_fraction",
-    "selection",
-    "chosen",
-    "method",
-    "ceiling_kind",
-    "checkpoint",
-    "recording_path",
-]
+CSV_COLUMNS = SCORE_COLUMNS  # the columns of scores.csv (snnvis.outputs.tables)
 
 
 @dataclass
@@ -123,16 +91,6 @@ def _clean(value: Any) -> Any:
     if isinstance(value, np.bool_):
         return bool(value)
     return value
-
-
-def _write_csv(path: Path, rows: list[dict]) -> None:
-    buf = io.StringIO()
-    extra = [k for k in (rows[0] if rows else {}) if k not in CSV_COLUMNS]
-    writer = csv.DictWriter(buf, fieldnames=CSV_COLUMNS + extra, extrasaction="ignore")
-    writer.writeheader()
-    writer.writerows(rows)
-    with atomic_path(path) as tmp:
-        tmp.write_text(buf.getvalue())
 
 
 def _write_json(path: Path, obj: dict) -> None:
@@ -235,7 +193,7 @@ def run(cfg: DictConfig | Mapping[str, Any], run_dir: str | Path) -> ScoreRun:
             del features
     best = choose_layers(rows, selection)
 
-    _write_csv(run_dir / "scores.csv", [r.as_dict() for r in rows])
+    write_scores(run_dir / SCORES_FILE, [r.as_dict() for r in rows])
     n_params = count_params(core)
     _write_json(
         run_dir / "scores.json",

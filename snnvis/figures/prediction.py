@@ -37,7 +37,7 @@ def prediction_accuracy(records: list[dict], ci: float = 0.95) -> Figure:
     """Per-neuron accuracy of each SNN vs its DNN twin, and median accuracy per model.
 
     Args:
-        records: one per training run, e.g. from :func:`snnvis.analysis.runs.load_run`:
+        records: one per training run, e.g. from :func:`snnvis.analysis.runs.load_accuracy`:
             ``model`` (config name, shared by twins), ``spiking``, ``seed``,
             ``neuron_ids`` and ``pearson_r`` (held-out r per neuron).
         ci: confidence level of the interval across seeds.

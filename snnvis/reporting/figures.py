@@ -63,9 +63,9 @@ def first_runs(runs: Iterable[Run]) -> dict[tuple[str, bool], Run]:
 
 
 def prediction_records(runs: list[Run], notes: list) -> list[dict]:
-    """Data of (a): the predictions.h5 of each run (:func:`snnvis.analysis.runs.load_run`) with
+    """Data of (a): the predictions.h5 of each run (:func:`snnvis.analysis.runs.load_accuracy`) with
     its model label; a second run of the same model label, seed and kind is left out (noted)."""
-    from snnvis.analysis.runs import load_run as load_predictions
+    from snnvis.analysis.runs import load_accuracy
 
     records, seen = [], set()
     for r in runs:
@@ -76,7 +76,7 @@ def prediction_records(runs: list[Run], notes: list) -> list[dict]:
             notes.append(f"(a): {r.rel} repeats model {r.label}, seed {r.seed}, spiking={r.spiking}; left out")
             continue
         seen.add(key)
-        records.append({**load_predictions(r.dir), "model": r.label})
+        records.append({**load_accuracy(r.dir), "model": r.label})
     return records
 
 
@@ -209,23 +209,21 @@ def psth_data(run: Run, n_neurons: int = 4, n_stimuli: int = 3) -> dict | None:
     Raises:
         UserError: an unreadable predictions.h5.
     """
-    import h5py
+    from snnvis.outputs import PREDICTIONS_FILE, read_predictions
 
-    path = run.dir / "predictions.h5"
+    path = run.dir / PREDICTIONS_FILE
     if not path.is_file():
         return None
-    try:
-        with h5py.File(path, "r") as f:
-            session = next((s for s in f if f[s]["prediction"].ndim == 3 and f[s]["prediction"].shape[1] > 1), None)
-            if session is None:
-                return None
-            g = f[session]
-            pred, resp = g["prediction"][:n_stimuli], g["response"][:n_stimuli]
-            stimulus_index = g["stimulus_index"][:n_stimuli]
-            ids = g["neuron_ids"].asstr()[()]
-            r_neuron = np.asarray(g["metrics/pearson_r"][()], dtype=np.float64)
-    except (OSError, KeyError) as err:
-        raise UserError("predictions.h5", f"cannot read ({err})", path) from None
+    fields = ("prediction", "response", "stimulus_index", "neuron_ids", "metrics")
+    found = read_predictions(path, fields)
+    session = next((s for s, p in found.items() if p.prediction.ndim == 3 and p.prediction.shape[1] > 1), None)
+    if session is None:
+        return None
+    p = found[session]
+    if "pearson_r" not in p.metrics:
+        raise UserError(PREDICTIONS_FILE, f"session {session} has no metrics/pearson_r", path)
+    pred, resp, stimulus_index = p.prediction[:n_stimuli], p.response[:n_stimuli], p.stimulus_index[:n_stimuli]
+    ids, r_neuron = p.neuron_ids, np.asarray(p.metrics["pearson_r"], dtype=np.float64)
     data = {"session": session, "pred": pred, "resp": resp, "ids": ids, "r": r_neuron, "n_ranked": 0}
     finite = np.flatnonzero(np.isfinite(r_neuron))
     if finite.size == 0:

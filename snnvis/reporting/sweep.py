@@ -10,13 +10,12 @@ between the sweep's runs, so an SNN and its twin share it.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from snnvis.errors import UserError
+from snnvis.outputs import METRICS_FILE, Metrics, read_metrics, read_scores
 from snnvis.reporting.output import incomplete_runs
-from snnvis.utils import read_csv_rows
 
 _NOT_IN_LABEL = {"model", "model.spiking", "seed", "sweep", "experiment"}
 
@@ -27,7 +26,7 @@ class Run:
 
     dir: Path
     rel: str
-    metrics: dict
+    metrics: Metrics
     architecture: str
     spiking: bool
     seed: int
@@ -44,18 +43,6 @@ class Run:
         if p.is_absolute() or self.cwd is None or p.exists():
             return p
         return self.cwd / p
-
-
-def _read_json(path: Path) -> dict:
-    try:
-        data = json.loads(path.read_text())
-    except OSError as err:
-        raise UserError("metrics.json", f"cannot read ({err.strerror or err})", path) from None
-    except ValueError as err:
-        raise UserError("metrics.json", f"not valid JSON ({err})", path) from None
-    if not isinstance(data, dict):
-        raise UserError("metrics.json", "not a JSON object", path)
-    return data
 
 
 def _hydra_info(run_dir: Path) -> tuple[str | None, dict, set, Path | None]:
@@ -86,8 +73,8 @@ def load_run(run_dir: Path, root: Path) -> Run:
     Raises:
         UserError: unreadable or incomplete metrics.json.
     """
-    path = run_dir / "metrics.json"
-    m = _read_json(path)
+    path = run_dir / METRICS_FILE
+    m = read_metrics(path)
     try:
         model, run = m["model"], m["run"]
         arch = str(model.get("encoder", model["name"]))
@@ -126,7 +113,7 @@ def _assign_labels(runs: list[Run]) -> None:
 def load_scores(path: Path) -> list[dict]:
     """Rows of a scores.csv (strings), checked for the columns the report needs."""
     need = ("model", "spiking", "seed", "layer", "depth", "area", "metric", "split", "score")
-    return read_csv_rows(path, need, "scores.csv")
+    return read_scores(path, need)
 
 
 @dataclass

@@ -34,19 +34,18 @@
                      ``test`` names it), ``p_value_seeds`` (whole runs swapped per seed),
                      ``pearson_r_diff_median``, ``pearson_r_median_snn``/``_twin``, ``n_seeds``;
                      ``seed`` lists the paired seeds (:mod:`snnvis.reporting.paired`)
+    schema_version   the table's layout version (:mod:`snnvis.outputs.tables`)
     ===============  ==========================================================
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import math
 from collections.abc import Sequence
 from pathlib import Path
 
+from snnvis.outputs import write_results
 from snnvis.reporting.sweep import Run, Sweep, rel_path
-from snnvis.utils import atomic_path
 
 RESULT_COLUMNS = [
     "run_dir",
@@ -82,6 +81,7 @@ RESULT_COLUMNS = [
     "score_source",
     "p_value",
     "test",
+    "schema_version",
 ]
 
 
@@ -219,20 +219,6 @@ def results_rows(sweep: Sweep, paired: Sequence = ()) -> list[dict]:
     return rows + score_rows(sweep) + paired_csv_rows(paired)
 
 
-def _csv_value(v) -> str:
-    if v is None:
-        return ""
-    if isinstance(v, float):
-        return f"{v:.6g}"
-    return str(v)
-
-
 def write_csv(path: Path, rows: list[dict], columns: Sequence[str] = RESULT_COLUMNS) -> Path:
-    buf = io.StringIO()
-    w = csv.writer(buf)
-    w.writerow(columns)
-    for r in rows:
-        w.writerow([_csv_value(r.get(c)) for c in columns])
-    with atomic_path(path) as tmp:
-        tmp.write_text(buf.getvalue())
-    return path
+    """``results.csv`` (:func:`snnvis.outputs.write_results`)."""
+    return write_results(path, rows, columns)

@@ -4,22 +4,16 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import logging
 from pathlib import Path
 
-import h5py
 import numpy as np
 
+from snnvis.outputs import METRICS_FILE, PREDICTIONS_FILE, Metrics, SessionPredictions, write_metrics, write_predictions
 from snnvis.training.metrics import FLAGS, group_summaries, neuron_metrics
 from snnvis.utils import atomic_path
 
 log = logging.getLogger(__name__)
-
-
-def write_json(path: Path, obj: dict) -> None:
-    with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(obj, indent=2, default=float) + "\n")
 
 
 def write_log(path: Path, rows: list[dict]) -> None:
@@ -41,25 +35,27 @@ def test_report(predictions: dict[str, np.ndarray], sessions, run_dir: Path, see
     ``n_silent``; neurons with a non-finite prediction are counted as ``n_failed`` and their
     metrics are NaN (left out of the medians), never 0.
     """
-    per_neuron, areas, ids = [], [], []
-    with atomic_path(run_dir / "predictions.h5") as tmp, h5py.File(tmp, "w") as f:
-        for s in sessions:
-            ds = s.splits["test"]
-            pred = predictions[s.id]
-            trials = None if ds.trials is None else ds.trials.numpy()
-            m = neuron_metrics(pred, ds.responses.numpy(), trials, seed=seed)
-            g = f.create_group(s.id)
-            g.create_dataset("stimulus_index", data=ds.indices)
-            g.create_dataset("prediction", data=pred)
-            g.create_dataset("response", data=ds.responses.numpy())
-            g.create_dataset("neuron_ids", data=s.recording.neuron_ids.astype(object), dtype=h5py.string_dtype())
-            g.create_dataset("areas", data=s.recording.neuron_areas.astype(object), dtype=h5py.string_dtype())
-            for k, v in m.items():
-                g.create_dataset(f"{k}" if k in FLAGS else f"metrics/{k}", data=v)
-            g.attrs.update({"recording": str(s.recording.path), "response_set": ds.response_info.name})
-            per_neuron.append(m)
-            areas.append(s.recording.neuron_areas)
-            ids.append(np.full(ds.n_neurons, s.id))
+    per_neuron, areas, ids, written = [], [], [], {}
+    for s in sessions:
+        ds = s.splits["test"]
+        pred = predictions[s.id]
+        trials = None if ds.trials is None else ds.trials.numpy()
+        m = neuron_metrics(pred, ds.responses.numpy(), trials, seed=seed)
+        written[s.id] = SessionPredictions(
+            stimulus_index=ds.indices,
+            prediction=pred,
+            response=ds.responses.numpy(),
+            neuron_ids=s.recording.neuron_ids,
+            areas=s.recording.neuron_areas,
+            metrics={k: v for k, v in m.items() if k not in FLAGS},
+            flags={k: v for k, v in m.items() if k in FLAGS},
+            recording=str(s.recording.path),
+            response_set=ds.response_info.name,
+        )
+        per_neuron.append(m)
+        areas.append(s.recording.neuron_areas)
+        ids.append(np.full(ds.n_neurons, s.id))
+    write_predictions(run_dir / PREDICTIONS_FILE, written)
     keys = sorted({k for m in per_neuron for k in m})
     merged = {k: np.concatenate([m.get(k, np.full(len(m["pearson_r"]), np.nan)) for m in per_neuron]) for k in keys}
     out = group_summaries(merged, np.concatenate(areas), np.concatenate(ids), seed=seed)
@@ -121,8 +117,8 @@ def run_metrics(
     n_params: int,
     n_params_all: int,
     wall_s: float,
-) -> dict:
-    """The metrics.json record of a finished run."""
+) -> Metrics:
+    """The metrics.json record of a finished run (:class:`snnvis.outputs.Metrics`)."""
     import torch
 
     from snnvis.training.identity import recording_identity
@@ -196,5 +192,4 @@ def finish(
     metrics = run_metrics(
         cfg, test, baselines, best, state, sessions, dist, device, chash, label, n_params, count_params(model), wall_s()
     )
-    write_json(run_dir / "metrics.json", metrics)
-    return metrics
+    return write_metrics(run_dir / METRICS_FILE, metrics)

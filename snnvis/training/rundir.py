@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import errno
 import fcntl
-import json
 import logging
 import os
 import secrets
@@ -20,6 +19,7 @@ from pathlib import Path
 from omegaconf import OmegaConf
 
 from snnvis.errors import UserError
+from snnvis.outputs import read_metrics
 
 log = logging.getLogger(__name__)
 
@@ -121,14 +121,11 @@ def read_finished(path: Path) -> dict | None:
     not a JSON object (a corrupt file is never mistaken for a finished or an unfinished run)."""
     if not path.is_file():
         return None
-    try:
-        done = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise UserError("metrics.json", f"not valid JSON ({err}); move it away to start this run over", path) from None
-    if not isinstance(done, dict) or not isinstance(done.get("run", {}), dict):
+    done = read_metrics(path, advice="move it away to start this run over")
+    if not isinstance(done.get("run", {}), dict):
         raise UserError(
             "metrics.json",
-            f"not a metrics object (top level is {type(done).__name__}); move it away to start this run over",
+            "not a metrics object (its run entry is not an object); move it away to start this run over",
             path,
         )
     return done

@@ -10,7 +10,6 @@ permutation p-values (SNN/twin swapped per seed × stimulus, and whole runs swap
 
 from __future__ import annotations
 
-import json
 import logging
 import sys
 from collections.abc import Callable, Sequence
@@ -19,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from snnvis import outputs
 from snnvis.errors import UserError
 from snnvis.similarity.paired import TEST_NAME, PairedResult, PairingError, check_pairing, paired_comparison
 from snnvis.utils import markdown_table
@@ -41,21 +41,11 @@ def _fmt(summary: dict, key: str) -> str:
     return f"{med:.3f} [{ci[0]:.3f}, {ci[1]:.3f}]" if ci else f"{med:.3f}"
 
 
-def _load(path: Path) -> dict:
-    try:
-        m = json.loads(path.read_text())
-    except (OSError, ValueError) as err:
-        raise UserError("metrics.json", f"cannot read ({err})", path) from None
-    if not isinstance(m, dict):
-        raise UserError("metrics.json", "not a JSON object", path)
-    return m
-
-
 def table(paths: list[str | Path]) -> str:
     """Markdown table: one row per run with held-out median r (95% CI over neurons)."""
     rows = []
     for path in find_runs(paths):
-        m = _load(path)
+        m = outputs.read_metrics(path)
         o = m["test"]["overall"]
         base = m.get("baseline", {}).get("overall")
         rows.append(
@@ -107,25 +97,18 @@ class PairedRow:
 def read_predictions(run_dir: Path) -> dict[str, dict[str, np.ndarray]]:
     """{session: {stimulus_index, neuron_ids, prediction, response}} from a run's predictions.h5;
     predictions and responses as (stimuli, bins, neurons)."""
-    import h5py
-
-    path = run_dir / "predictions.h5"
     out = {}
-    try:
-        with h5py.File(path, "r") as f:
-            for session in sorted(f):
-                g = f[session]
-                pred, resp = np.asarray(g["prediction"][()]), np.asarray(g["response"][()])
-                if pred.ndim == 2:
-                    pred, resp = pred[:, None], resp[:, None]
-                out[session] = {
-                    "stimulus_index": np.asarray(g["stimulus_index"][()]),
-                    "neuron_ids": np.asarray(g["neuron_ids"].asstr()[()]),
-                    "prediction": pred,
-                    "response": resp,
-                }
-    except (OSError, KeyError, ValueError, TypeError) as err:
-        raise UserError("predictions.h5", f"cannot read ({err})", path) from None
+    fields = ("stimulus_index", "neuron_ids", "prediction", "response")
+    for session, p in sorted(outputs.read_predictions(run_dir / outputs.PREDICTIONS_FILE, fields).items()):
+        pred, resp = p.prediction, p.response
+        if pred.ndim == 2:
+            pred, resp = pred[:, None], resp[:, None]
+        out[session] = {
+            "stimulus_index": p.stimulus_index,
+            "neuron_ids": p.neuron_ids,
+            "prediction": pred,
+            "response": resp,
+        }
     return out
 
 
@@ -250,7 +233,7 @@ def paired_table(paths: list[str | Path], n_boot: int = 1000, n_perm: int = 2000
     runs = []
     for path in find_runs(paths):
         if (path.parent / "predictions.h5").is_file():
-            m = _load(path)
+            m = outputs.read_metrics(path)
             runs.append((str(m["model"]["name"]), bool(m["model"]["spiking"]), int(m["run"]["seed"]), path.parent))
     rows = paired_rows(runs, n_boot=n_boot, n_perm=n_perm, seed=seed)
     if not rows:

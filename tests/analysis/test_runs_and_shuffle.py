@@ -8,7 +8,7 @@ import h5py
 import numpy as np
 import pytest
 
-from snnvis.analysis.runs import load_run, load_runs
+from snnvis.analysis.runs import load_accuracies, load_accuracy
 from snnvis.analysis.shuffle import shuffle_within_windows
 from snnvis.errors import UserError
 
@@ -52,13 +52,13 @@ def _fake_run(path, spiking, seed, r):
             g.create_dataset("metrics/pearson_r", data=r[3 * k : 3 * k + 3])
 
 
-def test_load_run(tmp_path):
+def test_load_accuracy(tmp_path):
     r = np.linspace(0.1, 0.6, 6)
     _fake_run(tmp_path / "a", True, 3, r)
-    rec = load_run(tmp_path / "a")
+    rec = load_accuracy(tmp_path / "a")
     assert (rec["model"], rec["spiking"], rec["seed"]) == ("sew_resnet", True, 3)
     assert rec["neuron_ids"].tolist() == ["s1/n0", "s1/n1", "s1/n2", "s2/n0", "s2/n1", "s2/n2"]
     assert np.allclose(rec["pearson_r"], r) and rec["median_r"] == pytest.approx(np.median(r))
-    assert len(load_runs([tmp_path / "a"])) == 1
+    assert len(load_accuracies([tmp_path / "a"])) == 1
     with pytest.raises(UserError, match="cannot read"):
-        load_run(tmp_path / "missing")
+        load_accuracy(tmp_path / "missing")
