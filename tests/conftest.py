@@ -52,3 +52,27 @@ def _deterministic_single_thread():
     with threadpool_limits(1):
         yield
     torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="session")
+def _root_logging_at_start():
+    import logging
+
+    root = logging.getLogger()
+    return list(root.handlers), root.level
+
+
+@pytest.fixture(autouse=True)
+def _restore_root_logging(_root_logging_at_start):
+    """After each test the root logger is as it was when the session began: an app run in-process
+    (Hydra's job logging, also from module-scoped fixtures) attaches handlers to streams that
+    pytest closes, and a later log record written there would land in another test's stderr."""
+    import logging
+
+    yield
+    handlers, level = _root_logging_at_start
+    root = logging.getLogger()
+    for h in root.handlers[:]:
+        if h not in handlers:
+            root.removeHandler(h)
+    root.setLevel(level)
