@@ -1,7 +1,7 @@
 """Hénaff et al. 2021: macaque V1 responses to frames of natural and synthetic movie sequences.
 
 Layout of a session file ``V1_responses/ay<monkey>_u<penetration>_image_sequences.mat``
-(MATLAB v7.3, read with h5py, which shows every array with its axes reversed)::
+(MATLAB v7.3, read with h5py by ``_henaff_mat``; h5py shows every array with its axes reversed)::
 
     naturalStruct/sortedResponses   (repeats, units, frames 11, movies 10, categories 3, scales 2)
                                     spike count of each presentation of a frame in a window of
@@ -50,11 +50,11 @@ from __future__ import annotations
 
 import re
 
-import h5py
 import numpy as np
 
 from snnvis.errors import UserError
 from snnvis.recordings.format import RecordingData, ResponseSet
+from snnvis.recordings.importers._henaff_mat import read_session, read_stimulus_info
 from snnvis.recordings.importers._henaff_protocol import presentation_protocol
 from snnvis.recordings.sources import FileStore, Source
 
@@ -89,52 +89,6 @@ STIM_INFO = "stimulus/stimulusInfo.mat"
 OPTIONS = {"psth_normalisation": ("valid", "file")}
 
 
-# ---------------------------------------------------------------------------------------
-# MATLAB v7.3 (HDF5) decoding
-# ---------------------------------------------------------------------------------------
-
-
-def _matlab_class(obj) -> str:
-    cls = obj.attrs.get("MATLAB_class", b"")
-    return cls.decode() if isinstance(cls, bytes) else str(cls)
-
-
-def _decode(f: h5py.File, obj):
-    """A MATLAB value stored in a v7.3 file: char -> str (or list of rows), cell -> nested
-    list in MATLAB order, struct -> dict, numeric -> ndarray with MATLAB's axis order."""
-    if isinstance(obj, h5py.Group):
-        return {k: _decode(f, obj[k]) for k in obj}
-    cls = _matlab_class(obj)
-    if obj.attrs.get("MATLAB_empty", 0):
-        return "" if cls == "char" else np.zeros((0,))
-    value = obj[()]
-    if cls == "char":
-        rows = ["".join(map(chr, row)).rstrip() for row in np.asarray(value).T]
-        return rows[0] if len(rows) == 1 else rows
-    if cls == "cell":
-        out = np.empty(value.shape, dtype=object)
-        for idx in np.ndindex(value.shape):
-            out[idx] = _decode(f, f[value[idx]])
-        return out.T.tolist()
-    return np.asarray(value).T
-
-
-def _flat(cell) -> list:
-    """A MATLAB 1xN or Nx1 cell as a flat list."""
-    if isinstance(cell, list) and len(cell) == 1 and isinstance(cell[0], list):
-        return cell[0]
-    return [c[0] if isinstance(c, list) and len(c) == 1 else c for c in cell]
-
-
-def _scalar(ns, key: str, file) -> float:
-    if key not in ns:
-        raise UserError(f"naturalStruct/{key}", "missing", file)
-    a = np.asarray(ns[key][()], dtype=float).ravel()
-    if a.size != 1 or not np.isfinite(a[0]):
-        raise UserError(f"naturalStruct/{key}", f"expected one finite number, got {a!r}", file)
-    return float(a[0])
-
-
 def _alnum(name: str) -> str:
     return re.sub(r"[^0-9a-z]", "", name.lower())
 
@@ -165,32 +119,6 @@ def discover(store: FileStore) -> dict[str, str | None]:
 # ---------------------------------------------------------------------------------------
 # Stimuli
 # ---------------------------------------------------------------------------------------
-
-
-def read_stimulus_info(path) -> dict[int, str]:
-    """stimulus id -> file path (as written in ``stimulusInfo.mat``, a MATLAB v5 file)."""
-    import scipy.io as sio
-
-    try:
-        m = sio.loadmat(str(path), squeeze_me=True, struct_as_record=False)
-        s = m["stimulusStruct"]
-        id_to_path: dict[int, str] = {}
-        for scale in np.atleast_1d(s.scales):
-            zs = getattr(s, str(scale))
-            for cat in zs._fieldnames:
-                cs = getattr(zs, cat)
-                for mv in cs._fieldnames:
-                    e = getattr(cs, mv)
-                    ids = np.atleast_1d(e.stimulus_id).astype(int)
-                    paths = [str(p) for p in np.atleast_1d(e.file_paths)]
-                    if len(ids) != len(paths):
-                        raise ValueError(f"{scale}/{cat}/{mv}: {len(ids)} ids but {len(paths)} paths")
-                    for i, p in zip(ids, paths):
-                        if id_to_path.setdefault(int(i), p) != p:
-                            raise ValueError(f"stimulus id {i} maps to two files")
-    except (KeyError, AttributeError, ValueError, TypeError, NotImplementedError) as err:
-        raise UserError("stimulus info", f"unexpected layout ({err})", path) from None
-    return id_to_path
 
 
 def local_relpath(info_path: str, scale: str, movie_number: int) -> str:
@@ -224,54 +152,6 @@ def _read_png(path) -> np.ndarray:
 # ---------------------------------------------------------------------------------------
 # Loading
 # ---------------------------------------------------------------------------------------
-
-
-def _read_session(path) -> dict:
-    with h5py.File(path, "r") as f:
-        if "naturalStruct" not in f:
-            raise UserError("session", "no naturalStruct", path)
-        ns = f["naturalStruct"]
-        for key in ("sortedResponses", "psth_population", "psth_edges", "stimulusStruct"):
-            if key not in ns:
-                raise UserError(f"naturalStruct/{key}", "missing", path)
-        ss = ns["stimulusStruct"]
-        d = {
-            "R": ns["sortedResponses"][()].astype(np.float64),
-            "P": ns["psth_population"][()].astype(np.float64),
-            "edges": np.asarray(ns["psth_edges"][()], dtype=float).ravel(),
-            "latency": _scalar(ns, "response_latency", path),
-            "integration": _scalar(ns, "integrationPeriod", path),
-            "on": _scalar(ns, "stim_on_sec", path),
-            "off": _scalar(ns, "stim_off_sec", path),
-            "area": _decode(f, ns["cortical_area"]) if "cortical_area" in ns else "V1",
-            "presented": (
-                np.asarray(ns["stimulus_ID_list"][()], dtype=float).ravel() if "stimulus_ID_list" in ns else None
-            ),
-            "blank_ids": (
-                np.asarray(ss["blank_images"][()], dtype=float).ravel() if "blank_images" in ss else np.zeros(0)
-            ),
-            "movie_titles": [str(t) for t in _flat(_decode(f, ss["movie_titles"]))],
-            "scales": [str(t) for t in _flat(_decode(f, ss["scales"]))],
-            "categories": [str(t) for t in _flat(_decode(f, ss["categories"]))],
-            "first": [
-                np.asarray(x, dtype=float).ravel().astype(int) for x in _flat(_decode(f, ss["first_frame_image_ids"]))
-            ],
-            "last": [
-                np.asarray(x, dtype=float).ravel().astype(int) for x in _flat(_decode(f, ss["last_frame_image_ids"]))
-            ],
-            "ids": {},  # (scale, category, movie field) -> ids
-            "paths": {},  # same key -> file paths named in the session file (cross-check)
-        }
-        for scale in d["scales"]:
-            if scale not in ss:
-                continue
-            for cat in ss[scale]:
-                for mv in ss[scale][cat]:
-                    g = ss[scale][cat][mv]
-                    d["ids"][(scale, cat, mv)] = np.asarray(g["stimulus_id"][()], dtype=float).ravel().astype(int)
-                    if "file_paths" in g:
-                        d["paths"][(scale, cat, mv)] = [str(p) for p in _flat(_decode(f, g["file_paths"]))]
-    return d
 
 
 def _resolve_slots(R, key_idx, ids, natural, first, last, n_frames, where, file) -> list[int]:
@@ -319,7 +199,7 @@ def load(store: FileStore, session_id: str, psth_normalisation: str = "valid", *
         )
     rel = f"V1_responses/{session_id}_image_sequences.mat"
     path = store.path(rel)
-    d = _read_session(path)
+    d = read_session(path)
     R, P, edges = d["R"], d["P"], d["edges"]
     if R.ndim != 6 or P.ndim != 5:
         raise UserError(
