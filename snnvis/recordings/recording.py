@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
@@ -12,41 +11,20 @@ import numpy as np
 
 from snnvis.errors import UserError
 from snnvis.recordings import protocol as _protocol
-from snnvis.recordings.format import ALIGNS, FORMAT_VERSION, SPLITS
+from snnvis.recordings.format import SPLITS
+from snnvis.recordings.validation import (
+    REQUIRED,
+    ResponseInfo,
+    check_version,
+    one_line,
+    read_response_info,
+    read_shapes,
+)
+from snnvis.recordings.validation import validate as validate_recording
+
+__all__ = ["Recording", "ResponseInfo"]
 
 _WHOLE_READ_BYTES = 256 << 20
-_REQUIRED = (
-    "stimuli/ids",
-    "stimuli/frame_hash",
-    "stimuli/family",
-    "neurons/ids",
-    "neurons/area",
-    "responses",
-    "splits/train",
-    "splits/validation",
-    "splits/test",
-    "provenance/files",
-)
-
-
-def _one_line(err: Exception) -> str:
-    return " ".join(str(err).split())
-
-
-@dataclass(frozen=True)
-class ResponseInfo:
-    """Metadata of one response set; arrays are read on demand from the Recording."""
-
-    name: str
-    n_bins: int
-    n_repeats: int
-    units: str
-    align: str
-    frame_average: bool
-    windows_ms: np.ndarray
-    description: str
-    mean_shape: tuple
-    trials_shape: tuple | None
 
 
 class Recording:
@@ -66,135 +44,24 @@ class Recording:
         try:
             with h5py.File(self.path, "r") as f:
                 self._attrs = dict(f.attrs)
-                self._check_version()
-                missing = [k for k in _REQUIRED if k not in f]
+                check_version(self._attrs, self.path)
+                missing = [k for k in REQUIRED if k not in f]
                 if missing:
                     raise UserError("recording", f"missing group or dataset {missing[0]!r}", self.path)
-                self._shapes = self._read_shapes(f)
-                self._response_info = {name: self._read_response_info(f, name) for name in f["responses"]}
+                self._shapes = read_shapes(f)
+                self._response_info = {name: read_response_info(f, name) for name in f["responses"]}
                 self._protocol = _protocol.read(f)
         except UserError:
             raise
         except (OSError, KeyError, ValueError, TypeError, IndexError) as err:
-            raise UserError("recording", f"not a readable snnvis HDF5 file ({_one_line(err)})", self.path) from None
+            raise UserError("recording", f"not a readable snnvis HDF5 file ({one_line(err)})", self.path) from None
         if validate:
             self.validate()
 
-    # ---- structure -----------------------------------------------------------------
-    def _check_version(self) -> None:
-        version = self._attrs.get("format_version")
-        if version is None:
-            raise UserError("recording", "missing root attribute 'format_version'", self.path)
-        try:
-            number = int(version)
-        except (TypeError, ValueError):
-            raise UserError("recording", f"format_version {version!r} is not a number", self.path) from None
-        if number != FORMAT_VERSION:
-            raise UserError(
-                "recording",
-                f"format version {number} is not the current {FORMAT_VERSION}; re-import it "
-                "(snnvis-data import <source> --force, or snnvis-data synth)",
-                self.path,
-            )
-
-    @staticmethod
-    def _read_shapes(f: h5py.File) -> dict:
-        for key in ("stimuli/ids", "stimuli/frame_hash", "neurons/ids", "neurons/area"):
-            if f[key].ndim < 1:
-                raise UserError(
-                    "recording", f"{key} must be an array with one entry per item, not a scalar", f.filename
-                )
-        return {
-            "n_stimuli": f["stimuli/ids"].shape[0],
-            "frame_hash": f["stimuli/frame_hash"].shape,
-            "pixels": f["stimuli/pixels"].shape if "stimuli/pixels" in f else None,
-            "pixels_dtype": f["stimuli/pixels"].dtype if "stimuli/pixels" in f else None,
-            "n_neurons": f["neurons/ids"].shape[0],
-            "n_areas": f["neurons/area"].shape[0],
-            "splits": {s: f[f"splits/{s}"][()] for s in SPLITS},
-            "split_shapes": {s: (f[f"splits/{s}"].shape, f[f"splits/{s}"].dtype) for s in SPLITS},
-            "family": f["stimuli/family"].shape,
-            "keys": ("stimuli/phash" in f and "stimuli/thumb" in f) or "stimuli/pixels" not in f,
-            "rdms": {k: f[f"reference_rdms/{k}"].shape for k in f.get("reference_rdms", {})},
-        }
-
-    @staticmethod
-    def _read_response_info(f: h5py.File, name: str) -> ResponseInfo:
-        g = f[f"responses/{name}"]
-        for key in ("mean", "windows_ms"):
-            if key not in g:
-                raise KeyError(f"responses/{name}/{key}")
-        mean, trials = g["mean"], g.get("trials")
-        info = ResponseInfo(
-            name=name,
-            n_bins=mean.shape[1] if mean.ndim == 3 else -1,
-            n_repeats=trials.shape[1] if trials is not None else 0,
-            units=str(g.attrs.get("units", "")),
-            align=str(g.attrs.get("align", "")),
-            frame_average=bool(g.attrs.get("frame_average", False)),
-            windows_ms=g["windows_ms"][()],
-            description=str(g.attrs.get("description", "")),
-            mean_shape=mean.shape,
-            trials_shape=None if trials is None else trials.shape,
-        )
-        for key, d in (("mean", mean), ("trials", trials)):
-            if d is not None and d.dtype.kind not in "fiu":
-                raise UserError("recording", f"responses/{name}/{key} must be numeric, not {d.dtype}", f.filename)
-        return info
-
     def validate(self, check_values: bool = True) -> None:
-        """Check shapes, dtypes and splits; with ``check_values`` also NaNs in means."""
-        s, n = self._shapes, self._shapes["n_stimuli"]
-
-        def fail(why: str):
-            raise UserError("recording", why, self.path)
-
-        missing = [k for k in ("format_version", "recording_id", "source", "species", "areas") if k not in self._attrs]
-        if missing:
-            fail(f"missing root attribute {missing[0]!r}")
-        try:
-            areas = json.loads(self._attrs["areas"])
-        except (TypeError, ValueError):
-            areas = None
-        if not isinstance(areas, list) or not all(isinstance(a, str) for a in areas):
-            fail(f"root attribute 'areas' must be a JSON list of strings, got {self._attrs['areas']!r}")
-        if s["family"] != (n,):
-            fail(f"stimuli/family has shape {s['family']}, expected ({n},)")
-        if not s["keys"]:
-            fail("stimuli/phash and stimuli/thumb (near-duplicate keys) are missing")
-        if s["n_neurons"] == 0 and self._response_info:
-            fail("no neurons (neurons/ids is empty, so the responses have 0 columns)")
-        if s["frame_hash"][0] != n:
-            fail(f"stimuli/frame_hash has {s['frame_hash'][0]} rows for {n} stimuli")
-        if s["pixels"] is not None:
-            if len(s["pixels"]) != 5 or s["pixels"][0] != n or s["pixels_dtype"] != np.uint8:
-                fail(f"stimuli/pixels must be uint8 ({n}, n_frames, H, W, C), got {s['pixels_dtype']} {s['pixels']}")
-        if s["n_areas"] != s["n_neurons"]:
-            fail("neurons/area and neurons/ids differ in length")
-        for k, (shape, dtype) in s["split_shapes"].items():
-            if len(shape) != 1 or dtype.kind not in "iu":
-                fail(f"splits/{k} must be a 1-D array of integer indices, got {dtype} {shape}")
-        idx = np.concatenate([s["splits"][k] for k in SPLITS])
-        if len(idx) != n or len(np.unique(idx)) != n or (n and (idx.min() < 0 or idx.max() >= n)):
-            fail("splits must partition the stimuli (each index exactly once)")
-        for info in self._response_info.values():
-            mshape, tshape = info.mean_shape, info.trials_shape
-            where = f"response set {info.name!r}: "
-            if len(mshape) != 3 or mshape[0] != n or mshape[2] != s["n_neurons"]:
-                fail(where + f"mean has shape {mshape}, expected ({n}, n_bins, {s['n_neurons']})")
-            if tshape is not None and (len(tshape) != 4 or tshape[:1] + tshape[2:] != mshape):
-                fail(where + f"trials shape {tshape} does not match mean {mshape}")
-            if info.align not in ALIGNS:
-                fail(where + f"align {info.align!r} not in {ALIGNS}")
-            w = np.asarray(info.windows_ms)
-            if w.ndim != 2 or w.shape[1] != 2 or w.dtype.kind not in "fiu" or not np.all(w[:, 1] > w[:, 0]):
-                fail(where + "windows_ms must be (n_bins, 2) numbers with end > start")
-            if check_values and not np.isfinite(self.mean(info.name)).all():
-                fail(where + "NaN or infinite values in trial-averaged responses")
-        for name, shape in s["rdms"].items():
-            if shape != (n, n):
-                fail(f"reference RDM {name!r} has shape {shape}, expected ({n}, {n})")
-        self._protocol.check(n, s["frame_hash"][1] if len(s["frame_hash"]) > 1 else 1, self.path)
+        """Check shapes, dtypes and splits; with ``check_values`` also NaNs in means
+        (:func:`snnvis.recordings.validation.validate`)."""
+        validate_recording(self, check_values)
 
     # ---- metadata ------------------------------------------------------------------
     @property
@@ -292,7 +159,7 @@ class Recording:
                     return d[()][uniq][inverse]
                 return np.stack([d[i] for i in uniq])[inverse]
         except (OSError, KeyError) as err:
-            raise UserError("recording", f"cannot read {key} ({_one_line(err)})", self.path) from None
+            raise UserError("recording", f"cannot read {key} ({one_line(err)})", self.path) from None
 
     @cached_property
     def neuron_ids(self) -> np.ndarray:
