@@ -94,7 +94,7 @@ class PairedRow:
     sessions: dict[str, PairedResult]
 
 
-def read_predictions(run_dir: Path) -> dict[str, dict[str, np.ndarray]]:
+def paired_arrays(run_dir: Path) -> dict[str, dict[str, np.ndarray]]:
     """{session: {stimulus_index, neuron_ids, prediction, response}} from a run's predictions.h5;
     predictions and responses as (stimuli, bins, neurons)."""
     out = {}
@@ -171,7 +171,7 @@ def paired_rows(
             note(f"model {label}: seed(s) {sorted(set(unpaired))} have no SNN/twin partner; left out")
         if not seeds:
             continue
-        preds = {(s, sp): read_predictions(by[(label, s, sp)]) for s in seeds for sp in (True, False)}
+        preds = {(s, sp): paired_arrays(by[(label, s, sp)]) for s in seeds for sp in (True, False)}
         ref_key = (seeds[0], True)
         for key, p in preds.items():
             if key != ref_key:
