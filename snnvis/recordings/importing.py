@@ -10,7 +10,6 @@ rewritten even when its source files are unchanged.
 
 from __future__ import annotations
 
-import json
 import logging
 import struct
 import warnings
@@ -21,6 +20,7 @@ import numpy as np
 
 from snnvis.errors import UserError
 from snnvis.recordings import importers, neardup
+from snnvis.recordings import options as opts
 from snnvis.recordings.format import RecordingData, check_recording_data, check_target, frame_hashes_of, write_recording
 from snnvis.recordings.recording import Recording
 from snnvis.recordings.sources import FileStore
@@ -121,8 +121,12 @@ def pool_families(
     return family_of
 
 
-def _up_to_date(path: Path, store: FileStore, options: dict, family_of: dict | None = None) -> bool:
-    """True when ``path`` is a valid recording made from the same files and options (and families)."""
+def _up_to_date(path: Path, store: FileStore, options: dict, family_of: dict | None = None, declared=()) -> bool:
+    """True when ``path`` is a valid recording made from the same files and options (and families).
+
+    ``options`` are the resolved options (:func:`snnvis.recordings.options.resolve` over ``declared``);
+    the file's recorded options are resolved the same way, so ``-o bin_ms=50``, ``-o bin_ms=50.0`` and
+    no option at all (default 50) are the same import."""
     try:
         rec = Recording(path)
         prov = rec.provenance()
@@ -132,7 +136,10 @@ def _up_to_date(path: Path, store: FileStore, options: dict, family_of: dict | N
             return False
     except UserError:
         return False
-    if prov["options"] != json.loads(json.dumps(options, default=str)):
+    try:
+        if opts.resolve(store.source.name, declared, prov["options"]) != options:
+            return False
+    except UserError:  # an option this importer no longer takes, or a value it no longer accepts
         return False
     try:
         return all(store.path(f["name"]) and store.digests[f["name"]] == f["sha256"] for f in prov["files"])
@@ -156,6 +163,8 @@ def import_source(
     after the new file is complete; a failed import leaves them untouched.
     """
     module = importers.get(name)
+    declared = opts.declared(module)
+    typed = opts.resolve(name, declared, options)  # the one check of the options, before any file is read
     store = FileStore(module.SOURCE, mirror)
     if store.root is not None and not store.root.is_dir():
         raise UserError(f"source {name}", f"not found in mirror {store.mirror} (no folder {name}/ there)", store.root)
@@ -179,8 +188,9 @@ def import_source(
     if getattr(module, "stimulus_pixels", None) is None:  # the pool needs the wanted sessions' pixels
         for sid in wanted:
             target = out_dir / f"{sid}.h5"
-            if force or not (target.is_file() and _up_to_date(target, FileStore(module.SOURCE, mirror), options)):
-                loaded[sid] = _load(module, mirror, sid, options)
+            fresh = FileStore(module.SOURCE, mirror)
+            if force or not (target.is_file() and _up_to_date(target, fresh, typed, None, declared)):
+                loaded[sid] = _load(module, mirror, sid, typed, options)
     cache: dict = {}
     own_families = getattr(module, "FAMILIES_FROM_IMPORTER", False)  # e.g. blocks of one continuous movie
     family_of = {} if own_families else pool_families(module, mirror, out_dir, found, loaded, wanted, cache)
@@ -192,10 +202,12 @@ def import_source(
             sid not in loaded
             and not force
             and target.is_file()
-            and _up_to_date(target, FileStore(module.SOURCE, mirror), options, None if own_families else family_of)
+            and _up_to_date(
+                target, FileStore(module.SOURCE, mirror), typed, None if own_families else family_of, declared
+            )
         ):
             continue
-        data = loaded.pop(sid, None) or _load(module, mirror, sid, options)
+        data = loaded.pop(sid, None) or _load(module, mirror, sid, typed, options)
         fh = frame_hashes_of(data)
         if data.pixels is not None and data.frame_keys is None and all(h in cache for h in fh.ravel()):
             data.frame_keys = (
@@ -225,11 +237,12 @@ _DECODE_ERRORS = (
 )
 
 
-def _load(module, mirror, sid: str, options: dict) -> RecordingData:
-    """One session through its importer; an unreadable source file is one UserError naming it."""
+def _load(module, mirror, sid: str, typed: dict, given: dict) -> RecordingData:
+    """One session through its importer (with the ``typed`` options); an unreadable source file is one
+    UserError naming it. The provenance records the options as ``given``."""
     store = FileStore(module.SOURCE, mirror)
     try:
-        data = module.load(store, sid, **options)
+        data = module.load(store, sid, **typed)
     except UserError:
         raise
     except _DECODE_ERRORS as err:
@@ -242,5 +255,5 @@ def _load(module, mirror, sid: str, options: dict) -> RecordingData:
         ) from None
     data.provenance = list(store.provenance)
     data.unregistered = list(store.unregistered)
-    data.importer_options = options
+    data.importer_options = dict(given)
     return data

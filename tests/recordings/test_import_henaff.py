@@ -139,12 +139,12 @@ def test_discover_ignores_other_files(tmp_path):
     assert henaff.discover(store) == {"ay9_u042": None}
 
 
-def test_unknown_option_is_an_error(datasets_dir):
-    store = FileStore(henaff.SOURCE, datasets_dir)
+def test_unknown_option_is_an_error(datasets_dir, tmp_path):
     with pytest.raises(UserError, match="unknown option"):
-        henaff.load(store, "ay4_u001", frobnicate="1")
+        import_source(henaff.SOURCE.name, mirror=datasets_dir, out=tmp_path, only=["ay4_u001"], frobnicate="1")
     with pytest.raises(UserError, match="psth_normalisation"):
-        henaff.load(store, "ay4_u001", psth_normalisation="rates")
+        import_source(henaff.SOURCE.name, mirror=datasets_dir, out=tmp_path, only=["ay4_u001"], psth_normalisation="x")
+    assert not (tmp_path / henaff.SOURCE.name).exists()  # checked before anything is read or written
 
 
 # ---------------------------------------------------------------------------------------

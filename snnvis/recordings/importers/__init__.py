@@ -3,7 +3,11 @@
 - ``SOURCE``: a :class:`~snnvis.recordings.sources.Source`;
 - ``discover(store) -> dict[str, str | None]``: every session id the store offers,
   mapped to None when it can be imported or to the reason it cannot;
-- ``load(store, session_id, **options) -> RecordingData``.
+- ``OPTIONS`` (optional): its ``-o KEY=VALUE`` options, a tuple of
+  :class:`~snnvis.recordings.options.Option`; the importing code checks and converts them
+  once and fills the defaults;
+- ``load(store, session_id, **options) -> RecordingData``, called with every declared
+  option, already typed.
 
 A new dataset is one module here plus its checksum file in ``recordings/sources/``.
 """

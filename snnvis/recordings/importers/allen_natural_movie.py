@@ -46,6 +46,7 @@ import numpy as np
 
 from snnvis.errors import UserError
 from snnvis.recordings.format import RecordingData, ResponseSet
+from snnvis.recordings.options import Option
 from snnvis.recordings.protocol import Protocol
 from snnvis.recordings.sources import FileStore, Source
 
@@ -64,7 +65,10 @@ SOURCE = Source(
     "counts at the movie's frame rate, and the movie frames as .npy/.npz or a video file.",
 )
 
-OPTIONS = {"clip_frames": "frames per stimulus (default 30)", "block_clips": "clips per split block (default 3)"}
+OPTIONS = (
+    Option("clip_frames", int, 30, "movie frames per stimulus (clip)", minimum=1),
+    Option("block_clips", int, 3, "clips per split block", minimum=1),
+)
 NEEDS_LOCAL = True  # nothing can be downloaded
 FAMILIES_FROM_IMPORTER = True  # see the module docstring: blocks, not frame similarity
 DEFAULT_RATE_HZ = 30.0
@@ -139,16 +143,6 @@ def read_frames(path) -> np.ndarray:
     return a
 
 
-def _int_option(name: str, value, default: int) -> int:
-    try:
-        v = int(value) if value is not None else default
-    except (TypeError, ValueError):
-        v = 0
-    if v < 1:
-        raise UserError(f"option {name}={value!r}", "must be an integer >= 1")
-    return v
-
-
 def _rate(store: FileStore, folder: str) -> float:
     rel = f"{folder}/timing.json"
     if not store.exists(rel):
@@ -163,13 +157,8 @@ def _rate(store: FileStore, folder: str) -> float:
     return rate
 
 
-def load(store: FileStore, session_id: str, clip_frames=None, block_clips=None, **options) -> RecordingData:
-    if options:
-        raise UserError(
-            f"importer {SOURCE.name}", f"unknown option(s) {', '.join(options)} (known: {', '.join(OPTIONS)})"
-        )
-    clip = _int_option("clip_frames", clip_frames, 30)
-    block = _int_option("block_clips", block_clips, 3)
+def load(store: FileStore, session_id: str, clip_frames: int = 30, block_clips: int = 3) -> RecordingData:
+    clip, block = clip_frames, block_clips
     sessions = _sessions(store)
     if session_id not in sessions:
         raise UserError(f"session {session_id!r} of source {SOURCE.name}", "unknown session")

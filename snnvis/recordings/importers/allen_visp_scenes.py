@@ -116,9 +116,7 @@ def _big_note(store: FileStore, mean: np.ndarray) -> str:
     )
 
 
-def load(store: FileStore, session_id: str, **options) -> RecordingData:
-    if options:
-        raise UserError(f"option {next(iter(options))!r}", f"unknown option for {SOURCE.name} (it takes none)")
+def load(store: FileStore, session_id: str) -> RecordingData:
     all_path = store.path(_ALL)
     scenes = np.load(all_path, allow_pickle=False).astype(np.float64)
     n, d = scenes.shape

@@ -195,13 +195,7 @@ def _load_npy(path) -> np.ndarray:
         ) from None
 
 
-def _no_options(options: dict) -> None:
-    if options:
-        raise UserError(f"option {next(iter(options))!r}", f"unknown option for {SOURCE.name} (it takes none)")
-
-
-def load(store: FileStore, session_id: str, **options) -> RecordingData:
-    _no_options(options)
+def load(store: FileStore, session_id: str) -> RecordingData:
     sid = str(session_id)
     avg_path = store.path(_AVG.format(sid))
     avg = _load_npy(avg_path)

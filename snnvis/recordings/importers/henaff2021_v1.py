@@ -56,6 +56,7 @@ from snnvis.errors import UserError
 from snnvis.recordings.format import RecordingData, ResponseSet
 from snnvis.recordings.importers._henaff_mat import read_session, read_stimulus_info
 from snnvis.recordings.importers._henaff_protocol import presentation_protocol
+from snnvis.recordings.options import Option
 from snnvis.recordings.sources import FileStore, Source
 
 SOURCE = Source(
@@ -86,7 +87,15 @@ SOURCE = Source(
 SESSION_GLOB = "V1_responses/ay*_u*_image_sequences.mat"
 SESSION_RE = re.compile(r"^V1_responses/(ay[^/]*_u[^/]*)_image_sequences\.mat$")
 STIM_INFO = "stimulus/stimulusInfo.mat"
-OPTIONS = {"psth_normalisation": ("valid", "file")}
+OPTIONS = (
+    Option(
+        "psth_normalisation",
+        str,
+        "valid",
+        "valid: mean rate over the recorded presentations; file: the values as stored",
+        choices=("valid", "file"),
+    ),
+)
 
 
 def _alnum(name: str) -> str:
@@ -187,16 +196,7 @@ def _resolve_slots(R, key_idx, ids, natural, first, last, n_frames, where, file)
     return [s if s is not None else next(own) for s in slots]
 
 
-def load(store: FileStore, session_id: str, psth_normalisation: str = "valid", **options) -> RecordingData:
-    if options:
-        raise UserError(
-            f"importer {SOURCE.name}", f"unknown option(s) {', '.join(options)} (known: {', '.join(OPTIONS)})"
-        )
-    if psth_normalisation not in OPTIONS["psth_normalisation"]:
-        raise UserError(
-            f"option psth_normalisation={psth_normalisation!r}",
-            f"must be one of {', '.join(OPTIONS['psth_normalisation'])}",
-        )
+def load(store: FileStore, session_id: str, psth_normalisation: str = "valid") -> RecordingData:
     rel = f"V1_responses/{session_id}_image_sequences.mat"
     path = store.path(rel)
     d = read_session(path)

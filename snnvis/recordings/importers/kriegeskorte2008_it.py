@@ -72,11 +72,9 @@ def _square(rdm: np.ndarray, n: int, what: str, file) -> np.ndarray:
     raise UserError(what, f"shape {rdm.shape} is neither ({n}, {n}) nor a condensed {n}x{n} RDM", file)
 
 
-def load(store: FileStore, session_id: str, **options) -> RecordingData:
+def load(store: FileStore, session_id: str) -> RecordingData:
     import scipy.io as sio
 
-    if options:
-        raise UserError(f"option {next(iter(options))!r}", f"unknown option for {SOURCE.name} (it takes none)")
     if session_id != SESSION:
         raise UserError(f"session {session_id!r}", f"{SOURCE.name} has one session, {SESSION!r}")
     path = store.path(_SUPP)

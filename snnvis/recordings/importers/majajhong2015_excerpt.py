@@ -96,9 +96,7 @@ def _decode_png(path) -> np.ndarray:
     return a[..., None] if a.ndim == 2 else a
 
 
-def load(store: FileStore, session_id: str, **options) -> RecordingData:
-    if options:
-        raise UserError(f"option {next(iter(options))!r}", f"unknown option for {SOURCE.name} (it takes none)")
+def load(store: FileStore, session_id: str) -> RecordingData:
     path = store.path(f"{session_id}.nc")
     asm = read_assembly(path)
     data, neu, pres, tb = (

@@ -40,6 +40,7 @@ import numpy as np
 from snnvis.errors import UserError
 from snnvis.recordings.format import RecordingData, ResponseSet
 from snnvis.recordings.importers.zhang_desimone_it import bin_raster
+from snnvis.recordings.options import Option, resolve
 from snnvis.recordings.protocol import Protocol, order_from_ids
 from snnvis.recordings.sources import FileStore, Source
 from snnvis.utils import sha256_file
@@ -56,7 +57,14 @@ SOURCE = Source(
 
 IMAGE_COLUMNS = ("image_id", "image", "image_name", "stimulus_id", "frame")
 TABLES = ("stimulus_presentations", "presentations", "trials", "epochs")
-OPTIONS = ("bin_ms", "start_ms", "stop_ms", "table", "image_column", "area")
+OPTIONS = (
+    Option("bin_ms", int, None, "also a psth response in bins of this many ms (must divide the window)", minimum=1),
+    Option("start_ms", int, 0, "window start in ms after each presentation's onset (may be negative)"),
+    Option("stop_ms", int, None, "window end in ms after onset (default: the shortest presentation)", minimum=0),
+    Option("table", str, None, "the intervals table of the presentations"),
+    Option("image_column", str, None, "the image id column of that table"),
+    Option("area", str, "unknown", "the area of every unit, when units have no location column"),
+)
 IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".gif")
 
 
@@ -149,27 +157,12 @@ def _pixels(files: dict[str, Path], stimuli: Path) -> np.ndarray:
     return np.stack(imgs)[:, None]
 
 
-def _ms_option(options: dict, key: str, default, negative: bool = False):
-    value = options.get(key, default)
-    if value is None:
-        return None
-    try:
-        b = float(value)
-    except (TypeError, ValueError):
-        raise UserError(f"option {key}", f"{value!r} is not a number") from None
-    if b != int(b) or (b < 0 and not negative):
-        raise UserError(f"option {key}", f"{value!r} must be a whole number of ms" + ("" if negative else " >= 0"))
-    return int(b)
-
-
 def read_nwb(path: str | Path, stimuli: str | Path, **options) -> RecordingData:
     """Read ``path`` (NWB) with images from ``stimuli`` into a :class:`RecordingData` (see module doc)."""
     import pynwb
 
     path, stimuli = Path(path), Path(stimuli)
-    unknown = [k for k in options if k not in OPTIONS]
-    if unknown:
-        raise UserError(f"option {unknown[0]!r}", f"unknown option for nwb (known: {', '.join(OPTIONS)})")
+    given, options = options, resolve(SOURCE.name, OPTIONS, options)
     if not path.is_file():
         raise UserError("NWB file", "does not exist", path)
     try:
@@ -188,21 +181,22 @@ def read_nwb(path: str | Path, stimuli: str | Path, **options) -> RecordingData:
         if "location" in units.colnames:
             areas = [str(a) for a in units["location"][:]]
         else:
-            areas = [str(options.get("area", "unknown"))] * len(unit_ids)
-        tname, col, t0, t1, img = _presentations(nwb, path, options.get("table"), options.get("image_column"))
+            areas = [options["area"]] * len(unit_ids)
+        tname, col, t0, t1, img = _presentations(nwb, path, options["table"], options["image_column"])
         species = nwb.subject.species if nwb.subject is not None and nwb.subject.species else "unknown"
         ident = nwb.identifier
     finally:
         io.close()
     if len(t0) == 0:
         raise UserError(f"intervals table {tname!r}", "has no rows", path)
-    start = _ms_option(options, "start_ms", 0, negative=True)
-    stop = _ms_option(options, "stop_ms", int(np.floor(np.min(t1 - t0) * 1000 + 1e-6)))
+    start = options["start_ms"]
+    stop = options["stop_ms"]
+    stop = int(np.floor(np.min(t1 - t0) * 1000 + 1e-6)) if stop is None else stop
     if stop <= start:
         raise UserError("option stop_ms", f"the window {start}-{stop} ms after onset is empty", path)
     span = stop - start
-    bin_ms = _ms_option(options, "bin_ms", None)
-    if bin_ms is not None and (bin_ms == 0 or span % bin_ms):
+    bin_ms = options["bin_ms"]
+    if bin_ms is not None and span % bin_ms:
         raise UserError("option bin_ms", f"{bin_ms} must divide the {span} ms window", path)
     ids = sorted(set(img))
     files = _image_files(ids, stimuli)
@@ -265,7 +259,7 @@ def read_nwb(path: str | Path, stimuli: str | Path, **options) -> RecordingData:
         default_response="rate",
         license="",
         provenance=[(path.name, str(path.resolve()), sha256_file(path))],
-        importer_options={"stimuli": str(stimuli), **options},
+        importer_options={"stimuli": str(stimuli), **given},
         importer=__name__,
         protocol=protocol,
         frame_duration_ms=on_ms,

@@ -26,6 +26,7 @@ import numpy as np
 
 from snnvis.errors import UserError
 from snnvis.recordings.format import RecordingData, ResponseSet
+from snnvis.recordings.options import Option
 from snnvis.recordings.sources import FileStore, Source
 
 SOURCE = Source(
@@ -49,6 +50,9 @@ SOURCE = Source(
 SESSION = "zhang_desimone_7object"
 AREA = "IT"
 DEFAULT_BIN_MS = 50
+OPTIONS = (
+    Option("bin_ms", float, float(DEFAULT_BIN_MS), "PSTH bin in ms; a whole number dividing the raster", minimum=1),
+)
 _TIME_RE = re.compile(r"time\.(-?\d+)_(-?\d+)$")
 
 
@@ -95,19 +99,14 @@ def bin_raster(raster: np.ndarray, bin_ms: int) -> np.ndarray:
     return raster.reshape(n, t // bin_ms, bin_ms).sum(axis=2) * (1000.0 / bin_ms)
 
 
-def _bin_option(value, span: int) -> int:
-    try:
-        b = float(value)
-    except (TypeError, ValueError):
-        raise UserError("option bin_ms", f"{value!r} is not a number") from None
-    if b <= 0 or b != int(b) or span % int(b):
-        raise UserError("option bin_ms", f"{value!r} must be a whole number of ms that divides the {span} ms raster")
+def _bin_option(b: float, span: int) -> int:
+    """The (already typed, >= 1) bin as whole ms; it must divide the raster's span."""
+    if b != int(b) or span % int(b):
+        raise UserError("option bin_ms", f"{b:g} must be a whole number of ms that divides the {span} ms raster")
     return int(b)
 
 
-def load(store: FileStore, session_id: str, bin_ms=DEFAULT_BIN_MS, **options) -> RecordingData:
-    if options:
-        raise UserError(f"option {next(iter(options))!r}", f"unknown option for {SOURCE.name} (known: bin_ms)")
+def load(store: FileStore, session_id: str, bin_ms: float = float(DEFAULT_BIN_MS)) -> RecordingData:
     if session_id != SESSION:
         raise UserError(f"session {session_id!r}", f"{SOURCE.name} has one session, {SESSION!r}")
     files = store.list("raster_rda/*.rda")
