@@ -12,6 +12,13 @@ from pathlib import Path
 from snnvis.errors import UserError, cli_entry
 
 
+def _option_lines(mod, indent: str) -> list[str]:
+    """One ``-o`` line per option the importer declares (name, type, default, help)."""
+    from snnvis.recordings.options import declared
+
+    return [f"{indent}-o {o.describe()}" for o in declared(mod)]
+
+
 def _list(args) -> int:
     from snnvis.recordings import importers
 
@@ -20,7 +27,29 @@ def _list(args) -> int:
         print(f"{name:24s} {src.species:22s} {len(src.checksums):4d} files  {src.title}")
         if args.verbose:
             print(f"{'':24s} {src.citation}\n{'':24s} license: {src.license}")
+        for line in _option_lines(mod, " " * 25):
+            print(line)
     return 0
+
+
+class _ImportHelp(argparse.Action):
+    """``import [SOURCE] --help``: the usual help, then the ``-o`` options of SOURCE (or of every source)."""
+
+    def __init__(self, option_strings, dest=argparse.SUPPRESS, default=argparse.SUPPRESS, help=None):
+        super().__init__(option_strings, dest=dest, default=default, nargs=0, help=help)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        from snnvis.recordings import importers
+
+        parser.print_help()
+        mods = importers.available()
+        name = getattr(namespace, "source", None)
+        chosen = {name: mods[name]} if name in mods else mods
+        print("\nimporter options (-o KEY=VALUE):")
+        for src, mod in chosen.items():
+            print(f"  {src}:")
+            print("\n".join(_option_lines(mod, "    ") or ["    (none)"]))
+        parser.exit()
 
 
 def _check_out_dir(path: str) -> None:
@@ -158,7 +187,8 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("list", help="show the known public sources")
     s.add_argument("-v", "--verbose", action="store_true")
     s.set_defaults(fn=_list)
-    s = sub.add_parser("import", help="import a source into <out>/<source>/<id>.h5")
+    s = sub.add_parser("import", help="import a source into <out>/<source>/<id>.h5", add_help=False)
+    s.add_argument("-h", "--help", action=_ImportHelp, help="show this help and the options of SOURCE, then exit")
     s.add_argument("source")
     s.add_argument("path", nargs="?", help="for source nwb: the NWB file to import")
     s.add_argument("--stimuli", metavar="DIR", help="for source nwb: folder of the images named by the image ids")
@@ -176,7 +206,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="importer option, e.g. -o bin_ms=25 for zhang_desimone_it",
+        help="importer option, e.g. -o bin_ms=25 for zhang_desimone_it (listed by --help and snnvis-data list)",
     )
     s.set_defaults(fn=_import)
     s = sub.add_parser("info", help="summarise a recording file")
