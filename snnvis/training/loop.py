@@ -93,7 +93,7 @@ def _run_locked(cfg, run_dir: Path, dist: Dist, device, label: str, on_start, t_
     model = network_for_sessions(cfg, sessions)
     n_params = count_params(model.core)
     initial_core = copy.deepcopy(model.core) if cfg.get("baseline") and cfg.data.target == "rate" else None
-    place(model, device, tcfg.neuron_backend, tcfg.channels_last, tcfg.compile)
+    place(model, device, None, tcfg.channels_last, tcfg.compile)
     train_model = (
         model
         if dist.world == 1

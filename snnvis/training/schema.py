@@ -35,7 +35,6 @@ class TrainerSchema:
     amp: Any = "auto"
     channels_last: Any = "auto"
     compile: bool = False
-    neuron_backend: str = "auto"
     resume: bool = False
     skip_finished: bool = True
     tensorboard: bool = True
@@ -50,7 +49,6 @@ class DataSchema:
     target: str = "rate"
     image_size: int = 64
     batch_size: int = 32
-    num_workers: int = 0
     latency_ms: float = 0.0
 
 
@@ -87,8 +85,6 @@ def check_values(cfg: DictConfig) -> None:
         _fail("data.target", f"must be one of {', '.join(TARGETS)}, got {d.target!r}")
     if d.batch_size < 1:
         _fail("data.batch_size", f"must be a positive integer, got {d.batch_size!r}")
-    if d.num_workers < 0:
-        _fail("data.num_workers", f"must be >= 0, got {d.num_workers!r}")
     if not math.isfinite(d.latency_ms) or d.latency_ms < 0:
         _fail("data.latency_ms", f"must be a finite number >= 0, got {d.latency_ms!r}")
     if not d.recordings:

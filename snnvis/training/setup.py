@@ -105,8 +105,9 @@ def network_for_sessions(cfg: DictConfig, sessions: list[Session]):
     return model
 
 
-def place(model, device: torch.device, backend: str = "auto", channels_last="auto", compile: bool = False) -> dict:
-    """Move ``model`` to ``device``, bind its spiking neurons' backend, set the memory format and
+def place(model, device: torch.device, backend: str | None = None, channels_last="auto", compile: bool = False) -> dict:
+    """Move ``model`` to ``device``, bind its spiking neurons' backend (``None``: the configured
+    ``model.neuron.backend``; a name overrides it, as benchmarks do), set the memory format and
     compile the core as configured; returns the backends bound (see ``set_backend_for``)."""
     model.to(device)
     bound = set_backend_for(model, device, backend)
