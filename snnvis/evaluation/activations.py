@@ -7,7 +7,7 @@ for every candidate layer (:meth:`~snnvis.models.core.EncoderCore.candidate_laye
 float32 activity of shape ``(n_stimuli, T, features)``: the time axis is kept, one entry
 per simulation step. Full feature maps are never held for all stimuli: a layer with more
 than ``projection_dim`` features is projected batch by batch with the seeded Gaussian
-matrix of :func:`snnvis.models.capture.recording` (the same matrix for every batch, so the
+matrix of :func:`snnvis.models.capture.layer_hooks` (the same matrix for every batch, so the
 result does not depend on the batch size), and layers are grouped into passes over the
 stimuli so that what is kept stays under a memory budget. :func:`reduce_time` averages a
 window of steps, e.g. the model's static window for images, giving ``(n_stimuli, features)``.
@@ -32,7 +32,7 @@ from tqdm import tqdm
 
 from snnvis.errors import UserError
 from snnvis.models import EncoderCore, LayerSpec, build_encoder
-from snnvis.models.capture import KINDS, recording, select_layers
+from snnvis.models.capture import KINDS, layer_hooks, select_layers
 from snnvis.models.model import calibrate_batchnorm, plain_config
 from snnvis.models.neurons import set_backend_for
 from snnvis.models.timing import response_window
@@ -256,7 +256,7 @@ def layer_feature_counts(
     """Layer name -> (T, features) of the unprojected activity for one stimulus of ``n_frames``."""
     specs = _select_layers(core, layers)
     probe = torch.zeros(1, n_frames, core.in_channels, core.input_size, core.input_size, device=device)
-    with recording(specs) as records:
+    with layer_hooks(specs) as records:
         core(probe)
     return {name: (sum(c.shape[0] for c in chunks), chunks[0].shape[-1]) for name, chunks in records.items()}
 
@@ -355,9 +355,9 @@ def extract_activations(
         with contextlib.ExitStack() as stack:  # hooks (and projection matrices) live for the whole pass
             records: dict[str, list[torch.Tensor]] = {}
             if big:
-                records.update(stack.enter_context(recording(big, kind, int(projection_dim), seed)))
+                records.update(stack.enter_context(layer_hooks(big, kind, int(projection_dim), seed)))
             if small:
-                records.update(stack.enter_context(recording(small, kind, None, seed)))
+                records.update(stack.enter_context(layer_hooks(small, kind, None, seed)))
             for batch in _progress(batches, n_batches, desc, progress):
                 core(batch.to(device))
                 for name, chunks in records.items():

@@ -13,7 +13,7 @@ import logging
 # installed (every CPU machine); the CPU path does not use triton, so that is noise.
 logging.getLogger("torch._library.triton").setLevel(logging.ERROR)
 
-from .capture import capture_activations, recording  # noqa: E402
+from .capture import capture_activations, layer_hooks  # noqa: E402
 from .core import AREAS, EncoderCore, LayerSpec
 from .input import StimulusInput
 from .model import NeuralEncoderModel, build_model, calibrate_batchnorm, count_params
@@ -37,7 +37,7 @@ __all__ = [
     "capture_activations",
     "count_params",
     "make_neuron",
-    "recording",
+    "layer_hooks",
     "register_encoder",
     "frame_means",
     "response_bins",

@@ -32,7 +32,7 @@ from torch import nn
 from .core import EncoderCore, LayerSpec
 from .neurons import SPIKING_NEURONS, membrane_potential
 
-__all__ = ["GaussianProjection", "capture_activations", "recording", "select_layers"]
+__all__ = ["GaussianProjection", "capture_activations", "layer_hooks", "select_layers"]
 
 KINDS = ("spikes", "membrane")
 
@@ -101,7 +101,7 @@ def select_layers(core: EncoderCore, layers: Sequence[str] | None) -> list[Layer
 
 
 @contextlib.contextmanager
-def recording(
+def layer_hooks(
     specs: Sequence[LayerSpec], kind: str = "spikes", projection_dim: int | None = None, seed: int = 0
 ) -> Iterator[dict[str, list[torch.Tensor]]]:
     """Hook the layers in ``specs`` while the block runs; yields name -> list of (T_call, B, features) chunks.
@@ -178,6 +178,6 @@ def capture_activations(
     """
     core = _resolve_core(model_or_core)
     specs = select_layers(core, layers)
-    with recording(specs, kind, projection_dim, seed) as records:
+    with layer_hooks(specs, kind, projection_dim, seed) as records:
         core(stimuli)
     return {name: torch.cat(chunks) for name, chunks in records.items()}

@@ -27,7 +27,7 @@ def write_log(path: Path, rows: list[dict]) -> None:
         tmp.write_text(buf.getvalue())
 
 
-def test_report(predictions: dict[str, np.ndarray], sessions, run_dir: Path, seed: int) -> dict:
+def score_test_split(predictions: dict[str, np.ndarray], sessions, run_dir: Path, seed: int) -> dict:
     """Score each session's test-split ``predictions`` (by session id); write per-neuron values
     to predictions.h5 and return the summaries (the ``test`` entry of metrics.json).
 
@@ -184,7 +184,7 @@ def finish(
     best = checkpoint.load_checked(run_dir / "checkpoints" / "best.pt")
     model.load_state_dict(best["model"])
     preds = {s.id: predict(model, s, "test", device, cfg.trainer.amp, cfg.data.batch_size) for s in sessions}
-    test = test_report(preds, sessions, run_dir, cfg.seed)
+    test = score_test_split(preds, sessions, run_dir, cfg.seed)
     baselines = {}
     if initial_core is not None:
         baselines["baseline"] = random_core_baseline(initial_core, sessions, device, cfg.data.batch_size, cfg.seed)
