@@ -42,12 +42,14 @@ def _fmt(summary: dict, key: str) -> str:
 
 
 def table(paths: list[str | Path]) -> str:
-    """Markdown table: one row per run with held-out median r (95% CI over neurons)."""
+    """Markdown table: one row per run with held-out median r (95% CI over neurons) beside the
+    untrained-core ridge and pixel-lookup baselines on the same test stimuli."""
     rows = []
     for path in find_runs(paths):
         m = outputs.read_metrics(path)
         o = m["test"]["overall"]
         base = m.get("baseline", {}).get("overall")
+        lookup = m.get("baseline_lookup", {}).get("overall")
         rows.append(
             [
                 m["model"]["name"],
@@ -60,6 +62,7 @@ def table(paths: list[str | Path]) -> str:
                 _fmt(o, "pearson_r_corrected"),
                 _fmt(o, "feve"),
                 _fmt(base, "pearson_r") if base else "-",
+                _fmt(lookup, "pearson_r") if lookup else "-",
             ]
         )
     return markdown_table(
@@ -74,6 +77,7 @@ def table(paths: list[str | Path]) -> str:
             "noise-corr. median r",
             "median FEVE",
             "ridge on untrained core",
+            "pixel lookup",
         ],
         rows,
     )

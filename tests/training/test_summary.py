@@ -11,7 +11,7 @@ from snnvis.training.metrics import group_summaries
 from snnvis.training.summary import find_runs, table
 
 
-def _metrics(name, spiking, r, baseline_r=None):
+def _metrics(name, spiking, r, baseline_r=None, lookup_r=None):
     n = len(r)
 
     def summary(values):
@@ -20,12 +20,16 @@ def _metrics(name, spiking, r, baseline_r=None):
     m = {"test": summary(r), "model": {"name": name, "spiking": spiking, "n_params": 1234}, "run": {"seed": 0}}
     if baseline_r is not None:
         m["baseline"] = summary(baseline_r)
+    if lookup_r is not None:
+        m["baseline_lookup"] = summary(lookup_r)
     return m
 
 
 def test_table_has_one_row_per_run_including_a_silent_snn(tmp_path):
     runs = {
-        "twin": _metrics("sew_resnet_tiny", False, [0.2, 0.4, 0.6], baseline_r=[0.1, 0.1, 0.3]),
+        "twin": _metrics(
+            "sew_resnet_tiny", False, [0.2, 0.4, 0.6], baseline_r=[0.1, 0.1, 0.3], lookup_r=[0.0, 0.05, 0.2]
+        ),
         "snn": _metrics("sew_resnet_tiny", True, [np.nan, np.nan, np.nan]),
     }  # no finite r: a silent SNN
     for sub, m in runs.items():
@@ -38,8 +42,8 @@ def test_table_has_one_row_per_run_including_a_silent_snn(tmp_path):
     snn, twin = (r.split("|")[1:-1] for r in rows[2:])
     assert [c.strip() for c in twin[:5]] == ["sew_resnet_tiny", "False", "0", "1,234", "3"]
     assert twin[5].strip().startswith("0.400 [") and twin[6].strip() == "0.400"
-    assert twin[9].strip().startswith("0.100 [")
-    assert [c.strip() for c in snn[5:]] == ["-", "-", "-", "-", "-"]
+    assert twin[9].strip().startswith("0.100 [") and twin[10].strip().startswith("0.050 [")
+    assert [c.strip() for c in snn[5:]] == ["-", "-", "-", "-", "-", "-"]
 
 
 def test_markdown_table_alignment():
