@@ -14,25 +14,11 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
+from training_helpers import TINY as TRAINING_TINY
 
 ROOT = Path(__file__).resolve().parents[2]
-TINY = [
-    "model.input.size=16",
-    "model.input.in_channels=1",
-    "model.input.mean=[0.5]",
-    "model.input.std=[0.25]",
-    "model.widths=[4,8,8]",
-    "model.stem_width=4",
-    "model.time.static_steps=2",
-    "data.batch_size=16",
-    "trainer.max_epochs=1",
-    "trainer.patience=10",
-    "trainer.tensorboard=false",
-    "trainer.progress=false",
-    "trainer.threads=1",
-    "trainer.device=cpu",
-    "baseline=false",
-]
+# The training tests' tiny core, trained for one epoch only.
+TINY = ["trainer.max_epochs=1" if o.startswith("trainer.max_epochs=") else o for o in TRAINING_TINY]
 SCORE = ["n_boot=0", "device=cpu", "progress=false", "projection_dim=64"]
 
 
