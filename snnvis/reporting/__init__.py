@@ -58,8 +58,6 @@ from snnvis.reporting.score import SCORE_DIR, score_runs
 from snnvis.reporting.sweep import Run, Sweep, find_sweep, load_run, load_scores, rel_path
 from snnvis.reporting.table import RESULT_COLUMNS, results_rows, run_rows, score_rows, write_csv
 
-_psth_context = psth_context  # the name the temporal-training test imports
-
 __all__ = [
     "FIGURES",
     "IT_REFERENCES",

@@ -23,17 +23,13 @@ from snnvis.recordings.dataset import SessionCycler
 from snnvis.training import checkpoint
 from snnvis.training.distributed import Dist, _agree_run_dir, _shard, resolve_device
 from snnvis.training.early_stopping import EarlyStopping
-from snnvis.training.epochs import Trainee, train_epochs, train_step  # noqa: F401  (train_step: re-exported)
-from snnvis.training.identity import NOT_HASHED as _NOT_HASHED  # noqa: F401
+from snnvis.training.epochs import Trainee, train_epochs
 from snnvis.training.identity import config_hash
-from snnvis.training.predict import autocast, predict, validation_score  # noqa: F401  (re-exported)
 from snnvis.training.results import finish
 from snnvis.training.rundir import RunDirLock, clear_previous, read_finished, register_resolvers
 from snnvis.training.schema import check_values
 from snnvis.training.schema import register as _register_schemas
-from snnvis.training.setup import (  # noqa: F401  (re-exported)
-    Session,
-    bin_matrix_for,
+from snnvis.training.setup import (
     load_sessions,
     loss_for,
     network_for_sessions,

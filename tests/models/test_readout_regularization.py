@@ -106,7 +106,7 @@ def test_penalised_fit_matches_the_scipy_solution_and_shrinks_by_the_penalty():
 
 
 def test_trainer_adds_the_readout_penalty_unscaled():
-    from snnvis.training.loop import train_step
+    from snnvis.training.epochs import train_step
 
     class Direct(torch.nn.Module):  # features (B, C) straight into the readout
         def __init__(self, readout):

@@ -16,7 +16,7 @@ from training_helpers import compose_train, write_synthetic
 
 from snnvis.errors import UserError
 from snnvis.models import time_bin_matrix
-from snnvis.training import loop
+from snnvis.training import loop, setup
 
 SESSION = "ay4_u001"
 # 1 epoch of a narrow CORnet-RT at 16 px; 3 steps of 100 ms = the recording's 300 ms per frame
@@ -138,7 +138,7 @@ def test_v1_sequences_temporal_targets(henaff, tmp_path, response, n_bins):
         train = SimpleNamespace(response_info=rec.response_info("psth"))
         session = SimpleNamespace(recording=rec, splits={"train": train})
         core = build_model(cfg.model, cfg.readout, {"s": 1}).core
-        m = loop.bin_matrix_for(session, core, "temporal", cfg.data.latency_ms)
+        m = setup.bin_matrix_for(session, core, "temporal", cfg.data.latency_ms)
         assert m.shape == (35, 33) and torch.allclose(m.sum(1), torch.ones(35))
         assert m[0].count_nonzero() == 10 and torch.allclose(m[0][m[0] > 0], torch.tensor(0.1))
         assert m[-1].count_nonzero() == 11
@@ -148,7 +148,7 @@ def _check_psth_figure(henaff, run_dir):
     """Figure (c) of this run: frame times, sequence names and the trial s.e.m. come from the
     recording, matched to the stored predictions whatever the order of the stimuli."""
     from snnvis.recordings.recording import Recording
-    from snnvis.reporting import _psth_context, figure_psth, load_run
+    from snnvis.reporting import figure_psth, load_run, psth_context
 
     rec = Recording(henaff)
     with h5py.File(run_dir / "predictions.h5", "r") as f:
@@ -156,7 +156,7 @@ def _check_psth_figure(henaff, run_dir):
         idx, resp = g["stimulus_index"][()][[2, 0, 1]], g["response"][()][[2, 0, 1]]  # not in file order
         ids = g["neuron_ids"].asstr()[()]
     run = load_run(run_dir, run_dir)
-    ctx = _psth_context(run, SESSION, idx, ids, resp)
+    ctx = psth_context(run, SESSION, idx, ids, resp)
     assert ctx["xlabel"] == "time (ms)" and np.allclose(np.diff(ctx["t"]), 300.0)
     assert ctx["stimuli"] == ["/".join(rec.stimulus_ids[k].split("/")[-2:]) for k in idx]
     for j, k in enumerate(idx):
