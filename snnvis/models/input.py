@@ -19,9 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .timing import TimeConfig  # noqa: F401  (defined in timing; imported from here too)
-
-__all__ = ["StimulusInput", "TimeConfig"]
+__all__ = ["StimulusInput"]
 
 
 class StimulusInput(nn.Module):

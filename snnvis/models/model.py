@@ -9,8 +9,9 @@ import torch
 from torch import nn
 
 from .core import EncoderCore
-from .readouts import Readout, build_readout, step_window_matrix
+from .readouts import Readout, build_readout
 from .registry import build_encoder
+from .timing import step_window_matrix
 
 __all__ = ["NeuralEncoderModel", "build_model", "calibrate_batchnorm", "count_params", "plain_config"]
 

@@ -36,8 +36,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .timing import step_window_matrix, time_bin_matrix  # noqa: F401  (defined in timing)
-
 __all__ = [
     "NONLINEARITIES",
     "READOUTS",
@@ -45,8 +43,6 @@ __all__ = [
     "GaussianReadout",
     "Readout",
     "build_readout",
-    "step_window_matrix",
-    "time_bin_matrix",
 ]
 
 

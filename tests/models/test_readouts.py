@@ -5,7 +5,7 @@ import torch
 import torch.nn.functional as F
 
 from snnvis.models import NeuralEncoderModel, build_readout, time_bin_matrix
-from snnvis.models.readouts import step_window_matrix
+from snnvis.models.timing import step_window_matrix
 
 
 def test_time_bin_matrix_uniform_window_after_latency():
