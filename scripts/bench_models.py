@@ -1,4 +1,4 @@
-"""Encoder zoo benchmark: every configs/model encoder, SNN and DNN twin side by side.
+"""Encoder zoo benchmark: every snnvis/conf/model encoder, SNN and DNN twin side by side.
 
 For each encoder config: parameter count and the time of one forward + backward pass
 (mean of the output as the loss) on a batch of static uint8 images (T = the config's
@@ -28,11 +28,11 @@ from snnvis.models import build_encoder, count_params, set_backend_for  # noqa: 
 from snnvis.models.model import plain_config  # noqa: E402
 from snnvis.utils import markdown_table, seed_everything  # noqa: E402
 
-CONFIG_DIR = ROOT / "configs"
+CONFIG_DIR = ROOT / "snnvis" / "conf"
 
 
 def model_configs() -> list[str]:
-    """Encoder config names in configs/model (``_*.yaml`` are shared partials)."""
+    """Encoder config names in snnvis/conf/model (``_*.yaml`` are shared partials)."""
     return sorted(p.stem for p in (CONFIG_DIR / "model").glob("*.yaml") if not p.name.startswith("_"))
 
 
@@ -117,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--size", type=int, default=64, help="square image side")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--warmup", type=int, default=2)
-    parser.add_argument("--configs", nargs="+", default=None, help="subset of configs/model names")
+    parser.add_argument("--configs", nargs="+", default=None, help="subset of snnvis/conf/model names")
     parser.add_argument("--quick", action="store_true", help="smoke run: tiny encoders, batch 2, 32x32, 1 repeat")
     args = parser.parse_args(argv)
     if args.quick:

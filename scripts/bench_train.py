@@ -358,7 +358,7 @@ def epoch_table(rows: list[dict]) -> str:
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="bench_train", description=__doc__.split("\n")[0])
-    parser.add_argument("--model", nargs="+", default=["sew_resnet_tiny"], help="configs/model names")
+    parser.add_argument("--model", nargs="+", default=["sew_resnet_tiny"], help="snnvis/conf/model names")
     parser.add_argument("--size", type=int, default=64, help="square input side (model.input.size)")
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--steps", type=int, default=10, help="timed steps per model per round (>= 5)")

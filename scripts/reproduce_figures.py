@@ -9,7 +9,7 @@
     one snnvis-report per sweep found in RESULTS_DIR (a folder of runs, or a folder of
     sweep folders such as multirun/), into OUT/<sweep>/; runs are scored first
     (snnvis-score on each best checkpoint) where scores are missing. ``--train`` first
-    runs the sweeps that are missing (configs/sweep/; with --quick, tiny variants).
+    runs the sweeps that are missing (snnvis/conf/sweep/; with --quick, tiny variants).
 (d) Hénaff et al. 2021 curvature: V1 vs pixel curvature of the natural and synthetic
     sequences of the 7 released sessions, the authors' per-sequence table overlaid, and
     the curvature of model layers (untrained SNN and twin, and trained runs found).
@@ -107,7 +107,7 @@ def import_recordings(source: str, only: list[str] | None, rec_dir: Path, mirror
 
 
 def model_config(name: str, size: int | None):
-    """The configs/model entry ``name`` as composed for training (optionally resized)."""
+    """The snnvis/conf/model entry ``name`` as composed for training (optionally resized)."""
     from snnvis.config import compose
 
     return compose("train", [f"model={name}"] + ([f"model.input.size={size}"] if size else [])).model
@@ -170,7 +170,7 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="run the sweeps missing from RESULTS_DIR first (tiny variants with --quick)",
     )
-    p.add_argument("--model", default="sew_resnet_tiny", help="configs/model entry of the untrained SNN and twin")
+    p.add_argument("--model", default="sew_resnet_tiny", help="snnvis/conf/model entry of the untrained SNN and twin")
     p.add_argument("--recordings", default="recordings", help="where recordings are imported (default: recordings/)")
     p.add_argument(
         "--mirror", help="local copy of the public datasets (default: $SNNVIS_DATA_MIRROR or ../shared/datasets)"

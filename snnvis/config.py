@@ -1,4 +1,4 @@
-"""Composing the configs in ``configs/`` and building objects from their ``_target_`` nodes.
+"""Composing the configs in ``snnvis/conf/`` and building objects from their ``_target_`` nodes.
 
 :func:`compose` is the one way code and tests compose a config outside a ``@hydra.main``
 app: it registers the typed schemas and the resolvers that the CLI apps register, so a
@@ -16,16 +16,16 @@ from typing import Any
 
 from snnvis.errors import UserError
 
-CONFIGS = Path(__file__).resolve().parents[1] / "configs"
+CONFIGS = Path(__file__).resolve().parent / "conf"
 
 
 @dataclass
 class ScoreSchema:
-    """Types and keys of ``configs/score.yaml`` (stored as ``schema/score``, merged under it): a
+    """Types and keys of ``snnvis/conf/score.yaml`` (stored as ``schema/score``, merged under it): a
     wrong type (``n_boot=abc``) or an unknown key (``n_bot=3``) fails at composition. The
     defaults and their documentation are score.yaml's; ranges are checked when scoring."""
 
-    model: Any = None  # a configs/model entry (its own keys)
+    model: Any = None  # a snnvis/conf/model entry (its own keys)
     checkpoint: str | None = None
     recordings: list[str] = field(default_factory=list)
     response: str | None = None
@@ -60,7 +60,7 @@ def register() -> None:
 
 
 def compose(name: str | None, overrides: Sequence[str] = (), return_hydra_config: bool = False):
-    """``configs/<name>.yaml`` (``None``: only the groups named in ``overrides``) composed with
+    """``snnvis/conf/<name>.yaml`` (``None``: only the groups named in ``overrides``) composed with
     ``overrides``, as the CLI apps compose it."""
     from hydra import compose as hydra_compose
     from hydra import initialize_config_dir

@@ -1,4 +1,4 @@
-"""``snnvis-score``: a model's layers against recorded brain areas; see configs/score.yaml."""
+"""``snnvis-score``: a model's layers against recorded brain areas; see snnvis/conf/score.yaml."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""``snnvis-train``: fit one encoder (SNN or DNN twin) to recordings; see configs/train.yaml."""
+"""``snnvis-train``: fit one encoder (SNN or DNN twin) to recordings; see snnvis/conf/train.yaml."""
 
 from __future__ import annotations
 

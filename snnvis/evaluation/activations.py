@@ -1,7 +1,7 @@
 """Layer activations of an encoder on a recording's stimuli, streamed in batches.
 
 The model to score is either a trained core (from a training run's checkpoint) or an
-untrained one built from a ``configs/model`` entry and a seed (:func:`load_encoder`).
+untrained one built from a ``snnvis/conf/model`` entry and a seed (:func:`load_encoder`).
 :func:`extract_activations` runs the recording's stimuli through it in batches and keeps,
 for every candidate layer (:meth:`~snnvis.models.core.EncoderCore.candidate_layers`),
 float32 activity of shape ``(n_stimuli, T, features)``: the time axis is kept, one entry
@@ -97,7 +97,7 @@ def load_encoder(
     """The encoder core to score, in eval mode on the CPU, and what it is.
 
     Args:
-        model_cfg: a ``configs/model`` entry (``name``, ``spiking``, ...). With a
+        model_cfg: a ``snnvis/conf/model`` entry (``name``, ``spiking``, ...). With a
             checkpoint it is used only when the checkpoint's run has no
             ``.hydra/config.yaml``.
         checkpoint: a training run directory (``checkpoints/best.pt`` is loaded) or a

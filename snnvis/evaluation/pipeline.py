@@ -1,5 +1,5 @@
 """One ``snnvis-score`` run: a model's layers against recordings, written to ``scores.csv``
-and ``scores.json`` in the run directory (see ``configs/score.yaml`` for every key).
+and ``scores.json`` in the run directory (see ``snnvis/conf/score.yaml`` for every key).
 
 Everything the user can get wrong (recordings, metrics, layers, the checkpoint, the
 device) is checked before the model runs and before anything is written.

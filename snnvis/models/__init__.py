@@ -1,10 +1,10 @@
 """Encoder zoo: spiking networks and their ReLU twins, readouts, activation capture.
 
-Encoders (``configs/model``): SEW-ResNet (``sew_resnet``), CORnet-Z/-RT/-S
+Encoders (``snnvis/conf/model``): SEW-ResNet (``sew_resnet``), CORnet-Z/-RT/-S
 (``cornet_z``, ``cornet_rt``, ``cornet_s``) and a long-range feedback SEW-ResNet
 (``lorafb``). Each maps stimuli (batch, frames, C, H, W) to features (T, batch, C', H', W');
 ``spiking: false`` builds the DNN twin with identical topology. Readouts
-(``configs/readout``): ``factorized`` and ``gaussian``.
+(``snnvis/conf/readout``): ``factorized`` and ``gaussian``.
 """
 
 import logging

@@ -59,7 +59,7 @@ class NeuralEncoderModel(nn.Module):
         if session_id in self.readouts:
             raise ValueError(f"session {session_id!r} already has a readout")
         device = next(self.core.parameters()).device
-        if "_target_" in readout_cfg:  # a configs/readout entry (``_partial_``): Hydra builds it
+        if "_target_" in readout_cfg:  # a snnvis/conf/readout entry (``_partial_``): Hydra builds it
             from hydra.utils import instantiate
 
             readout = instantiate(readout_cfg)(in_shape=self.core_output_shape, n_neurons=n_neurons)
@@ -100,13 +100,13 @@ class NeuralEncoderModel(nn.Module):
 def build_model(
     model_cfg: Mapping[str, Any], readout_cfg: Mapping[str, Any], sessions: Mapping[str, int]
 ) -> NeuralEncoderModel:
-    """Core from ``model_cfg`` (a ``configs/model`` entry), one readout per session.
+    """Core from ``model_cfg`` (a ``snnvis/conf/model`` entry), one readout per session.
 
     ``sessions`` maps session id -> number of recorded neurons; ``readout_cfg`` is a
-    ``configs/readout`` entry. Seed beforehand (``snnvis.utils.seed_everything``) for
+    ``snnvis/conf/readout`` entry. Seed beforehand (``snnvis.utils.seed_everything``) for
     reproducible initialisation.
     """
-    if "_target_" in model_cfg:  # a configs/model entry: Hydra builds what its _target_ names
+    if "_target_" in model_cfg:  # a snnvis/conf/model entry: Hydra builds what its _target_ names
         from hydra.utils import instantiate
 
         core = instantiate(model_cfg)

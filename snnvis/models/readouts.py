@@ -21,7 +21,7 @@ adds it to the loss unscaled. The training loss is a mean over stimuli, bins and
 loss per neuron and stimulus (Poisson NLL or squared error, in the response's units)
 that one unit of a neuron's L1 weight norm costs. It does not depend on the number of
 neurons, stimuli or sessions. The configs' default was chosen on validation r of real
-Cowley V4 sessions (``configs/readout``).
+Cowley V4 sessions (``snnvis/conf/readout``).
 
 Time: :func:`~snnvis.models.timing.time_bin_matrix` builds (n_bins, n_steps) averaging weights from step times
 to recorded time windows; the model applies them as ``einsum('kt,tbn->bkn')``.

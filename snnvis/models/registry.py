@@ -2,7 +2,7 @@
 
 An encoder module registers its class with ``@register_encoder("name")``; every module
 of ``snnvis.models`` is imported on first lookup, so a new architecture is one module
-plus one ``configs/model/<config>.yaml`` whose ``name`` selects it::
+plus one ``snnvis/conf/model/<config>.yaml`` whose ``name`` selects it::
 
     _target_: snnvis.models.registry.build_encoder
     name: sew_resnet
@@ -68,7 +68,7 @@ def build_encoder(name: str, **cfg: Any) -> EncoderCore:
 
 
 def encoder_class(model_cfg: Any) -> type[EncoderCore]:
-    """The encoder class a ``configs/model`` entry builds: the registered ``name`` when its
+    """The encoder class a ``snnvis/conf/model`` entry builds: the registered ``name`` when its
     ``_target_`` is :func:`build_encoder` (or absent), else the class ``_target_`` names."""
     target = model_cfg.get("_target_") if hasattr(model_cfg, "get") else None
     if target in (None, f"{__name__}.build_encoder"):

@@ -54,7 +54,7 @@ def make_report(
         out: output folder (default ``<sweep_dir>/report``); it is only written to once
             the whole report has been made (files of the same names are replaced).
         score: first score every run without up-to-date scores (:func:`score_runs`).
-        score_overrides: Hydra overrides of configs/score.yaml for that.
+        score_overrides: Hydra overrides of snnvis/conf/score.yaml for that.
 
     Raises:
         UserError: no runs, or unreadable metrics.json / scores.csv / predictions.h5.

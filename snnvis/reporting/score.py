@@ -1,7 +1,7 @@
 """Scoring of a sweep's runs (``snnvis-report --score``): every run whose scores do not match the scoring config.
 
 A run's ``score/scores.csv`` is up to date when ``score/score_config.json`` holds the hash of
-what made it: the resolved scoring config (``configs/score.yaml`` with the overrides and the
+what made it: the resolved scoring config (``snnvis/conf/score.yaml`` with the overrides and the
 run's recordings; keys that do not change results, :data:`NOT_HASHED`, left out), the run's
 training config hash and the sha256 of its ``checkpoints/best.pt``. Any other case (no scores,
 no hash file, another config, a retrained checkpoint) is rescored. File times play no part.
@@ -55,7 +55,7 @@ def stored_hash(run) -> str | None:
 
 
 def compose_score_config(overrides: Sequence[str]):
-    """``configs/score.yaml`` with ``overrides``, checked as far as it can be without a model or data:
+    """``snnvis/conf/score.yaml`` with ``overrides``, checked as far as it can be without a model or data:
     composition, the numeric options and the metric names (one line, exit 2, before anything is scored)."""
     from hydra.errors import HydraException
     from omegaconf import OmegaConf
@@ -88,7 +88,7 @@ def score_runs(runs: Sequence, overrides: Sequence[str] = (), log=print) -> list
 
     Args:
         runs: :class:`snnvis.reporting.sweep.Run` objects.
-        overrides: Hydra overrides of ``configs/score.yaml`` (e.g. ``metrics=[rsa,ridge]``).
+        overrides: Hydra overrides of ``snnvis/conf/score.yaml`` (e.g. ``metrics=[rsa,ridge]``).
 
     Returns:
         The scores.csv files written.

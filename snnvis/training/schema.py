@@ -1,7 +1,7 @@
 """Typed schemas of the ``trainer`` and ``data`` config sections, and the value checks.
 
 The dataclasses are stored in Hydra's ConfigStore (``register()``) and merged under the
-YAML files of ``configs/trainer`` and ``configs/data`` (their defaults lists name them), so
+YAML files of ``snnvis/conf/trainer`` and ``snnvis/conf/data`` (their defaults lists name them), so
 a wrong type (``trainer.max_epochs=abc``), a typo key (``trainer.max_epoch=2``) or a string
 where a list belongs (``data.recordings=/a.h5``) fails at composition. Ranges that a type
 cannot express (``max_epochs >= 1``, ``lr > 0``, ...) are checked by :func:`check_values`

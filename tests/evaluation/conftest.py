@@ -25,7 +25,7 @@ TINY = [
 
 
 def compose_score(*overrides: str):
-    """``configs/score.yaml`` composed with the tiny model and ``overrides``."""
+    """``snnvis/conf/score.yaml`` composed with the tiny model and ``overrides``."""
     return compose("score", [*TINY, "progress=false", *overrides])
 
 

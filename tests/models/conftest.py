@@ -1,10 +1,10 @@
 """Fixtures for the encoder-zoo tests: config composition and tiny encoders.
 
-Every encoder config in ``configs/model`` (files starting with ``_`` are shared
+Every encoder config in ``snnvis/conf/model`` (files starting with ``_`` are shared
 partials, not encoders) can be composed at its real size or shrunk to a tiny variant
 (the encoder class' own ``TINY`` settings, 32x32 input, T <= 3) that runs in well under a second. A test taking a
-``model_config`` (``readout_config``) argument runs once per file in ``configs/model``
-(``configs/readout``); the helpers are fixtures of the same names.
+``model_config`` (``readout_config``) argument runs once per file in ``snnvis/conf/model``
+(``snnvis/conf/readout``); the helpers are fixtures of the same names.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from snnvis.models import calibrate_batchnorm
 from snnvis.models.registry import tiny_overrides
 
 ROOT = Path(__file__).resolve().parents[2]
-CONFIGS = ROOT / "configs"
+CONFIGS = ROOT / "snnvis" / "conf"
 MODEL_CONFIGS = sorted(p.stem for p in (CONFIGS / "model").glob("*.yaml") if not p.name.startswith("_"))
 READOUT_CONFIGS = sorted(p.stem for p in (CONFIGS / "readout").glob("*.yaml"))
 
@@ -29,7 +29,7 @@ SMALL_INPUT = ["model.input.size=32", "model.time.static_steps=3", "model.time.s
 
 
 def compose_cfg(model: str, *overrides: str, readout: str | None = None, tiny: bool = True):
-    """The composed config (``cfg.model``, ``cfg.readout``) for ``configs/model/<model>.yaml``."""
+    """The composed config (``cfg.model``, ``cfg.readout``) for ``snnvis/conf/model/<model>.yaml``."""
     groups = [f"+model={model}"] + ([f"+readout={readout}"] if readout else [])
     cfg = compose(None, groups)
     if tiny:
@@ -40,7 +40,7 @@ def compose_cfg(model: str, *overrides: str, readout: str | None = None, tiny: b
 
 
 def build_core(model: str, spiking: bool = True, *overrides: str, tiny: bool = True):
-    """Instantiate the encoder of ``configs/model/<model>.yaml`` (tiny by default)."""
+    """Instantiate the encoder of ``snnvis/conf/model/<model>.yaml`` (tiny by default)."""
     return instantiate(compose_cfg(model, f"model.spiking={str(spiking).lower()}", *overrides, tiny=tiny).model)
 
 

@@ -1,4 +1,4 @@
-"""Every configs/model and configs/readout file composes and instantiates; bad configs fail clearly."""
+"""Every snnvis/conf/model and snnvis/conf/readout file composes and instantiates; bad configs fail clearly."""
 
 import pytest
 import torch

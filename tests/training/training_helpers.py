@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-CONFIGS = ROOT / "configs"
+CONFIGS = ROOT / "snnvis" / "conf"
 VENV_BIN = Path(sys.executable).parent
 
 # A core small enough that an epoch over ~200 stimuli takes well under a second.
@@ -33,7 +33,7 @@ TINY = [
 
 
 def compose_train(overrides: list[str], return_hydra_config: bool = False):
-    """``configs/train.yaml`` composed with ``overrides`` (Hydra's compose API, no subprocess)."""
+    """``snnvis/conf/train.yaml`` composed with ``overrides`` (Hydra's compose API, no subprocess)."""
     from snnvis.config import compose  # registers the typed sections and ${snnvis_uid:}, as snnvis-train does
 
     return compose("train", overrides, return_hydra_config=return_hydra_config)
