@@ -67,7 +67,20 @@ def _fail(key: str, why: str) -> None:
 
 def check_values(cfg: DictConfig) -> None:
     """UserError for the first out-of-range value of the trainer and data sections."""
-    t, d = cfg.trainer, cfg.data
+    check_trainer(cfg.trainer)
+    d = cfg.data
+    if d.target not in TARGETS:
+        _fail("data.target", f"must be one of {', '.join(TARGETS)}, got {d.target!r}")
+    if d.batch_size < 1:
+        _fail("data.batch_size", f"must be a positive integer, got {d.batch_size!r}")
+    if not math.isfinite(d.latency_ms) or d.latency_ms < 0:
+        _fail("data.latency_ms", f"must be a finite number >= 0, got {d.latency_ms!r}")
+    if not d.recordings:
+        _fail("data.recordings", "no recordings selected")
+
+
+def check_trainer(t: DictConfig) -> None:
+    """UserError for the first out-of-range value of a ``trainer`` section (also ``snnvis-pretrain``'s)."""
     for key in ("max_epochs", "patience"):
         if not isinstance(t[key], int) or isinstance(t[key], bool) or t[key] < 1:
             _fail(f"trainer.{key}", f"must be a positive integer, got {t[key]!r}")
@@ -81,11 +94,3 @@ def check_values(cfg: DictConfig) -> None:
         _fail("trainer.threads", f"must be a positive integer or null (torch's default), got {t.threads!r}")
     if t.loss not in LOSSES:
         _fail("trainer.loss", f"unknown loss {t.loss!r}; choose one of {', '.join(sorted(LOSSES))}")
-    if d.target not in TARGETS:
-        _fail("data.target", f"must be one of {', '.join(TARGETS)}, got {d.target!r}")
-    if d.batch_size < 1:
-        _fail("data.batch_size", f"must be a positive integer, got {d.batch_size!r}")
-    if not math.isfinite(d.latency_ms) or d.latency_ms < 0:
-        _fail("data.latency_ms", f"must be a finite number >= 0, got {d.latency_ms!r}")
-    if not d.recordings:
-        _fail("data.recordings", "no recordings selected")
