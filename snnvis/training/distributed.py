@@ -1,9 +1,19 @@
-"""torchrun/DDP helpers: the environment, rank 0's run dir, buffers and scores on every rank,
-each rank's share of a training set, and the device each rank uses."""
+"""torchrun/Slurm DDP helpers: the environment, rank 0's run dir, buffers and scores on every rank,
+each rank's share of a training set, and the device each rank uses.
+
+Under torchrun the ranks come from ``RANK``/``WORLD_SIZE``/``LOCAL_RANK``. Without them, the
+tasks of a Slurm job step (``srun``, or the submitit launcher with ``tasks_per_node``) are the
+ranks: ``SLURM_PROCID`` -> rank, ``SLURM_NTASKS`` -> world size, ``SLURM_LOCALID`` -> local rank
+(the GPU of the node), and the rendezvous is the job's first host (``MASTER_ADDR``, from
+``scontrol show hostnames $SLURM_JOB_NODELIST`` or else the nodelist itself) on ``MASTER_PORT``
+(default: a port derived from ``SLURM_JOB_ID``). Variables already set are kept.
+"""
 
 from __future__ import annotations
 
 import os
+import re
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,10 +23,55 @@ import torch
 from snnvis.errors import UserError
 from snnvis.recordings.dataset import RecordingDataset
 
+TORCHRUN_VARS = ("RANK", "WORLD_SIZE", "LOCAL_RANK")
+DEFAULT_PORT = 29500
+
+
+def first_host(nodelist: str) -> str:
+    """The first host of a Slurm nodelist: ``gpu[003-005,9],cpu1`` -> ``gpu003``."""
+    head = re.match(r"([^,\[]*)(\[([^\]]*)\])?", nodelist.strip())
+    prefix, ranges = head.group(1), head.group(3)
+    if not prefix and not ranges:
+        raise UserError("SLURM_JOB_NODELIST", f"no host in {nodelist!r}")
+    return prefix + (ranges.split(",")[0].split("-")[0] if ranges else "")
+
+
+def master_addr(nodelist: str) -> str:
+    """The rendezvous host: ``scontrol show hostnames``' first line, else :func:`first_host`."""
+    try:
+        out = subprocess.run(
+            ["scontrol", "show", "hostnames", nodelist], capture_output=True, text=True, timeout=10, check=True
+        ).stdout.split()
+        if out:
+            return out[0]
+    except (OSError, subprocess.SubprocessError):
+        pass
+    return first_host(nodelist)
+
+
+def slurm_env(env: dict[str, str] | None = None) -> dict[str, str]:
+    """torchrun's variables (plus ``MASTER_ADDR``/``MASTER_PORT``) for a task of a Slurm step of
+    two or more tasks; empty when torchrun's are set or the process is no such task."""
+    env = os.environ if env is None else env
+    if any(k in env for k in TORCHRUN_VARS) or "SLURM_PROCID" not in env or int(env.get("SLURM_NTASKS", 1)) < 2:
+        return {}
+    out = {
+        "RANK": env["SLURM_PROCID"],
+        "WORLD_SIZE": env["SLURM_NTASKS"],
+        "LOCAL_RANK": env.get("SLURM_LOCALID", "0"),
+    }
+    if "MASTER_ADDR" not in env:
+        nodelist = env.get("SLURM_JOB_NODELIST") or env.get("SLURM_NODELIST")
+        out["MASTER_ADDR"] = master_addr(nodelist) if nodelist else "127.0.0.1"
+    if "MASTER_PORT" not in env:
+        job = env.get("SLURM_JOB_ID", "")
+        out["MASTER_PORT"] = str(20000 + int(job) % 20000 if job.isdigit() else DEFAULT_PORT)
+    return out
+
 
 @dataclass
 class Dist:
-    """torchrun's environment; world = 1 outside torchrun."""
+    """The ranks of a torchrun or Slurm DDP job; world = 1 outside them."""
 
     rank: int = 0
     world: int = 1
@@ -24,6 +79,9 @@ class Dist:
 
     @classmethod
     def from_env(cls) -> Dist:
+        """This process's ranks; a Slurm task's are exported as torchrun's variables first, so
+        ``torch.distributed.init_process_group`` finds its rendezvous."""
+        os.environ.update(slurm_env())
         return cls(
             int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1)), int(os.environ.get("LOCAL_RANK", 0))
         )
@@ -39,8 +97,8 @@ def resolve_device(name: str, dist: Dist) -> torch.device:
     if name.startswith("cuda"):
         if not torch.cuda.is_available():
             raise UserError("trainer.device", f"{name!r} requested but CUDA is not available")
-        if dist.world > 1:
-            name = f"cuda:{dist.local_rank}"
+        if dist.world > 1:  # a task bound to its own GPU sees one device
+            name = f"cuda:{dist.local_rank % torch.cuda.device_count()}"
         elif name == "cuda":  # an explicit index: torch.cuda.set_device rejects a bare "cuda"
             name = f"cuda:{torch.cuda.current_device()}"
     return torch.device(name)
