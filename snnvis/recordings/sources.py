@@ -2,10 +2,14 @@
 
 Each importer module in :mod:`snnvis.recordings.importers` defines a :class:`Source`.
 The checksums are kept in ``sources/<name>.json`` (relative path -> sha256). Files are
-read from a local mirror (``<mirror>/<source>/<relpath>``, the layout of the public
-repositories) or downloaded from their public URL into a cache; either way the sha256
-is verified. A file that is not in the registry (another session of the same study,
-say) is accepted from a mirror with a warning, and its computed sha256 is recorded.
+read from a local mirror (``--mirror DIR`` or ``$SNNVIS_DATA_MIRROR``:
+``<mirror>/<source>/<relpath>``, the layout of the public repositories) or fetched from
+their public URL by `pooch <https://www.fatiando.org/pooch>`_ into the cache
+``$SNNVIS_CACHE/downloads/<source>/<relpath>`` (default ``pooch.os_cache("snnvis")``,
+``~/.cache/snnvis`` on Linux), where a file with the right sha256 is not fetched again;
+either way the sha256 is verified. A file that is not in the registry (another session
+of the same study, say) is accepted from a mirror with a warning, and its computed sha256
+is recorded.
 """
 
 from __future__ import annotations
@@ -13,16 +17,14 @@ from __future__ import annotations
 import fnmatch
 import json
 import os
-import shutil
-import urllib.error
-import urllib.request
+import sys
 import warnings
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
 from snnvis.errors import UserError
-from snnvis.utils import atomic_path, sha256_file
+from snnvis.utils import sha256_file
 
 MIRROR_ENV = "SNNVIS_DATA_MIRROR"
 CACHE_ENV = "SNNVIS_CACHE"
@@ -81,8 +83,9 @@ class FileStore:
             if not self.mirror.is_dir():
                 raise UserError("mirror", "directory does not exist", self.mirror)
         if self.cache is None:
-            self.cache = Path(os.environ.get(CACHE_ENV, Path.home() / ".cache" / "snnvis")) / "downloads"
+            self.cache = cache_dir() / "downloads"
         self._checksums = self.source.checksums
+        self._pooch = None
 
     @property
     def root(self) -> Path | None:
@@ -118,7 +121,7 @@ class FileStore:
                     "unregistered files can only be imported from a mirror (--mirror DIR)",
                 )
             local = self._download(relpath, expected)
-        digest = sha256_file(local)
+        digest = sha256_file(local) if self.root is not None else expected  # pooch checked a download
         if expected is None:
             warnings.warn(
                 f"{self.source.name}/{relpath} is not in the registry; recording its sha256 {digest[:12]}…",
@@ -138,17 +141,40 @@ class FileStore:
         return local
 
     def _download(self, relpath: str, expected: str) -> Path:
-        target = self.cache / self.source.name / relpath
-        if target.is_file() and sha256_file(target) == expected:
-            return target
-        url = self.source.url(relpath)
+        """``relpath`` in the cache, fetched by pooch unless a copy with the sha256 is there."""
+        import pooch
+        import requests
+
+        if self._pooch is None:
+            self._pooch = pooch.create(
+                path=self.cache / self.source.name,
+                base_url="",
+                registry={k: f"sha256:{v}" for k, v in self._checksums.items()},
+                retry_if_failed=1,
+            )
+            pooch.get_logger().setLevel("WARNING")  # an error stays one line; a terminal shows the bar
+        url = self._pooch.urls[relpath] = self.source.url(relpath)
+        bar = sys.stderr.isatty()
         try:
-            with urllib.request.urlopen(url, timeout=30) as response, atomic_path(target) as tmp:
-                with open(tmp, "wb") as out:
-                    shutil.copyfileobj(response, out)
-        except (urllib.error.URLError, OSError, TimeoutError) as err:
+            return Path(self._pooch.fetch(relpath, downloader=pooch.HTTPDownloader(progressbar=bar, timeout=30)))
+        except ValueError as err:  # pooch: the downloaded file's hash is not the registry's
+            raise UserError(
+                "checksum mismatch",
+                f"{url} does not have the registered sha256 {expected[:16]}… ({' '.join(str(err).split())[:160]})",
+                self.cache / self.source.name / relpath,
+            ) from None
+        except (requests.exceptions.RequestException, OSError) as err:
             raise UserError(
                 f"source {self.source.name}",
-                f"cannot download {url} ({getattr(err, 'reason', err)}); pass --mirror DIR or set {MIRROR_ENV}",
+                f"cannot download {url} ({type(err).__name__}: {' '.join(str(err).split())[:160]}); "
+                f"pass --mirror DIR or set {MIRROR_ENV}",
             ) from None
-        return target
+
+
+def cache_dir() -> Path:
+    """snnvis's cache: ``$SNNVIS_CACHE``, else ``pooch.os_cache("snnvis")``."""
+    if os.environ.get(CACHE_ENV):
+        return Path(os.environ[CACHE_ENV])
+    import pooch
+
+    return Path(pooch.os_cache("snnvis"))

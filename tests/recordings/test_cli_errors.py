@@ -6,13 +6,12 @@ import hashlib
 import os
 import shutil
 import types
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import h5py
 import numpy as np
 import pytest
+import requests
 
 from snnvis.cli.data import main as data_main
 from snnvis.recordings import importers
@@ -255,11 +254,12 @@ def test_import_unknown_source_session_and_mirror(fake, capsys, tmp_path):
 def test_import_without_mirror_or_network(fake, capsys, monkeypatch):
     calls = []
 
-    def offline(url, *args, **kwargs):
+    def offline(url, *args, **kwargs):  # what pooch's HTTP downloader calls
         calls.append(url)
-        raise urllib.error.URLError("network is unreachable")
+        raise requests.exceptions.ConnectionError("network is unreachable")
 
-    monkeypatch.setattr(urllib.request, "urlopen", offline)
+    monkeypatch.setattr(requests, "get", offline)
+    monkeypatch.setattr("time.sleep", lambda s: None)  # pooch's pause before its retry
     line = assert_user_error(["import", SOURCE, "--out", fake.out], capsys, "--mirror", "cannot download")
     assert calls and calls[0] == f"https://example.invalid/allen/{FILE}" and calls[0] in line
     assert _sha(fake.target) == fake.sha
