@@ -51,14 +51,21 @@ def load_checked(path: Path) -> dict:
         ) from None
 
 
-def resume(last: Path, config_hash: str, model, opt, scheduler=None) -> dict:
-    """Load ``last`` (``checkpoints/last.pt``) into the model, optimizer, scheduler and RNGs; returns
-    the early-stopping state saved with it. UserError if another config wrote it or it does not fit."""
+def resume(last: Path, key: str, model, opt, scheduler=None, config: dict | None = None) -> tuple[dict, dict]:
+    """Load ``last`` (``checkpoints/last.pt``) into the model, optimizer, scheduler and RNGs.
+
+    ``key`` is the run's :func:`~snnvis.training.identity.resume_hash`: keys that only extend a run
+    (:data:`~snnvis.training.identity.EXTENDS`) may differ. Returns the early-stopping state saved
+    with the checkpoint and the config it was written with. UserError if another config wrote it
+    (naming the first keys where it differs from ``config``, the current resolved config) or it
+    does not fit.
+    """
     from snnvis.errors import UserError
 
     ck = load_checked(last)
-    if ck.get("config_hash") != config_hash:
-        raise UserError("trainer.resume", "the checkpoint was written by a different config", last)
+    if ck.get("resume_hash") != key:
+        changed = _differences(ck.get("config"), config)
+        raise UserError("trainer.resume", f"the checkpoint was written by a different config{changed}", last)
     try:
         model.load_state_dict(ck["model"])
         opt.load_state_dict(ck["optimizer"])
@@ -67,4 +74,28 @@ def resume(last: Path, config_hash: str, model, opt, scheduler=None) -> dict:
     except (KeyError, RuntimeError, ValueError) as err:
         raise UserError("checkpoint", f"does not fit this model ({str(err).splitlines()[0][:120]})", last) from None
     set_rng_state(ck["rng"])
-    return ck["state"]
+    return ck["state"], ck.get("config") or {}
+
+
+def _differences(old: dict | None, new: dict | None) -> str:
+    """`` (a.b: 1 -> 2, ...)``: the first keys (outside the unhashed and extending ones) where the
+    checkpoint's config ``old`` and the current one ``new`` differ; empty when unknown."""
+    from snnvis.training.identity import EXTENDS, NOT_HASHED
+
+    if not isinstance(old, dict) or not isinstance(new, dict):
+        return ""
+    skip = {*NOT_HASHED, *EXTENDS}
+    diffs = [d for d in _diff(old, new, "") if d[0] not in skip and not d[0].startswith("paths")]
+    if not diffs:
+        return ""
+    shown = ", ".join(f"{k}: {a!r} -> {b!r}" for k, a, b in diffs[:3])
+    return f" ({shown}{', ...' if len(diffs) > 3 else ''})"
+
+
+def _diff(a, b, prefix: str) -> list[tuple[str, object, object]]:
+    if isinstance(a, dict) and isinstance(b, dict):
+        out = []
+        for k in sorted(set(a) | set(b), key=str):
+            out += _diff(a.get(k), b.get(k), f"{prefix}{k}" if not prefix else f"{prefix}.{k}")
+        return out
+    return [] if a == b else [(prefix, a, b)]

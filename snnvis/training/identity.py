@@ -1,9 +1,13 @@
 """What a training run is: the hash of its config and of the content of its recordings.
 
 Two runs with equal hashes compute the same result, so a finished run dir with the same
-hash is skipped and a checkpoint with the same hash can be resumed. The hash covers the
-resolved config without the keys that only change how a run executes, plus the sha256 of
-every recording file: a recording regenerated at the same path is a different run.
+hash is skipped. The hash covers the resolved config without the keys that only change how
+a run executes (:data:`NOT_HASHED`), plus the sha256 of every recording file: a recording
+regenerated at the same path is a different run, and the same file under another data root
+(``paths.data``) is the same run. A checkpoint can be resumed when its
+:func:`resume_hash` matches: the same hash without :data:`EXTENDS`, the keys that only
+lengthen a run. The same keys, and the launcher's job count, stay out of run-directory names
+(:func:`unnamed_keys`), so one definition serves the hash, resume and the sweep directories.
 """
 
 from __future__ import annotations
@@ -19,6 +23,10 @@ from snnvis.utils import sha256_file
 
 # Keys that change how a run executes but not what it computes.
 NOT_HASHED = ("trainer.resume", "trainer.device", "trainer.progress", "trainer.skip_finished")
+# Keys that only lengthen a run: a checkpoint can be resumed with other values (the run is extended).
+EXTENDS = ("trainer.max_epochs", "trainer.patience")
+# Hydra keys that change neither the result nor the run (left out of run-directory names too).
+LAUNCH_ONLY = ("hydra.launcher.n_jobs",)
 
 _CACHE: dict[tuple, str] = {}
 
@@ -39,15 +47,28 @@ def recording_identity(path: str | os.PathLike) -> str:
     return _CACHE[key]
 
 
-def config_hash(cfg: DictConfig) -> str:
-    """sha1 of the resolved config (without :data:`NOT_HASHED`) and the recordings' sha256."""
+def unnamed_keys(*extra: str) -> list[str]:
+    """Override keys left out of a sweep's run-directory names (``${snnvis_unnamed:...}`` in the configs):
+    :data:`NOT_HASHED`, :data:`LAUNCH_ONLY` and ``extra``."""
+    return [*NOT_HASHED, *LAUNCH_ONLY, *(k for k in extra if k not in NOT_HASHED + LAUNCH_ONLY)]
+
+
+def config_hash(cfg: DictConfig, leave_out: tuple[str, ...] = ()) -> str:
+    """sha1 of the resolved config (without :data:`NOT_HASHED`, ``leave_out``, ``paths`` and the
+    recordings' paths) and the recordings' sha256."""
     c = OmegaConf.to_container(cfg, resolve=True)
-    for dotted in NOT_HASHED:
+    for dotted in (*NOT_HASHED, *leave_out):
         *parents, leaf = dotted.split(".")
         node = c
         for p in parents:
             node = node.get(p, {})
         node.pop(leaf, None)
-    recordings = c.get("data", {}).get("recordings") or []
+    c.pop("paths", None)  # where the data live; the files count by their content
+    recordings = c.get("data", {}).pop("recordings", None) or []
     c["recordings_sha256"] = [recording_identity(p) for p in recordings] if isinstance(recordings, list) else []
     return hashlib.sha1(json.dumps(c, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def resume_hash(cfg: DictConfig) -> str:
+    """:func:`config_hash` without :data:`EXTENDS`: what a checkpoint must match to be resumed."""
+    return config_hash(cfg, EXTENDS)

@@ -24,7 +24,7 @@ from snnvis.training import checkpoint
 from snnvis.training.distributed import Dist, _agree_run_dir, _shard, resolve_device
 from snnvis.training.early_stopping import EarlyStopping
 from snnvis.training.epochs import Trainee, train_epochs
-from snnvis.training.identity import config_hash
+from snnvis.training.identity import EXTENDS, config_hash, resume_hash
 from snnvis.training.results import finish
 from snnvis.training.rundir import RunDirLock, clear_previous, read_finished, register_resolvers
 from snnvis.training.schema import check_values
@@ -106,12 +106,12 @@ def _run_locked(cfg, run_dir: Path, dist: Dist, device, label: str, on_start, t_
     bms = {s.id: None if s.bin_matrix is None else s.bin_matrix.to(device) for s in sessions}
     last = run_dir / "checkpoints" / "last.pt"
     resumed = tcfg.resume and last.is_file()
-    stopper = EarlyStopping(
-        tcfg.max_epochs, tcfg.patience, checkpoint.resume(last, chash, model, opt, scheduler) if resumed else None
-    )
+    resolved, rhash = OmegaConf.to_container(cfg, resolve=True), resume_hash(cfg)
+    state, before = checkpoint.resume(last, rhash, model, opt, scheduler, resolved) if resumed else (None, {})
+    stopper = EarlyStopping(tcfg.max_epochs, tcfg.patience, state)
     if dist.main:  # every input is checked: from here on the run writes into its dir
-        _starting(run_dir, resumed, stopper.epoch, on_start)
-    record = {"config": OmegaConf.to_container(cfg, resolve=True), "model_label": label, "config_hash": chash}
+        _starting(run_dir, resumed, stopper.epoch, on_start, _extended(before, resolved) if resumed else "")
+    record = {"config": resolved, "model_label": label, "config_hash": chash, "resume_hash": rhash}
     trainee = Trainee(model, train_model, opt, scheduler, loss_fn, cycler, sessions, bms, device, dist)
     train_epochs(cfg, run_dir, trainee, stopper, record)
     if dist.world > 1:
@@ -134,8 +134,21 @@ def _run_locked(cfg, run_dir: Path, dist: Dist, device, label: str, on_start, t_
     )
 
 
-def _starting(run_dir: Path, resumed: bool, epoch: int, on_start) -> None:
-    if resumed:
+def _extended(before: dict, now: dict) -> str:
+    """``trainer.max_epochs 2 -> 4, ...`` for the :data:`EXTENDS` keys whose values changed since the checkpoint."""
+    changes = []
+    for dotted in EXTENDS:
+        section, key = dotted.split(".")
+        old, new = (before.get(section) or {}).get(key), (now.get(section) or {}).get(key)
+        if old is not None and old != new:
+            changes.append(f"{dotted} {old} -> {new}")
+    return ", ".join(changes)
+
+
+def _starting(run_dir: Path, resumed: bool, epoch: int, on_start, extended: str = "") -> None:
+    if resumed and extended:
+        say(log, f"snnvis: resuming {run_dir} after epoch {epoch}, extended: {extended}")
+    elif resumed:
         say(log, f"snnvis: resuming {run_dir} after epoch {epoch}")
     elif "checkpoints" in clear_previous(run_dir):
         say(log, f"snnvis: {run_dir} had checkpoints; starting over (pass trainer.resume=true to continue)")

@@ -79,7 +79,7 @@ def test_resume_with_a_different_config_is_refused(finished_run):
     assert out.returncode == 2
     assert _error_lines(out.stderr) == [
         f"snnvis: error: trainer.resume in {run_dir / 'checkpoints' / 'last.pt'}: "
-        "the checkpoint was written by a different config"
+        "the checkpoint was written by a different config (optimizer.lr: 0.002 -> 0.005, trainer.lr: 0.002 -> 0.005)"
     ]
     assert "Traceback" not in out.stderr
     assert _digests(run_dir) == before  # checkpoints, metrics and predictions untouched
