@@ -4,6 +4,7 @@ rendered with Agg; save it with ``fig.savefig`` or :func:`save_figure`."""
 
 from ._common import save_figure
 from .curvature import curvature_reproduction
+from .perturbations import tsrsa_perturbations
 from .prediction import prediction_accuracy
 from .psth import psth_examples
 from .rdm import kriegeskorte_rdms, rank_transform
@@ -18,5 +19,6 @@ __all__ = [
     "rank_transform",
     "save_figure",
     "similarity_heatmaps",
+    "tsrsa_perturbations",
     "tsrsa_shuffle",
 ]

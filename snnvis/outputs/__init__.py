@@ -6,17 +6,21 @@ a schema version written into it and checked on read.
   :func:`read_predictions`).
 - :mod:`.tables`: ``scores.csv`` (``snnvis-score``) and ``results.csv`` (``snnvis-report``)
   (:func:`write_scores`, :func:`read_scores`, :func:`write_results`, and :func:`load_results`,
-  which reads either as a pandas DataFrame for other tools).
+  which reads either as a pandas DataFrame for other tools), and ``tsrsa_perturbations.csv``
+  (:func:`write_perturbations`; also read by :func:`load_results`).
 """
 
 from snnvis.outputs.metrics import METRICS_FILE, Metrics, read_metrics, write_metrics
 from snnvis.outputs.predictions import PREDICTIONS_FILE, SessionPredictions, read_predictions, write_predictions
 from snnvis.outputs.tables import (
+    PERTURBATION_COLUMNS,
+    PERTURBATIONS_FILE,
     RESULTS_FILE,
     SCORE_COLUMNS,
     SCORES_FILE,
     load_results,
     read_scores,
+    write_perturbations,
     write_results,
     write_scores,
 )
@@ -24,6 +28,8 @@ from snnvis.outputs.version import VERSION_KEY, check_version
 
 __all__ = [
     "METRICS_FILE",
+    "PERTURBATIONS_FILE",
+    "PERTURBATION_COLUMNS",
     "PREDICTIONS_FILE",
     "RESULTS_FILE",
     "SCORES_FILE",
@@ -37,6 +43,7 @@ __all__ = [
     "read_predictions",
     "read_scores",
     "write_metrics",
+    "write_perturbations",
     "write_predictions",
     "write_results",
     "write_scores",

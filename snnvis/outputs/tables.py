@@ -10,7 +10,10 @@ the version-1 layout). :func:`load_results` reads either table as a pandas DataF
   columns are documented in :mod:`snnvis.reporting.table`, recognised by ``section`` and
   ``value``);
 - ``scores.csv`` written by ``snnvis-score`` (one row per layer x target x metric x split;
-  recognised by ``score`` and ``layer``).
+  recognised by ``score`` and ``layer``);
+- ``tsrsa_perturbations.csv`` written by the TSRSA perturbation analysis (one row per model x
+  layer x perturbation level, :data:`PERTURBATION_COLUMNS`; recognised by ``perturbation``,
+  ``level`` and ``tsrsa``).
 
 Empty cells become NaN (numbers) or ``<NA>`` (text); ``spiking`` and ``chosen`` become
 booleans; numeric columns (``value``, ``score``, ``ceiling``, ``normalized``, CIs, counts,
@@ -30,7 +33,7 @@ from snnvis.errors import UserError
 from snnvis.outputs.version import VERSION_KEY, check_version
 from snnvis.utils import atomic_path, read_csv_rows
 
-SCORES_FILE, RESULTS_FILE = "scores.csv", "results.csv"
+SCORES_FILE, RESULTS_FILE, PERTURBATIONS_FILE = "scores.csv", "results.csv", "tsrsa_perturbations.csv"
 SCHEMA_VERSION = 1
 SCORE_COLUMNS = [  # scores.csv: one row per layer x target x metric x split (snnvis.evaluation.scorer.ScoreRow)
     "model",
@@ -66,9 +69,32 @@ SCORE_COLUMNS = [  # scores.csv: one row per layer x target x metric x split (sn
     VERSION_KEY,
 ]
 
+PERTURBATION_COLUMNS = [  # tsrsa_perturbations.csv: one row per model x layer x perturbation level
+    "model",
+    "spiking",
+    "trained",
+    "layer",
+    "perturbation",
+    "level",
+    "tsrsa",
+    "tsrsa_sd",
+    "n_draws",
+    "ceiling",
+    "ceiling_lower",
+    "ceiling_upper",
+    "normalized",
+    "tsrsa_window",
+    "n_clips",
+    "n_frames",
+    "n_neurons",
+    "recording",
+    VERSION_KEY,
+]
+
 TABLES = {
     "results": ("results.csv", {"section", "value", "metric"}),
     "scores": ("scores.csv", {"score", "layer", "metric"}),
+    "perturbations": (PERTURBATIONS_FILE, {"perturbation", "level", "tsrsa"}),
 }
 TEXT_COLUMNS = {
     "run_dir",
@@ -93,8 +119,9 @@ TEXT_COLUMNS = {
     "test",
     "checkpoint",
     "recording_path",
+    "perturbation",
 }
-BOOL_COLUMNS = {"spiking", "chosen"}
+BOOL_COLUMNS = {"spiking", "chosen", "trained"}
 _BOOLS = {"true": True, "false": False, "1": True, "0": False}
 
 
@@ -112,7 +139,8 @@ def _resolve(path: Path) -> Path:
 
 
 def load_results(path: str | Path):
-    """``results.csv`` (snnvis-report) or ``scores.csv`` (snnvis-score) as a pandas DataFrame."""
+    """``results.csv`` (snnvis-report), ``scores.csv`` (snnvis-score) or ``tsrsa_perturbations.csv``
+    as a pandas DataFrame."""
     import pandas as pd
 
     path = _resolve(Path(path))
@@ -131,7 +159,7 @@ def load_results(path: str | Path):
         s = df[col]
         if col in BOOL_COLUMNS:
             df[col] = s.str.lower().map(_BOOLS).astype("boolean")
-        elif col in TEXT_COLUMNS:
+        elif col in TEXT_COLUMNS and (kind, col) != ("perturbations", "level"):  # a number there
             df[col] = s.replace("", pd.NA).astype("string")
         else:
             num = pd.to_numeric(s.replace("", "nan"), errors="coerce")
@@ -179,6 +207,12 @@ def write_results(path: str | Path, rows: list[dict], columns: Sequence[str]) ->
     header = list(columns) + ([] if VERSION_KEY in columns else [VERSION_KEY])
     cells = [[_cell(r.get(c)) for c in header] for r in ({**r, VERSION_KEY: SCHEMA_VERSION} for r in rows)]
     return _write(Path(path), header, cells)
+
+
+def write_perturbations(path: str | Path, rows: list[dict]) -> Path:
+    """``tsrsa_perturbations.csv`` (:data:`PERTURBATION_COLUMNS`; written by
+    :func:`snnvis.evaluation.perturbation_analysis.analyse`)."""
+    return write_results(path, rows, PERTURBATION_COLUMNS)
 
 
 def _check_rows(values, path: Path, what: str) -> None:
