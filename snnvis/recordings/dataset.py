@@ -11,7 +11,24 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset
 
 from snnvis.errors import UserError
+from snnvis.recordings.aperture import aperture_box, crop_box
 from snnvis.recordings.recording import Recording
+
+CROPS = ("aperture",)
+_boxes: dict[tuple[str, float], tuple[int, int, int]] = {}
+
+
+def recording_crop(rec: Recording, crop: str | None) -> tuple[int, int, int] | None:
+    """The ``(top, left, size)`` square ``crop`` names for ``rec``'s frames (None: no crop).
+    ``aperture``: the square around the pixels that vary over all the recording's frames."""
+    if crop is None:
+        return None
+    if crop not in CROPS:
+        raise UserError("data.crop", f"must be null or one of {', '.join(CROPS)}, got {crop!r}")
+    key = (str(rec.path), rec.path.stat().st_mtime)
+    if key not in _boxes:
+        _boxes[key] = aperture_box(rec.stimuli())
+    return _boxes[key]
 
 
 def resize_uint8(stimuli: torch.Tensor, size: int | None) -> torch.Tensor:
@@ -31,8 +48,9 @@ class RecordingDataset(Dataset):
     """One split of one recording, held in memory.
 
     Stimuli are decoded once and cached as uint8 (n, frames, C, H, W), optionally
-    resized to ``image_size``; responses are float32 (n, n_bins, n_neurons) of the
-    chosen response set. Items are ``(stimulus, response, session_id)``.
+    cropped first (``crop``: see :func:`recording_crop`) and resized to ``image_size``;
+    responses are float32 (n, n_bins, n_neurons) of the chosen response set. Items are
+    ``(stimulus, response, session_id)``.
     """
 
     def __init__(
@@ -42,6 +60,7 @@ class RecordingDataset(Dataset):
         response: str | None = None,
         image_size: int | None = None,
         with_trials: bool = False,
+        crop: str | None = None,
     ):
         self.recording = recording if isinstance(recording, Recording) else Recording(recording)
         rec = self.recording
@@ -50,7 +69,11 @@ class RecordingDataset(Dataset):
         self.response_info = rec.response_info(response)
         self.session = rec.id
         self.indices = rec.split(split) if split else np.arange(rec.n_stimuli)
-        pixels = torch.from_numpy(rec.stimuli(self.indices))  # (n, F, H, W, C)
+        self.crop = recording_crop(rec, crop)
+        pixels = rec.stimuli(self.indices)  # (n, F, H, W, C)
+        if self.crop is not None:
+            pixels = np.ascontiguousarray(crop_box(pixels, self.crop))
+        pixels = torch.from_numpy(pixels)
         self.stimuli = resize_uint8(pixels.permute(0, 1, 4, 2, 3).contiguous(), image_size)
         self.responses = torch.from_numpy(rec.mean(self.response_info.name, self.indices)).float()
         self.trials = None

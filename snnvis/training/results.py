@@ -183,8 +183,13 @@ def finish(
 
     best = checkpoint.load_checked(run_dir / "checkpoints" / "best.pt")
     model.load_state_dict(best["model"])
-    preds = {s.id: predict(model, s, "test", device, cfg.trainer.amp, cfg.data.batch_size) for s in sessions}
-    test = score_test_split(preds, sessions, run_dir, cfg.seed)
+    if cfg.data.target == "psth":  # PSTH time course and per-presentation counts (snnvis/training/psth.py)
+        from snnvis.training.psth import score_psth_test
+
+        test = score_psth_test(model, sessions, run_dir, device, cfg)
+    else:
+        preds = {s.id: predict(model, s, "test", device, cfg.trainer.amp, cfg.data.batch_size) for s in sessions}
+        test = score_test_split(preds, sessions, run_dir, cfg.seed)
     baselines = {}
     if initial_core is not None:
         baselines["baseline"] = random_core_baseline(initial_core, sessions, device, cfg.data.batch_size, cfg.seed)

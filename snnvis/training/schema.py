@@ -20,7 +20,8 @@ from snnvis.errors import UserError
 from snnvis.training.losses import LOSSES
 
 SCHEMA_GROUP = "schema"
-TARGETS = ("rate", "temporal")
+TARGETS = ("rate", "temporal", "psth")
+PROTOCOLS = ("independent", "stream", "movie")
 
 
 @dataclass
@@ -50,6 +51,12 @@ class DataSchema:
     image_size: int = 64
     batch_size: int = 32
     latency_ms: float = 0.0
+    # target=psth (snnvis/training/psth.py): how stimuli are shown, which response set gives the
+    # per-presentation counts scored as pearson_r, the temporal readout's filter length (steps)
+    protocol: str | None = None
+    count_response: str | None = None
+    temporal_taps: int = 8
+    crop: str | None = None
 
 
 def register() -> None:
@@ -77,6 +84,10 @@ def check_values(cfg: DictConfig) -> None:
         _fail("data.latency_ms", f"must be a finite number >= 0, got {d.latency_ms!r}")
     if not d.recordings:
         _fail("data.recordings", "no recordings selected")
+    if d.get("protocol") is not None and d.protocol not in PROTOCOLS:
+        _fail("data.protocol", f"must be null (the recording's) or one of {', '.join(PROTOCOLS)}, got {d.protocol!r}")
+    if d.get("temporal_taps", 1) < 1:
+        _fail("data.temporal_taps", f"must be a positive integer, got {d.temporal_taps!r}")
 
 
 def check_trainer(t: DictConfig) -> None:

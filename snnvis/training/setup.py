@@ -45,7 +45,12 @@ def load_sessions(data_cfg: DictConfig) -> list[Session]:
         splits = {}
         for split in ("train", "validation", "test"):
             ds = RecordingDataset(
-                rec, split, data_cfg.response, image_size=data_cfg.image_size, with_trials=split == "test"
+                rec,
+                split,
+                data_cfg.response,
+                image_size=data_cfg.image_size,
+                with_trials=split == "test",
+                crop=data_cfg.get("crop"),
             )
             if len(ds) == 0:
                 raise UserError("recording", f"the {split} split is empty", p)
@@ -98,7 +103,12 @@ def build_network(cfg: DictConfig, n_neurons: dict[str, int]):
 
 
 def network_for_sessions(cfg: DictConfig, sessions: list[Session]):
-    """The network of ``sessions``, with each session's step -> bin map set."""
+    """The network of ``sessions``, with each session's step -> bin map set (``data.target=psth``:
+    a :class:`~snnvis.models.temporal_readout.PsthModel`, see :mod:`snnvis.training.psth`)."""
+    if cfg.data.target == "psth":
+        from snnvis.training.psth import psth_network
+
+        return psth_network(cfg, sessions, build_network)
     model = build_network(cfg, {s.id: s.splits["train"].n_neurons for s in sessions})
     for s in sessions:
         s.bin_matrix = bin_matrix_for(s, model.core, cfg.data.target, cfg.data.get("latency_ms", 0.0))

@@ -1,0 +1,240 @@
+"""Temporal readout: per-step rates of presentations shown as the recording's protocol says,
+filtered in time and binned onto the recording's time bins with a learned per-neuron latency.
+
+A :class:`PresentationPlan` says how one recording's stimuli (n, F, C, H, W) are shown:
+
+- ``independent``: every frame is its own presentation from reset state: ``pre`` steps of
+  blank, ``on`` steps of the frame, ``off`` steps of blank; the F frames of a batch of B
+  stimuli run as one batch of B * F presentations.
+- ``movie``: the F frames of a stimulus back to back (``on`` steps each, no blank), state
+  carried across frames and reset between stimuli.
+- ``stream``: the B * F presentations of a batch (pre-blank, on, off) as one continuous
+  stream, state carried across them (frames in order, stimuli in batch order): history
+  effects are part of the response. This is a within-batch stream; the recorded order of a
+  whole session is shown by :func:`~snnvis.models.presentation.run_presentations`.
+
+Step ``t`` covers ``[t * dt - pre * dt, (t + 1) * dt - pre * dt)`` ms after the frame's
+onset; before the first step the model is taken to be in its first step's state and after
+the last in its last step's state. :class:`TemporalReadout` (one per session) then
+
+1. pools the core's features per neuron (the session readout's ``pool``) and filters each
+   feature channel causally in time (``taps`` steps, initialised to the identity), so a
+   neuron's time course mixes transient and sustained channels with stimulus-dependent
+   weights even for a stateless core;
+2. applies the readout's feature weights, bias and nonlinearity, times a per-neuron gain
+   (``log_gain``; the trainer starts it at each neuron's mean training response): per-step rates;
+3. maps the rates onto recorded windows ``[start, end)`` ms after each frame's onset shifted
+   by each neuron's latency (``latency_ms``, learned by gradient descent: the overlap
+   weights of :func:`window_weights` are piecewise linear in the latency), and averages the
+   frames where the recording averaged them (Hénaff: the PSTH of the 11 frames of a sequence).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from spikingjelly.activation_based import functional
+from torch import nn
+
+from .model import NeuralEncoderModel
+from .readouts import NONLINEARITIES
+
+__all__ = ["PresentationPlan", "PsthModel", "TemporalReadout", "is_stateless", "window_weights"]
+
+
+def window_weights(latency_ms: torch.Tensor, edges_ms: torch.Tensor, windows_ms: torch.Tensor) -> torch.Tensor:
+    """(n, K, T) weights averaging per-step values over windows ``[start, end)`` ms, per neuron lagging
+    by ``latency_ms`` (n,); ``edges_ms`` (T + 1,) are the step edges, the first and last extended
+    to -inf / +inf. Each row sums to 1 and is differentiable in the latency."""
+    e0, e1 = edges_ms[:-1].clone(), edges_ms[1:].clone()
+    e0[0], e1[-1] = -float("inf"), float("inf")
+    lo = windows_ms[None, :, 0] - latency_ms[:, None]  # (n, K)
+    hi = windows_ms[None, :, 1] - latency_ms[:, None]
+    overlap = (torch.minimum(e1, hi[..., None]) - torch.maximum(e0, lo[..., None])).clamp(min=0.0)
+    return overlap / (hi - lo)[..., None]
+
+
+@dataclass(frozen=True)
+class PresentationPlan:
+    """How one session's stimuli are shown and which recorded bins are predicted.
+
+    ``windows_ms`` (K, 2): windows relative to each frame's onset; ``frame_average``: one
+    row per window averaged over the frames (else frame-major, F * K rows); ``blank``: grey
+    level (0-1) of the blank.
+    """
+
+    mode: str
+    dt_ms: float
+    on: int
+    off: int
+    pre: int
+    n_frames: int
+    windows_ms: np.ndarray
+    frame_average: bool
+    blank: float
+
+    @property
+    def steps(self) -> int:
+        """Steps per presentation (independent, stream) or per stimulus (movie)."""
+        return self.n_frames * self.on if self.mode == "movie" else self.pre + self.on + self.off
+
+    def edges_ms(self) -> torch.Tensor:
+        return (torch.arange(self.steps + 1, dtype=torch.float32) - self.pre) * self.dt_ms
+
+    def onsets_ms(self) -> np.ndarray:
+        """Frame onsets within one run: every frame at 0 (independent, stream) or f * on * dt (movie)."""
+        if self.mode == "movie":
+            return np.arange(self.n_frames) * self.on * self.dt_ms
+        return np.zeros(1)
+
+
+def is_stateless(core) -> bool:
+    """True when ``core``'s output at a step depends only on that step's input (checked on a dry run):
+    then each distinct image needs one pass, expanded over its steps. Spiking cores never are."""
+    if core.spiking:
+        return False
+    modes = {m: m.training for m in core.modules()}
+    core.eval()
+    try:
+        with torch.no_grad():
+            device = next(core.parameters()).device
+            g = torch.Generator().manual_seed(0)
+            shape = (1, core.in_channels, core.input_size, core.input_size)
+            a, b = torch.randn(shape, generator=g).to(device), torch.randn(shape, generator=g).to(device)
+            functional.reset_net(core)
+            alone = core.encode(b[None])[-1]
+            functional.reset_net(core)
+            after = core.encode(torch.stack([a, a, b]))[-1]
+            functional.reset_net(core)
+        return bool(torch.allclose(alone, after, atol=1e-5, rtol=1e-4))
+    finally:
+        for m, training in modes.items():
+            m.training = training
+
+
+class TemporalReadout(nn.Module):
+    """Per-channel causal filter, then per-neuron latency, for one session (see the module docstring).
+
+    ``latency_ms``: initial latency of every neuron; learned within ``[0, max_latency_ms]``,
+    parametrised in units of ``latency_scale_ms`` so the optimizer moves it at a useful pace.
+    ``taps``: length of the per-channel filter in steps (1: no filtering).
+    """
+
+    def __init__(
+        self,
+        n_channels: int,
+        n_neurons: int,
+        taps: int = 8,
+        latency_ms: float = 40.0,
+        max_latency_ms: float = 150.0,
+        latency_scale_ms: float = 100.0,
+    ) -> None:
+        super().__init__()
+        if taps < 1:
+            raise ValueError(f"temporal readout taps must be >= 1, got {taps}")
+        if not 0 <= latency_ms <= max_latency_ms:
+            raise ValueError(f"need 0 <= latency_ms <= max_latency_ms, got {latency_ms}, {max_latency_ms}")
+        self.scale, self.max_latency_ms = float(latency_scale_ms), float(max_latency_ms)
+        kernel = torch.zeros(n_channels, taps)
+        kernel[:, 0] = 1.0
+        self.kernel = nn.Parameter(kernel)
+        self.latency = nn.Parameter(torch.full((n_neurons,), latency_ms / self.scale))
+        self.log_gain = nn.Parameter(torch.zeros(n_neurons))  # output scale, set from the data by the trainer
+
+    @property
+    def latency_ms(self) -> torch.Tensor:
+        """(n_neurons,) the latency of each neuron in ms."""
+        return (self.latency * self.scale).clamp(0.0, self.max_latency_ms)
+
+    def filter(self, pooled: torch.Tensor) -> torch.Tensor:
+        """(T, B, C, n) -> causally filtered over T per channel; steps before 0 hold step 0's value."""
+        taps = self.kernel.shape[1]
+        if taps == 1:
+            return pooled * self.kernel[:, 0, None]
+        t = pooled.shape[0]
+        padded = torch.cat([pooled[:1].expand(taps - 1, *pooled.shape[1:]), pooled])
+        out = 0
+        for j in range(taps):
+            out = out + padded[taps - 1 - j : taps - 1 - j + t] * self.kernel[:, j, None]
+        return out
+
+    def rates(self, readout, features: torch.Tensor) -> torch.Tensor:
+        """Core features (T, B, C, H, W) -> per-step rates (T, B, n) through ``readout``'s weights."""
+        t, b = features.shape[:2]
+        pooled = readout.pool(features.flatten(0, 1), t).reshape(t, b, *readout.features.T.shape)
+        drive = torch.einsum("tbcn,nc->tbn", self.filter(pooled), readout.features) + readout.bias
+        return NONLINEARITIES[readout.nonlinearity](drive) * self.log_gain.exp()
+
+
+class PsthModel(NeuralEncoderModel):
+    """A :class:`NeuralEncoderModel` whose sessions are shown stimuli as their :class:`PresentationPlan`
+    says and read out through a :class:`TemporalReadout` (``temporal[session]``).
+
+    ``forward(stimuli, session)`` gives the recorded bins of the plan (B, n_bins, n_neurons);
+    :meth:`windows` any other windows (e.g. per-frame count windows) with the same latencies.
+    """
+
+    def __init__(self, core, readouts, plans: dict[str, PresentationPlan], **temporal) -> None:
+        super().__init__(core, readouts)
+        self.plans = dict(plans)
+        self.stateless = is_stateless(core)
+        channels = self.core_output_shape[0]
+        self.temporal = nn.ModuleDict(
+            {s: TemporalReadout(channels, r.n_neurons, **temporal) for s, r in self.readouts.items()}
+        )
+
+    def features(self, stimuli: torch.Tensor, session: str) -> torch.Tensor:
+        """Core features (T, R, C', H', W') of the R runs of ``stimuli`` (B, F, C, H, W) under the plan:
+        R = B * F presentations (independent, stream: frame-major within a stimulus) or B movies."""
+        plan = self.plans[session]
+        b, f = stimuli.shape[:2]
+        x = self.core.stimulus(stimuli)  # (B, F, c, s, s)
+        grey = torch.full((1, 1, *stimuli.shape[2:]), plan.blank, device=stimuli.device)
+        blank = self.core.stimulus(grey)[0, 0]
+        if plan.mode == "movie":
+            on = torch.arange(f, device=x.device).repeat_interleave(plan.on)  # frame shown at each step
+            if self.stateless:
+                functional.reset_net(self.core)
+                out = self.core.encode(x.flatten(0, 1)[None])[0].unflatten(0, (b, f))
+                return out[:, on].transpose(0, 1)
+            functional.reset_net(self.core)
+            return self.core.encode(x[:, on].transpose(0, 1))
+        frames = x.flatten(0, 1)  # (B * F, c, s, s)
+        shown = torch.tensor([0] * plan.pre + [1] * plan.on + [0] * plan.off, device=x.device, dtype=torch.bool)
+        if self.stateless:
+            functional.reset_net(self.core)
+            out = self.core.encode(torch.cat([frames, blank[None]])[None])[0]
+            on_f, off_f = out[:-1], out[-1]
+            seq = torch.where(shown.view(-1, 1, 1, 1, 1), on_f[None], off_f[None, None])
+            return seq
+        steps = torch.where(shown.view(-1, 1, 1, 1, 1), frames[None], blank[None, None])  # (T, P, c, s, s)
+        functional.reset_net(self.core)
+        if plan.mode == "independent":
+            return self.core.encode(steps)
+        stream = steps.transpose(0, 1).flatten(0, 1)[:, None]  # (P * T, 1, c, s, s): one run, batch of one
+        out = self.core.encode(stream)[:, 0].unflatten(0, (b * f, plan.steps)).transpose(0, 1)
+        functional.reset_net(self.core)
+        return out
+
+    def windows(self, stimuli: torch.Tensor, session: str, windows_ms, frame_average: bool) -> torch.Tensor:
+        """(B, n_bins, n) responses on ``windows_ms`` (K, 2) after each frame's onset: K bins averaged
+        over the frames (``frame_average``) or F * K frame-major bins."""
+        plan = self.plans[session]
+        feats = self.features(stimuli, session)
+        rates = self.temporal[session].rates(self.readouts[session], feats)  # (T, R, n)
+        tr = self.temporal[session]
+        w = torch.as_tensor(np.asarray(windows_ms, dtype=np.float32), device=rates.device)
+        b, f = stimuli.shape[:2]
+        onsets = torch.as_tensor(plan.onsets_ms(), dtype=torch.float32, device=rates.device)
+        per_frame = (onsets[:, None, None] + w[None]).flatten(0, 1)  # (onsets * K, 2)
+        weights = window_weights(tr.latency_ms, plan.edges_ms().to(rates.device), per_frame)
+        pred = torch.einsum("nkt,trn->rkn", weights, rates)  # (R, onsets * K, n)
+        pred = pred.reshape(b, f, len(w), -1)  # both layouts: frame-major bins per stimulus
+        return pred.mean(1) if frame_average else pred.flatten(1, 2)
+
+    def forward(self, stimuli: torch.Tensor, session: str, bin_matrix: torch.Tensor | None = None) -> torch.Tensor:
+        """The plan's recorded bins (B, n_bins, n); ``bin_matrix`` is not used (the latency is learned)."""
+        plan = self.plans[session]
+        return self.windows(stimuli, session, plan.windows_ms, plan.frame_average)

@@ -1,0 +1,155 @@
+"""The ``data.target=psth`` path: the model shown each recording's stimuli as its protocol says,
+trained on the recorded time bins (Hénaff: the 10 ms PSTH averaged over the 11 frames of a
+sequence) through a :class:`~snnvis.models.temporal_readout.PsthModel`, and scored on the PSTH
+(time course, mean-time-course baseline) and on the per-presentation counts.
+
+- ``data.protocol``: ``independent`` | ``stream`` | ``movie``; null: the recording's own
+  (Hénaff: ``independent``, 200 ms on, 100 ms blank). Durations must be whole steps of
+  ``model.time.dt_ms``. Independent and stream presentations start with the blank for as long
+  as the earliest recorded bin reaches before onset (Hénaff: 50 ms).
+- The latency of each neuron is learned (from ``data.latency_ms``) with the temporal readout.
+- ``data.count_response``: the response set scored as ``pearson_r`` (per-presentation counts,
+  predicted from the same per-step rates on that set's windows); null: the recording's
+  default response when it is not the target, else the target itself.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+
+from snnvis.errors import UserError
+from snnvis.evaluation.temporal import temporal_metrics
+from snnvis.models.temporal_readout import PresentationPlan, PsthModel
+from snnvis.outputs import PREDICTIONS_FILE, SessionPredictions, write_predictions
+from snnvis.recordings.dataset import collate
+from snnvis.training.metrics import FLAGS, group_summaries, neuron_metrics, pearson_per_neuron
+from snnvis.training.predict import autocast
+
+PSTH_KEYS = ("psth_time_course_r", "psth_baseline_time_course_r", "psth_feve", "psth_explainable_fraction")
+
+
+def psth_plan(session, core, data_cfg) -> PresentationPlan:
+    """How ``session``'s stimuli are shown to ``core`` and which of its bins are predicted."""
+    rec, ds = session.recording, session.splits["train"]
+    info = ds.response_info
+    protocol = rec.protocol
+    mode = data_cfg.get("protocol") or protocol.mode
+    on, off = protocol.steps(core.time.dt_ms, rec.path)
+    if info.align != "frame" and rec.n_frames != 1:
+        raise UserError(
+            "data.target", f"psth needs windows after each frame's onset; response set {info.name!r} is not", rec.path
+        )
+    windows = np.asarray(info.windows_ms, dtype=np.float64)
+    pre = 0 if mode == "movie" else max(0, math.ceil(-windows[:, 0].min() / core.time.dt_ms - 1e-9))
+    blank = float(ds.stimuli.double().mean().item() / 255.0)
+    return PresentationPlan(
+        mode=mode,
+        dt_ms=core.time.dt_ms,
+        on=on,
+        off=0 if mode == "movie" else off,
+        pre=pre,
+        n_frames=rec.n_frames,
+        windows_ms=windows,
+        frame_average=bool(info.frame_average),
+        blank=blank,
+    )
+
+
+def psth_network(cfg, sessions, build_network) -> PsthModel:
+    """The :class:`PsthModel` of ``sessions``: ``build_network``'s core and readouts, one plan and
+    temporal readout per session, each neuron's gain started at its mean training response."""
+    base = build_network(cfg, {s.id: s.splits["train"].n_neurons for s in sessions})
+    plans = {s.id: psth_plan(s, base.core, cfg.data) for s in sessions}
+    latency = float(cfg.data.get("latency_ms", 0.0))
+    try:
+        model = PsthModel(
+            base.core, base.readouts, plans, taps=int(cfg.data.get("temporal_taps", 8)), latency_ms=latency
+        )
+    except ValueError as err:
+        raise UserError("data", str(err)) from None
+    with torch.no_grad():
+        for s in sessions:
+            mean = s.splits["train"].responses.mean(dim=(0, 1)).clamp(min=1e-3)
+            model.temporal[s.id].log_gain.copy_(mean.log())
+            s.bin_matrix = None
+    return model
+
+
+def count_set(session, data_cfg) -> str | None:
+    """The response set scored as per-presentation counts (None: the target itself)."""
+    rec, target = session.recording, session.splits["train"].response_info.name
+    name = data_cfg.get("count_response") or rec.default_response
+    if name is None or name == target:
+        return None
+    info = rec.response_info(name)
+    if info.align != "frame":
+        raise UserError("data.count_response", f"response set {name!r} is not aligned to frame onsets", rec.path)
+    return info.name
+
+
+@torch.no_grad()
+def predict_windows(model, session, split, device, amp, batch_size, info=None) -> np.ndarray:
+    """(n_stimuli, n_bins, n) predictions of ``split`` on ``info``'s windows (None: the plan's)."""
+    model.eval()
+    out = []
+    for batch in torch.utils.data.DataLoader(session.splits[split], batch_size=batch_size, collate_fn=collate):
+        with autocast(device, amp):
+            x = batch.stimuli.to(device)
+            y = (
+                model(x, session.id)
+                if info is None
+                else model.windows(x, session.id, info.windows_ms, bool(info.frame_average))
+            )
+        out.append(y.float().cpu())
+    return torch.cat(out).numpy()
+
+
+def score_psth_test(model, sessions, run_dir, device, cfg) -> dict:
+    """Test-split scores of a psth-target run (the ``test`` entry of metrics.json) and predictions.h5.
+
+    Per neuron: ``pearson_r`` (and the noise-corrected values) on the per-presentation counts
+    (:func:`count_set`), ``psth_pearson_r`` on the PSTH bins, and the time-course metrics of
+    :func:`~snnvis.evaluation.temporal.temporal_metrics` with the mean-time-course baseline from
+    the training PSTHs; summarised over all neurons, per area and per session.
+    """
+    per_neuron, areas, ids, written = [], [], [], {}
+    amp, bs = cfg.trainer.amp, cfg.data.batch_size
+    for s in sessions:
+        ds = s.splits["test"]
+        pred = predict_windows(model, s, "test", device, amp, bs)
+        psth = ds.responses.numpy()
+        name = count_set(s, cfg.data)
+        if name is None:
+            counts_pred, counts, trials = pred, psth, None if ds.trials is None else ds.trials.numpy()
+        else:
+            rec = s.recording
+            counts_pred = predict_windows(model, s, "test", device, amp, bs, rec.response_info(name))
+            counts, trials = rec.mean(name, ds.indices), rec.trials(name, ds.indices)
+        m = neuron_metrics(counts_pred, counts, trials, seed=cfg.seed)
+        for key in ("timecourse_r", "per_bin_r"):  # frame-count time courses are not the PSTH's
+            m.pop(key, None)
+        tm = temporal_metrics(pred, psth, s.splits["train"].responses.numpy(), seed=cfg.seed)
+        m.update({k: tm[k] for k in PSTH_KEYS if k in tm})
+        m["psth_pearson_r"] = pearson_per_neuron(pred, psth)
+        m["latency_ms"] = model.temporal[s.id].latency_ms.detach().cpu().numpy().astype(np.float64)
+        written[s.id] = SessionPredictions(
+            stimulus_index=ds.indices,
+            prediction=pred,
+            response=psth,
+            neuron_ids=s.recording.neuron_ids,
+            areas=s.recording.neuron_areas,
+            metrics={k: v for k, v in m.items() if k not in FLAGS},
+            flags={k: v for k, v in m.items() if k in FLAGS},
+            recording=str(s.recording.path),
+            response_set=ds.response_info.name,
+        )
+        per_neuron.append(m)
+        areas.append(s.recording.neuron_areas)
+        ids.append(np.full(ds.n_neurons, s.id))
+    write_predictions(run_dir / PREDICTIONS_FILE, written)
+    keys = sorted({k for m in per_neuron for k in m})
+    merged = {k: np.concatenate([m.get(k, np.full(len(m["pearson_r"]), np.nan)) for m in per_neuron]) for k in keys}
+    return group_summaries(merged, np.concatenate(areas), np.concatenate(ids), seed=cfg.seed)
