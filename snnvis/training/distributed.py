@@ -97,8 +97,9 @@ def resolve_device(name: str, dist: Dist) -> torch.device:
     if name.startswith("cuda"):
         if not torch.cuda.is_available():
             raise UserError("trainer.device", f"{name!r} requested but CUDA is not available")
-        if dist.world > 1:  # a task bound to its own GPU sees one device
-            name = f"cuda:{dist.local_rank % torch.cuda.device_count()}"
+        if dist.world > 1:  # a Slurm task bound to its own GPU sees one device
+            n = torch.cuda.device_count()
+            name = f"cuda:{dist.local_rank % n if n else dist.local_rank}"
         elif name == "cuda":  # an explicit index: torch.cuda.set_device rejects a bare "cuda"
             name = f"cuda:{torch.cuda.current_device()}"
     return torch.device(name)

@@ -141,3 +141,15 @@ def test_two_faked_slurm_tasks_train_one_model(tmp_path, tiny_recordings):
     metrics = json.loads((run_dir / "metrics.json").read_text())
     assert metrics["run"]["world_size"] == 2
     assert metrics["validation"]["epochs_trained"] == 2
+
+
+def test_a_task_bound_to_one_gpu_uses_it(monkeypatch):
+    import torch
+
+    from snnvis.training.distributed import resolve_device
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)  # srun --gpus-per-task=1
+    assert str(resolve_device("auto", Dist(rank=3, world=4, local_rank=3))) == "cuda:0"
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 4)  # the node's GPUs, one per local rank
+    assert str(resolve_device("auto", Dist(rank=7, world=8, local_rank=3))) == "cuda:3"
