@@ -7,6 +7,7 @@ import csv
 import hashlib
 import os
 import random
+import sys
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
@@ -96,7 +97,10 @@ def say(logger, message: str, *, level: int = 20) -> None:
     """Print ``message`` to stdout (what the user sees, with or without logging set up) and log it
     (level INFO by default) so that a run's log file holds it too; :func:`console_skips_printed`
     keeps a console log handler from showing it a second time."""
-    print(message, flush=True)
+    from tqdm import tqdm
+
+    tqdm.write(message, file=sys.stdout)  # above a bar on the terminal, which is redrawn below it
+    sys.stdout.flush()
     logger.log(level, message, extra={PRINTED: True})
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import math
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,12 +12,14 @@ import torch
 from tqdm import tqdm
 
 from snnvis.errors import UserError
+from snnvis.progress import bar_options, job_prefix
 from snnvis.training import checkpoint
 from snnvis.training.distributed import Dist, _rank0_buffers, _rank0_score
 from snnvis.training.early_stopping import EarlyStopping
 from snnvis.training.predict import autocast, validation_score
 from snnvis.training.results import write_log
-from snnvis.utils import PRINTED, say
+from snnvis.training.tracking import epoch_writer
+from snnvis.utils import say
 
 log = logging.getLogger(__name__)
 
@@ -53,13 +54,14 @@ def train_step(train_model, model, opt, batch, bin_matrix, loss_fn, tcfg, device
     return loss.item()
 
 
-def _one_epoch(cfg, t: Trainee, epoch: int, show_bar: bool, run_dir: Path) -> tuple[float, int]:
-    """Train one epoch; returns (summed loss x images, images)."""
+def _one_epoch(cfg, t: Trainee, epoch: int, bar: dict, run_dir: Path) -> tuple[float, int]:
+    """Train one epoch (a tqdm bar with the ``bar`` options); returns (summed loss x images, images)."""
     tcfg = cfg.trainer
     t.train_model.train()
     t.cycler.set_epoch(epoch)
     total, n_images = 0.0, 0
-    bar = tqdm(t.cycler, desc=f"epoch {epoch + 1}/{tcfg.max_epochs}", disable=not show_bar, leave=False)
+    desc = f"{bar['prefix']} epoch {epoch + 1}/{tcfg.max_epochs}".lstrip()
+    bar = tqdm(t.cycler, desc=desc, disable=bar["disable"], position=bar["position"], leave=False)
     for batch in bar:
         batch = batch.to(t.device)
         loss_value = train_step(
@@ -87,15 +89,14 @@ def train_epochs(cfg, run_dir: Path, t: Trainee, stopper: EarlyStopping, record:
     ckpt_dir = run_dir / "checkpoints"
     writer = None
     if tcfg.tensorboard and dist.main:
-        from torch.utils.tensorboard import SummaryWriter
-
-        writer = SummaryWriter(str(run_dir / "tensorboard"))
-    show_bar = dist.main and (tcfg.progress is True or (tcfg.progress == "auto" and sys.stderr.isatty()))
-    label = f"[{record['model_label']} spiking={cfg.model.spiking}]"
+        writer = epoch_writer(run_dir)
+    label = job_prefix() or f"[{record['model_label']} spiking={cfg.model.spiking}]"
+    bar = {**bar_options(tcfg.progress), "prefix": label}
+    bar["disable"] = bar["disable"] or not dist.main
     while stopper.running:
         epoch = stopper.epoch
         t0 = time.time()
-        total, n_images = _one_epoch(cfg, t, epoch, show_bar, run_dir)
+        total, n_images = _one_epoch(cfg, t, epoch, bar, run_dir)
         train_s = time.time() - t0
         if dist.world > 1:
             _rank0_buffers(t.model)
@@ -121,7 +122,7 @@ def train_epochs(cfg, run_dir: Path, t: Trainee, stopper: EarlyStopping, record:
             for k, v in row.items():
                 if k != "epoch":
                     writer.add_scalar(k, v, epoch + 1)
-        _log_epoch(label, row, improved, stopper.state["log"], show_bar)
+        _log_epoch(label, row, improved, stopper.state["log"], tcfg.max_epochs)
     if writer:
         writer.close()
 
@@ -141,7 +142,9 @@ def _save(ckpt_dir: Path, t: Trainee, state: dict, record: dict, epoch: int, sco
     )
 
 
-def _log_epoch(label: str, row: dict, improved: bool, rows: list[dict], show_bar: bool) -> None:
+def _log_epoch(label: str, row: dict, improved: bool, rows: list[dict], max_epochs: int) -> None:
+    """One line per epoch on stdout and in the run's log, terminal bar or not:
+    ``[label] epoch   3/15  loss 0.1234  val r 0.456 *  4.2 s``."""
     epoch, silent = row["epoch"], row["val_silent_fraction"]
     if silent > 0 and not any(r.get("val_silent_fraction", 0) > 0 for r in rows[:-1]):
         log.warning(
@@ -150,19 +153,13 @@ def _log_epoch(label: str, row: dict, improved: bool, rows: list[dict], show_bar
             epoch,
             100 * silent,
         )
-    if not show_bar:
-        say(
-            log,
-            f"{label} epoch {epoch:3d}  loss {row['train_loss']:.4f}  val r {row['val_pearson_r_mean']:.3f}"
-            f"{f'  silent {silent:.0%}' if silent > 0 else ''}{'  *' if improved else ''}",
-        )
-    else:  # the bar shows the epoch on the terminal; the log file still gets one line per epoch
-        log.info(
-            "%s epoch %d  loss %.4f  val r %.3f%s",
-            label,
-            epoch,
-            row["train_loss"],
-            row["val_pearson_r_mean"],
-            "  *" if improved else "",
-            extra={PRINTED: True},
-        )
+    say(log, epoch_line(label, row, improved, max_epochs))
+
+
+def epoch_line(label: str, row: dict, improved: bool, max_epochs: int) -> str:
+    silent = row.get("val_silent_fraction", 0)
+    return (
+        f"{label} epoch {row['epoch']:3d}/{max_epochs}  loss {row['train_loss']:.4f}  "
+        f"val r {row['val_pearson_r_mean']:.3f} {'*' if improved else ' '}  {row['epoch_s']:.1f} s"
+        f"{f'  silent {silent:.0%}' if silent > 0 else ''}"
+    )

@@ -197,4 +197,11 @@ def finish(
     metrics = run_metrics(
         cfg, test, baselines, best, state, sessions, dist, device, chash, label, n_params, count_params(model), wall_s()
     )
-    return write_metrics(run_dir / METRICS_FILE, metrics)
+    written = write_metrics(run_dir / METRICS_FILE, metrics)
+    if cfg.trainer.tensorboard:
+        from omegaconf import OmegaConf
+
+        from snnvis.training.tracking import write_hparams
+
+        write_hparams(run_dir, OmegaConf.to_container(cfg, resolve=True), written)
+    return written
