@@ -10,8 +10,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from scipy import stats
 
-SNN_COLOR, DNN_COLOR = "#d95f02", "#1b9e77"
-CATEGORY_COLORS = {"natural": "#1f77b4", "synthetic": "#d62728"}
+from .colors import CATEGORY_COLORS, DNN_COLOR, SNN_COLOR, TWIN_COLOR  # noqa: F401  (one colour module)
 
 
 def new_figure(width: float, height: float) -> Figure:

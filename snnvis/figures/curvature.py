@@ -6,8 +6,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from ._common import CATEGORY_COLORS, new_figure
-
-_MARKERS = "osD^v<>pPX*h"
+from .colors import label_styles
 
 
 def _values(records, category: str, key: str) -> np.ndarray:
@@ -38,10 +37,15 @@ def curvature_reproduction(
     Returns:
         Left: V1 vs pixel curvature per sequence (identity line = no change). Right:
         Δcurvature distributions (box: quartiles, whiskers 5-95 %; points: sequences) for
-        snnvis (colour) next to the authors' (grey), with medians written above.
+        snnvis (colour) next to the authors' (grey); the black bar on each box is the median
+        with its 95 % bootstrap CI over sequences (:func:`snnvis.analysis.henaff.summary`, the
+        numbers the README quotes), written above the panel. Model-layer medians: SNN orange,
+        twin green; their legend sits right of the panel.
     """
+    from snnvis.analysis.henaff import summary
+
     rng = np.random.default_rng(seed)
-    fig = new_figure(9.5, 4.0)
+    fig = new_figure(12.5 if model_deltas else 9.5, 4.4)
     ax_sc, ax_d = fig.subplots(1, 2, width_ratios=[1, 1.25])
 
     for cat in categories:
@@ -80,6 +84,7 @@ def curvature_reproduction(
     ax_sc.legend(fontsize=7, frameon=False, loc="lower right")
 
     series = [("snnvis", records, None)] + ([("authors", authors, "0.6")] if authors else [])
+    medians = {name: summary(recs) for name, recs, _ in series}
     width = 0.34 if authors else 0.5
     offsets = np.linspace(-width / 2, width / 2, len(series)) if len(series) > 1 else [0.0]
     for i, cat in enumerate(categories):
@@ -104,17 +109,30 @@ def curvature_reproduction(
             ax_d.scatter(
                 x + rng.uniform(-width * 0.3, width * 0.3, v.size), v, s=5, color=color, alpha=0.5, edgecolors="none"
             )
+            m = medians[name][cat]
+            ax_d.errorbar(
+                x,
+                m["median"],
+                yerr=[[m["median"] - m["ci_low"]], [m["ci_high"] - m["median"]]],
+                fmt="_",
+                color="k",
+                ms=14,
+                elinewidth=2.2,
+                capsize=0,
+                zorder=5,
+            )
             ax_d.text(
                 x,
                 1.0,
-                f"{name}\n{np.median(v):+.1f}°\nn={v.size}",
+                f"{name}\n{m['median']:+.1f}°\n[{m['ci_low']:+.1f}, {m['ci_high']:+.1f}]\nn={v.size}",
                 transform=ax_d.get_xaxis_transform(),
                 ha="center",
                 va="bottom",
                 fontsize=7,
             )
     if model_deltas:
-        for k, (layer, by_cat) in enumerate(model_deltas.items()):
+        styles = label_styles(model_deltas)
+        for layer, by_cat in model_deltas.items():
             xs, ys = [], []
             for i, cat in enumerate(categories):
                 v = np.asarray(by_cat.get(cat, []), dtype=np.float64)
@@ -125,18 +143,26 @@ def curvature_reproduction(
             ax_d.scatter(
                 xs,
                 ys,
-                marker=_MARKERS[k % len(_MARKERS)],
+                marker=styles[layer]["marker"],
                 s=30,
-                color="k",
                 facecolors="none",
+                edgecolors=styles[layer]["color"],
+                linewidths=1.2,
                 label=f"{layer} (median)",
                 zorder=4,
             )
-        ax_d.legend(fontsize=7, frameon=False, loc="upper left", title="model layers", title_fontsize=7)
+        ax_d.legend(
+            fontsize=7,
+            frameon=False,
+            loc="upper left",
+            bbox_to_anchor=(1.02, 1.0),
+            title="model layers: Δ median",
+            title_fontsize=7,
+        )
     ax_d.axhline(0, color="0.4", lw=0.8, ls="--")
     ax_d.set_xticks(range(len(categories)), categories)
     ax_d.set_xlim(-0.6, len(categories) - 0.3)
     ax_d.set_ylabel("Δ curvature, V1 − pixel (deg)")
     steps = sorted({int(r.get("frame_step", 1)) for r in records})
-    ax_d.set_title(f"frame step {', '.join(map(str, steps))}; V1 curvature: posterior median", fontsize=9, pad=30)
+    ax_d.set_title(f"frame step {', '.join(map(str, steps))}; V1 curvature: posterior median", fontsize=9, pad=44)
     return fig

@@ -45,8 +45,9 @@ def prediction_accuracy(records: list[dict], ci: float = 0.95) -> Figure:
     Returns:
         One scatter panel per model (x: twin r, y: SNN r for the same neurons and seed;
         identity line), then a bar panel: median r over neurons, averaged over seeds, with
-        a Student-t CI across seeds (dots: single seeds). Models are paired only with the
-        twin of the same name and seed.
+        a Student-t CI across seeds where a model has two or more (dots: single seeds; the
+        y label names the interval only when one is drawn). The legend sits above the bars.
+        Models are paired only with the twin of the same name and seed.
     """
     pairs = _pairs(records)
     n = len(pairs)
@@ -81,6 +82,7 @@ def prediction_accuracy(records: list[dict], ci: float = 0.95) -> Figure:
 
     bar = axes[-1]
     width = 0.38
+    n_seeds = [len(p) for p in pairs.values()]
     for i, model_pairs in enumerate(pairs.values()):
         for offset, kind, color in ((-width / 2, 0, SNN_COLOR), (width / 2, 1, DNN_COLOR)):
             medians = np.array([np.nanmedian(np.asarray(p[kind]["pearson_r"], dtype=float)) for p in model_pairs])
@@ -97,7 +99,13 @@ def prediction_accuracy(records: list[dict], ci: float = 0.95) -> Figure:
             )
             bar.scatter(np.full(medians.size, i + offset), medians, s=10, color="k", zorder=3)
     bar.set_xticks(range(n), list(pairs))
-    bar.set_ylabel(f"median held-out r\n(mean over seeds, {ci:.0%} t-CI across seeds)")
+    if min(n_seeds) >= 2:
+        ylabel = f"median held-out r\n(mean over seeds, {ci:.0%} t-CI across seeds)"
+    elif max(n_seeds) >= 2:
+        ylabel = f"median held-out r\n(mean over seeds; {ci:.0%} t-CI where ≥ 2 seeds)"
+    else:
+        ylabel = "median held-out r\n(one seed: no CI across seeds)"
+    bar.set_ylabel(ylabel)
     bar.axhline(0, color="0.5", lw=0.6)
-    bar.legend(fontsize=8, frameon=False)
+    bar.legend(fontsize=8, frameon=False, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=2)
     return fig

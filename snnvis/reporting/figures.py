@@ -4,7 +4,9 @@
 and a twin with the same model and seed; data: :func:`prediction_records`); (b) one layer ×
 area heatmap per model and SNN/twin from the test rows of the scores (mean over seeds and
 recordings; data: :func:`heatmap_rows`); (c) predicted vs recorded PSTHs when a run predicts
-several time bins per stimulus (data: :func:`psth_data`, :func:`psth_context`). Every figure
+several time bins per stimulus (data: :func:`psth_data`, :func:`psth_context`): against ms after
+stimulus onset where the bins are time windows (a PSTH target), with the recorded s.e.m. and the
+fitted latency, against the frame index where they are one count per frame. Every figure
 is saved as PNG and PDF (:func:`save_entry`) and listed as a :class:`FigureEntry`.
 """
 
@@ -106,18 +108,24 @@ def figure_prediction(runs: list[Run], out: Path, entries: list, notes: list) ->
 
 def heatmap_rows(rows: list[dict], split: str = "test") -> dict[tuple[str, bool], list[dict]]:
     """(model, spiking) -> one row per (metric, layer, area): the mean score over the seeds and
-    recordings where it is defined (None where it is defined in none, e.g. a silent SNN layer)."""
+    recordings where it is defined (None where it is defined in none, e.g. a silent SNN layer),
+    and ``ci_low``/``ci_high``: the mean of their scoring CIs' bounds (the CI itself for one)."""
     groups: dict[tuple, dict[tuple, list]] = {}
     for r in rows:
         if r["source"] != "scores.csv" or r["split"] != split:
             continue
         cell = groups.setdefault((r["model"], r["spiking"]), {})
         value = np.nan if r["value"] is None else float(r["value"])
-        cell.setdefault((r["metric"], r["layer"], r["area"]), []).append((float(r["depth"]), value))
+        ci = [np.nan if r.get(k) is None or r.get(k) == "" else float(r[k]) for k in ("ci_low", "ci_high")]
+        cell.setdefault((r["metric"], r["layer"], r["area"]), []).append((float(r["depth"]), value, *ci))
 
     def mean(values: list[float]) -> float | None:
         defined = [x for x in values if np.isfinite(x)]
         return float(np.mean(defined)) if defined else None
+
+    def ci_mean(v: list[tuple], k: int) -> float | None:
+        both = [x for x in v if np.isfinite(x[1]) and np.isfinite(x[2]) and np.isfinite(x[3])]
+        return mean([x[k] for x in both]) if both else None
 
     return {
         k: [
@@ -126,8 +134,10 @@ def heatmap_rows(rows: list[dict], split: str = "test") -> dict[tuple[str, bool]
                 "layer": layer,
                 "area": a,
                 "depth": v[0][0],
-                "score": mean([x for _, x in v]),
-                "n": sum(np.isfinite(x) for _, x in v),
+                "score": mean([x[1] for x in v]),
+                "ci_low": ci_mean(v, 2),
+                "ci_high": ci_mean(v, 3),
+                "n": sum(np.isfinite(x[1]) for x in v),
             }
             for (m, layer, a), v in cells.items()
         ]
@@ -136,8 +146,10 @@ def heatmap_rows(rows: list[dict], split: str = "test") -> dict[tuple[str, bool]
 
 
 def figure_heatmaps(rows: list[dict], out: Path, entries: list, notes: list) -> None:
-    """(b): layer × area heatmaps from the scores, one figure per model and SNN/twin."""
+    """(b): layer × area heatmaps from the scores, one figure per model and SNN/twin; the SNN and
+    twin figures of a model share one colour range."""
     from snnvis.figures import similarity_heatmaps
+    from snnvis.figures.similarity import shared_range
 
     groups = heatmap_rows(rows)
     if not groups:
@@ -145,8 +157,10 @@ def figure_heatmaps(rows: list[dict], out: Path, entries: list, notes: list) -> 
         return
     for (model, spiking), cells in groups.items():
         n = max(c["n"] for c in cells)
+        vmin, vmax = shared_range(*(c for (m, _), c in groups.items() if m == model))
+        kind = "SNN" if spiking else "DNN twin"
         try:
-            fig = similarity_heatmaps(cells, value="score")
+            fig = similarity_heatmaps(cells, value="score", title=f"{model}: {kind}", vmin=vmin, vmax=vmax)
         except ValueError as err:
             notes.append(f"(b) {model} {kind_name(spiking)} not drawn: {err}")
             continue
@@ -154,23 +168,29 @@ def figure_heatmaps(rows: list[dict], out: Path, entries: list, notes: list) -> 
             fig,
             out / f"b_heatmap_{safe_name(model)}_{kind_name(spiking)}",
             entries,
-            f"(b) {model}, {'SNN' if spiking else 'DNN twin'}: {FIGURES['b']}",
+            f"(b) {model}, {kind}: {FIGURES['b']}",
             f"Raw test-split score of every candidate layer against each brain area, mean over up to {n} "
-            "seed(s) x recording(s); n/a: undefined in all of them (a layer without spikes has no RDM). "
+            "seed(s) x recording(s); below each value its scoring CI (with several seeds or recordings, the "
+            "mean of their CIs' bounds); hatched: the CI contains 0; n/a: undefined in all of them (a layer "
+            "without spikes has no RDM). The SNN and twin figures of a model share one colour range. "
             "Ceilings and the held-out layer choice are in the best-layer table.",
         )
 
 
 def psth_context(run: Run, session: str, stimulus_index: np.ndarray, neuron_ids: np.ndarray, resp: np.ndarray) -> dict:
     """What the recording adds to (c), each part only where it can be read and matches the
-    stored predictions: bin centres in ms from sequence onset (else bin indices), short
-    stimulus labels, and the s.e.m. of the recorded mean over trials."""
+    stored predictions: the time axis (``time_axis`` true: ``t`` = bin centres in ms after
+    stimulus onset, for responses binned in time windows; false: ``t`` = bin or frame index, for
+    one count per frame, never labelled in ms), the response ``units``, short stimulus labels,
+    and the s.e.m. of the recorded mean over trials."""
     from snnvis.recordings.recording import Recording
 
     n_bins = resp.shape[1]
     out = {
         "t": np.arange(n_bins, dtype=np.float64),
         "xlabel": "bin",
+        "time_axis": False,
+        "units": "response",
         "stimuli": [f"test stimulus {k}" for k in stimulus_index],
         "sem": None,
     }
@@ -179,12 +199,11 @@ def psth_context(run: Run, session: str, stimulus_index: np.ndarray, neuron_ids:
         rec = Recording(run.resolve(s["recording"]), validate=False)
         info = rec.response_info(s.get("response_set"))
         w = np.asarray(info.windows_ms, dtype=np.float64)
-        if w.shape[0] == n_bins:
-            out.update(t=w.mean(axis=1), xlabel="time (ms)")
+        out["units"] = info.units or "response"
+        if w.shape[0] == n_bins and n_bins > 1:
+            out.update(t=w.mean(axis=1), xlabel="time after stimulus onset (ms)", time_axis=True)
         elif w.shape[0] == 1 and info.align == "frame":
-            _, interval = rec.frame_timing()
-            if np.isfinite(interval):
-                out.update(t=np.arange(n_bins) * interval + w[0].mean(), xlabel="time (ms)")
+            out.update(xlabel="frame of the sequence")  # one count per frame: a frame axis, not ms
         out["stimuli"] = ["/".join(str(rec.stimulus_ids[k]).split("/")[-2:]) for k in stimulus_index]
         col = {n: i for i, n in enumerate(rec.neuron_ids)}
         trials = rec.trials(info.name, np.sort(stimulus_index))
@@ -225,6 +244,8 @@ def psth_data(run: Run, n_neurons: int = 4, n_stimuli: int = 3) -> dict | None:
     pred, resp, stimulus_index = p.prediction[:n_stimuli], p.response[:n_stimuli], p.stimulus_index[:n_stimuli]
     ids, r_neuron = p.neuron_ids, np.asarray(p.metrics["pearson_r"], dtype=np.float64)
     data = {"session": session, "pred": pred, "resp": resp, "ids": ids, "r": r_neuron, "n_ranked": 0}
+    latency = p.metrics.get("latency_ms")  # per neuron, where the run fitted one
+    data["latency_ms"] = None if latency is None else np.asarray(latency, dtype=np.float64)
     finite = np.flatnonzero(np.isfinite(r_neuron))
     if finite.size == 0:
         return data
@@ -237,9 +258,11 @@ def psth_data(run: Run, n_neurons: int = 4, n_stimuli: int = 3) -> dict | None:
 
 def figure_psth(runs: list[Run], out: Path, entries: list, notes: list, n_neurons: int = 4, n_stimuli: int = 3) -> None:
     """(c): for each model and SNN/twin (lowest seed), when the run predicts several bins,
-    predicted vs recorded PSTHs of its first session (:func:`psth_data`)."""
+    predicted vs recorded PSTHs of its first session (:func:`psth_data`): in ms after onset
+    (:func:`snnvis.figures.time_axis.psth_time_course`) for time-binned responses, else per frame."""
     from snnvis.figures import psth_examples
-    from snnvis.figures._common import DNN_COLOR, SNN_COLOR
+    from snnvis.figures.colors import DNN_COLOR, SNN_COLOR
+    from snnvis.figures.time_axis import psth_time_course
 
     for (label, spiking), r in first_runs(runs).items():
         d = psth_data(r, n_neurons, n_stimuli)
@@ -250,16 +273,33 @@ def figure_psth(runs: list[Run], out: Path, entries: list, notes: list, n_neuron
             notes.append(f"(c) {label} {kind_name(spiking)} not drawn: no neuron of {session} has a held-out r")
             continue
         order, ctx = d["order"], d["ctx"]
-        fig = psth_examples(
-            pred[:, :, order],
-            resp[:, :, order],
-            ctx["t"],
-            [f"{ids[i]}\nheld-out r = {r_neuron[i]:.2f}" for i in order],
-            ctx["stimuli"],
-            resp_sem=ctx["sem"],
-            xlabel=ctx["xlabel"],
-            color=SNN_COLOR if spiking else DNN_COLOR,
-        )
+        labels = [f"{ids[i]}\nheld-out r = {r_neuron[i]:.2f}" for i in order]
+        color = SNN_COLOR if spiking else DNN_COLOR
+        latency = None if d["latency_ms"] is None else d["latency_ms"][order]
+        if ctx["time_axis"]:
+            fig = psth_time_course(
+                pred[:, :, order],
+                resp[:, :, order],
+                ctx["t"],
+                ctx["units"],
+                labels,
+                ctx["stimuli"],
+                resp_sem=ctx["sem"],
+                latency_ms=latency,
+                color=color,
+            )
+        else:
+            fig = psth_examples(
+                pred[:, :, order],
+                resp[:, :, order],
+                ctx["t"],
+                labels,
+                ctx["stimuli"],
+                resp_sem=ctx["sem"],
+                units=ctx["units"],
+                xlabel=ctx["xlabel"],
+                color=color,
+            )
         save_entry(
             fig,
             out / f"c_psth_{safe_name(label)}_{kind_name(spiking)}",
@@ -267,8 +307,14 @@ def figure_psth(runs: list[Run], out: Path, entries: list, notes: list, n_neuron
             f"(c) {label}, {'SNN' if spiking else 'DNN twin'}: {FIGURES['c']}",
             f"Session {session}, seed {r.seed}: rows are the test-split neurons at the 100th, 75th, 50th and "
             f"25th percentile of held-out r (median over the session's {d['n_ranked']} neurons: "
-            f"{np.nanmedian(r_neuron):.2f}), columns the first {pred.shape[0]} test sequences; black: "
-            "recorded mean"
+            f"{np.nanmedian(r_neuron):.2f}), columns the first {pred.shape[0]} test stimuli; black: "
+            f"recorded mean ({ctx['units']})"
             + (" ± s.e.m. over trials (grey)" if ctx["sem"] is not None else "")
-            + ", colour: predicted; r: correlation of the two curves in the panel.",
+            + ", colour: predicted; r: correlation of the two curves in the panel; x: "
+            + (
+                "ms after stimulus onset" + (", dashed: the neuron's fitted latency" if latency is not None else "")
+                if ctx["time_axis"]
+                else f"{ctx['xlabel']} (one value per frame, not a PSTH)"
+            )
+            + ".",
         )

@@ -289,6 +289,12 @@ def kriegeskorte_data(rec, models: Sequence, n_boot: int) -> dict:
     return {"refs": refs, "rdms": rdms, "rows": rows, "scores": scores, "ceilings": ceilings}
 
 
+def stimulus_categories(rec) -> list[str] | None:
+    """Category of each stimulus from ids such as ``obj01_human-face`` (None when an id has none)."""
+    cats = [str(s).partition("_")[2].replace("-", " ") for s in rec.stimulus_ids]
+    return cats if all(cats) else None
+
+
 def figure_kriegeskorte(rec, models, out: Path, entries: list, n_boot: int) -> None:
     """(e): one figure per reference (monkey IT, human IT), with ``e_kriegeskorte_rsa.csv``."""
     from snnvis.figures import kriegeskorte_rdms
@@ -305,6 +311,7 @@ def figure_kriegeskorte(rec, models, out: Path, entries: list, n_boot: int) -> N
             ceiling,
             brain_label=title,
             intervals={k: (s[1], s[2]) for k, s in scored.items()},
+            categories=stimulus_categories(rec),
         )
         ceil = (
             "no noise ceiling (one RDM, no repeats released)"
@@ -316,7 +323,8 @@ def figure_kriegeskorte(rec, models, out: Path, entries: list, n_boot: int) -> N
             out / f"e_kriegeskorte_{ref_name.lower()}",
             entries,
             f"(e) Kriegeskorte et al. 2008: {title} RDM vs model layers",
-            f"92 images; RDMs rank-transformed to percentiles; the layer mapped to IT of each model. RSA: "
+            f"92 images in the paper's category order (ticks); RDMs rank-transformed to percentiles; the layer "
+            f"mapped to IT of each model (SNN orange, twin green). RSA: "
             f"Spearman correlation of the RDMs' upper triangles; error bars: 95% bootstrap CI over the 92 "
             f"images ({n_boot} resamples); {ceil}.",
         )

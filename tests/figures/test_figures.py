@@ -95,7 +95,7 @@ def test_similarity_heatmaps(tmp_path):
     fig = _saved(similarity_heatmaps(rows, value="normalized"), tmp_path, "heat")
     panels = [ax for ax in fig.get_axes() if ax.get_title()]
     assert [ax.get_title() for ax in panels] == ["RSA", "CKA"]
-    assert len(fig.get_axes()) == 4  # panels + colour bars
+    assert len(fig.get_axes()) == 3  # panels + one shared colour bar
     assert [t.get_text() for t in panels[0].get_yticklabels()] == ["conv1", "layer2", "layer4"]
     assert len(panels[0].texts) == 6  # annotated cells
     with pytest.raises(ValueError, match="two rows"):
