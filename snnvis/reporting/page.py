@@ -29,17 +29,34 @@ def _escape(value) -> str:
     return value if isinstance(value, Markup) else html.escape(str(value))
 
 
+def duration(seconds) -> str:
+    """A wall time as a person reads it: ``52 s``, ``4.3 min``, ``2.1 h`` (– when unknown)."""
+    try:
+        s = float(seconds)
+    except (TypeError, ValueError):
+        return "–"
+    if not math.isfinite(s):
+        return "–"
+    if s < 90:
+        return f"{s:.0f} s"
+    if s < 90 * 60:
+        return f"{s / 60:.1f} min"
+    return f"{s / 3600:.1f} h"
+
+
 @functools.cache
 def _templates():
     from jinja2 import Environment, PackageLoader, StrictUndefined
 
-    return Environment(
+    env = Environment(
         loader=PackageLoader("snnvis.reporting", "templates"),
         finalize=_escape,
         trim_blocks=True,
         lstrip_blocks=True,
         undefined=StrictUndefined,
     )
+    env.filters["duration"] = duration
+    return env
 
 
 def part(name: str, *args) -> str:
@@ -58,16 +75,29 @@ def _cell(v, digits: int = 3) -> str:
         return "–"
     if isinstance(v, bool):
         return "yes" if v else "no"
+    if isinstance(v, int):
+        return f"{v:,}"
     if isinstance(v, float):
         return f"{v:.{digits}f}" if math.isfinite(v) else "–"
     return html.escape(str(v))
 
 
-def html_table(header: Sequence[str], rows: Sequence[Sequence], left: int = 1) -> str:
-    """An HTML table; the first ``left`` columns are left-aligned (text). Cells: numbers with 3 decimals,
-    booleans as yes/no, missing or non-finite values as –, :class:`Raw` as it is, anything else escaped."""
+def html_table(header: Sequence[str], rows: Sequence[Sequence], left: int = 1, wrap: Sequence[int] = ()) -> str:
+    """An HTML table; the first ``left`` columns are left-aligned text that may wrap, and so are the
+    columns in ``wrap``; every other cell (numbers, intervals) stays on one line. Cells: floats with 3
+    decimals, integers with thousands separators, booleans as yes/no, missing or non-finite values
+    as –, :class:`Raw` as it is, anything else escaped."""
     cells = [[Markup(_cell(c)) for c in row] for row in rows]
-    return _templates().get_template("table.html.j2").render(header=list(header), rows=cells, left=left)
+    return (
+        _templates()
+        .get_template("table.html.j2")
+        .render(header=list(header), rows=cells, left=left, wrap=[i % max(len(header), 1) for i in wrap])
+    )
+
+
+def definitions(items: Sequence[tuple[str, str]]) -> str:
+    """A definitions list (term, meaning) placed under a table to say what its columns mean."""
+    return part("definitions", list(items))
 
 
 def render_html(
@@ -114,11 +144,30 @@ def _get(run: Run, *keys):
     return node
 
 
+RUNS_COLUMNS = [
+    ("model", "model label: the model config, plus the overrides that differ between the sweep's runs"),
+    ("kind", "SNN, or its DNN twin (same architecture and training, non-spiking units)"),
+    ("seed", "training seed"),
+    ("neurons", "neurons scored on the test split"),
+    ("median r", "median over neurons of the held-out Pearson r between predicted and recorded responses"),
+    ("95% CI", "bootstrap interval of the median r over neurons"),
+    ("mean r", "mean over neurons of the held-out r"),
+    ("median FEVE", "median fraction of explainable variance explained (needs repeated trials; – without)"),
+    ("ridge on untrained core", "median r of a ridge readout on the same core, untrained (baseline)"),
+    ("best epoch", "epoch with the best validation r (the checkpoint scored)"),
+    ("core params", "trainable parameters of the core (readout excluded)"),
+    ("wall time", "training time of the run"),
+    ("run", "run folder, relative to the sweep folder"),
+]
+
+
 def runs_table(runs: list[Run]) -> str:
+    """One row per run (:data:`RUNS_COLUMNS`), then what each column means."""
     rows = []
     for r in sorted(runs, key=lambda r: (r.label, not r.spiking, r.seed)):
         o = _get(r, "test", "overall") or {}
         ci = o.get("pearson_r_median_ci95") or [None, None]
+        params = _get(r, "model", "n_params")
         rows.append(
             [
                 r.label,
@@ -131,30 +180,32 @@ def runs_table(runs: list[Run]) -> str:
                 num(o.get("feve_median")),
                 num(_get(r, "baseline", "overall", "pearson_r_median")),
                 _get(r, "validation", "best_epoch"),
-                _get(r, "model", "n_params"),
-                num(_get(r, "run", "wall_s")),
+                int(params) if isinstance(params, (int, float)) and math.isfinite(params) else params,
+                duration(_get(r, "run", "wall_s")),
                 Raw(f"<code>{html.escape(r.rel)}</code>"),
             ]
         )
-    return html_table(
-        [
-            "model",
-            "kind",
-            "seed",
-            "neurons",
-            "median r",
-            "95% CI",
-            "mean r",
-            "median FEVE",
-            "ridge on untrained core: median r",
-            "best epoch",
-            "core params",
-            "wall s",
-            "run",
-        ],
-        rows,
-        left=2,
-    )
+    table = html_table([name for name, _ in RUNS_COLUMNS], rows, left=2, wrap=[-1])
+    return table + "\n" + definitions(RUNS_COLUMNS)
+
+
+BEST_LAYER_COLUMNS = [
+    ("model", "model label, as in the runs table"),
+    ("kind", "SNN or DNN twin"),
+    ("seed", "training seed (– for an untrained model)"),
+    ("recording", "the recording scored against"),
+    ("area", "brain area of the recorded neurons"),
+    ("metric", "similarity metric (rsa, cka, svcca, ridge, pls)"),
+    (
+        "chosen layer",
+        "the layer with the best score on the selection stimuli (train + validation with the default "
+        "held_out protocol), so the test split plays no part in the choice",
+    ),
+    ("test score", "the chosen layer's score on the test split"),
+    ("CI", "95% bootstrap interval of the test score"),
+    ("ceiling", "noise ceiling: what a perfect model scores given the recording's trial noise (– where none)"),
+    ("normalized", "test score / ceiling"),
+]
 
 
 def best_layers_table(rows: list[dict]) -> str:
@@ -177,27 +228,9 @@ def best_layers_table(rows: list[dict]) -> str:
         ]
         for r in chosen
     ]
-    return (
-        html_table(
-            [
-                "model",
-                "kind",
-                "seed",
-                "recording",
-                "area",
-                "metric",
-                "chosen layer",
-                "test score",
-                "CI",
-                "ceiling",
-                "normalized",
-            ],
-            out,
-            left=2,
-        )
-        if out
-        else "<p>No scores.</p>"
-    )
+    if not out:
+        return "<p>No scores.</p>"
+    return html_table([name for name, _ in BEST_LAYER_COLUMNS], out, left=2) + "\n" + definitions(BEST_LAYER_COLUMNS)
 
 
 def index_page(
@@ -225,7 +258,7 @@ def index_page(
     ]
     sections = [
         ("Sweep reports", part("report_links", links)),
-        ("Timing", html_table(["part", "seconds"], [[n, s] for n, s in timing])),
+        ("Timing", html_table(["part", "wall time"], [[n, duration(s)] for n, s in timing])),
     ]
     intro = part("index_intro", command, total_s, quick)
     return render_html(

@@ -18,11 +18,11 @@ from pathlib import Path
 
 from snnvis.reporting.figures import FigureEntry, figure_heatmaps, figure_prediction, figure_psth
 from snnvis.reporting.output import check_out_dir, replace_report_files
-from snnvis.reporting.page import best_layers_table, html_table, part, render_html, runs_table
+from snnvis.reporting.page import best_layers_table, definitions, html_table, part, render_html, runs_table
 from snnvis.reporting.paired import paired_for_runs, paired_html
 from snnvis.reporting.score import score_runs
 from snnvis.reporting.sweep import find_sweep
-from snnvis.reporting.table import results_rows, write_csv
+from snnvis.reporting.table import RESULT_COLUMN_MEANINGS, results_rows, write_csv
 
 
 @dataclass
@@ -96,6 +96,7 @@ def make_report(
             )
         if sweep.scores:
             sections.append(("Brain similarity: held-out best layer per area and metric", best_layers_table(rows)))
+        sections.append(("Columns of results.csv", definitions(RESULT_COLUMN_MEANINGS)))
         render_html(
             stage / "report.html", f"snnvis report: {sweep_dir.resolve().name}", intro, sections, entries, notes
         )

@@ -1,41 +1,8 @@
 """The tidy results table of a sweep (``results.csv``, written by :func:`write_csv`).
 
-``results.csv``
-    One row per run × section × level × key × metric (the columns are
-    :data:`RESULT_COLUMNS`):
-
-    ===============  ==========================================================
-    run_dir          the run (or scoring) folder, relative to the sweep directory
-    source           ``metrics.json`` or ``scores.csv``
-    model            model label: the model config (e.g. ``sew_resnet_tiny``), plus any
-                     override other than ``model.spiking``/``seed`` that differs
-                     between the sweep's runs (SNN and twin share it)
-    architecture     encoder name in the run (``model.name``)
-    spiking          True: SNN; False: its DNN twin
-    seed, config_hash
-    section          ``test`` / ``baseline`` (held-out prediction), ``validation``,
-                     ``run`` (wall time, parameter counts) or ``scores``
-    level            ``overall`` / ``area`` / ``session`` for metrics.json rows;
-                     ``layer`` for scores.csv rows
-    key              ``all``, the area, the session id, or the layer name
-    metric           e.g. ``pearson_r_median``, ``feve_mean``, ``wall_s``; for
-                     scores the similarity metric (``rsa``, ``ridge``, ...)
-    value            the number (empty when not finite)
-    ci_low, ci_high  95 % bootstrap CI over neurons (metrics.json ``*_ci95``) or the
-                     scoring CI over stimuli/neurons
-    n                neurons summarised (metrics.json) or scored (scores.csv)
-    recording ...    scores.csv only: recording, target, layer, depth, layer_area,
-                     area, split, ceiling, ceiling_lower, normalized, selection,
-                     chosen, method, ceiling_kind, n_stimuli, score_source
-    p_value, test    section ``paired`` only (one set of rows per model over all its seeds, overall
-                     and per session): ``pearson_r_diff_mean`` (SNN − twin, mean over neurons of
-                     the seed-averaged per-neuron difference, with a seeds × neurons × stimuli
-                     bootstrap CI and the p-value of SNN/twin swapped per seed × stimulus;
-                     ``test`` names it), ``p_value_seeds`` (whole runs swapped per seed),
-                     ``pearson_r_diff_median``, ``pearson_r_median_snn``/``_twin``, ``n_seeds``;
-                     ``seed`` lists the paired seeds (:mod:`snnvis.reporting.paired`)
-    schema_version   the table's layout version (:mod:`snnvis.outputs.tables`)
-    ===============  ==========================================================
+``results.csv`` has one row per run × section × level × key × metric; its columns are
+:data:`RESULT_COLUMNS` and what each means is :data:`RESULT_COLUMN_MEANINGS` (which
+``report.html`` lists too).
 """
 
 from __future__ import annotations
@@ -82,6 +49,50 @@ RESULT_COLUMNS = [
     "p_value",
     "test",
     "schema_version",
+]
+
+
+RESULT_COLUMN_MEANINGS = [
+    ("run_dir", "the run (or scoring) folder, relative to the sweep folder"),
+    ("source", "metrics.json, scores.csv, or predictions.h5 (paired rows)"),
+    (
+        "model",
+        "model label: the model config (e.g. sew_resnet_tiny), plus any override other than "
+        "model.spiking/seed that differs between the sweep's runs (SNN and twin share it)",
+    ),
+    ("architecture", "encoder name in the run (model.name)"),
+    ("spiking", "True: SNN; False: its DNN twin"),
+    ("seed, config_hash", "training seed; hash of the run's resolved config"),
+    (
+        "section",
+        "test / baseline (held-out prediction), validation, run (wall time, parameter counts), scores, "
+        "or paired (SNN − twin)",
+    ),
+    ("level", "overall / area / session for metrics.json rows; layer for scores.csv rows"),
+    ("key", "all, the area, the session id, or the layer name"),
+    ("metric", "e.g. pearson_r_median, feve_mean, wall_s; for scores the similarity metric (rsa, ridge, ...)"),
+    ("value", "the number (empty when not finite)"),
+    (
+        "ci_low, ci_high",
+        "95% bootstrap CI over neurons (metrics.json *_ci95), the scoring CI over stimuli/neurons, or "
+        "the paired bootstrap over seeds × neurons × stimuli",
+    ),
+    ("n", "neurons summarised (metrics.json) or scored (scores.csv)"),
+    (
+        "recording ... score_source",
+        "scores.csv only: recording, target, layer, depth, layer_area, area, split, ceiling, "
+        "ceiling_lower, normalized (score / ceiling), selection (how the layer was chosen), chosen, "
+        "method, ceiling_kind, n_stimuli, score_source",
+    ),
+    (
+        "p_value, test",
+        "section paired only (per model over all its seeds, overall and per session): "
+        "pearson_r_diff_mean (SNN − twin, mean over neurons of the seed-averaged per-neuron difference) "
+        "with the p-value of SNN/twin swapped per seed × stimulus (test names it); p_value_seeds "
+        "(whole runs swapped per seed); pearson_r_diff_median, pearson_r_median_snn/_twin, n_seeds; "
+        "seed lists the paired seeds",
+    ),
+    ("schema_version", "the table's layout version"),
 ]
 
 
