@@ -126,6 +126,8 @@ def instantiation_error(err: Exception, nodes: dict[str, Any], what: str | None 
     text = str(err)
     key = next((k for k, n in nodes.items() if f"'{_target(n)}'" in text), next(iter(nodes)))
     cause = err.__cause__
+    if isinstance(cause, UserError):  # the target's own one-line error (e.g. a weights file that does not fit)
+        return cause
     if isinstance(cause, (ValueError, TypeError)) and "Error locating target" not in text:
         return UserError(what or key, _first_line(cause))
     return UserError(f"{key}._target_", f"cannot build {_target(nodes[key])!r}: {_first_line(err)}")

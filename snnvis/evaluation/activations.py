@@ -62,7 +62,7 @@ __all__ = [
 @dataclass(frozen=True)
 class ModelInfo:
     """What is being scored: architecture ``name``, ``spiking``, ``seed``, ``source``
-    (``"untrained"`` or ``"checkpoint"``) and the checkpoint file (or None)."""
+    (``"untrained"``, ``"checkpoint"`` or ``"weights"``: ``model.weights``) and that file (or None)."""
 
     name: str
     spiking: bool
@@ -148,6 +148,10 @@ def load_encoder(
     if model_cfg is None:
         raise UserError("model", "no model config given")
     cfg = plain_config(model_cfg)
+    if ckpt_file is not None:  # the checkpoint's weights replace any the run started from
+        cfg.pop("weights", None)
+    elif cfg.get("weights"):
+        source = "weights"
     seed_everything(int(seed))
     try:
         core = build_encoder(**cfg)
@@ -170,7 +174,7 @@ def load_encoder(
         bool(core.spiking),
         model_seed,
         source,
-        None if ckpt_file is None else str(ckpt_file),
+        str(cfg["weights"]) if source == "weights" else None if ckpt_file is None else str(ckpt_file),
     )
     return core, info
 

@@ -78,6 +78,8 @@ class EncoderCore(nn.Module):
     :class:`~snnvis.models.neurons.NeuronConfig`,
     :class:`~snnvis.models.input.StimulusInput` and
     :class:`~snnvis.models.timing.TimeConfig`.
+    ``weights``: a file of weights loaded once the encoder is built
+    (:mod:`snnvis.models.weights`); None: the seeded random initialisation.
     """
 
     #: Config keys (under ``model.``) that shrink this encoder to a few channels, for tests and
@@ -92,8 +94,10 @@ class EncoderCore(nn.Module):
         neuron: Mapping[str, Any] | None = None,
         input: Mapping[str, Any] | None = None,
         time: Mapping[str, Any] | None = None,
+        weights: str | None = None,
     ) -> None:
         super().__init__()
+        self.weights_file = None if weights is None else str(weights)
         self.name = name  # the config's name (a label) when its _target_ is the class itself
         self.spiking = bool(spiking)
         self.neuron_cfg = NeuronConfig.from_mapping(neuron)

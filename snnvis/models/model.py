@@ -12,6 +12,7 @@ from .core import EncoderCore
 from .readouts import Readout, build_readout
 from .registry import build_encoder
 from .timing import step_window_matrix
+from .weights import apply_configured_weights
 
 __all__ = ["NeuralEncoderModel", "build_model", "calibrate_batchnorm", "count_params", "plain_config"]
 
@@ -109,7 +110,7 @@ def build_model(
     if "_target_" in model_cfg:  # a snnvis/conf/model entry: Hydra builds what its _target_ names
         from hydra.utils import instantiate
 
-        core = instantiate(model_cfg)
+        core = apply_configured_weights(instantiate(model_cfg))  # a class _target_ loads here
     else:
         core = build_encoder(**plain_config(model_cfg))
     model = NeuralEncoderModel(core)

@@ -58,13 +58,16 @@ def available_encoders() -> list[str]:
 
 
 def build_encoder(name: str, **cfg: Any) -> EncoderCore:
-    """Build the encoder registered as ``name`` from its config keys (Hydra ``_target_``)."""
+    """Build the encoder registered as ``name`` from its config keys (Hydra ``_target_``), with the
+    config's ``weights`` file loaded (:mod:`snnvis.models.weights`)."""
     _load_all()
     if name not in ENCODERS:
         raise ValueError(f"unknown encoder {name!r}; expected one of {sorted(ENCODERS)}")
     core = ENCODERS[name](**cfg)
     core.name = core.name or name
-    return core
+    from .weights import apply_configured_weights
+
+    return apply_configured_weights(core)
 
 
 def encoder_class(model_cfg: Any) -> type[EncoderCore]:
