@@ -104,7 +104,7 @@ def prediction_accuracy(records: list[dict], ci: float = 0.95) -> Figure:
     elif max(n_seeds) >= 2:
         ylabel = f"median held-out r\n(mean over seeds; {ci:.0%} t-CI where ≥ 2 seeds)"
     else:
-        ylabel = "median held-out r\n(one seed: no CI across seeds)"
+        ylabel = "median held-out r\n(one seed)"
     bar.set_ylabel(ylabel)
     bar.axhline(0, color="0.5", lw=0.6)
     bar.legend(fontsize=8, frameon=False, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=2)
