@@ -9,13 +9,16 @@ from .prediction import prediction_accuracy
 from .psth import psth_examples
 from .rdm import kriegeskorte_rdms, rank_transform
 from .similarity import similarity_heatmaps
+from .time_axis import kernel_recovery, psth_time_course
 from .tsrsa import tsrsa_shuffle
 
 __all__ = [
     "curvature_reproduction",
+    "kernel_recovery",
     "kriegeskorte_rdms",
     "prediction_accuracy",
     "psth_examples",
+    "psth_time_course",
     "rank_transform",
     "save_figure",
     "similarity_heatmaps",

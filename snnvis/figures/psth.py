@@ -1,4 +1,6 @@
-"""Predicted vs recorded PSTHs of example neurons."""
+"""Predicted vs recorded responses of example neurons, bin by bin (e.g. one count per frame of a
+sequence). The x axis is whatever ``xlabel`` says the bins are; for PSTHs in ms after stimulus
+onset, with latency and units, use :func:`snnvis.figures.time_axis.psth_time_course`."""
 
 from __future__ import annotations
 
@@ -25,21 +27,21 @@ def psth_examples(
     stimulus_labels=None,
     resp_sem=None,
     units: str = "response",
-    xlabel: str = "time (ms)",
+    xlabel: str = "bin",
     color: str = SNN_COLOR,
 ) -> Figure:
-    """Predicted and recorded PSTHs: one row per neuron, one column per stimulus.
+    """Predicted and recorded responses per bin: one row per neuron, one column per stimulus.
 
     Args:
         pred, resp: (bins, neurons) or (stimuli, bins, neurons), same shape: the predicted
             and the trial-averaged recorded response of each neuron to each stimulus.
-        bin_centers_ms: (bins,) time of each bin.
+        bin_centers_ms: (bins,) x position of each bin (an index, or a time if ``xlabel`` says so).
         neuron_labels: (neurons,) row labels.
         stimulus_labels: (stimuli,) column titles (default: "stimulus k").
         resp_sem: optional, shaped like ``resp``: the standard error of the recorded mean
             over trials, drawn as a grey band.
-        units: y-axis label.
-        xlabel: x-axis label (``bin_centers_ms`` may be bin indices).
+        units: y-axis label: what the values are (e.g. the response set's units).
+        xlabel: x-axis label; the default ``bin`` claims no time unit.
         color: colour of the predicted curve.
 
     Returns:
