@@ -52,11 +52,12 @@ def register() -> None:
     """The ConfigStore schemas and OmegaConf resolvers the configs rely on (idempotent)."""
     from hydra.core.config_store import ConfigStore
 
-    from snnvis.training import rundir, schema
+    from snnvis.training import rundir, schema, search
 
     schema.register()
     ConfigStore.instance().store(group=schema.SCHEMA_GROUP, name="score", node=ScoreSchema)
     rundir.register_resolvers()
+    search.register_resolvers()  # the hparams_search group's study file and remaining trials
 
 
 def compose(name: str | None, overrides: Sequence[str] = (), return_hydra_config: bool = False):

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
 from omegaconf import DictConfig
 
 from snnvis import config
@@ -32,10 +33,15 @@ def _main(cfg: DictConfig) -> float:
         rundir.write_hydra_record(run_dir, cfg)
         say(log, f"snnvis: training {hc.runtime.choices.get('model')} (spiking={cfg.model.spiking}) in {run_dir}")
 
+    searching = cfg.get("optimized_metric") is not None  # a trial of an hparams_search study
     try:
         metrics = run(cfg, run_dir, model_label=hc.runtime.choices.get("model"), on_start=on_start)
     except UserError as err:  # here, not in hydra_entry: Hydra would log the job's overrides first
         print(err.message, file=sys.stderr)
+        if searching and hc.mode == RunMode.MULTIRUN:  # one failed trial scores NO_SCORE; the search goes on
+            from snnvis.training.search import NO_SCORE
+
+            return NO_SCORE
         sys.exit(2)
     overall = metrics.get("test", {}).get("overall", {})
     median, mean = (
@@ -49,6 +55,12 @@ def _main(cfg: DictConfig) -> float:
             f"{median:.3f}, mean r = {mean:.3f} over {overall['n_neurons']} neurons"
             f"{' (' + ', '.join(notes) + ')' if notes else ''}",
         )
+    if searching:  # the search's objective (validation only), not the test score
+        from snnvis.training.search import objective
+
+        value = objective(cfg, metrics)
+        say(log, f"snnvis: {cfg.optimized_metric} = {value:.4f} (the search's objective)")
+        return value
     return median
 
 

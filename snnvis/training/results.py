@@ -178,6 +178,7 @@ def finish(
     and metrics.json; returns the metrics. ``wall_s()`` gives the run's wall time so far."""
     from snnvis.models import count_params
     from snnvis.training import checkpoint
+    from snnvis.training.accounting import compute_entry, median_r, validation_predictions, validation_rs
     from snnvis.training.baseline import random_core_baseline
     from snnvis.training.predict import predict
 
@@ -194,9 +195,15 @@ def finish(
     if initial_core is not None:
         baselines["baseline"] = random_core_baseline(initial_core, sessions, device, cfg.data.batch_size, cfg.seed)
     baselines.update(lookup_baselines(sessions, cfg.seed))
+    # the best checkpoint's validation median r (a search's objective) and its compute per image
+    val = validation_predictions(model, sessions, device, cfg.trainer.amp, cfg.data.batch_size)
+    val_median = median_r(validation_rs(val, sessions))
+    compute = compute_entry(model.core, sessions, device, wall_s(), sum(r.get("epoch_s", 0.0) for r in state["log"]))
     metrics = run_metrics(
         cfg, test, baselines, best, state, sessions, dist, device, chash, label, n_params, count_params(model), wall_s()
     )
+    metrics["validation"]["pearson_r_median"] = val_median
+    metrics["compute"] = {**compute, "wall_s": metrics["run"]["wall_s"]}
     written = write_metrics(run_dir / METRICS_FILE, metrics)
     if cfg.trainer.tensorboard:
         from omegaconf import OmegaConf
