@@ -57,6 +57,10 @@ def run(
     t_start = time.time()
     check_values(cfg)
     check_targets(cfg, ("model", "readout", "optimizer", "scheduler", "loss"))
+    if cfg.trainer.get("ensemble", 1) > 1:  # members in <run_dir>/members/<k>, scored together
+        from snnvis.training.ensemble import run_ensemble
+
+        return run_ensemble(cfg, Path(run_dir), model_label or cfg.model.name, on_start, t_start)
     dist = Dist.from_env()
     device = resolve_device(cfg.trainer.device, dist)
     if device.type == "cuda":

@@ -41,6 +41,7 @@ class TrainerSchema:
     tensorboard: bool = True
     progress: Any = "auto"
     grad_clip: float | None = 10.0
+    ensemble: int = 1
 
 
 @dataclass
@@ -105,3 +106,6 @@ def check_trainer(t: DictConfig) -> None:
         _fail("trainer.threads", f"must be a positive integer or null (torch's default), got {t.threads!r}")
     if t.loss not in LOSSES:
         _fail("trainer.loss", f"unknown loss {t.loss!r}; choose one of {', '.join(sorted(LOSSES))}")
+    n = t.get("ensemble", 1)
+    if not isinstance(n, int) or isinstance(n, bool) or n < 1:
+        _fail("trainer.ensemble", f"must be a positive integer (members), got {n!r}")

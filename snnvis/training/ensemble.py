@@ -1,0 +1,179 @@
+"""Ensembles: ``trainer.ensemble=N`` trains N members and scores their average prediction as one model.
+
+Member ``k`` is the run of the same config with ``seed + k`` (and ``trainer.ensemble=1``), trained
+in ``<run_dir>/members/<k>/`` with every output a single run has (so a member is skipped, resumed
+or extended like any run, and equals the single run of its seed). The ensemble's prediction is the
+mean over members of their best checkpoints' predictions (computed in float64, so N identical
+members give exactly one member's prediction); ``<run_dir>/predictions.h5`` and ``metrics.json``
+score it as one model:
+
+- ``test``, ``validation.pearson_r_median`` / ``pearson_r_mean``: the ensemble's scores;
+- ``ensemble``: ``n_members``, ``seeds`` and ``members.<k>`` with each member's ``run_dir``,
+  ``seed``, ``validation`` and ``test`` overall summary, beside the ensemble's;
+- ``model.n_params``: all members together (``n_params_per_member`` beside it); ``compute``:
+  MACs, synaptic operations and wall time summed over members, spike rates averaged;
+- ``baseline`` / ``baseline_lookup``: member 0's (the same test stimuli).
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import time
+from pathlib import Path
+
+import numpy as np
+from omegaconf import DictConfig, open_dict
+
+from snnvis.errors import UserError
+from snnvis.outputs import METRICS_FILE, PREDICTIONS_FILE, read_metrics, read_predictions, write_metrics
+from snnvis.utils import say
+
+log = logging.getLogger(__name__)
+
+MEMBERS_DIR = "members"
+
+
+def member_config(cfg: DictConfig, k: int) -> DictConfig:
+    """Member ``k``'s config: ``seed + k`` and ``trainer.ensemble=1``."""
+    mcfg = copy.deepcopy(cfg)
+    with open_dict(mcfg):
+        mcfg.seed = int(cfg.seed) + k
+        mcfg.trainer.ensemble = 1
+    return mcfg
+
+
+def average(predictions: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    """Mean over members of {session id: prediction}, in float64, returned as float32."""
+    return {
+        sid: np.mean(np.stack([p[sid].astype(np.float64) for p in predictions]), axis=0).astype(np.float32)
+        for sid in predictions[0]
+    }
+
+
+def _member_test_predictions(member_dir: Path, sessions) -> dict[str, np.ndarray]:
+    stored = read_predictions(member_dir / PREDICTIONS_FILE, ("stimulus_index", "prediction"))
+    out = {}
+    for s in sessions:
+        got = stored.get(s.id)
+        if got is None or not np.array_equal(got.stimulus_index, s.splits["test"].indices):
+            raise UserError(
+                "trainer.ensemble", f"member predictions do not match session {s.id}'s test split", member_dir
+            )
+        out[s.id] = got.prediction
+    return out
+
+
+def _member_validation_predictions(cfg: DictConfig, member_dir: Path, sessions, device) -> dict[str, np.ndarray]:
+    from snnvis.training import checkpoint
+    from snnvis.training.accounting import validation_predictions
+    from snnvis.training.setup import network_for_sessions, place
+
+    model = network_for_sessions(cfg, sessions)
+    model.load_state_dict(checkpoint.load_checked(member_dir / "checkpoints" / "best.pt")["model"])
+    place(model, device, None, cfg.trainer.channels_last, False)
+    return validation_predictions(model, sessions, device, cfg.trainer.amp, cfg.data.batch_size)
+
+
+def score_members(cfg: DictConfig, member_dirs: list[Path], run_dir: Path, device, sessions=None) -> dict:
+    """Score the average prediction of the finished runs ``member_dirs`` (of ``cfg``'s architecture and
+    data) as one model: writes ``run_dir``'s predictions.h5 and returns the metrics entries
+    ``test``, ``validation`` and ``ensemble`` (see the module docstring)."""
+    from snnvis.training.accounting import median_r, validation_rs
+    from snnvis.training.results import score_test_split
+    from snnvis.training.setup import load_sessions
+
+    sessions = sessions if sessions is not None else load_sessions(cfg.data)
+    test = average([_member_test_predictions(d, sessions) for d in member_dirs])
+    val = average([_member_validation_predictions(cfg, d, sessions, device) for d in member_dirs])
+    rs = validation_rs(val, sessions)
+    r = np.concatenate(rs)
+    members = {}
+    for k, d in enumerate(member_dirs):
+        m = read_metrics(d / METRICS_FILE)
+        members[str(k)] = {
+            "run_dir": str(d.relative_to(run_dir)) if d.is_relative_to(run_dir) else str(d),
+            "seed": m["run"]["seed"],
+            "validation": m["validation"],
+            "test": m["test"]["overall"],
+        }
+    return {
+        "test": score_test_split(test, sessions, run_dir, cfg.seed),
+        "validation": {
+            "pearson_r_median": median_r(rs),
+            "pearson_r_mean": float(np.nanmean(r)) if np.isfinite(r).any() else None,
+            "best_epoch": max(m["validation"]["best_epoch"] for m in members.values()),
+            "epochs_trained": sum(m["validation"]["epochs_trained"] for m in members.values()),
+        },
+        "ensemble": {"n_members": len(member_dirs), "seeds": [m["seed"] for m in members.values()], "members": members},
+    }
+
+
+def _compute(entries: list[dict]) -> dict:
+    if not all(entries):
+        return {}
+    summed = ("macs_per_image", "synops_per_image", "sops_per_image", "analog_macs_per_image", "seconds_per_image")
+    out = {k: float(sum(e[k] for e in entries)) for k in summed}
+    out.update(
+        spike_rate={k: float(np.mean([e["spike_rate"][k] for e in entries])) for k in entries[0]["spike_rate"]},
+        mean_spike_rate=float(np.mean([e["mean_spike_rate"] for e in entries])),
+        steps=entries[0]["steps"],
+        train_s=float(sum(e["train_s"] for e in entries)),
+        n_members=len(entries),
+    )
+    return out
+
+
+def run_ensemble(cfg: DictConfig, run_dir: Path, label: str, on_start, t_start: float) -> dict:
+    """Train ``trainer.ensemble`` members (one after the other) and score their average; returns the metrics."""
+    from snnvis.training import loop
+    from snnvis.training.distributed import Dist, resolve_device
+    from snnvis.training.identity import config_hash
+    from snnvis.training.rundir import RunDirLock, read_finished
+
+    n = int(cfg.trainer.ensemble)
+    dist = Dist.from_env()
+    if dist.world > 1:
+        raise UserError("trainer.ensemble", "an ensemble trains in one process; run its members as separate jobs")
+    if cfg.data.target == "psth":
+        raise UserError("trainer.ensemble", "not available for data.target=psth")
+    run_dir, chash = Path(run_dir), config_hash(cfg)
+    with RunDirLock(run_dir):
+        done = read_finished(run_dir / METRICS_FILE) if cfg.trainer.skip_finished else None
+        if done is not None and done.get("run", {}).get("config_hash") == chash:
+            print(f"snnvis: {run_dir} already finished with this config (hash {chash}); skipping")
+            return done
+        (run_dir / METRICS_FILE).unlink(missing_ok=True)  # never looks finished while members train
+        if on_start is not None:
+            on_start()
+        dirs, member_metrics = [], []
+        for k in range(n):
+            mcfg = member_config(cfg, k)
+            say(log, f"snnvis: ensemble member {k + 1}/{n} (seed {mcfg.seed})")
+            dirs.append(run_dir / MEMBERS_DIR / str(k))
+            member_metrics.append(loop.run(mcfg, dirs[-1], model_label=label))
+        device = resolve_device(cfg.trainer.device, dist)
+        scored = score_members(member_config(cfg, 0), dirs, run_dir, device)
+        m0 = member_metrics[0]
+        metrics = {
+            "test": scored["test"],
+            **{k: m0[k] for k in ("baseline", "baseline_lookup") if k in m0},
+            "validation": scored["validation"],
+            "model": {
+                **m0["model"],
+                "n_params": int(sum(m["model"]["n_params"] for m in member_metrics)),
+                "n_params_with_readouts": int(sum(m["model"]["n_params_with_readouts"] for m in member_metrics)),
+                "n_params_per_member": int(m0["model"]["n_params"]),
+            },
+            "data": m0["data"],
+            "run": {**m0["run"], "seed": int(cfg.seed), "wall_s": time.time() - t_start, "config_hash": chash},
+            "compute": _compute([m.get("compute") for m in member_metrics]),
+            "ensemble": scored["ensemble"],
+        }
+        metrics["compute"]["wall_s"] = metrics["run"]["wall_s"]
+        o = metrics["test"]["overall"]
+        say(
+            log,
+            f"snnvis: ensemble of {n}: held-out median r = {o['pearson_r_median']:.3f} over {o['n_neurons']} neurons",
+        )
+        return write_metrics(run_dir / METRICS_FILE, metrics)
