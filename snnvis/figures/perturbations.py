@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.figure import Figure
 
-from ._common import DNN_COLOR, SNN_COLOR, new_figure
+from ._common import new_figure
+from .colors import SNN_COLOR, TWIN_COLOR
 
 PANELS = {
     "shuffle": ("shuffle window (frames; 1 = original)", "log"),
@@ -56,7 +57,7 @@ def tsrsa_perturbations(rows, title: str | None = None) -> Figure:
                 x,
                 y,
                 yerr=np.where(np.isfinite(sd), sd, 0.0),
-                color=SNN_COLOR if key[1] else DNN_COLOR,
+                color=SNN_COLOR if key[1] else TWIN_COLOR,
                 ls=_STYLES[layers.index(key[2]) % len(_STYLES)],
                 marker="o",
                 ms=3.5,

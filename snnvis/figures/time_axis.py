@@ -6,7 +6,10 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.figure import Figure
 
-from ._common import SNN_COLOR, new_figure
+from ._common import new_figure
+from .colors import SNN_COLOR
+
+DATA_COLOR = "#1f77b4"  # a fit to recorded data, neither SNN nor twin
 
 
 def _stimuli_first(a, name: str) -> np.ndarray:
@@ -95,7 +98,9 @@ def psth_time_course(
     return fig
 
 
-def kernel_recovery(gt_kernels, recovered_kernels, bin_ms: float, gt_latency, recovered_latency, labels=None) -> Figure:
+def kernel_recovery(
+    gt_kernels, recovered_kernels, bin_ms: float, gt_latency, recovered_latency, labels=None, color: str = DATA_COLOR
+) -> Figure:
     """Ground-truth vs recovered temporal kernels of synthetic neurons, and their latencies.
 
     Args:
@@ -104,6 +109,8 @@ def kernel_recovery(gt_kernels, recovered_kernels, bin_ms: float, gt_latency, re
         bin_ms: duration of one lag (e.g. a movie frame, 33.3 ms).
         gt_latency, recovered_latency: (neurons,) latencies in bins.
         labels: (neurons,) panel titles (default: ``neuron k``).
+        color: of the recovered kernels (default blue: fitted to data; SNN orange or twin green
+            when fitted to a model's predictions).
 
     Returns:
         One panel per neuron (kernels against lag in ms, with the shape correlation r), and a
@@ -131,7 +138,7 @@ def kernel_recovery(gt_kernels, recovered_kernels, bin_ms: float, gt_latency, re
         ax = axes[k]
         ax.axhline(0, color="0.8", lw=0.6)
         ax.plot(lag_ms, unit(gt[k]), color="k", lw=1.4, marker=".", label="ground truth")
-        ax.plot(lag_ms, unit(rec[k]), color=SNN_COLOR, lw=1.2, ls="--", marker=".", label="recovered")
+        ax.plot(lag_ms, unit(rec[k]), color=color, lw=1.2, ls="--", marker=".", label="recovered")
         ok = np.std(gt[k]) > 0 and np.std(rec[k]) > 0
         r = f"{np.corrcoef(gt[k], rec[k])[0, 1]:.2f}" if ok else "flat"
         ax.set_title(f"{labels[k]}: r = {r}", fontsize=8)
@@ -144,7 +151,7 @@ def kernel_recovery(gt_kernels, recovered_kernels, bin_ms: float, gt_latency, re
     ax.fill_between(x, x - bin_ms, x + bin_ms, color="0.9", lw=0, label="± 1 bin")
     ax.plot(x, x, color="0.5", lw=0.8)
     jitter = np.random.default_rng(0).uniform(-0.15, 0.15, n) * bin_ms
-    ax.scatter(lat_t * bin_ms + jitter, lat_r * bin_ms, s=14, color=SNN_COLOR, zorder=3)
+    ax.scatter(lat_t * bin_ms + jitter, lat_r * bin_ms, s=14, color=color, zorder=3)
     within = int(np.sum(np.abs(lat_r - lat_t) <= 1))
     ax.set(xlim=lim, ylim=lim, xlabel="true latency (ms)", ylabel="recovered latency (ms)")
     ax.set_title(f"latency: {within}/{n} within 1 bin", fontsize=8)

@@ -120,15 +120,24 @@ def fit_kernels(rec, responses: np.ndarray | None = None, clips=None, l2: float 
     }
 
 
-def figure_kernel_recovery(rec, out: Path, entries: list, what: str = "recorded trials", **fit) -> dict:
-    """The recovery figure (PNG + PDF) and ``kernel_recovery.csv`` in ``out``; returns the fit."""
+def figure_kernel_recovery(
+    rec, out: Path, entries: list, what: str = "recorded trials", color: str | None = None, **fit
+) -> dict:
+    """The recovery figure (PNG + PDF) and ``kernel_recovery.csv`` in ``out``; returns the fit.
+    ``fit``: arguments of :func:`fit_kernels` (e.g. a model's predicted rates and their clips)."""
     from snnvis.figures.time_axis import kernel_recovery
     from snnvis.outputs import write_results
     from snnvis.reporting.figures import save_entry
 
     d = fit_kernels(rec, **fit)
     fig = kernel_recovery(
-        d["true"], d["recovered"], d["frame_ms"], d["true_latency"], d["recovered_latency"], d["neuron_ids"]
+        d["true"],
+        d["recovered"],
+        d["frame_ms"],
+        d["true_latency"],
+        d["recovered_latency"],
+        d["neuron_ids"],
+        **({} if color is None else {"color": color}),
     )
     n = len(d["shape_r"])
     save_entry(
@@ -137,7 +146,7 @@ def figure_kernel_recovery(rec, out: Path, entries: list, what: str = "recorded 
         entries,
         f"Temporal kernels recovered from the {what} of the synthetic movie",
         f"{rec.id}: {n} LNP neurons with biphasic kernels and adaptation. Black: ground truth (times the "
-        "neuron's gain); orange: the lag weights of a Poisson GLM on the true spatial drive and adaptation. "
+        "neuron's gain); dashed: the lag weights of a Poisson GLM on the true spatial drive and adaptation. "
         f"Shape r median {np.median(d['shape_r']):.2f}; latency (first lag at 25 % of the peak) within one "
         f"frame for {int(np.sum(np.abs(d['recovered_latency'] - d['true_latency']) <= 1))}/{n} neurons.",
     )
