@@ -55,29 +55,29 @@ _BLOCK_PREFIXES = {
 _STEM_PREFIXES = {"conv1.": "stem.conv.0.", "bn1.": "stem.conv.1.", "sn1.": "stem.sn."}
 
 
-def checkpoint_file(path: str | Path) -> Path:
-    """``path`` itself, or ``checkpoints/best.pt`` of a run dir; UserError when missing."""
+def checkpoint_file(path: str | Path, key: str = KEY) -> Path:
+    """``path`` itself, or ``checkpoints/best.pt`` of a run dir; UserError (about ``key``) when missing."""
     path = Path(path)
     if path.is_dir():
         path = path / "checkpoints" / "best.pt"
     if not path.is_file():
-        raise UserError(KEY, "no such file (give a .pt file or a run dir with checkpoints/best.pt)", path)
+        raise UserError(key, "no such file (give a .pt file or a run dir with checkpoints/best.pt)", path)
     return path
 
 
-def read_state(path: str | Path) -> tuple[dict[str, torch.Tensor], bool]:
+def read_state(path: str | Path, key: str = KEY) -> tuple[dict[str, torch.Tensor], bool]:
     """The state dict in ``path`` and whether it is a snnvis model's (``core.`` entries)."""
-    path = checkpoint_file(path)
+    path = checkpoint_file(path, key)
     try:
         obj = torch.load(path, map_location="cpu", weights_only=False)
     except Exception as err:  # noqa: BLE001 - a truncated or foreign file is the user's input
-        raise UserError(KEY, f"cannot be read as a torch file ({' '.join(str(err).split())[:120]})", path) from None
+        raise UserError(key, f"cannot be read as a torch file ({' '.join(str(err).split())[:120]})", path) from None
     for wrapper in ("model", "state_dict"):
         if isinstance(obj, Mapping) and isinstance(obj.get(wrapper), Mapping):
             obj = obj[wrapper]
             break
     if not isinstance(obj, Mapping) or not obj or not all(isinstance(v, torch.Tensor) for v in obj.values()):
-        raise UserError(KEY, f"holds a {type(obj).__name__}, not a state dict (names -> tensors)", path)
+        raise UserError(key, f"holds a {type(obj).__name__}, not a state dict (names -> tensors)", path)
     state = {str(k): v for k, v in obj.items()}
     if all(k.startswith("module.") for k in state):
         state = {k[len("module.") :]: v for k, v in state.items()}
@@ -154,15 +154,16 @@ def _fit(module: nn.Module, state: dict[str, torch.Tensor], origin: dict[str, st
     return problems
 
 
-def load_weights(core: nn.Module, path: str | Path) -> str:
+def load_weights(core: nn.Module, path: str | Path, key: str = KEY) -> str:
     """Load the weights in ``path`` into ``core`` (strictly); returns the layout it was read as.
+    ``key`` is the config key errors name (``model.weights``, or ``checkpoint``).
 
     Raises:
         UserError: unreadable file, or weights that do not fit ``core`` (one line listing the
             missing and unexpected keys and shape mismatches).
     """
-    file = checkpoint_file(path)
-    state, is_snnvis = read_state(file)
+    file = checkpoint_file(path, key)
+    state, is_snnvis = read_state(file, key)
     target, origin, unplaced = core, {}, []
     net = getattr(core, "net", None)  # an external model: its own layout loads into the user module
     if is_snnvis:
@@ -172,7 +173,7 @@ def load_weights(core: nn.Module, path: str | Path) -> str:
 
         if not isinstance(core, SEWResNet):
             raise UserError(
-                KEY,
+                key,
                 f"holds a ResNet (torchvision / spikingjelly layout), which loads only into a sew_resnet "
                 f"encoder, not {type(core).__name__}",
                 file,
@@ -186,7 +187,7 @@ def load_weights(core: nn.Module, path: str | Path) -> str:
     problems = _fit(target, state, origin, unplaced)
     if problems:
         name = getattr(core, "name", None) or type(core).__name__
-        raise UserError(KEY, f"{layout} does not fit the {name} encoder: " + "; ".join(problems), file)
+        raise UserError(key, f"{layout} does not fit the {name} encoder: " + "; ".join(problems), file)
     target.load_state_dict(state, strict=True)
     return layout
 

@@ -41,6 +41,7 @@ class TrainerSchema:
     tensorboard: bool = True
     progress: Any = "auto"
     grad_clip: float | None = 10.0
+    freeze_core: bool = False
     ensemble: int = 1
 
 

@@ -8,17 +8,19 @@ loss from ``loss``. ``scripts/bench_train.py`` builds its models with the same f
 
 from __future__ import annotations
 
+import types
 from dataclasses import dataclass
 
 import torch
 from hydra.errors import InstantiationException
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from snnvis.config import build, instantiation_error
 from snnvis.errors import UserError
-from snnvis.models import build_model
+from snnvis.models import build_model, calibrate_batchnorm
 from snnvis.models.neurons import set_backend_for
 from snnvis.models.timing import response_bins
+from snnvis.models.weights import load_weights
 from snnvis.recordings.dataset import RecordingDataset
 from snnvis.recordings.recording import Recording
 from snnvis.training.losses import get_loss
@@ -110,9 +112,48 @@ def network_for_sessions(cfg: DictConfig, sessions: list[Session]):
 
         return psth_network(cfg, sessions, build_network)
     model = build_network(cfg, {s.id: s.splits["train"].n_neurons for s in sessions})
+    start_core(cfg, model, sessions)
     for s in sessions:
         s.bin_matrix = bin_matrix_for(s, model.core, cfg.data.target, cfg.data.get("latency_ms", 0.0))
     return model
+
+
+def start_core(cfg: DictConfig, model, sessions: list[Session]) -> None:
+    """Load the core from ``checkpoint`` (a trained run or ``.pt``; ``model.weights`` was loaded when
+    the core was built) and, with ``trainer.freeze_core`` (``core.frozen``), freeze it.
+
+    A frozen core needs trained weights unless ``core.untrained`` says a random core is frozen on
+    purpose; its BatchNorm statistics are then calibrated on the train stimuli (no neural data).
+    """
+    run_ckpt, weights = cfg.get("checkpoint"), cfg.model.get("weights")
+    if run_ckpt and weights:
+        raise UserError("checkpoint", "give the core's weights once: checkpoint=RUN or model.weights=PATH, not both")
+    if run_ckpt:
+        load_weights(model.core, run_ckpt, key="checkpoint")
+    if not cfg.trainer.get("freeze_core"):
+        return
+    if not (run_ckpt or weights):
+        if not OmegaConf.select(cfg, "core.untrained", default=False):
+            raise UserError(
+                "trainer.freeze_core",
+                "a frozen core needs trained weights: model.weights=PATH (e.g. a snnvis-pretrain checkpoint) "
+                "or checkpoint=RUN; core.untrained=true freezes the random initialisation on purpose",
+            )
+        stimuli = torch.cat([s.splits["train"].stimuli for s in sessions])[:256]
+        calibrate_batchnorm(model.core, stimuli.split(int(cfg.data.batch_size)))
+    freeze(model.core)
+
+
+def _stay_in_eval(self, mode: bool = True):
+    return self
+
+
+def freeze(core) -> None:
+    """Freeze ``core``: no gradients, eval mode (BatchNorm statistics fixed) for good: its
+    ``train()`` is a no-op, so the epoch loop's ``model.train()`` trains the readouts only."""
+    core.requires_grad_(False)
+    core.eval()
+    core.train = types.MethodType(_stay_in_eval, core)
 
 
 def place(model, device: torch.device, backend: str | None = None, channels_last="auto", compile: bool = False) -> dict:
@@ -129,8 +170,9 @@ def place(model, device: torch.device, backend: str | None = None, channels_last
 
 
 def optimizer_for(cfg: DictConfig, model) -> tuple[torch.optim.Optimizer, object | None]:
-    """The optimizer over ``model``'s parameters and the LR scheduler (None: constant rate)."""
-    opt = build(cfg.optimizer, "optimizer", model.parameters())
+    """The optimizer over ``model``'s trainable parameters (a frozen core's are left out) and the LR
+    scheduler (None: constant rate)."""
+    opt = build(cfg.optimizer, "optimizer", [p for p in model.parameters() if p.requires_grad])
     scheduler = build(cfg.scheduler, "scheduler", opt) if cfg.get("scheduler") is not None else None
     return opt, scheduler
 
