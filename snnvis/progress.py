@@ -30,16 +30,16 @@ def _hydra():
         return None
 
 
-def job_prefix(hc=None) -> str:
-    """``[job N: k=v,...]`` for a job of a Hydra multirun (the swept keys' values; the job's
-    overrides when the sweep is not in the config), ``""`` outside one."""
+def job_prefix(what: str = "", hc=None) -> str:
+    """``[job N: k=v,...]`` in a job of a Hydra multirun: the job's values of the keys swept by the
+    config (``hydra.sweeper.params``, as in ``experiment=quickstart``), else ``what`` (e.g. the model
+    and its ``spiking``); ``""`` outside a multirun."""
     hc = _hydra() if hc is None else hc
     if hc is None or str(hc.mode) != "RunMode.MULTIRUN":
         return ""
     swept = set((hc.sweeper.get("params") or {}).keys())
-    task = [str(o) for o in hc.overrides.task]
-    items = [o for o in task if o.split("=", 1)[0].lstrip("+~") in swept] if swept else []
-    text = ",".join(items) if items else str(hc.job.override_dirname or "")
+    items = [str(o) for o in hc.overrides.task if str(o).split("=", 1)[0].lstrip("+~") in swept]
+    text = ",".join(items) or what
     if len(text) > MAX_PREFIX:
         text = text[: MAX_PREFIX - 1] + "…"
     return f"[job {hc.job.num}: {text}]" if text else f"[job {hc.job.num}]"
@@ -74,16 +74,17 @@ def note(logger: logging.Logger, message: str, *, level: int = logging.INFO) -> 
 
 
 class Heartbeat:
-    """Emits ``status()`` (prefixed with the elapsed time) at most once per ``every`` seconds.
+    """Emits the current status (with the elapsed time) at most once per ``every`` seconds.
 
-    :meth:`tick` is called by the work itself; :meth:`start` adds a daemon thread that ticks
-    once a second, so a line appears even while one long step (scoring a layer) runs. ``clock``
-    and ``emit`` are replaceable (tests pass a fake clock).
+    The work calls :meth:`set` with what it is doing (cheap: a line only when one is due);
+    :meth:`start` (or ``with``) adds a daemon thread that ticks once a second, so a line appears
+    even while one long step (scoring a layer) runs. ``status`` is a string or a callable;
+    ``clock`` and ``emit`` are replaceable (tests pass a fake clock).
     """
 
     def __init__(
         self,
-        status: Callable[[], str],
+        status: str | Callable[[], str] = "",
         every: float = 30.0,
         emit: Callable[[str], None] | None = None,
         clock: Callable[[], float] = time.monotonic,
@@ -96,6 +97,17 @@ class Heartbeat:
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
 
+    def set(self, status: str) -> None:
+        """The work's current status; emitted now if a line is due."""
+        self.status = status
+        self.tick()
+
+    def line(self, text: str) -> None:
+        """Emit ``text`` now (a milestone); the next status line is due ``every`` seconds later."""
+        with self._lock:
+            self.last = self.clock()
+            self.emit(text)
+
     def tick(self, force: bool = False) -> bool:
         """Emit a line when ``every`` seconds have passed since the last one (or ``force``)."""
         with self._lock:
@@ -103,7 +115,8 @@ class Heartbeat:
             if not force and now - self.last < self.every:
                 return False
             self.last = now
-            self.emit(f"{self.status()} ({_elapsed(now - self.t0)})")
+            status = self.status() if callable(self.status) else self.status
+            self.emit(f"{status} ({_elapsed(now - self.t0)})")
             return True
 
     def start(self) -> Heartbeat:
@@ -112,7 +125,7 @@ class Heartbeat:
         return self
 
     def _run(self) -> None:
-        while not self._stop.wait(1.0):
+        while not self._stop.wait(max(0.01, min(1.0, self.every / 4))):
             self.tick()
 
     def stop(self) -> None:

@@ -303,6 +303,7 @@ def extract_activations(
     window: tuple[int, int] | str | None = None,
     max_memory_mb: float = 4096,
     progress: bool | str = "auto",
+    heartbeat=None,
 ) -> Iterator[tuple[LayerSpec, np.ndarray]]:
     """Stream the activity of each candidate layer of ``core`` on the stimuli ``idx`` of ``rec``.
 
@@ -324,6 +325,7 @@ def extract_activations(
         max_memory_mb: budget for the activations kept during one pass over the stimuli;
             layers are grouped into as few passes as fit (a large layer gets its own).
         progress: tqdm bar over batches: ``"auto"`` (when stderr is a terminal), True, False.
+        heartbeat: a :class:`snnvis.progress.Heartbeat` told the stimuli done after each batch.
 
     Yields:
         ``(LayerSpec, activations)`` in depth order; activations are float32
@@ -376,5 +378,7 @@ def extract_activations(
                         out[name] = np.empty((len(idx), *act.shape[1:]), dtype=np.float32)
                     out[name][offset : offset + len(act)] = act
                 offset += len(batch)
+                if heartbeat is not None:
+                    heartbeat.set(f"{desc}: {offset}/{len(idx)} stimuli")
         for name in names:
             yield specs[name], out.pop(name)

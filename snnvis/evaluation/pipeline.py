@@ -7,7 +7,9 @@ device) is checked before the model runs and before anything is written.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import math
 import time
 from collections.abc import Mapping
@@ -36,11 +38,13 @@ from snnvis.evaluation.targets import stimulus_splits, targets_from_recording
 from snnvis.models import count_params
 from snnvis.models.capture import KINDS
 from snnvis.outputs import SCORE_COLUMNS, SCORES_FILE, write_scores
+from snnvis.progress import Heartbeat
 from snnvis.recordings.recording import Recording
 from snnvis.utils import atomic_path
 
 __all__ = ["CSV_COLUMNS", "ScoreRun", "format_table", "run"]
 
+log = logging.getLogger(__name__)
 CSV_COLUMNS = SCORE_COLUMNS  # the columns of scores.csv (snnvis.outputs.tables)
 
 
@@ -163,34 +167,44 @@ def run(cfg: DictConfig | Mapping[str, Any], run_dir: str | Path) -> ScoreRun:
 
     rows: list[ScoreRow] = []
     skipped: list[str] = []
-    for rec in recs:
-        label = _recording_label(rec)
-        scorer = LayerScorer(targets[label], metrics, splits[label], label)
-        skipped += scorer.skipped
-        for spec, features in extract_activations(
-            core,
-            rec,
-            layers=layers,
-            kind=kind,
-            projection_dim=projection_dim,
-            seed=seed,
-            batch_size=batch_size,
-            device=device,
-            window="model",
-            max_memory_mb=cfg.max_memory_mb,
-            progress=cfg.progress,
-        ):
-            for row in scorer.score(spec, features):
-                row.extra = {
-                    "model": info.name,
-                    "spiking": info.spiking,
-                    "seed": info.seed,
-                    "source": info.source,
-                    "checkpoint": info.checkpoint or "",
-                    "recording_path": str(rec.path),
-                }
-                rows.append(row)
-            del features
+    n_layers = len(layers or core.candidate_layers())
+    with Heartbeat(logger=log) if cfg.progress is not False else contextlib.nullcontext() as beat:  # >= 1 line / 30 s
+        for r, rec in enumerate(recs):
+            label = _recording_label(rec)
+            scorer = LayerScorer(targets[label], metrics, splits[label], label)
+            skipped += scorer.skipped
+            where = f"{label} ({r + 1}/{len(recs)})"
+            if beat is not None:
+                beat.line(f"snnvis: scoring {where}: {rec.n_stimuli} stimuli, {n_layers} layers")
+            for k, (spec, features) in enumerate(
+                extract_activations(
+                    core,
+                    rec,
+                    layers=layers,
+                    kind=kind,
+                    projection_dim=projection_dim,
+                    seed=seed,
+                    batch_size=batch_size,
+                    device=device,
+                    window="model",
+                    max_memory_mb=cfg.max_memory_mb,
+                    progress=cfg.progress,
+                    heartbeat=beat,
+                )
+            ):
+                if beat is not None:
+                    beat.set(f"{where}: scoring layer {k + 1}/{n_layers} ({spec.name})")
+                for row in scorer.score(spec, features):
+                    row.extra = {
+                        "model": info.name,
+                        "spiking": info.spiking,
+                        "seed": info.seed,
+                        "source": info.source,
+                        "checkpoint": info.checkpoint or "",
+                        "recording_path": str(rec.path),
+                    }
+                    rows.append(row)
+                del features
     best = choose_layers(rows, selection)
 
     write_scores(run_dir / SCORES_FILE, [r.as_dict() for r in rows])

@@ -90,7 +90,8 @@ def train_epochs(cfg, run_dir: Path, t: Trainee, stopper: EarlyStopping, record:
     writer = None
     if tcfg.tensorboard and dist.main:
         writer = epoch_writer(run_dir)
-    label = job_prefix() or f"[{record['model_label']} spiking={cfg.model.spiking}]"
+    what = f"{record['model_label']} spiking={cfg.model.spiking}"
+    label = job_prefix(what) or f"[{what}]"
     bar = {**bar_options(tcfg.progress), "prefix": label}
     bar["disable"] = bar["disable"] or not dist.main
     while stopper.running:
