@@ -62,7 +62,8 @@ class PresentationPlan:
 
     ``windows_ms`` (K, 2): windows relative to each frame's onset; ``frame_average``: one
     row per window averaged over the frames (else frame-major, F * K rows); ``blank``: grey
-    level (0-1) of the blank.
+    level (0-1) of the blank. ``extra_windows_ms``/``extra_frame_average``: more bins predicted after
+    the recorded ones (the per-presentation count windows trained alongside the PSTH), or None.
     """
 
     mode: str
@@ -74,6 +75,14 @@ class PresentationPlan:
     windows_ms: np.ndarray
     frame_average: bool
     blank: float
+    extra_windows_ms: np.ndarray | None = None
+    extra_frame_average: bool = False
+
+    @property
+    def n_bins(self) -> int:
+        """Recorded bins predicted per stimulus."""
+        k = len(self.windows_ms)
+        return k if self.frame_average else k * self.n_frames
 
     @property
     def steps(self) -> int:
@@ -118,8 +127,11 @@ class TemporalReadout(nn.Module):
     """Per-channel causal filter, then per-neuron latency, for one session (see the module docstring).
 
     ``latency_ms``: initial latency of every neuron; learned within ``[0, max_latency_ms]``,
-    parametrised in units of ``latency_scale_ms`` so the optimizer moves it at a useful pace.
-    ``taps``: length of the per-channel filter in steps (1: no filtering).
+    parametrised in units of ``latency_scale_ms`` so the optimizer moves it at a useful pace (the
+    filter likewise in units of ``kernel_scale``). ``taps``: length of the per-channel filter in
+    steps (1: no filtering). ``profile_bins``: when > 0, a learned per-neuron factor on each of the
+    plan's recorded bins (``log_profile``, started at 1): the stereotyped part of each neuron's
+    time course that no stimulus changes, on the recorded bins' resolution.
     """
 
     def __init__(
@@ -129,7 +141,9 @@ class TemporalReadout(nn.Module):
         taps: int = 8,
         latency_ms: float = 40.0,
         max_latency_ms: float = 150.0,
-        latency_scale_ms: float = 100.0,
+        latency_scale_ms: float = 500.0,
+        kernel_scale: float = 10.0,
+        profile_bins: int = 0,
     ) -> None:
         super().__init__()
         if taps < 1:
@@ -137,27 +151,35 @@ class TemporalReadout(nn.Module):
         if not 0 <= latency_ms <= max_latency_ms:
             raise ValueError(f"need 0 <= latency_ms <= max_latency_ms, got {latency_ms}, {max_latency_ms}")
         self.scale, self.max_latency_ms = float(latency_scale_ms), float(max_latency_ms)
+        self.kernel_scale = float(kernel_scale)
         kernel = torch.zeros(n_channels, taps)
-        kernel[:, 0] = 1.0
-        self.kernel = nn.Parameter(kernel)
+        kernel[:, 0] = 1.0 / self.kernel_scale
+        self.weights = nn.Parameter(kernel)
         self.latency = nn.Parameter(torch.full((n_neurons,), latency_ms / self.scale))
         self.log_gain = nn.Parameter(torch.zeros(n_neurons))  # output scale, set from the data by the trainer
+        self.log_profile = nn.Parameter(torch.zeros(n_neurons, profile_bins)) if profile_bins else None
 
     @property
     def latency_ms(self) -> torch.Tensor:
         """(n_neurons,) the latency of each neuron in ms."""
         return (self.latency * self.scale).clamp(0.0, self.max_latency_ms)
 
+    @property
+    def kernel(self) -> torch.Tensor:
+        """(C, taps) the causal filter of each channel, lag 0 first."""
+        return self.weights * self.kernel_scale
+
     def filter(self, pooled: torch.Tensor) -> torch.Tensor:
         """(T, B, C, n) -> causally filtered over T per channel; steps before 0 hold step 0's value."""
-        taps = self.kernel.shape[1]
+        kernel = self.kernel
+        taps = kernel.shape[1]
         if taps == 1:
-            return pooled * self.kernel[:, 0, None]
+            return pooled * kernel[:, 0, None]
         t = pooled.shape[0]
         padded = torch.cat([pooled[:1].expand(taps - 1, *pooled.shape[1:]), pooled])
         out = 0
         for j in range(taps):
-            out = out + padded[taps - 1 - j : taps - 1 - j + t] * self.kernel[:, j, None]
+            out = out + padded[taps - 1 - j : taps - 1 - j + t] * kernel[:, j, None]
         return out
 
     def rates(self, readout, features: torch.Tensor) -> torch.Tensor:
@@ -172,17 +194,22 @@ class PsthModel(NeuralEncoderModel):
     """A :class:`NeuralEncoderModel` whose sessions are shown stimuli as their :class:`PresentationPlan`
     says and read out through a :class:`TemporalReadout` (``temporal[session]``).
 
-    ``forward(stimuli, session)`` gives the recorded bins of the plan (B, n_bins, n_neurons);
+    ``profile``: each temporal readout learns a per-neuron factor per recorded bin (see
+    :class:`TemporalReadout`). ``forward(stimuli, session)`` gives the recorded bins of the plan
+    (B, n_bins, n_neurons);
     :meth:`windows` any other windows (e.g. per-frame count windows) with the same latencies.
     """
 
-    def __init__(self, core, readouts, plans: dict[str, PresentationPlan], **temporal) -> None:
+    def __init__(self, core, readouts, plans: dict[str, PresentationPlan], profile: bool = False, **temporal) -> None:
         super().__init__(core, readouts)
         self.plans = dict(plans)
         self.stateless = is_stateless(core)
         channels = self.core_output_shape[0]
         self.temporal = nn.ModuleDict(
-            {s: TemporalReadout(channels, r.n_neurons, **temporal) for s, r in self.readouts.items()}
+            {
+                s: TemporalReadout(channels, r.n_neurons, profile_bins=plans[s].n_bins if profile else 0, **temporal)
+                for s, r in self.readouts.items()
+            }
         )
 
     def features(self, stimuli: torch.Tensor, session: str) -> torch.Tensor:
@@ -221,12 +248,17 @@ class PsthModel(NeuralEncoderModel):
     def windows(self, stimuli: torch.Tensor, session: str, windows_ms, frame_average: bool) -> torch.Tensor:
         """(B, n_bins, n) responses on ``windows_ms`` (K, 2) after each frame's onset: K bins averaged
         over the frames (``frame_average``) or F * K frame-major bins."""
-        plan = self.plans[session]
-        feats = self.features(stimuli, session)
-        rates = self.temporal[session].rates(self.readouts[session], feats)  # (T, R, n)
-        tr = self.temporal[session]
+        return self.bins(self.step_rates(stimuli, session), stimuli.shape[:2], session, windows_ms, frame_average)
+
+    def step_rates(self, stimuli: torch.Tensor, session: str) -> torch.Tensor:
+        """Per-step rates (T, R, n) of the runs of ``stimuli`` (see :meth:`features`)."""
+        return self.temporal[session].rates(self.readouts[session], self.features(stimuli, session))
+
+    def bins(self, rates: torch.Tensor, shape, session: str, windows_ms, frame_average: bool) -> torch.Tensor:
+        """Per-step ``rates`` (T, R, n) of stimuli of ``shape`` (B, F) -> (B, n_bins, n) on ``windows_ms``."""
+        plan, tr = self.plans[session], self.temporal[session]
         w = torch.as_tensor(np.asarray(windows_ms, dtype=np.float32), device=rates.device)
-        b, f = stimuli.shape[:2]
+        b, f = shape
         onsets = torch.as_tensor(plan.onsets_ms(), dtype=torch.float32, device=rates.device)
         per_frame = (onsets[:, None, None] + w[None]).flatten(0, 1)  # (onsets * K, 2)
         weights = window_weights(tr.latency_ms, plan.edges_ms().to(rates.device), per_frame)
@@ -235,6 +267,15 @@ class PsthModel(NeuralEncoderModel):
         return pred.mean(1) if frame_average else pred.flatten(1, 2)
 
     def forward(self, stimuli: torch.Tensor, session: str, bin_matrix: torch.Tensor | None = None) -> torch.Tensor:
-        """The plan's recorded bins (B, n_bins, n); ``bin_matrix`` is not used (the latency is learned)."""
+        """The plan's recorded bins (B, n_bins, n), then its ``extra_windows_ms`` bins when set;
+        ``bin_matrix`` is not used (the latency is learned)."""
         plan = self.plans[session]
-        return self.windows(stimuli, session, plan.windows_ms, plan.frame_average)
+        rates = self.step_rates(stimuli, session)
+        out = self.bins(rates, stimuli.shape[:2], session, plan.windows_ms, plan.frame_average)
+        profile = self.temporal[session].log_profile
+        if profile is not None:
+            out = out * profile.T.exp()
+        if plan.extra_windows_ms is None:
+            return out
+        extra = self.bins(rates, stimuli.shape[:2], session, plan.extra_windows_ms, plan.extra_frame_average)
+        return torch.cat([out, extra], dim=1)

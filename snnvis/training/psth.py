@@ -10,12 +10,15 @@ sequence) through a :class:`~snnvis.models.temporal_readout.PsthModel`, and scor
 - The latency of each neuron is learned (from ``data.latency_ms``) with the temporal readout.
 - ``data.count_response``: the response set scored as ``pearson_r`` (per-presentation counts,
   predicted from the same per-step rates on that set's windows); null: the recording's
-  default response when it is not the target, else the target itself.
+  default response when it is not the target, else the target itself. ``data.count_loss``:
+  train on those counts too (as mean rates over their windows, each bin weighing as one PSTH
+  bin), so the readout also sees each frame's own response, not only the 11-frame average.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 import torch
@@ -60,22 +63,53 @@ def psth_plan(session, core, data_cfg) -> PresentationPlan:
 
 def psth_network(cfg, sessions, build_network) -> PsthModel:
     """The :class:`PsthModel` of ``sessions``: ``build_network``'s core and readouts, one plan and
-    temporal readout per session, each neuron's gain started at its mean training response."""
+    temporal readout per session, each neuron's gain started at its mean training response and
+    its profile (``data.temporal_profile``) at its mean training time course."""
     base = build_network(cfg, {s.id: s.splits["train"].n_neurons for s in sessions})
     plans = {s.id: psth_plan(s, base.core, cfg.data) for s in sessions}
+    shapes = {s.id: s.splits["train"].responses.mean(dim=0).clamp(min=1e-3) for s in sessions}  # (bins, n)
+    if cfg.data.get("count_loss"):
+        for s in sessions:
+            plans[s.id] = with_count_target(s, plans[s.id], cfg.data)
     latency = float(cfg.data.get("latency_ms", 0.0))
     try:
         model = PsthModel(
-            base.core, base.readouts, plans, taps=int(cfg.data.get("temporal_taps", 8)), latency_ms=latency
+            base.core,
+            base.readouts,
+            plans,
+            profile=bool(cfg.data.get("temporal_profile", False)),
+            taps=int(cfg.data.get("temporal_taps", 8)),
+            latency_ms=latency,
         )
     except ValueError as err:
         raise UserError("data", str(err)) from None
     with torch.no_grad():
         for s in sessions:
-            mean = s.splits["train"].responses.mean(dim=(0, 1)).clamp(min=1e-3)
-            model.temporal[s.id].log_gain.copy_(mean.log())
+            tr, mean = model.temporal[s.id], shapes[s.id].mean(0)
+            tr.log_gain.copy_(mean.log())
+            if tr.log_profile is not None:  # start at the mean training time course
+                tr.log_profile.copy_((shapes[s.id] / mean).log().T)
             s.bin_matrix = None
     return model
+
+
+def with_count_target(session, plan: PresentationPlan, data_cfg) -> PresentationPlan:
+    """``plan`` also predicting the per-presentation counts, and the train and validation targets
+    extended by them as mean rates over their windows (count / window length, the PSTH's
+    units when the PSTH is in spikes/s); ``plan`` unchanged without a count set."""
+    name = count_set(session, data_cfg)
+    if name is None:
+        return plan
+    rec = session.recording
+    info = rec.response_info(name)
+    windows = np.asarray(info.windows_ms, dtype=np.float64)
+    per_s = torch.as_tensor(1000.0 / (windows[:, 1] - windows[:, 0]), dtype=torch.float32)
+    reps = 1 if info.frame_average else rec.n_frames
+    for split in ("train", "validation"):
+        ds = session.splits[split]
+        counts = torch.from_numpy(rec.mean(name, ds.indices)).float() * per_s.repeat(reps)[None, :, None]
+        ds.responses = torch.cat([ds.responses, counts], dim=1)
+    return replace(plan, extra_windows_ms=windows, extra_frame_average=bool(info.frame_average))
 
 
 def count_set(session, data_cfg) -> str | None:
@@ -119,8 +153,8 @@ def score_psth_test(model, sessions, run_dir, device, cfg) -> dict:
     amp, bs = cfg.trainer.amp, cfg.data.batch_size
     for s in sessions:
         ds = s.splits["test"]
-        pred = predict_windows(model, s, "test", device, amp, bs)
         psth = ds.responses.numpy()
+        pred = predict_windows(model, s, "test", device, amp, bs)[:, : psth.shape[1]]
         name = count_set(s, cfg.data)
         if name is None:
             counts_pred, counts, trials = pred, psth, None if ds.trials is None else ds.trials.numpy()
@@ -131,7 +165,8 @@ def score_psth_test(model, sessions, run_dir, device, cfg) -> dict:
         m = neuron_metrics(counts_pred, counts, trials, seed=cfg.seed)
         for key in ("timecourse_r", "per_bin_r"):  # frame-count time courses are not the PSTH's
             m.pop(key, None)
-        tm = temporal_metrics(pred, psth, s.splits["train"].responses.numpy(), seed=cfg.seed)
+        train_psth = s.splits["train"].responses.numpy()[:, : psth.shape[1]]
+        tm = temporal_metrics(pred, psth, train_psth, seed=cfg.seed)
         m.update({k: tm[k] for k in PSTH_KEYS if k in tm})
         m["psth_pearson_r"] = pearson_per_neuron(pred, psth)
         m["latency_ms"] = model.temporal[s.id].latency_ms.detach().cpu().numpy().astype(np.float64)

@@ -41,8 +41,8 @@ class TrainerSchema:
     tensorboard: bool = True
     progress: Any = "auto"
     grad_clip: float | None = 10.0
-    freeze_core: bool = False
     ensemble: int = 1
+    freeze_core: bool = False
 
 
 @dataclass
@@ -57,7 +57,9 @@ class DataSchema:
     # per-presentation counts scored as pearson_r, the temporal readout's filter length (steps)
     protocol: str | None = None
     count_response: str | None = None
+    count_loss: bool = False  # also train on the per-presentation counts (as mean rates in their windows)
     temporal_taps: int = 8
+    temporal_profile: bool = False  # a learned per-neuron factor on each recorded bin (stimulus-independent)
     crop: str | None = None
 
 
