@@ -44,8 +44,9 @@ def synth(tmp_path_factory):
     return path, simulate(SYNTH)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def cowley(datasets_dir, tmp_path_factory) -> Path:
+    """Cowley V4 session 210305, imported once for every scoring test module that reads it."""
     from snnvis.recordings.importing import import_source
 
     (path,) = import_source("cowley2023_v4", mirror=datasets_dir, out=tmp_path_factory.mktemp("rec"), only=["210305"])
