@@ -45,6 +45,7 @@ class ScoreSchema:
     bn_calibration_stimuli: int = 256
     progress: Any = "auto"  # auto | true | false
     name: str = "score"
+    paths: Any = None  # paths.data: the data root
     metric_options: Any = None  # per metric family: its own keys (see score.yaml)
 
 

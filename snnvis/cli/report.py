@@ -27,8 +27,9 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="OVERRIDE",
         default=None,
         help="first score each trained run whose scores are missing or were made by another scoring "
-        "config or checkpoint (judged by a hash kept in RUN/score/score_config.json; "
-        "snnvis-score on checkpoints/best.pt and the run's recordings, into RUN/score/); "
+        "config or checkpoint (judged by a hash kept in RUN/scores/score_config.json; "
+        "snnvis-score on checkpoints/best.pt and the run's recordings, into RUN/scores/ "
+        "like snnvis-score checkpoint=RUN); "
         "optional snnvis/conf/score.yaml overrides, e.g. --score metrics=[rsa,ridge] n_boot=200",
     )
     return p

@@ -28,10 +28,14 @@ def run(cfg: DictConfig, run_dir: str | Path):
     """
     from snnvis.evaluation.pipeline import format_table
     from snnvis.evaluation.pipeline import run as score_run
+    from snnvis.reporting.score import record_scores_of_run, scores_dir_of
 
     result = score_run(cfg, run_dir)
     say(log, format_table(result))
     say(log, f"wrote {Path(run_dir) / 'scores.csv'} ({len(result.rows)} rows) and {Path(run_dir) / 'scores.json'}")
+    of_run = scores_dir_of(cfg.checkpoint)
+    if of_run is not None and of_run.resolve() == Path(run_dir).resolve():  # snnvis-report keeps these scores
+        record_scores_of_run(cfg, Path(run_dir), HydraConfig.get().overrides.task if HydraConfig.initialized() else ())
     return result
 
 

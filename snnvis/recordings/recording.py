@@ -40,7 +40,9 @@ class Recording:
         if self.path.is_dir():
             raise UserError("recording", "is a directory, not a recording file", self.path)
         if not self.path.is_file():
-            raise UserError("recording", "file not found", self.path)
+            from snnvis.recordings.root import missing_file
+
+            raise UserError("recording", missing_file(self.path), self.path.absolute())
         try:
             with h5py.File(self.path, "r") as f:
                 self._attrs = dict(f.attrs)

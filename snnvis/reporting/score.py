@@ -1,10 +1,12 @@
-"""Scoring of a sweep's runs (``snnvis-report --score``): every run whose scores do not match the scoring config.
+"""Scores of a training run, kept next to it: ``<run>/scores/`` (``snnvis-score checkpoint=<run>``
+and ``snnvis-report --score`` both write there).
 
-A run's ``score/scores.csv`` is up to date when ``score/score_config.json`` holds the hash of
-what made it: the resolved scoring config (``snnvis/conf/score.yaml`` with the overrides and the
-run's recordings; keys that do not change results, :data:`NOT_HASHED`, left out), the run's
-training config hash and the sha256 of its ``checkpoints/best.pt``. Any other case (no scores,
-no hash file, another config, a retrained checkpoint) is rescored. File times play no part.
+A run's ``scores/scores.csv`` is up to date when ``scores/score_config.json`` holds the hash of
+what made it: the resolved scoring config (``snnvis/conf/score.yaml`` with the overrides; keys
+that do not change results, :data:`NOT_HASHED`, left out; the recordings by their content), the
+run's training config hash and the sha256 of its ``checkpoints/best.pt``. ``snnvis-report
+--score`` rescores any other case (no scores, no hash file, another config, a retrained
+checkpoint) and keeps the rest. File times play no part.
 """
 
 from __future__ import annotations
@@ -18,9 +20,10 @@ from pathlib import Path
 from snnvis.errors import UserError
 from snnvis.utils import atomic_path
 
-SCORE_DIR = "score"  # where --score writes into a run directory
+SCORE_DIR = "scores"  # where a run's scores go: <run>/scores/
 HASH_FILE = "score_config.json"
-NOT_HASHED = ("device", "progress", "batch_size", "max_memory_mb")
+# Score keys that do not change the scores (also left out of snnvis-score's sweep directory names).
+NOT_HASHED = ("device", "progress", "batch_size", "max_memory_mb", "name", "paths")
 
 
 def _sha256(path: Path) -> str:
@@ -31,20 +34,57 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def score_hash(cfg, run) -> str:
+def scores_dir_of(checkpoint) -> Path | None:
+    """``<run>/scores`` when ``checkpoint`` is a training run dir (with ``checkpoints/best.pt``) or
+    that ``best.pt``; None otherwise (another .pt file, an untrained model, nothing there)."""
+    if not checkpoint:
+        return None
+    p = Path(str(checkpoint))
+    if p.is_dir() and (p / "checkpoints" / "best.pt").is_file():
+        return p / SCORE_DIR
+    if p.name == "best.pt" and p.parent.name == "checkpoints" and p.is_file():
+        return p.parent.parent / SCORE_DIR
+    return None
+
+
+def score_hash(cfg, run_dir: Path, config_hash: str) -> str:
     """The identity of a run's scores: scoring config (resolved), training config hash, best.pt content."""
     from omegaconf import OmegaConf
 
+    from snnvis.training.identity import recording_identity
+
     resolved = OmegaConf.to_container(cfg, resolve=True)
-    for key in (*NOT_HASHED, "checkpoint"):  # the checkpoint counts by its content, not its path
+    # the checkpoint counts by its content, not its path; its run's config fixes the architecture
+    for key in (*NOT_HASHED, "checkpoint", "model"):
         resolved.pop(key, None)
-    best = run.dir / "checkpoints" / "best.pt"
-    ident = {"score": resolved, "config_hash": run.config_hash, "best.pt": _sha256(best) if best.is_file() else None}
+    resolved["recordings"] = [recording_identity(p) for p in resolved.get("recordings") or []]
+    best = Path(run_dir) / "checkpoints" / "best.pt"
+    ident = {"score": resolved, "config_hash": config_hash, "best.pt": _sha256(best) if best.is_file() else None}
     return hashlib.sha256(json.dumps(ident, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
+def write_hash(scores_dir: Path, key: str, overrides: Sequence[str] = ()) -> None:
+    with atomic_path(Path(scores_dir) / HASH_FILE) as tmp:
+        tmp.write_text(json.dumps({"hash": key, "overrides": list(overrides)}, indent=2) + "\n")
+
+
+def record_scores_of_run(cfg, scores_dir: Path, overrides: Sequence[str] = ()) -> bool:
+    """After ``snnvis-score`` wrote ``<run>/scores/``: store the score hash there, so that
+    ``snnvis-report --score`` with the same scoring config keeps these scores. False (nothing
+    written) when the run has no readable ``metrics.json`` to take its config hash from."""
+    from snnvis.outputs import METRICS_FILE, read_metrics
+
+    run_dir = Path(scores_dir).parent
+    try:
+        chash = str(read_metrics(run_dir / METRICS_FILE)["run"]["config_hash"])
+    except (UserError, KeyError, TypeError):
+        return False
+    write_hash(scores_dir, score_hash(cfg, run_dir, chash), overrides)
+    return True
+
+
 def stored_hash(run) -> str | None:
-    """The hash in ``<run>/score/score_config.json`` when ``scores.csv`` is there too, else None."""
+    """The hash in ``<run>/scores/score_config.json`` when ``scores.csv`` is there too, else None."""
     d = run.dir / SCORE_DIR
     try:
         if (d / "scores.csv").is_file():
@@ -84,7 +124,7 @@ def compose_score_config(overrides: Sequence[str]):
 
 def score_runs(runs: Sequence, overrides: Sequence[str] = (), log=print) -> list[Path]:
     """Run ``snnvis-score`` on every run's best checkpoint and the run's own recordings, writing
-    ``<run>/score/scores.csv``, unless the run's scores were made by the same config (module docstring).
+    ``<run>/scores/scores.csv``, unless the run's scores were made by the same config (module docstring).
 
     Args:
         runs: :class:`snnvis.reporting.sweep.Run` objects.
@@ -112,13 +152,13 @@ def score_runs(runs: Sequence, overrides: Sequence[str] = (), log=print) -> list
             log(f"snnvis: {r.rel}: metrics.json names no recordings; not scored")
             continue
         cfg = OmegaConf.merge(base, {"checkpoint": str(r.dir), "recordings": paths})
-        key = score_hash(cfg, r)
+        key = score_hash(cfg, r.dir, r.config_hash)
         if stored_hash(r) == key:
+            log(f"snnvis: {r.rel}: {SCORE_DIR}/ made by this scoring config; kept")
             continue
         t0 = time.time()
         score(cfg, r.dir / SCORE_DIR)
-        with atomic_path(r.dir / SCORE_DIR / HASH_FILE) as tmp:
-            tmp.write_text(json.dumps({"hash": key, "overrides": list(overrides)}, indent=2) + "\n")
+        write_hash(r.dir / SCORE_DIR, key, overrides)
         log(f"snnvis: scored {r.rel} ({time.time() - t0:.0f} s)")
         written.append(r.dir / SCORE_DIR / "scores.csv")
     return written

@@ -2,8 +2,9 @@
 
 A *sweep directory* holds training runs (any folder with a ``metrics.json``, e.g. the
 subdirectories of a Hydra multirun) and/or scoring runs (any ``scores.csv``). Scores
-written into a run's ``score/`` folder (:func:`snnvis.reporting.score_runs`) belong to that
-run; a ``scores.csv`` outside any run is reported on its own. Each run gets a model label:
+written into a run's ``scores/`` folder (``snnvis-score checkpoint=<run>``,
+:func:`snnvis.reporting.score_runs`) belong to that run; a ``scores.csv`` outside any run is
+reported on its own. Each run gets a model label:
 the model config plus the overrides (other than ``model.spiking``/``seed``) that differ
 between the sweep's runs, so an SNN and its twin share it.
 """

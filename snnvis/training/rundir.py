@@ -35,8 +35,39 @@ def unique_suffix() -> str:
 
 
 def register_resolvers() -> None:
-    if not OmegaConf.has_resolver("snnvis_uid"):
-        OmegaConf.register_new_resolver("snnvis_uid", unique_suffix)
+    """The resolvers the configs use: ``${snnvis_uid:}``, ``${snnvis_data_default:}`` (the data root
+    without $SNNVIS_DATA), ``${snnvis_unnamed:app,key,...}`` (override keys left out of run-directory
+    names) and ``${snnvis_score_dir:checkpoint,fallback}`` (where snnvis-score writes)."""
+    from snnvis.recordings.root import default_root
+
+    resolvers = {
+        "snnvis_uid": unique_suffix,
+        "snnvis_data_default": lambda: str(default_root()),
+        "snnvis_unnamed": _unnamed,
+        "snnvis_score_dir": _score_dir,
+    }
+    for name, fn in resolvers.items():
+        if not OmegaConf.has_resolver(name):
+            OmegaConf.register_new_resolver(name, fn)
+
+
+def _unnamed(app: str, *extra: str) -> list[str]:
+    """Keys left out of run-directory names: the unhashed keys of ``app`` (train | score) and ``extra``."""
+    if app == "score":
+        from snnvis.reporting.score import NOT_HASHED
+
+        return [*NOT_HASHED, *(k for k in extra if k not in NOT_HASHED)]
+    from snnvis.training.identity import unnamed_keys
+
+    return unnamed_keys(*extra)
+
+
+def _score_dir(checkpoint: str | None, fallback: str) -> str:
+    """``<run>/scores`` when ``checkpoint`` is a training run dir or its ``checkpoints/best.pt``, else ``fallback``."""
+    from snnvis.reporting.score import scores_dir_of
+
+    found = scores_dir_of(checkpoint)
+    return fallback if found is None else str(found)
 
 
 class RunDirLock:

@@ -161,7 +161,7 @@ def test_score_reruns_when_the_score_config_changes(trained, report):
     run = trained / "run"
     res = report([str(trained), "--score", "metrics=[rsa]", *SCORE])
     assert res.returncode == 0, res.stderr[-2000:]
-    scores = run / "score" / "scores.csv"
+    scores = run / "scores" / "scores.csv"
     first = scores.read_bytes()
     assert {r["metric"] for r in csv.DictReader(first.decode().splitlines())} == {"rsa"}
     res = report([str(trained), "--score", "metrics=[rsa]", *SCORE])  # same config: kept

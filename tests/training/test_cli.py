@@ -9,6 +9,7 @@ import time
 import pytest
 from training_helpers import TINY, compose_train, recordings_override, train_cli
 
+from snnvis.recordings.root import data_root
 from snnvis.training import loop
 
 
@@ -29,7 +30,10 @@ def test_missing_recording_is_one_line_and_exit_2(tmp_path):
     missing = tmp_path / "nowhere" / "session.h5"
     out = train_cli([*TINY, f"data.recordings=[{missing}]", f"hydra.run.dir={tmp_path / 'run'}"])
     assert out.returncode == 2
-    assert out.stderr.strip().splitlines() == [f"snnvis: error: recording in {missing}: file not found"]
+    assert out.stderr.strip().splitlines() == [
+        f"snnvis: error: recording in {missing}: file not found (a path is taken as given; "
+        f"the presets' data root is {data_root()}, set by $SNNVIS_DATA or paths.data)"
+    ]
     assert "Traceback" not in out.stdout + out.stderr
     assert not (tmp_path / "run" / "metrics.json").exists()
 

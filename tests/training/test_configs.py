@@ -8,6 +8,7 @@ from omegaconf import OmegaConf
 from training_helpers import CONFIGS, compose_train
 
 from snnvis.models import build_model, count_params
+from snnvis.recordings.root import data_root
 from snnvis.training.loop import config_hash
 
 EXPERIMENTS = sorted(p.stem for p in (CONFIGS / "experiment").glob("*.yaml"))
@@ -70,7 +71,7 @@ def test_experiment_composes(experiment):
             assert OmegaConf.select(cfg, key) == value, key
     assert len(cfg.data.recordings) == want["n_recordings"]
     assert all(
-        str(p).startswith(f"recordings/{'henaff2021_v1' if choices.data == 'henaff_v1' else 'cowley2023_v4'}/")
+        str(p).startswith(f"{data_root()}/{'henaff2021_v1' if choices.data == 'henaff_v1' else 'cowley2023_v4'}/")
         for p in cfg.data.recordings
     )
     assert cfg.data.image_size == cfg.model.input.size  # stimuli cached at the model's size
