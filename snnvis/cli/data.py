@@ -181,24 +181,57 @@ def _synth(args) -> int:
     return 0
 
 
+class _Help(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """Every option shows its default (unless it has none); descriptions and examples keep their lines."""
+
+    def _get_help_string(self, action):
+        if action.default is None or action.default == [] or isinstance(action.default, bool):
+            return action.help
+        return super()._get_help_string(action)
+
+
+DESCRIPTION = """\
+snnvis-data: list the public sources, import recordings into the data root, inspect a
+recording, or simulate one with known ground truth.
+
+The data root is $SNNVIS_DATA when set, else the checkout's recordings/ (a source
+checkout) or ./recordings; the presets of snnvis-train and snnvis-score read it as paths.data."""
+
+EXAMPLES = """\
+examples:
+  snnvis-data import cowley2023_v4 --mirror ../shared/datasets --only 190927 210305
+  snnvis-data info recordings/cowley2023_v4/210305.h5
+  snnvis-data synth --out recordings/synthetic/synth.h5 --n-stimuli 600 --size 48"""
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="snnvis-data", description=__doc__)
-    sub = p.add_subparsers(dest="cmd", required=True)
-    s = sub.add_parser("list", help="show the known public sources")
-    s.add_argument("-v", "--verbose", action="store_true")
+    from snnvis.recordings.root import data_root
+
+    root = str(data_root())
+    p = argparse.ArgumentParser(prog="snnvis-data", description=DESCRIPTION, epilog=EXAMPLES, formatter_class=_Help)
+    sub = p.add_subparsers(dest="cmd", required=True, metavar="COMMAND")
+
+    def command(name: str, help: str, **kw) -> argparse.ArgumentParser:
+        return sub.add_parser(name, help=help, description=help, formatter_class=_Help, **kw)
+
+    s = command("list", "show the known public sources (with each importer's -o options)")
+    s.add_argument("-v", "--verbose", action="store_true", help="also show each source's citation and license")
     s.set_defaults(fn=_list)
-    s = sub.add_parser("import", help="import a source into <out>/<source>/<id>.h5", add_help=False)
+    s = command("import", "import a source into OUT/<source>/<id>.h5", add_help=False)
     s.add_argument("-h", "--help", action=_ImportHelp, help="show this help and the options of SOURCE, then exit")
-    s.add_argument("source")
-    s.add_argument("path", nargs="?", help="for source nwb: the NWB file to import")
+    s.add_argument("source", metavar="SOURCE", help="a source named by snnvis-data list, or nwb for a user's NWB file")
+    s.add_argument("path", nargs="?", metavar="PATH", help="for source nwb: the NWB file to import")
     s.add_argument("--stimuli", metavar="DIR", help="for source nwb: folder of the images named by the image ids")
     s.add_argument(
         "--mirror",
+        metavar="DIR",
         help="local mirror folder holding <source>/... (default: $SNNVIS_DATA_MIRROR, "
         "else download from the public URLs)",
     )
-    s.add_argument("--out", default="recordings", help="output folder (default: recordings)")
-    s.add_argument("--only", nargs="+", metavar="ID", help="import only these sessions")
+    s.add_argument(
+        "--out", metavar="DIR", default=root, help="output folder: the data root ($SNNVIS_DATA or paths.data)"
+    )
+    s.add_argument("--only", nargs="+", metavar="ID", help="import only these sessions (default: all)")
     s.add_argument("--force", action="store_true", help="rewrite files that are already up to date")
     s.add_argument(
         "-o",
@@ -209,32 +242,39 @@ def build_parser() -> argparse.ArgumentParser:
         help="importer option, e.g. -o bin_ms=25 for zhang_desimone_it (listed by --help and snnvis-data list)",
     )
     s.set_defaults(fn=_import)
-    s = sub.add_parser("info", help="summarise a recording file")
-    s.add_argument("path")
-    s.add_argument("--json", action="store_true")
+    s = command("info", "summarise a recording file (stimuli, neurons, responses, splits, protocol)")
+    s.add_argument("path", metavar="PATH", help="a recording file (.h5)")
+    s.add_argument("--json", action="store_true", help="print the summary as JSON")
     s.set_defaults(fn=_info)
-    s = sub.add_parser("synth", help="simulate an LNP population with known ground truth")
-    s.add_argument("--out", default="recordings/synthetic/synth.h5")
-    s.add_argument("--n-stimuli", type=int, default=None, help="number of stimuli (default 300)")
-    s.add_argument("--n-frames", type=int, default=None, help="1 for static images (default), >1 for sequences")
-    s.add_argument("--n-neurons", type=int, default=40)
-    s.add_argument("--n-repeats", type=int, default=10)
+    s = command("synth", "simulate an LNP population with known ground truth (static images or one movie)")
+    s.add_argument("--out", metavar="FILE", default=str(Path(root) / "synthetic" / "synth.h5"), help="output file")
+    s.add_argument("--n-stimuli", type=int, default=None, help="number of stimuli (default: 300; not with --movie)")
+    s.add_argument(
+        "--n-frames",
+        type=int,
+        default=None,
+        help="1 for static images, >1 for sequences (default: 1; not with --movie)",
+    )
+    s.add_argument("--n-neurons", type=int, default=40, help="simulated neurons")
+    s.add_argument("--n-repeats", type=int, default=10, help="repeats (trials) per stimulus")
     s.add_argument("--size", type=int, default=32, help="image height and width in pixels")
-    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--seed", type=int, default=0, help="seed of the population and the stimuli")
     m = s.add_argument_group(
         "continuous movie (--movie): LNP neurons with delayed biphasic kernels and "
         "adaptation watching one movie; ground truth in /ground_truth"
     )
     m.add_argument("--movie", action="store_true", help="simulate one continuous movie cut into clips")
-    m.add_argument("--n-clips", type=int, default=30, help="clips (stimuli) of the movie (default 30)")
-    m.add_argument("--clip-frames", type=int, default=30, help="frames per clip (default 30)")
+    m.add_argument("--n-clips", type=int, default=30, help="clips (stimuli) of the movie")
+    m.add_argument("--clip-frames", type=int, default=30, help="frames per clip")
     m.add_argument(
         "--scene-clips",
         type=int,
         default=3,
-        help="clips per scene; a cut starts a new texture, and a scene is one split group (default 3)",
+        help="clips per scene; a cut starts a new texture, and a scene is one split group",
     )
-    m.add_argument("--frame-ms", type=float, default=1000.0 / 30.0, help="duration of a frame in ms (default 33.3)")
+    m.add_argument(
+        "--frame-ms", type=float, default=1000.0 / 30.0, help="duration of a frame in ms (default: %(default).1f)"
+    )
     s.set_defaults(fn=_synth)
     return p
 

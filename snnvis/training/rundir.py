@@ -37,7 +37,8 @@ def unique_suffix() -> str:
 def register_resolvers() -> None:
     """The resolvers the configs use: ``${snnvis_uid:}``, ``${snnvis_data_default:}`` (the data root
     without $SNNVIS_DATA), ``${snnvis_unnamed:app,key,...}`` (override keys left out of run-directory
-    names) and ``${snnvis_score_dir:checkpoint,fallback}`` (where snnvis-score writes)."""
+    names), ``${snnvis_score_dir:checkpoint,fallback}`` (where snnvis-score writes) and
+    ``${snnvis_groups:group,...}`` (config groups and their options, for the --help texts)."""
     from snnvis.recordings.root import default_root
 
     resolvers = {
@@ -45,6 +46,7 @@ def register_resolvers() -> None:
         "snnvis_data_default": lambda: str(default_root()),
         "snnvis_unnamed": _unnamed,
         "snnvis_score_dir": _score_dir,
+        "snnvis_groups": _groups,
     }
     for name, fn in resolvers.items():
         if not OmegaConf.has_resolver(name):
@@ -60,6 +62,28 @@ def _unnamed(app: str, *extra: str) -> list[str]:
     from snnvis.training.identity import unnamed_keys
 
     return unnamed_keys(*extra)
+
+
+def _groups(*groups: str) -> str:
+    """``group: a, b, c`` lines for the --help texts: the options Hydra sees (a user's --config-dir
+    included), without the hidden ones (``_common``); ``+group`` shows as ``+group``."""
+    from hydra.core.global_hydra import GlobalHydra
+    from hydra.core.object_type import ObjectType
+
+    from snnvis.config import CONFIGS
+
+    loader = GlobalHydra.instance().config_loader() if GlobalHydra.instance().is_initialized() else None
+    lines = []
+    for group in groups:
+        name = group.lstrip("+")
+        if loader is not None:
+            options = loader.get_group_options(name, ObjectType.CONFIG)
+        else:
+            options = sorted(p.stem for p in (CONFIGS / name).glob("*.yaml"))
+        shown = [o for o in options if not o.startswith("_")]
+        if shown:
+            lines.append(f"{group}: {', '.join(shown)}")
+    return "\n".join(lines)
 
 
 def _score_dir(checkpoint: str | None, fallback: str) -> str:
