@@ -151,3 +151,10 @@ def test_killed_search_resumes_without_redoing_finished_trials(tmp_path, tiny_re
     dirs = _trial_dirs(sweep)
     assert len(dirs) == 2 and all((d / "metrics.json").read_bytes() == b for d, b in first_dirs.items())
     assert search.trials_left(f"sqlite:///{db}", "hparams_v4_twin", 2) == 0  # started again, it would run none
+
+
+def test_v4_best_trains_both_families_on_all_eight_cowley_sessions():
+    cfg = compose_train(["experiment=v4_best"], return_hydra_config=True)
+    sessions = [p.rsplit("/", 1)[-1] for p in cfg.data.recordings]
+    assert sessions == [f"{s}.h5" for s in "190925 190927 190928 190929 210224 210305 210322 210621".split()]
+    assert cfg.hydra.sweeper.params["model.spiking"] == "true,false" and cfg.trainer.threads == 1
