@@ -10,13 +10,17 @@ Layout (schema version 1; files written before versions were recorded have this 
   core and the pixel-lookup predictor.
 - ``validation``, ``model``, ``data``, ``run``: see :class:`Validation`, :class:`ModelEntry`,
   :class:`DataEntry`, :class:`RunEntry`.
+- ``compute`` (optional): the core's cost per image and the run's time, :class:`ComputeEntry`.
+- ``ensemble`` (optional, ``trainer.ensemble`` > 1): ``n_members``, ``seeds`` and ``members.<k>``
+  (``run_dir``, ``seed``, ``validation``, ``test``: that member's overall summary); ``test`` and
+  ``validation`` are then the ensemble's (:mod:`snnvis.training.ensemble`).
 """
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, TypedDict
+from typing import Any, NotRequired, TypedDict
 
 from snnvis.errors import UserError
 from snnvis.outputs.version import VERSION_KEY, check_version
@@ -30,8 +34,25 @@ Summaries = dict[str, Any]  # overall / <area> / sessions: {statistic: value}
 
 class Validation(TypedDict):
     best_epoch: int
-    pearson_r_mean: float
+    pearson_r_mean: float  # of the best epoch (what early stopping follows)
     epochs_trained: int
+    pearson_r_median: NotRequired[float | None]  # the best checkpoint's (a search's objective); None: no finite r
+
+
+class ComputeEntry(TypedDict, total=False):
+    """Per image, counted by :func:`snnvis.evaluation.compute.compute_report` on test stimuli."""
+
+    macs_per_image: float
+    synops_per_image: float  # SOPs + the analog first layer's MACs (a twin: = MACs)
+    sops_per_image: float
+    analog_macs_per_image: float
+    spike_rate: dict[str, float]  # neuron layer -> fraction of non-zero outputs per step
+    mean_spike_rate: float
+    steps: int | None
+    images_counted: int
+    seconds_per_image: float
+    train_s: float
+    wall_s: float
 
 
 class ModelEntry(TypedDict, total=False):
@@ -77,6 +98,8 @@ class Metrics(TypedDict, total=False):
     model: ModelEntry
     data: DataEntry
     run: RunEntry
+    compute: ComputeEntry
+    ensemble: dict[str, Any]
 
 
 def write_metrics(path: str | Path, metrics: Metrics) -> Metrics:
