@@ -8,7 +8,8 @@
 (a) SNN vs twin prediction accuracy, (b) layer x area heatmaps, (c) PSTH examples:
     one snnvis-report per sweep found in RESULTS_DIR (a folder of runs, or a folder of
     sweep folders such as multirun/), into OUT/<sweep>/; runs are scored first
-    (snnvis-score on each best checkpoint) where scores are missing. ``--train`` first
+    (snnvis-score on each best checkpoint) where scores are missing; a ``task_vs_neural`` sweep also
+    gets its untrained / task-pretrained / neural comparison. ``--train`` first
     runs the sweeps that are missing (snnvis/conf/sweep/; with --quick, tiny variants).
 (d) Hénaff et al. 2021 curvature: V1 vs pixel curvature of the natural and synthetic
     sequences of the 7 released sessions, the authors' per-sequence table overlaid, and
@@ -50,6 +51,7 @@ from snnvis.reporting import (  # noqa: E402
     make_report,
     trained_models,
 )
+from snnvis.reporting.task_vs_neural import figure_task_vs_neural  # noqa: E402
 
 HENAFF, KRIEG, COWLEY = "henaff2021_v1", "kriegeskorte2008_it", "cowley2023_v4"
 HENAFF_SESSIONS = ["ay2_u003", "ay2_u007", "ay3_u001", "ay3_u002", "ay4_u001", "ay4_u005", "ay4_u006"]
@@ -206,6 +208,8 @@ def main(argv: list[str] | None = None) -> int:
         t = time.time()
         if sweeps:
             reports = sweep_reports(sweeps, out, args.quick)
+            for sweep in (s for s in sweeps if s.name == "task_vs_neural"):  # +sweep=task_vs_neural
+                figure_task_vs_neural(sweep, out / sweep.name, entries)
         else:
             notes.append(
                 f"(a)-(c): no sweep with runs in {results}; run e.g. `snnvis-train -m +sweep=snn_vs_dnn` "

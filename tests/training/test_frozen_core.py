@@ -16,9 +16,9 @@ from snnvis.utils import seed_everything
 
 @pytest.fixture(scope="module")
 def trained_run(tiny_recordings, tmp_path_factory):
-    """A core trained on session ``a`` only (two epochs)."""
+    """A core trained on session ``a`` only (one epoch)."""
     run_dir = tmp_path_factory.mktemp("trained")
-    loop.run(compose_train([*TINY, "trainer.max_epochs=2", recordings_override(tiny_recordings[:1])]), run_dir)
+    loop.run(compose_train([*TINY, "trainer.max_epochs=1", recordings_override(tiny_recordings[:1])]), run_dir)
     return run_dir
 
 
@@ -31,7 +31,7 @@ def test_new_session_readout_on_a_frozen_core(trained_run, tiny_recordings, tmp_
     switch, source = spelling.split()
     weights = trained_run if source == "checkpoint" else trained_run / "checkpoints" / "best.pt"
     cfg = compose_train(
-        [*TINY, "trainer.max_epochs=2", recordings_override(tiny_recordings[1:]), switch, f"{source}={weights}"]
+        [*TINY, "trainer.max_epochs=1", recordings_override(tiny_recordings[1:]), switch, f"{source}={weights}"]
     )
     assert cfg.trainer.freeze_core is True
     metrics = loop.run(cfg, tmp_path)
