@@ -52,6 +52,14 @@ def test_checkpoint_contract(digits_small, tmp_path):
         train_model.load_state_dict({k: v for k, v in ck["model"].items() if k.startswith("core.")}, strict=False)
         for k in core_keys:
             assert torch.equal(train_model.state_dict()[k], ck["model"][k])
+    # model.weights=best.pt builds the pretrained core (in snnvis-train, snnvis-score or a new pretraining)
+    from snnvis.config import build
+
+    cfg = compose_pretrain(
+        [*TINY, f"data.root={digits_small}", f"model.weights={tmp_path / 'checkpoints' / 'best.pt'}"]
+    )
+    core, best = build(cfg.model, "model"), checkpoint.load(tmp_path / "checkpoints" / "best.pt")["model"]
+    assert all(torch.equal(v, best[f"core.{k}"]) for k, v in core.state_dict().items())
 
 
 def test_clip_folders_feed_frames_to_the_time_axis(tmp_path, monkeypatch):
