@@ -118,3 +118,11 @@ def test_data_help_runs(cmd, capsys):
     assert exit_.value.code == 0
     out = capsys.readouterr().out
     assert out.startswith("usage: snnvis-data") and "None" not in out
+
+
+def test_pretrain_help():
+    text = _help("pretrain")
+    assert text.startswith("snnvis-pretrain: train an encoder core") and "_common" not in text
+    groups = _groups(text)
+    assert groups["task_data"] == ["clips", "imagefolder"] and "readout" not in groups
+    assert len(_examples(text, "snnvis-pretrain")) == 2
