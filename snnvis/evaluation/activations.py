@@ -62,7 +62,8 @@ __all__ = [
 @dataclass(frozen=True)
 class ModelInfo:
     """What is being scored: architecture ``name``, ``spiking``, ``seed``, ``source``
-    (``"untrained"``, ``"checkpoint"`` or ``"weights"``: ``model.weights``) and that file (or None)."""
+    (``"untrained"``, ``"checkpoint"``, ``"weights"``: ``model.weights``, or ``"external"``: a
+    ``model=external`` module as its factory made it) and that file or factory (or None)."""
 
     name: str
     spiking: bool
@@ -152,6 +153,8 @@ def load_encoder(
         cfg.pop("weights", None)
     elif cfg.get("weights"):
         source = "weights"
+    elif cfg.get("factory"):  # model=external: the factory's weights, whatever they are (no recalibration)
+        source = "external"
     seed_everything(int(seed))
     try:
         core = build_encoder(**cfg)
@@ -169,12 +172,13 @@ def load_encoder(
                 "checkpoint", f"does not fit the {cfg.get('name')} architecture ({why[:300]})", ckpt_file
             ) from None
     core.eval()
+    origin = {"checkpoint": ckpt_file, "weights": cfg.get("weights"), "external": cfg.get("factory")}.get(source)
     info = ModelInfo(
         str(cfg.get("name", type(core).__name__)),
         bool(core.spiking),
         model_seed,
         source,
-        str(cfg["weights"]) if source == "weights" else None if ckpt_file is None else str(ckpt_file),
+        None if origin is None else str(origin),
     )
     return core, info
 

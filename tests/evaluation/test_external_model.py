@@ -144,6 +144,7 @@ def test_external_model_scored_on_cowley_like_a_builtin_encoder(cowley, tmp_path
         (layer_name, m, s) for layer_name in ("relu1", "relu2") for m in ("rsa", "ridge") for s in ("selection", "test")
     }
     assert {r["model"] for r in ours} == {"external"} and {r["spiking"] for r in ours} == {"False"}
+    assert {r["source"] for r in ours} == {"external"} and {r["checkpoint"] for r in ours} == {f"{EXAMPLE}:make_model"}
     assert {r["n_stimuli"] for r in ours if r["split"] == "test"} == {
         r["n_stimuli"] for r in theirs if r["split"] == "test"
     }
