@@ -68,7 +68,7 @@ def similarity_heatmaps(
     fig = new_figure(1.6 + 1.5 * len(areas) * len(metrics) + 1.0 * len(metrics), 1.5 + 0.45 * len(layers))
     axes = fig.subplots(1, len(metrics), squeeze=False)[0]
     im = None
-    for ax, metric in zip(axes, metrics):
+    for k, (ax, metric) in enumerate(zip(axes, metrics)):
         grid = np.full((len(layers), len(areas)), np.nan)
         low, high = grid.copy(), grid.copy()
         present = np.zeros(grid.shape, dtype=bool)
@@ -85,8 +85,8 @@ def similarity_heatmaps(
         ax.imshow(np.where(undefined, 1.0, np.nan), cmap="Greys", vmin=0, vmax=6, aspect="auto")
         im = ax.imshow(np.ma.masked_invalid(grid), cmap=cmap, aspect="auto", vmin=vmin, vmax=vmax)
         ax.set_xticks(range(len(areas)), areas)
-        ax.set_yticks(range(len(layers)), layers)
-        ax.set(title=metric, xlabel="brain area", ylabel="layer (by depth)")
+        ax.set_yticks(range(len(layers)), layers if k == 0 else [""] * len(layers))
+        ax.set(title=metric, xlabel="brain area", ylabel="layer (by depth)" if k == 0 else "")
         with np.errstate(invalid="ignore"):
             crosses = np.isfinite(grid) & (low <= 0) & (high >= 0)
         for i, j in zip(*np.nonzero(crosses)):
@@ -101,7 +101,7 @@ def similarity_heatmaps(
                     ax.text(j, i, text, ha="center", va="center", fontsize=6.5, color="k" if v > mid else "w")
                 elif undefined[i, j]:
                     ax.text(j, i, "n/a", ha="center", va="center", fontsize=7, color="0.3")
-    fig.colorbar(im, ax=list(axes), label=value, shrink=0.9)
+    fig.colorbar(im, ax=list(axes), label=f"{value} (one range for every panel)", shrink=0.9)
     if title:
         fig.suptitle(title, fontsize=10)
     return fig

@@ -231,4 +231,4 @@ def test_report_css_keeps_intervals_on_one_line_and_wraps_text():
 
     css = (resources.files("snnvis.reporting") / "templates" / "report.html.j2").read_text()
     assert "td{white-space:nowrap}" in css
-    assert "td.l,td.w{white-space:normal;overflow-wrap:anywhere" in css
+    assert "td.l,td.w{white-space:normal;overflow-wrap:break-word" in css and "td.w{overflow-wrap:anywhere" in css
