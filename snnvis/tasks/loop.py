@@ -61,6 +61,9 @@ def run(
     check_task_values(cfg)
     if cfg.bn_calibration_batches < 0:
         raise UserError("bn_calibration_batches", f"must be >= 0, got {cfg.bn_calibration_batches!r}")
+    for key, off in (("ensemble", 1), ("freeze_core", False)):  # snnvis-train's; pretraining trains one whole model
+        if cfg.trainer.get(key, off) != off:
+            raise UserError(f"trainer.{key}", f"is not used by snnvis-pretrain; leave it at {str(off).lower()}")
     check_targets(cfg, ("model", "head", "optimizer", "scheduler", "loss"))
     dist = Dist.from_env()
     device = resolve_device(cfg.trainer.device, dist)

@@ -118,6 +118,8 @@ def test_bad_values_are_user_errors(digits_small, tmp_path):
         loop.run(compose_pretrain(TINY), tmp_path / "a")
     with pytest.raises(UserError, match=r"data.scale: must be \[min, max\]"):
         _run(digits_small, tmp_path / "b", "data.scale=[0.5,0.1]")
+    with pytest.raises(UserError, match="trainer.ensemble: is not used by snnvis-pretrain"):
+        _run(digits_small, tmp_path / "d", "trainer.ensemble=2")
     with pytest.raises(UserError, match="trainer.lr"):
         _run(digits_small, tmp_path / "c", "trainer.lr=-1")
     assert not (tmp_path / "b").exists() and not (tmp_path / "c").exists()
