@@ -71,7 +71,8 @@ def test_both_families_get_the_same_budget_and_a_validation_objective(tmp_path):
         assert sw.n_trials == cfg.search.n_trials  # no study file yet: the whole budget
     assert snn.search.n_trials == twin.search.n_trials
     assert OmegaConf.to_container(snn.trainer) == OmegaConf.to_container(twin.trainer)
-    shared = dict(twin.hydra.sweeper.params)
+    assert (snn.hydra.sweeper.params["model.spiking"], twin.hydra.sweeper.params["model.spiking"]) == ("true", "false")
+    shared = {k: v for k, v in twin.hydra.sweeper.params.items() if k != "model.spiking"}
     assert {k: snn.hydra.sweeper.params[k] for k in shared} == shared  # the same ranges for the shared knobs
     spiking_knobs = set(snn.hydra.sweeper.params) - set(shared)
     assert {"model.time.static_steps", "model.neuron.type", "model.neuron.surrogate"} <= spiking_knobs
@@ -158,3 +159,7 @@ def test_v4_best_trains_both_families_on_all_eight_cowley_sessions():
     sessions = [p.rsplit("/", 1)[-1] for p in cfg.data.recordings]
     assert sessions == [f"{s}.h5" for s in "190925 190927 190928 190929 210224 210305 210322 210621".split()]
     assert cfg.hydra.sweeper.params["model.spiking"] == "true,false" and cfg.trainer.threads == 1
+    for family, spiking in (("v4_snn", "true"), ("v4_twin", "false")):  # a search on it keeps one family
+        searched = compose_train(["experiment=v4_best", f"hparams_search={family}"], return_hydra_config=True)
+        assert searched.hydra.sweeper.params["model.spiking"] == spiking
+        assert list(searched.data.recordings) == list(cfg.data.recordings)
