@@ -23,10 +23,10 @@ class TaskDataSchema:
     kind: str = "imagefolder"
     clip_len: int = 8
     frame_stride: int = 1
-    batch_size: int = 32
+    batch_size: int = 16
     num_workers: int = 0
     size: int = 64
-    scale: list[float] = field(default_factory=lambda: [0.08, 1.0])
+    scale: list[float] = field(default_factory=lambda: [0.35, 1.0])
     ratio: list[float] = field(default_factory=lambda: [0.75, 4 / 3])
     flip: bool = True
     crop_fraction: float = 0.875
