@@ -52,6 +52,22 @@ EXPECTED = {
         "baseline": True,
         "n_recordings": 8,
     },
+    "v4_best": {
+        "choices": {
+            "model": "sew_resnet_tiny",
+            "data": "cowley_v4",
+            "readout": "factorized",
+            "hydra/launcher": "joblib_local",
+        },
+        "name": "v4_best",
+        "data.target": "rate",
+        "model.input.size": 64,
+        "model.stem_stride": 2,
+        "trainer.threads": 1,
+        "trainer.max_epochs": 12,
+        "baseline": True,
+        "n_recordings": 8,
+    },
 }
 
 
