@@ -124,9 +124,7 @@ def best_trials(paths: list[str | Path]) -> list[dict]:
 
     best: dict[bool, dict] = {}
     counts: dict[bool, int] = {}
-    for path in find_runs(paths):
-        if "members" in path.parent.parts:
-            continue
+    for path in find_runs(paths):  # an ensemble's members are not trials
         m = outputs.read_metrics(path)
         val = (m.get("validation") or {}).get("pearson_r_median")
         spiking = bool(m["model"]["spiking"])

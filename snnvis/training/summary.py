@@ -27,11 +27,12 @@ log = logging.getLogger(__name__)
 
 
 def find_runs(paths: list[str | Path]) -> list[Path]:
-    """Every metrics.json under the given run or sweep directories."""
+    """Every metrics.json under the given run or sweep directories; an ensemble's members
+    (``<run>/members/<k>/``) are part of their ensemble's run, not runs of their own."""
     found = []
     for p in map(Path, paths):
         found += [p / "metrics.json"] if (p / "metrics.json").is_file() else sorted(p.rglob("metrics.json"))
-    return found
+    return [f for f in found if not (f.parent.parent.name == "members" and (f.parents[2] / "metrics.json").is_file())]
 
 
 def _fmt(summary: dict, key: str) -> str:

@@ -11,6 +11,7 @@ from training_helpers import TINY, compose_train, recordings_override
 from snnvis.outputs import read_metrics, read_predictions
 from snnvis.training import loop
 from snnvis.training.ensemble import score_members
+from snnvis.training.summary import find_runs
 
 
 @pytest.fixture(scope="module")
@@ -64,6 +65,7 @@ def test_ensemble_of_two_seeds_is_scored_from_the_averaged_predictions(tmp_path,
             read_metrics(run_dir / "members" / str(k) / "metrics.json")["compute"]["macs_per_image"] for k in range(2)
         )
     )
+    assert find_runs([tmp_path]) == [run_dir / "metrics.json"]  # summaries list the ensemble, not its members
     # a second launch finds the finished ensemble and trains nothing
     again = loop.run(compose_train([*args, "trainer.ensemble=2", "seed=3"]), run_dir, model_label="sew_resnet_tiny")
     assert again == read_metrics(run_dir / "metrics.json")
