@@ -111,3 +111,10 @@ def test_sigkill_then_resume(tmp_path, digits_small, uninterrupted):
     after = int(out.stdout.split("after epoch")[1].split()[0])
     assert 2 <= after < EPOCHS, out.stdout
     _assert_same(*uninterrupted, run_dir, json.loads((run_dir / "metrics.json").read_text()))
+
+
+def test_loader_workers_change_nothing(tmp_path, digits_small, uninterrupted):
+    """Each sample's augmentation is seeded by (seed, epoch, index): 2 worker processes give the
+    run of the in-process loader (and the same config hash, so the finished run is skipped)."""
+    cfg = compose_pretrain(_overrides(digits_small, "data.num_workers=2", "trainer.skip_finished=false"))
+    assert comparable(loop.run(cfg, tmp_path, model_label=LABEL)) == comparable(uninterrupted[1])
