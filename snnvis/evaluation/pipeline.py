@@ -254,7 +254,9 @@ def format_table(result: ScoreRun) -> str:
     """Readable summary: per recording, area × metric -> best layer, score [CI], ceiling, normalised."""
     info = result.model
     kind = "SNN" if info.spiking else "DNN twin"
-    src = "untrained" if info.source == "untrained" else f"checkpoint {info.checkpoint}"
+    if info.source == "external":  # a user module: no twin relation is implied
+        kind = "spiking" if info.spiking else "non-spiking"
+    src = "untrained" if info.source == "untrained" else f"{info.source} {info.checkpoint}"
     lines = [
         f"{info.name} ({kind}, {src}, seed {info.seed}); layer choice: {result.label}; "
         f"{round(100 * result.ci)}% bootstrap CI on the test stimuli"

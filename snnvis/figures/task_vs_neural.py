@@ -62,5 +62,5 @@ def task_vs_neural(records: list[dict], ci: float = 0.95, metric: str = "median 
     ax.axhline(0, color="0.6", lw=0.8)
     ax.set_ylabel(f"held-out {metric}" + (f" ({'; '.join(sorted(intervals))})" if intervals else ""), fontsize=8)
     ax.set_title("Task-trained vs neurally trained cores, same test stimuli", fontsize=9)
-    ax.legend(frameon=False, fontsize=8, loc="upper left")
+    ax.legend(frameon=False, fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))  # clear of the bars
     return fig

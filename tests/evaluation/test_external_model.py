@@ -16,6 +16,7 @@ from snnvis.cli import score as score_cli
 from snnvis.config import build, compose
 from snnvis.errors import UserError
 from snnvis.evaluation.activations import load_encoder
+from snnvis.evaluation.pipeline import format_table
 from snnvis.models import capture_activations
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -150,3 +151,4 @@ def test_external_model_scored_on_cowley_like_a_builtin_encoder(cowley, tmp_path
     }
     assert all(math.isfinite(float(r["score"])) for r in ours)
     assert {b["layer"] for b in result.best} <= {"relu1", "relu2"} and len(result.best) == 2
+    assert format_table(result).startswith(f"external (non-spiking, external {EXAMPLE}:make_model, seed 0)")
