@@ -141,6 +141,11 @@ COMMANDS: dict[str, Run | Slow] = {
         needs=("snnvis-data import cowley2023_v4 --mirror ../shared/datasets",),
         real_data=True,
     ),
+    "python -m pip wheel . --no-deps -w dist": Slow(
+        "builds the wheel; tests/cli/test_wheel.py (-m slow) builds, installs it into a fresh venv, runs the apps",
+        "python -m pip wheel {root} --no-deps --no-build-isolation -w dist",
+    ),
+    "snnvis-train --help": Run(),
     "snnvis-train -m experiment=v4_snn_vs_dnn": Slow(
         "the full V4 comparison (GPU-sized); here its sweep with tiny models for one epoch on synthetic data",
         f"snnvis-train -m experiment=v4_snn_vs_dnn {TINY_SWEEP}",
@@ -172,6 +177,26 @@ COMMANDS: dict[str, Run | Slow] = {
         f"recordings=[{SYNTH}] metrics=[rsa,cka,svcca,ridge,pls] {TINY_SCORE}",
         needs=(QUICKSTART_SWEEP,),
     ),
+    "snnvis-score 'checkpoint=\"multirun/quickstart/experiment=quickstart,model.spiking=True\"' "
+    "'recordings=[recordings/cowley2023_v4/190927.h5,recordings/cowley2023_v4/210224.h5,"
+    "recordings/cowley2023_v4/210305.h5]'": Slow(
+        "the scoring command above again, on the run's three sessions (tests/evaluation/test_scores_next_to_run.py "
+        "covers scores next to a run by default); here on the tiny sweep's data",
+        "snnvis-score 'checkpoint=\"multirun/quickstart/experiment=quickstart,model.spiking=True\"' "
+        f"'recordings=[{SYNTH}]' {TINY_SCORE}",
+        needs=(QUICKSTART_SWEEP,),
+    ),
+    "snnvis-report multirun/quickstart --score": Slow(
+        "scores every run of the sweep first; tests/evaluation/test_scores_next_to_run.py covers keeping scores "
+        "made by the same config by default",
+        f"snnvis-report multirun/quickstart --score {TINY_SCORE}",
+        needs=(
+            QUICKSTART_SWEEP,
+            "snnvis-score 'checkpoint=\"multirun/quickstart/experiment=quickstart,model.spiking=True\"' "
+            "'recordings=[recordings/cowley2023_v4/190927.h5,recordings/cowley2023_v4/210224.h5,"
+            "recordings/cowley2023_v4/210305.h5]'",
+        ),
+    ),
     # Sweeps, reports, figures
     "snnvis-train -m +sweep=snn_vs_dnn hydra/launcher=joblib_local": Slow(
         "encoders × {SNN, twin} × 3 seeds; here one tiny encoder pair, one seed, one epoch",
@@ -187,7 +212,11 @@ COMMANDS: dict[str, Run | Slow] = {
         "needs a Slurm cluster; here the composed launcher config (--cfg hydra)",
         "snnvis-train +sweep=snn_vs_dnn hydra/launcher=slurm hydra.launcher.partition=gpu --cfg hydra",
     ),
-    "snnvis-report multirun/snn_vs_dnn": Run("snnvis-report multirun/quickstart", needs=(QUICKSTART_SWEEP,)),
+    "snnvis-report multirun/snn_vs_dnn": Slow(
+        "the report of the full sweep; the default suite runs snnvis-report on the tiny quickstart sweep",
+        "snnvis-report multirun/quickstart",
+        needs=(QUICKSTART_SWEEP,),
+    ),
     "python scripts/reproduce_figures.py --quick --train": Slow(
         "imports, trains and scores tiny sweeps, then every figure (about 5 min)", real_data=True
     ),
@@ -404,7 +433,7 @@ def test_no_stale_entries():
 def test_the_readme_training_commands_are_covered_by_default():
     """The train → score → report path of the README runs in the default suite, not only under slow."""
     default = {k for k, v in ENTRIES.items() if isinstance(v, Run)}
-    assert QUICKSTART_SWEEP in default and "snnvis-report multirun/snn_vs_dnn" in default
+    assert QUICKSTART_SWEEP in default and any(k.startswith("snnvis-report ") for k in default)
     assert any(k.startswith("snnvis-score 'checkpoint=") for k in default)
 
 
@@ -414,7 +443,7 @@ def test_readme_command(workspace, key):
     if key.startswith("snnvis-score 'checkpoint="):
         run = workspace.dir / "multirun" / "quickstart" / "experiment=quickstart,model.spiking=True"
         assert list(run.glob("**/scores.csv")), "scores of a sweep run belong next to that run"
-    if key == "snnvis-report multirun/snn_vs_dnn":
+    if key.startswith("snnvis-report multirun/quickstart"):
         assert (workspace.dir / "multirun" / "quickstart" / "report" / "report.html").is_file()
 
 
