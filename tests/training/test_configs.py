@@ -64,7 +64,7 @@ EXPECTED = {
         "model.input.size": 64,
         "model.stem_stride": 2,
         "trainer.threads": 1,
-        "trainer.max_epochs": 12,
+        "trainer.max_epochs": 40,
         "baseline": True,
         "n_recordings": 8,
     },
