@@ -5,8 +5,9 @@
     python scripts/reproduce_figures.py multirun --out figures --quick
     python scripts/reproduce_figures.py --quick --train        # from nothing: tiny sweeps first
 
-(a) SNN vs twin prediction accuracy, (b) layer x area heatmaps, (c) PSTH examples:
-    one snnvis-report per sweep found in RESULTS_DIR (a folder of runs, or a folder of
+(a) SNN vs twin prediction accuracy, (b) layer x area heatmaps, (c) predicted vs recorded
+    responses (PSTHs in ms after stimulus onset for a PSTH target, per-frame counts against the
+    frame index otherwise): one snnvis-report per sweep found in RESULTS_DIR (a folder of runs, or a folder of
     sweep folders such as multirun/), into OUT/<sweep>/; runs are scored first
     (snnvis-score on each best checkpoint) where scores are missing; a ``task_vs_neural`` sweep also
     gets its untrained / task-pretrained / neural comparison. ``--train`` first
@@ -19,6 +20,10 @@
     against the human-IT RDM with its inter-subject noise ceiling.
 (f) TSRSA between model layers and V1 on the Hénaff natural sequences as frames are
     shuffled within windows (trajectories put back in order before comparison).
+(g) Temporal kernels recovered from the synthetic movie (``snnvis-data synth --movie``) against
+    their ground truth, with each neuron's latency.
+(h) The TSRSA perturbation analysis of Huang et al. 2024 (frame shuffling, noise frames, clip
+    length, with the neuron split-half ceiling) on the same synthetic movie, untrained SNN and twin.
 
 Recordings are imported into --recordings (default recordings/) when missing, from
 $SNNVIS_DATA_MIRROR, ../shared/datasets or the web. The numbers behind (d)-(f) are
@@ -52,6 +57,7 @@ from snnvis.reporting import (  # noqa: E402
     trained_models,
 )
 from snnvis.reporting.task_vs_neural import figure_task_vs_neural  # noqa: E402
+from snnvis.reporting.time_figures import figure_kernel_recovery, figure_tsrsa_perturbations  # noqa: E402
 
 HENAFF, KRIEG, COWLEY = "henaff2021_v1", "kriegeskorte2008_it", "cowley2023_v4"
 HENAFF_SESSIONS = ["ay2_u003", "ay2_u007", "ay3_u001", "ay3_u002", "ay4_u001", "ay4_u005", "ay4_u006"]
@@ -106,6 +112,20 @@ def import_recordings(source: str, only: list[str] | None, rec_dir: Path, mirror
     from snnvis.recordings.importing import import_source
 
     return import_source(source, mirror=mirror, out=rec_dir, only=only)
+
+
+def synthetic_movie(rec_dir: Path, quick: bool):
+    """The synthetic movie recording of (g) and (h), simulated once into ``rec_dir/synthetic``."""
+    from snnvis.recordings.format import write_recording
+    from snnvis.recordings.recording import Recording
+    from snnvis.recordings.synthetic_movie import MovieConfig, generate_movie_recording
+
+    cfg = MovieConfig(n_clips=12, n_neurons=20, n_repeats=20) if quick else MovieConfig()
+    path = rec_dir / "synthetic" / f"movie_{cfg.n_clips}x{cfg.clip_frames}_{cfg.n_neurons}.h5"
+    if not path.is_file():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_recording(path, generate_movie_recording(cfg))
+    return Recording(path)
 
 
 def model_config(name: str, size: int | None):
@@ -177,7 +197,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument(
         "--mirror", help="local copy of the public datasets (default: $SNNVIS_DATA_MIRROR or ../shared/datasets)"
     )
-    p.add_argument("--only", default="abcdef", help="figures to make, e.g. --only de (default: abcdef)")
+    p.add_argument("--only", default="abcdefgh", help="figures to make, e.g. --only de (default: abcdefgh)")
     args = p.parse_args(argv)
 
     import matplotlib
@@ -247,6 +267,16 @@ def main(argv: list[str] | None = None) -> int:
         )
         figure_kriegeskorte(rec, models, out, entries, n_boot=200 if args.quick else 1000)
         timer.part("(e) Kriegeskorte RDMs", t)
+
+    if set("gh") & set(args.only):
+        t = time.time()
+        movie = synthetic_movie(rec_dir, args.quick)
+        if "g" in args.only:
+            figure_kernel_recovery(movie, out, entries)
+        if "h" in args.only:
+            size = f"model.input.size={movie.image_shape[0]}"  # the movie's own resolution
+            figure_tsrsa_perturbations(movie, out, entries, [f"model={args.model}", size], args.quick)
+        timer.part("(g)(h) synthetic movie: kernel recovery, TSRSA perturbations", t)
 
     command = f"scripts/reproduce_figures.py {' '.join(sys.argv[1:])}"
     page = index_page(out, entries, reports, notes, timer.parts, command, time.time() - timer.t0, args.quick)

@@ -163,3 +163,28 @@ def figure_kernel_recovery(
     ]
     write_results(Path(out) / "kernel_recovery.csv", rows, list(rows[0]))
     return d
+
+
+def figure_tsrsa_perturbations(rec, out: Path, entries: list, overrides=(), quick: bool = False) -> list[dict]:
+    """The TSRSA perturbation analysis (``snnvis/conf/analysis/tsrsa_perturbations.yaml`` with
+    ``overrides``) on a movie recording; its table and figure go into ``out`` and the figure is listed.
+    ``quick``: fewer levels and draws."""
+    from snnvis.config import compose
+    from snnvis.evaluation.perturbation_analysis import FIGURE_STEM, analyse
+    from snnvis.reporting.figures import FigureEntry
+
+    fast = ["perturbations.shuffle_windows=[1,4,16]", "perturbations.noise_rates=[0,0.25]", "n_draws=1"]
+    cfg = compose("analysis/tsrsa_perturbations", [f"recording={rec.path}", *(fast if quick else []), *overrides])
+    rows = analyse(cfg, out)
+    entries.append(
+        FigureEntry(
+            Path(out) / FIGURE_STEM,
+            f"TSRSA under movie perturbations (Huang et al. 2024): {rec.id}",
+            "Untrained SNN (orange) and twin (green), the first V1 layer and the deepest; TSRSA between model "
+            "and recorded per-frame trajectories (Spearman of correlation RDMs over frames, mean over windows "
+            "and clips) for frames shuffled within windows (trajectories put back in order), inserted noise "
+            "frames (their responses dropped) and clips cut shorter (each seen from reset). Grey: the neuron "
+            "split-half ceiling (mean and 2.5-97.5 % over random splits). Table: tsrsa_perturbations.csv.",
+        )
+    )
+    return rows
