@@ -49,15 +49,16 @@ sys.path.insert(0, str(ROOT))
 from snnvis.errors import UserError, cli_entry  # noqa: E402
 from snnvis.reporting import (  # noqa: E402
     figure_curvature,
+    figure_kernel_recovery,
     figure_kriegeskorte,
     figure_tsrsa,
+    figure_tsrsa_perturbations,
     index_page,
     load_models,
     make_report,
     trained_models,
 )
 from snnvis.reporting.task_vs_neural import figure_task_vs_neural  # noqa: E402
-from snnvis.reporting.time_figures import figure_kernel_recovery, figure_tsrsa_perturbations  # noqa: E402
 
 HENAFF, KRIEG, COWLEY = "henaff2021_v1", "kriegeskorte2008_it", "cowley2023_v4"
 HENAFF_SESSIONS = ["ay2_u003", "ay2_u007", "ay3_u001", "ay3_u002", "ay4_u001", "ay4_u005", "ay4_u006"]

@@ -12,6 +12,8 @@ public functions re-exported here. Modules, one job each:
 * :mod:`~snnvis.reporting.figures`: figures (a)-(c) of a sweep and the data behind them.
 * :mod:`~snnvis.reporting.reproduction`: figures (d)-(f) (Hénaff curvature, Kriegeskorte RDMs,
   TSRSA under frame shuffling) and the data behind them.
+* :mod:`~snnvis.reporting.time_figures`: figures (g)-(h) on a simulated movie (temporal-kernel
+  recovery, the TSRSA perturbation analysis) and the data behind them.
 * :mod:`~snnvis.reporting.page`: HTML pages and tables from the jinja2 templates in
   ``snnvis/reporting/templates/``.
 * :mod:`~snnvis.reporting.output`: the output folder (checks, incomplete runs, replacing the
@@ -57,6 +59,7 @@ from snnvis.reporting.reproduction import (
 from snnvis.reporting.score import SCORE_DIR, score_runs
 from snnvis.reporting.sweep import Run, Sweep, find_sweep, load_run, load_scores, rel_path
 from snnvis.reporting.table import RESULT_COLUMNS, results_rows, run_rows, score_rows, write_csv
+from snnvis.reporting.time_figures import figure_kernel_recovery, figure_tsrsa_perturbations, fit_kernels
 
 __all__ = [
     "FIGURES",
@@ -74,12 +77,15 @@ __all__ = [
     "curvature_deltas",
     "figure_curvature",
     "figure_heatmaps",
+    "figure_kernel_recovery",
     "figure_kriegeskorte",
     "figure_prediction",
     "figure_psth",
     "figure_tsrsa",
+    "figure_tsrsa_perturbations",
     "find_sweep",
     "first_runs",
+    "fit_kernels",
     "heatmap_rows",
     "html_table",
     "index_page",
