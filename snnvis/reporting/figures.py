@@ -223,7 +223,8 @@ def psth_data(run: Run, n_neurons: int = 4, n_stimuli: int = 3) -> dict | None:
     """Data of (c) for one run: None when no session of its predictions.h5 predicts several bins;
     else the first such session, its first ``n_stimuli`` test stimuli and the neurons at the 100th,
     75th, 50th and 25th percentile of held-out r (``order``; ``n_ranked`` neurons with a finite r,
-    0 when none has one), with :func:`psth_context` as ``ctx``.
+    0 when none has one), with :func:`psth_context` as ``ctx``. The r is the PSTH time-course r
+    where the run stored one (a PSTH target), else the per-bin Pearson r (``r_name`` says which).
 
     Raises:
         UserError: an unreadable predictions.h5.
@@ -239,11 +240,13 @@ def psth_data(run: Run, n_neurons: int = 4, n_stimuli: int = 3) -> dict | None:
     if session is None:
         return None
     p = found[session]
-    if "pearson_r" not in p.metrics:
+    key = "psth_time_course_r" if "psth_time_course_r" in p.metrics else "pearson_r"  # a PSTH target's own r
+    if key not in p.metrics:
         raise UserError(PREDICTIONS_FILE, f"session {session} has no metrics/pearson_r", path)
     pred, resp, stimulus_index = p.prediction[:n_stimuli], p.response[:n_stimuli], p.stimulus_index[:n_stimuli]
-    ids, r_neuron = p.neuron_ids, np.asarray(p.metrics["pearson_r"], dtype=np.float64)
-    data = {"session": session, "pred": pred, "resp": resp, "ids": ids, "r": r_neuron, "n_ranked": 0}
+    ids, r_neuron = p.neuron_ids, np.asarray(p.metrics[key], dtype=np.float64)
+    what = "time-course r" if key == "psth_time_course_r" else "r"
+    data = {"session": session, "pred": pred, "resp": resp, "ids": ids, "r": r_neuron, "n_ranked": 0, "r_name": what}
     latency = p.metrics.get("latency_ms")  # per neuron, where the run fitted one
     data["latency_ms"] = None if latency is None else np.asarray(latency, dtype=np.float64)
     finite = np.flatnonzero(np.isfinite(r_neuron))
@@ -251,7 +254,7 @@ def psth_data(run: Run, n_neurons: int = 4, n_stimuli: int = 3) -> dict | None:
         return data
     ranked = finite[np.argsort(-r_neuron[finite], kind="stable")]
     picks = np.unique(np.round(np.linspace(0, 0.75, n_neurons) * len(ranked)).astype(int))
-    order = ranked[np.minimum(picks, len(ranked) - 1)]
+    order = ranked[np.unique(np.minimum(picks, len(ranked) - 1))]  # each neuron once, also when few
     ctx = psth_context(run, session, stimulus_index, ids[order], resp[:, :, order])
     return {**data, "n_ranked": len(ranked), "order": order, "ctx": ctx}
 
@@ -273,7 +276,7 @@ def figure_psth(runs: list[Run], out: Path, entries: list, notes: list, n_neuron
             notes.append(f"(c) {label} {kind_name(spiking)} not drawn: no neuron of {session} has a held-out r")
             continue
         order, ctx = d["order"], d["ctx"]
-        labels = [f"{ids[i]}\nheld-out r = {r_neuron[i]:.2f}" for i in order]
+        labels = [f"{ids[i]}\nheld-out {d['r_name']} = {r_neuron[i]:.2f}" for i in order]
         color = SNN_COLOR if spiking else DNN_COLOR
         latency = None if d["latency_ms"] is None else d["latency_ms"][order]
         if ctx["time_axis"]:
@@ -306,7 +309,7 @@ def figure_psth(runs: list[Run], out: Path, entries: list, notes: list, n_neuron
             entries,
             f"(c) {label}, {'SNN' if spiking else 'DNN twin'}: {FIGURES['c']}",
             f"Session {session}, seed {r.seed}: rows are the test-split neurons at the 100th, 75th, 50th and "
-            f"25th percentile of held-out r (median over the session's {d['n_ranked']} neurons: "
+            f"25th percentile of held-out {d['r_name']} (median over the session's {d['n_ranked']} neurons: "
             f"{np.nanmedian(r_neuron):.2f}), columns the first {pred.shape[0]} test stimuli; black: "
             f"recorded mean ({ctx['units']})"
             + (" ± s.e.m. over trials (grey)" if ctx["sem"] is not None else "")

@@ -105,12 +105,10 @@ def test_kernel_recovery_figure_checks_shapes():
         kernel_recovery(np.ones((3, 5)), np.ones((3, 5)), 33.3, np.zeros(2), np.zeros(3))
 
 
-def test_figure_c_puts_frame_counts_on_a_frame_axis_and_psth_on_ms(tmp_path):
-    """psth_context: one count per frame is drawn against the frame index (never ms); a response set
-    of time windows against their centres in ms, with the set's units."""
+def _recording(tmp_path):
+    """Four 5-frame stimuli with per-frame counts (one window per frame) and a 35-bin PSTH."""
     from snnvis.recordings.format import RecordingData, ResponseSet
     from snnvis.recordings.protocol import Protocol
-    from snnvis.reporting.figures import psth_context
 
     rng = np.random.default_rng(0)
     n, frames, reps, neurons = 4, 5, 3, 2
@@ -135,21 +133,56 @@ def test_figure_c_puts_frame_counts_on_a_frame_axis_and_psth_on_ms(tmp_path):
         frame_interval_ms=300.0,
         protocol=Protocol("independent", 200.0, 100.0),
     )
-    path = write_recording(tmp_path / "r.h5", data)
+    return write_recording(tmp_path / "r.h5", data), counts, psth
 
-    class _Run:
-        metrics = {"data": {"sessions": {"r": {"recording": str(path), "response_set": "counts"}}}}
 
-        def resolve(self, p):
-            return p
+def _run(run_dir, rec_path, response_set: str):
+    from snnvis.reporting.sweep import Run
 
+    metrics = {"data": {"sessions": {"r": {"recording": str(rec_path), "response_set": response_set}}}}
+    return Run(run_dir, "run", metrics, "sew_resnet", False, 0, "h", "sew_resnet_tiny", label="sew_resnet_tiny")
+
+
+def test_figure_c_puts_frame_counts_on_a_frame_axis_and_psth_on_ms(tmp_path):
+    """psth_context: one count per frame is drawn against the frame index (never ms); a response set
+    of time windows against their centres in ms, with the set's units."""
+    from snnvis.reporting.figures import psth_context
+
+    path, counts, psth = _recording(tmp_path)
     idx = np.arange(2)
-    ctx = psth_context(_Run(), "r", idx, np.array(["a", "b"]), counts.mean(1)[idx])
+    ctx = psth_context(_run(tmp_path, path, "counts"), "r", idx, np.array(["a", "b"]), counts.mean(1)[idx])
     assert not ctx["time_axis"] and ctx["xlabel"] == "frame of the sequence" and "ms" not in ctx["xlabel"]
-    np.testing.assert_array_equal(ctx["t"], np.arange(frames))
+    np.testing.assert_array_equal(ctx["t"], np.arange(counts.shape[2]))
     assert ctx["units"] == "spike count"
-    _Run.metrics["data"]["sessions"]["r"]["response_set"] = "psth"
-    ctx = psth_context(_Run(), "r", idx, np.array(["a", "b"]), psth.mean(1)[idx])
+    ctx = psth_context(_run(tmp_path, path, "psth"), "r", idx, np.array(["a", "b"]), psth.mean(1)[idx])
     assert ctx["time_axis"] and ctx["units"] == "spikes/s"
     np.testing.assert_allclose(ctx["t"], T_MS)
-    np.testing.assert_allclose(ctx["sem"], psth.std(1, ddof=1)[idx] / np.sqrt(reps), rtol=1e-5)
+    np.testing.assert_allclose(ctx["sem"], psth.std(1, ddof=1)[idx] / np.sqrt(psth.shape[1]), rtol=1e-5)
+
+
+def test_figure_c_of_a_psth_run_ranks_by_time_course_r_and_marks_latency(tmp_path):
+    from snnvis.outputs import SessionPredictions, write_predictions
+    from snnvis.reporting.figures import figure_psth
+
+    path, _, psth = _recording(tmp_path)
+    idx = np.array([3, 1])
+    resp = psth.mean(1)[idx]
+    metrics = {
+        "pearson_r": np.array([0.9, 0.1]),
+        "psth_time_course_r": np.array([0.2, 0.8]),
+        "latency_ms": np.array([42.0, 57.0]),
+    }
+    sp = SessionPredictions(idx, resp + 1.0, resp, np.array(["a", "b"]), np.array(["V1", "V1"]), metrics)
+    sp.recording, sp.response_set = str(path), "psth"
+    write_predictions(tmp_path / "predictions.h5", {"r": sp})
+    entries, notes = [], []
+    figure_psth([_run(tmp_path, path, "psth")], tmp_path / "figs", entries, notes)
+    assert not notes and len(entries) == 1 and "fitted latency" in entries[0].caption
+    import matplotlib.image
+
+    assert matplotlib.image.imread(entries[0].stem.with_suffix(".png")).shape[0] > 300
+    from snnvis.reporting.figures import psth_data
+
+    d = psth_data(_run(tmp_path, path, "psth"))
+    assert d["r_name"] == "time-course r" and list(d["order"]) == [1, 0]  # ranked by time-course r
+    np.testing.assert_array_equal(d["latency_ms"], [42.0, 57.0])
