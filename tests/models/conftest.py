@@ -1,7 +1,7 @@
 """Fixtures for the encoder-zoo tests: config composition and tiny encoders.
 
 Every encoder config in ``snnvis/conf/model`` (files starting with ``_`` are shared
-partials, not encoders) can be composed at its real size or shrunk to a tiny variant
+partials, not encoders; ``external`` wraps a user's module) can be composed at its real size or shrunk to a tiny variant
 (the encoder class' own ``TINY`` settings, 32x32 input, T <= 3) that runs in well under a second. A test taking a
 ``model_config`` (``readout_config``) argument runs once per file in ``snnvis/conf/model``
 (``snnvis/conf/readout``); the helpers are fixtures of the same names.
@@ -22,7 +22,10 @@ from snnvis.models.registry import tiny_overrides
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIGS = ROOT / "snnvis" / "conf"
-MODEL_CONFIGS = sorted(p.stem for p in (CONFIGS / "model").glob("*.yaml") if not p.name.startswith("_"))
+# external.yaml wraps a user's module (tests/evaluation/test_external_model.py), not an SNN/twin pair of the zoo
+MODEL_CONFIGS = sorted(
+    p.stem for p in (CONFIGS / "model").glob("*.yaml") if not p.name.startswith("_") and p.stem != "external"
+)
 READOUT_CONFIGS = sorted(p.stem for p in (CONFIGS / "readout").glob("*.yaml"))
 
 SMALL_INPUT = ["model.input.size=32", "model.time.static_steps=3", "model.time.steps_per_frame=1"]
