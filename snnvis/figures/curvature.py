@@ -45,8 +45,8 @@ def curvature_reproduction(
     from snnvis.analysis.henaff import summary
 
     rng = np.random.default_rng(seed)
-    fig = new_figure(12.5 if model_deltas else 9.5, 4.4)
-    ax_sc, ax_d = fig.subplots(1, 2, width_ratios=[1, 1.25])
+    fig = new_figure(14.0 if model_deltas else 11.0, 4.6)
+    ax_sc, ax_d = fig.subplots(1, 2, width_ratios=[1, 1.6])
 
     for cat in categories:
         color = CATEGORY_COLORS.get(cat, "k")
