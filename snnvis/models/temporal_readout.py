@@ -31,6 +31,7 @@ the last in its last step's state. :class:`TemporalReadout` (one per session) th
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -126,11 +127,16 @@ def is_stateless(core) -> bool:
 class TemporalReadout(nn.Module):
     """Per-channel causal filter, then per-neuron latency, for one session (see the module docstring).
 
-    ``latency_ms``: initial latency of every neuron; learned within ``[0, max_latency_ms]``,
-    parametrised in units of ``latency_scale_ms`` so the optimizer moves it at a useful pace (the
+    ``latency_ms``: initial latency of every neuron; learned within ``[-max_latency_ms,
+    max_latency_ms]`` (no bound at 0, where a clamp would stop the gradient of a neuron that
+    overshoots), parametrised in units of ``latency_scale_ms`` so the optimizer moves it at a useful pace (the
     filter likewise in units of ``kernel_scale``). ``taps``: length of the per-channel filter in
-    steps (1: no filtering). ``profile_bins``: when > 0, a learned per-neuron factor on each of the
-    plan's recorded bins (``log_profile``, started at 1): the stereotyped part of each neuron's
+    steps (1: no filtering): 1 at lag 0 (the readout's feature weights set the scale), then
+    suppression (negative weights) at later lags: a transient that cannot stand in for a delay,
+    so the delay is the latency's and the latency is identifiable.
+    ``neuron_taps``: a second causal filter, per neuron, on its drive before the nonlinearity
+    (lag 0 fixed at 1 as well; 1: none). ``profile_bins``: when > 0, a learned per-neuron factor
+    on each of the plan's recorded bins (``log_profile``, started at 1): the stereotyped part of each neuron's
     time course that no stimulus changes, on the recorded bins' resolution.
     """
 
@@ -144,6 +150,7 @@ class TemporalReadout(nn.Module):
         latency_scale_ms: float = 500.0,
         kernel_scale: float = 10.0,
         profile_bins: int = 0,
+        neuron_taps: int = 1,
     ) -> None:
         super().__init__()
         if taps < 1:
@@ -152,9 +159,11 @@ class TemporalReadout(nn.Module):
             raise ValueError(f"need 0 <= latency_ms <= max_latency_ms, got {latency_ms}, {max_latency_ms}")
         self.scale, self.max_latency_ms = float(latency_scale_ms), float(max_latency_ms)
         self.kernel_scale = float(kernel_scale)
-        kernel = torch.zeros(n_channels, taps)
-        kernel[:, 0] = 1.0 / self.kernel_scale
-        self.weights = nn.Parameter(kernel)
+        start = math.log(0.02) / self.kernel_scale  # lags 1.. start at -0.02 (lag 0 is fixed at 1)
+        self.tail = nn.Parameter(torch.full((n_channels, taps - 1), start))
+        if neuron_taps < 1:
+            raise ValueError(f"temporal readout neuron_taps must be >= 1, got {neuron_taps}")
+        self.neuron_tail = nn.Parameter(torch.full((n_neurons, neuron_taps - 1), start))
         self.latency = nn.Parameter(torch.full((n_neurons,), latency_ms / self.scale))
         self.log_gain = nn.Parameter(torch.zeros(n_neurons))  # output scale, set from the data by the trainer
         self.log_profile = nn.Parameter(torch.zeros(n_neurons, profile_bins)) if profile_bins else None
@@ -162,32 +171,60 @@ class TemporalReadout(nn.Module):
     @property
     def latency_ms(self) -> torch.Tensor:
         """(n_neurons,) the latency of each neuron in ms."""
-        return (self.latency * self.scale).clamp(0.0, self.max_latency_ms)
+        return (self.latency * self.scale).clamp(-self.max_latency_ms, self.max_latency_ms)
 
     @property
     def kernel(self) -> torch.Tensor:
         """(C, taps) the causal filter of each channel, lag 0 first."""
-        return self.weights * self.kernel_scale
+        return _transient(self.tail, self.kernel_scale)
 
     def filter(self, pooled: torch.Tensor) -> torch.Tensor:
         """(T, B, C, n) -> causally filtered over T per channel; steps before 0 hold step 0's value."""
-        kernel = self.kernel
+        return _causal(pooled, self.kernel[:, None, :])
+
+    def neuron_filter(self, drive: torch.Tensor) -> torch.Tensor:
+        """(T, B, n) drive -> causally filtered over T per neuron (``neuron_taps``)."""
+        if self.neuron_tail.shape[1] == 0:
+            return drive
+        return _causal(drive, _transient(self.neuron_tail, self.kernel_scale))
+
+    def switch_rates(self, readout, on: torch.Tensor, off: torch.Tensor, box: torch.Tensor) -> torch.Tensor:
+        """Rates (T, P, n) when the pooled input is ``off`` (C, n) where ``box`` (T,) is 0 and ``on``
+        (P, C, n) where it is 1: :meth:`rates` of that input without building it step by step."""
+        kernel, t = self.kernel, len(box)
         taps = kernel.shape[1]
-        if taps == 1:
-            return pooled * kernel[:, 0, None]
-        t = pooled.shape[0]
-        padded = torch.cat([pooled[:1].expand(taps - 1, *pooled.shape[1:]), pooled])
-        out = 0
-        for j in range(taps):
-            out = out + padded[taps - 1 - j : taps - 1 - j + t] * kernel[:, j, None]
-        return out
+        padded = torch.cat([box[:1].expand(taps - 1), box])
+        shifted = torch.stack([padded[taps - 1 - j : taps - 1 - j + t] for j in range(taps)], 1)  # (T, taps)
+        g = shifted @ kernel.T  # (T, C): the filtered switch of each channel
+        w = readout.features  # (n, C)
+        drive = torch.einsum("tc,pcn,nc->tpn", g, on - off, w) + (kernel.sum(1)[:, None] * off * w.T).sum(0)
+        return NONLINEARITIES[readout.nonlinearity](self.neuron_filter(drive + readout.bias)) * self.log_gain.exp()
 
     def rates(self, readout, features: torch.Tensor) -> torch.Tensor:
         """Core features (T, B, C, H, W) -> per-step rates (T, B, n) through ``readout``'s weights."""
         t, b = features.shape[:2]
         pooled = readout.pool(features.flatten(0, 1), t).reshape(t, b, *readout.features.T.shape)
         drive = torch.einsum("tbcn,nc->tbn", self.filter(pooled), readout.features) + readout.bias
-        return NONLINEARITIES[readout.nonlinearity](drive) * self.log_gain.exp()
+        return NONLINEARITIES[readout.nonlinearity](self.neuron_filter(drive)) * self.log_gain.exp()
+
+
+def _transient(tail: torch.Tensor, scale: float) -> torch.Tensor:
+    """(rows, taps) filters: 1 at lag 0, then ``-exp(scale * tail)`` (suppression) at lags 1..."""
+    one = torch.ones(tail.shape[0], 1, device=tail.device, dtype=tail.dtype)
+    return torch.cat([one, -torch.exp(scale * tail)], dim=1)
+
+
+def _causal(x: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
+    """``x`` (T, ...) filtered causally over T with ``kernel`` (..., taps) (lag 0 first, broadcast
+    against ``x``'s trailing axes); steps before 0 hold step 0's value."""
+    taps, t = kernel.shape[-1], x.shape[0]
+    if taps == 1:
+        return x * kernel[..., 0]
+    padded = torch.cat([x[:1].expand(taps - 1, *x.shape[1:]), x])
+    out = 0
+    for j in range(taps):
+        out = out + padded[taps - 1 - j : taps - 1 - j + t] * kernel[..., j]
+    return out
 
 
 class PsthModel(NeuralEncoderModel):
@@ -252,7 +289,18 @@ class PsthModel(NeuralEncoderModel):
 
     def step_rates(self, stimuli: torch.Tensor, session: str) -> torch.Tensor:
         """Per-step rates (T, R, n) of the runs of ``stimuli`` (see :meth:`features`)."""
-        return self.temporal[session].rates(self.readouts[session], self.features(stimuli, session))
+        plan, readout, tr = self.plans[session], self.readouts[session], self.temporal[session]
+        if not (self.stateless and plan.mode != "movie"):
+            return tr.rates(readout, self.features(stimuli, session))
+        # a stateless core shows one image per presentation, then the blank: pool each once and
+        # filter the on/off switch in closed form (the same rates as the step-by-step run)
+        x = self.core.stimulus(stimuli).flatten(0, 1)
+        grey = torch.full((1, 1, *stimuli.shape[2:]), plan.blank, device=stimuli.device)
+        functional.reset_net(self.core)
+        out = self.core.encode(torch.cat([x, self.core.stimulus(grey)[0]])[None])[0]
+        pooled = readout.pool(out, 1)  # (P + 1, C, n)
+        box = torch.tensor([0.0] * plan.pre + [1.0] * plan.on + [0.0] * plan.off, device=x.device)
+        return tr.switch_rates(readout, pooled[:-1], pooled[-1], box)
 
     def bins(self, rates: torch.Tensor, shape, session: str, windows_ms, frame_average: bool) -> torch.Tensor:
         """Per-step ``rates`` (T, R, n) of stimuli of ``shape`` (B, F) -> (B, n_bins, n) on ``windows_ms``."""
@@ -269,13 +317,16 @@ class PsthModel(NeuralEncoderModel):
     def forward(self, stimuli: torch.Tensor, session: str, bin_matrix: torch.Tensor | None = None) -> torch.Tensor:
         """The plan's recorded bins (B, n_bins, n), then its ``extra_windows_ms`` bins when set;
         ``bin_matrix`` is not used (the latency is learned)."""
+        return self.from_rates(self.step_rates(stimuli, session), stimuli.shape[:2], session)
+
+    def from_rates(self, rates: torch.Tensor, shape, session: str) -> torch.Tensor:
+        """:meth:`forward` from per-step ``rates`` (T, R, n) of stimuli of ``shape`` (B, F)."""
         plan = self.plans[session]
-        rates = self.step_rates(stimuli, session)
-        out = self.bins(rates, stimuli.shape[:2], session, plan.windows_ms, plan.frame_average)
+        out = self.bins(rates, shape, session, plan.windows_ms, plan.frame_average)
         profile = self.temporal[session].log_profile
         if profile is not None:
             out = out * profile.T.exp()
         if plan.extra_windows_ms is None:
             return out
-        extra = self.bins(rates, stimuli.shape[:2], session, plan.extra_windows_ms, plan.extra_frame_average)
+        extra = self.bins(rates, shape, session, plan.extra_windows_ms, plan.extra_frame_average)
         return torch.cat([out, extra], dim=1)

@@ -98,6 +98,10 @@ def train_epochs(cfg, run_dir: Path, t: Trainee, stopper: EarlyStopping, record:
         epoch = stopper.epoch
         t0 = time.time()
         total, n_images = _one_epoch(cfg, t, epoch, bar, run_dir)
+        if cfg.data.target == "psth" and cfg.data.get("latency_search"):  # snnvis/training/psth.py
+            from snnvis.training.psth import fit_latencies
+
+            fit_latencies(t.model, t.sessions, t.device, cfg.data.batch_size, cfg.trainer.loss)
         train_s = time.time() - t0
         if dist.world > 1:
             _rank0_buffers(t.model)

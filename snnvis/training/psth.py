@@ -79,6 +79,7 @@ def psth_network(cfg, sessions, build_network) -> PsthModel:
             plans,
             profile=bool(cfg.data.get("temporal_profile", False)),
             taps=int(cfg.data.get("temporal_taps", 8)),
+            neuron_taps=int(cfg.data.get("neuron_taps", 1)),
             latency_ms=latency,
         )
     except ValueError as err:
@@ -110,6 +111,43 @@ def with_count_target(session, plan: PresentationPlan, data_cfg) -> Presentation
         counts = torch.from_numpy(rec.mean(name, ds.indices)).float() * per_s.repeat(reps)[None, :, None]
         ds.responses = torch.cat([ds.responses, counts], dim=1)
     return replace(plan, extra_windows_ms=windows, extra_frame_average=bool(info.frame_average))
+
+
+@torch.no_grad()
+def fit_latencies(
+    model, sessions, device, batch_size: int, loss: str = "poisson", step_ms: float | None = None
+) -> None:
+    """Set each neuron's latency to the value on a grid (``step_ms``, default half a model step,
+    from 0 to the readout's ``max_latency_ms``) that minimises its loss on the training split,
+    the rest of the model fixed. Per-step rates do not depend on the latency, so they are
+    computed once per session; gradient descent refines the latency between searches."""
+    was_training = model.training
+    model.eval()
+    try:
+        for s in sessions:
+            tr, ds = model.temporal[s.id], s.splits["train"]
+            rates, shapes, targets = [], [], []
+            for batch in torch.utils.data.DataLoader(ds, batch_size=batch_size, collate_fn=collate):
+                x = batch.stimuli.to(device)
+                rates.append(model.step_rates(x, s.id))
+                shapes.append(x.shape[:2])
+                targets.append(batch.responses.to(device))
+            step = step_ms or model.plans[s.id].dt_ms / 2
+            grid = torch.arange(0.0, tr.max_latency_ms + 1e-6, step, device=device)
+            current = tr.latency.detach().clone()
+            losses = []
+            for lat in grid:
+                tr.latency.fill_(float(lat) / tr.scale)
+                total = 0.0
+                for r, shape, y in zip(rates, shapes, targets):
+                    pred = model.from_rates(r, shape, s.id)
+                    per = pred - y * torch.log(pred + 1e-8) if loss == "poisson" else (pred - y) ** 2
+                    total = total + per.sum(dim=(0, 1))
+                losses.append(total)
+            best = grid[torch.stack(losses).argmin(0)]
+            tr.latency.copy_(torch.where(torch.isfinite(best), best / tr.scale, current))
+    finally:
+        model.train(was_training)
 
 
 def count_set(session, data_cfg) -> str | None:

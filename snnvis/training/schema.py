@@ -59,6 +59,8 @@ class DataSchema:
     count_response: str | None = None
     count_loss: bool = False  # also train on the per-presentation counts (as mean rates in their windows)
     temporal_taps: int = 8
+    neuron_taps: int = 1  # a per-neuron causal filter on the drive (1: none)
+    latency_search: bool = True  # after each epoch: each neuron's latency by grid search on the training split
     temporal_profile: bool = False  # a learned per-neuron factor on each recorded bin (stimulus-independent)
     crop: str | None = None
 
