@@ -66,7 +66,9 @@ def train_cli(args: list[str], cwd: Path = ROOT, timeout: float = 300, **popen) 
 
 
 def comparable(metrics: dict) -> dict:
-    """metrics.json without the values that legitimately differ between identical runs (wall time)."""
+    """metrics.json without the values that legitimately differ between identical runs (times)."""
     m = json.loads(json.dumps(metrics))
     m["run"].pop("wall_s")
+    for key in ("wall_s", "train_s", "seconds_per_image"):
+        m.get("compute", {}).pop(key, None)
     return m
