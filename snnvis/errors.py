@@ -96,6 +96,15 @@ def hydra_entry(fn: Callable[[], object], configs: str, interrupted: str = "snnv
     except (HydraException, OmegaConfBaseException) as err:
         print(_config_error(err, configs).message, file=sys.stderr)
         sys.exit(2)
+    except ValueError as err:
+        if "Config group override must be a string" not in str(err):
+            raise
+        # `group=null` on the command line: Hydra's defaults list takes no None override
+        print(
+            UserError("overrides", "a config group cannot be set to null here; drop it with ~GROUP").message,
+            file=sys.stderr,
+        )
+        sys.exit(2)
     except (FileExistsError, NotADirectoryError) as err:
         print(
             UserError("hydra.run.dir", "a regular file is in the way of the run directory", err.filename).message,

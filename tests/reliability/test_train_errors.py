@@ -49,6 +49,7 @@ def finished(tmp_path_factory, tiny_recording):
         ("+optimizer.lrr=1", "snnvis: error: optimizer: AdamW.__init__() got an unexpected keyword argument 'lrr'"),
         ("scheduler=nonexistent", f"snnvis: error: scheduler=nonexistent in {CONFIGS}/scheduler: no such config"),
         ("loss._target_=snnvis.training.losses.nope", "snnvis: error: loss._target_: cannot import "),
+        ("optimizer=null", "snnvis: error: overrides: a config group cannot be set to null here; drop it with ~GROUP"),
     ],
 )
 def test_bad_config_is_one_line(finished, train_app, override, message):
