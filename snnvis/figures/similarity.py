@@ -98,10 +98,13 @@ def similarity_heatmaps(
                     text = f"{v:.2f}"
                     if np.isfinite(low[i, j]) and np.isfinite(high[i, j]):
                         text += f"\n[{low[i, j]:.2f}, {high[i, j]:.2f}]"
-                    ax.text(j, i, text, ha="center", va="center", fontsize=6.5, color="k" if v > mid else "w")
+                    style = {"color": "k" if v > mid else "w"}
+                    if crosses[i, j]:  # a backing box keeps the value readable over the hatching
+                        style = {"color": "k", "bbox": {"boxstyle": "round,pad=0.2", "fc": "w", "alpha": 0.8, "lw": 0}}
+                    ax.text(j, i, text, ha="center", va="center", fontsize=6.5, **style)
                 elif undefined[i, j]:
                     ax.text(j, i, "n/a", ha="center", va="center", fontsize=7, color="0.3")
-    fig.colorbar(im, ax=list(axes), label=f"{value} (one range for every panel)", shrink=0.9)
+    fig.colorbar(im, ax=list(axes), label=f"{value} (all panels)", shrink=0.9)
     if title:
         fig.suptitle(title, fontsize=10)
     return fig
