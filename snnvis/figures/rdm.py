@@ -94,8 +94,10 @@ def kriegeskorte_rdms(
     bar.set_xticks(range(len(names)), [_wrap(name) for name in names], fontsize=8)
     bar.set(ylabel=score_label, title=f"similarity to {brain_label}")
     bar.axhline(0, color="0.5", lw=0.6)
+    for i in np.flatnonzero(~np.isfinite(heights)):  # e.g. a silent layer: no RDM, no score
+        bar.text(i, 0, "n/a", ha="center", va="bottom", fontsize=8, color="0.3")
     if bar.get_legend_handles_labels()[0]:
-        bar.legend(fontsize=7, frameon=False)
+        bar.legend(fontsize=7, frameon=False, loc="lower right", bbox_to_anchor=(1.0, 1.0))
     return fig
 
 

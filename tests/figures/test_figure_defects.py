@@ -159,7 +159,8 @@ def test_rdm_panels_have_category_ticks_and_bars_by_kind():
     rng = np.random.default_rng(0)
     rdm = lambda: (lambda a: a + a.T)(rng.random((n, n)))  # noqa: E731
     models = {"SNN (untrained)\nb3": rdm(), "twin (untrained)\nb3": rdm()}
-    fig = kriegeskorte_rdms(rdm(), models, {k: 0.2 for k in models}, (0.3, 0.5), categories=cats)
+    scores = {"SNN (untrained)\nb3": float("nan"), "twin (untrained)\nb3": 0.2}  # a silent SNN has no score
+    fig = kriegeskorte_rdms(rdm(), models, scores, (0.3, 0.5), categories=cats)
     first = fig.get_axes()[0]
     assert [t.get_text() for t in first.get_yticklabels()] == ["face", "body", "object"]
     assert list(first.get_yticks()) == [1.0, 3.5, 6.5]
@@ -167,6 +168,9 @@ def test_rdm_panels_have_category_ticks_and_bars_by_kind():
     bar = next(ax for ax in fig.get_axes() if ax.containers)
     bars = next(c for c in bar.containers if isinstance(c, BarContainer))
     assert [to_hex(p.get_facecolor()) for p in bars.patches] == [SNN_COLOR, TWIN_COLOR]
+    assert [t.get_text() for t in bar.texts] == ["n/a"] and bar.texts[0].get_position()[0] == 0
+    renderer = _draw(fig)
+    assert not _overlaps(bar.get_legend().get_window_extent(renderer), bar.get_window_extent(renderer))
 
 
 def test_tsrsa_legend_outside_lines_and_kind_colours():
