@@ -25,9 +25,9 @@ def mean_ci(samples, ci: float = 0.95, axis: int = 0) -> tuple[np.ndarray, np.nd
     """
     x = np.asarray(samples, dtype=np.float64)
     n = np.sum(~np.isnan(x), axis=axis)
-    mean = np.nanmean(x, axis=axis)
     with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # fewer than 2 samples: NaN, by design
+        warnings.simplefilter("ignore", RuntimeWarning)  # no or fewer than 2 samples: NaN, by design
+        mean = np.nanmean(x, axis=axis)
         sem = np.nanstd(x, axis=axis, ddof=1) / np.sqrt(n)
         half = stats.t.ppf(0.5 + ci / 2.0, np.maximum(n - 1, 1)) * sem
     half = np.where(n >= 2, half, np.nan)

@@ -37,9 +37,11 @@ def tsrsa_shuffle(window_sizes, scores_by_model: dict, ci: float = 0.95, ylabel:
             raise ValueError(f"scores of {name!r} have shape {s.shape}, expected ({w.size},) or (samples, {w.size})")
         mean, lo, hi = mean_ci(s, ci) if s.ndim == 2 else (s, None, None)
         label = name if s.ndim == 1 else f"{name} (n={s.shape[0]})"
+        if not np.isfinite(mean).any():  # e.g. a silent layer: listed, nothing to draw
+            label += ": n/a"
         (line,) = ax.plot(w, mean, ms=4, label=label, **styles[name])
         if lo is not None and np.any(np.isfinite(lo)):
-            ax.fill_between(w, lo, hi, color=line.get_color(), alpha=0.2, lw=0)
+            ax.fill_between(w, lo, hi, color=line.get_color(), alpha=0.1, lw=0)
             banded = True
     ax.set_xscale("log", base=2)
     ax.set_xticks(w, [f"{int(v)}" if float(v).is_integer() else f"{v:g}" for v in w])

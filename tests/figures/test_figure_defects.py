@@ -189,8 +189,9 @@ def test_tsrsa_legend_outside_lines_and_kind_colours():
     assert colours == [SNN_COLOR, SNN_COLOR, TWIN_COLOR]
     assert len({line.get_linestyle() for line in ax.get_lines()[:2]}) == 2  # two SNNs stay apart
     assert "t-CI" in ax.get_ylabel()
-    one = tsrsa_shuffle(w, {"twin b1": rng.random(4)}).get_axes()[0]
+    one = tsrsa_shuffle(w, {"twin b1": rng.random(4), "SNN b1": np.full(4, np.nan)}).get_axes()[0]
     assert "CI" not in one.get_ylabel()  # no band drawn, none claimed
+    assert [t.get_text() for t in one.get_legend().get_texts()] == ["twin b1", "SNN b1: n/a"]
 
 
 def test_label_styles_colour_by_kind():
