@@ -18,15 +18,21 @@ onset; before the first step the model is taken to be in its first step's state 
 the last in its last step's state. :class:`TemporalReadout` (one per session) then
 
 1. pools the core's features per neuron (the session readout's ``pool``) and filters each
-   feature channel causally in time (``taps`` steps, initialised to the identity), so a
+   feature channel causally in time (``taps`` steps: 1 at lag 0, then suppression), so a
    neuron's time course mixes transient and sustained channels with stimulus-dependent
    weights even for a stateless core;
-2. applies the readout's feature weights, bias and nonlinearity, times a per-neuron gain
-   (``log_gain``; the trainer starts it at each neuron's mean training response): per-step rates;
+2. applies the readout's feature weights and bias, an optional per-neuron filter of the same
+   kind (``neuron_taps``), the nonlinearity and a per-neuron gain (``log_gain``; the trainer
+   starts it at each neuron's mean training response): per-step rates;
 3. maps the rates onto recorded windows ``[start, end)`` ms after each frame's onset shifted
-   by each neuron's latency (``latency_ms``, learned by gradient descent: the overlap
-   weights of :func:`window_weights` are piecewise linear in the latency), and averages the
-   frames where the recording averaged them (Hénaff: the PSTH of the 11 frames of a sequence).
+   by each neuron's latency (``latency_ms``; the overlap weights of :func:`window_weights` are
+   piecewise linear in it, so gradient descent refines it, and the trainer can set it by grid
+   search), and averages the frames where the recording averaged them (Hénaff: the PSTH of
+   the 11 frames of a sequence); optionally times a per-neuron factor per recorded bin
+   (``profile``: the stereotyped time course, on the recorded bins' resolution).
+
+A stateless core (:func:`is_stateless`: a twin without recurrence) sees one image per
+presentation, so each image is pooled once and the on/off switch is filtered in closed form.
 """
 
 from __future__ import annotations
