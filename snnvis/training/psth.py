@@ -7,7 +7,10 @@ sequence) through a :class:`~snnvis.models.temporal_readout.PsthModel`, and scor
   (Hénaff: ``independent``, 200 ms on, 100 ms blank). Durations must be whole steps of
   ``model.time.dt_ms``. Independent and stream presentations start with the blank for as long
   as the earliest recorded bin reaches before onset (Hénaff: 50 ms).
-- The latency of each neuron is learned (from ``data.latency_ms``) with the temporal readout.
+- The latency of each neuron starts at ``data.latency_ms``; with ``data.latency_search`` (the
+  default) it is set after every epoch by a grid search on the training split
+  (:func:`fit_latencies`, half-step grid), and gradient descent refines it within epochs.
+  It is reported per neuron as ``latency_ms`` (metrics.json medians, predictions.h5).
 - ``data.count_response``: the response set scored as ``pearson_r`` (per-presentation counts,
   predicted from the same per-step rates on that set's windows); null: the recording's
   default response when it is not the target, else the target itself. ``data.count_loss``:
