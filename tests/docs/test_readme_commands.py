@@ -212,10 +212,13 @@ COMMANDS: dict[str, Run | Slow] = {
         "needs a Slurm cluster; here the composed launcher config (--cfg hydra)",
         "snnvis-train +sweep=snn_vs_dnn hydra/launcher=slurm hydra.launcher.partition=gpu --cfg hydra",
     ),
-    "snnvis-report multirun/snn_vs_dnn": Slow(
-        "the report of the full sweep; the default suite runs snnvis-report on the tiny quickstart sweep",
+    "snnvis-report multirun/snn_vs_dnn": Run(
         "snnvis-report multirun/quickstart",
-        needs=(QUICKSTART_SWEEP,),
+        needs=(
+            QUICKSTART_SWEEP,
+            "snnvis-score 'checkpoint=\"multirun/quickstart/experiment=quickstart,model.spiking=True\"' "
+            "recordings=[recordings/cowley2023_v4/210305.h5] metrics=[rsa,cka,svcca,ridge,pls]",
+        ),
     ),
     "python scripts/reproduce_figures.py --quick --train": Slow(
         "imports, trains and scores tiny sweeps, then every figure (about 5 min)", real_data=True
