@@ -58,12 +58,16 @@ log = logging.getLogger(__name__)
 _SYNAPTIC = (nn.modules.conv._ConvNd, nn.Linear)
 
 
-def layer_macs(module: nn.Module, output: torch.Tensor) -> int:
-    """Textbook MACs of one call of a convolution or linear ``module`` that produced ``output``."""
+def layer_macs(module: nn.Module, output: torch.Tensor, x: torch.Tensor | None = None) -> int:
+    """Textbook MACs of one call of a convolution or linear ``module`` that produced ``output``; a
+    transposed convolution (LoRaFB's feedback upsampling) scatters every element of its input ``x``
+    over ``out_channels / groups`` channels and its kernel."""
     if isinstance(module, nn.Linear):
         return output.numel() * module.in_features
     if isinstance(module, nn.modules.conv._ConvTransposeNd):
-        raise TypeError(f"transposed convolutions are not counted: {module}")
+        if x is None:
+            raise TypeError(f"a transposed convolution's MACs need its input: {module}")
+        return x.numel() * (module.out_channels // module.groups) * math.prod(module.kernel_size)
     return output.numel() * (module.in_channels // module.groups) * math.prod(module.kernel_size)
 
 
@@ -88,7 +92,7 @@ class _Counter:
     def _synapse_hook(self, name: str):
         def hook(module, inputs, output):
             x = inputs[0].detach()
-            macs = layer_macs(module, output)
+            macs = layer_macs(module, output, x)
             rec = self.synapses.setdefault(
                 name,
                 {

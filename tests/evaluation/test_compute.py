@@ -39,6 +39,18 @@ def test_single_conv_has_the_textbook_mac_count(groups, stride, padding):
     assert report["total"]["macs"] == expected
 
 
+@pytest.mark.parametrize("groups,stride", [(1, 2), (4, 2), (8, 1)])
+def test_transposed_conv_macs_are_its_input_times_fan_out(groups, stride):
+    """LoRaFB's feedback upsampling: with all-ones weights and input and no padding, every
+    multiply-accumulate adds 1 to the output, so the output's sum is a direct count of the MACs."""
+    conv = nn.ConvTranspose2d(8, 16, 3, stride=stride, groups=groups, bias=False)
+    nn.init.ones_(conv.weight)
+    x = torch.ones(2, 8, 5, 6)
+    direct = int(conv(x).sum()) // 2  # per image
+    report = count_compute(conv, x, batch_size=2, spiking=False)
+    assert report["layers"]["<root>"]["macs"] == direct == 8 * 5 * 6 * (16 // groups) * 9
+
+
 def test_linear_macs_and_analog_input_costs_full_macs():
     model = nn.Sequential(nn.Flatten(), nn.Linear(20, 7))
     report = count_compute(model, torch.randn(5, 4, 5), batch_size=5, spiking=True)
