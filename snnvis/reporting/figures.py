@@ -94,13 +94,22 @@ def figure_prediction(runs: list[Run], out: Path, entries: list, notes: list) ->
         notes.append(f"(a) not drawn: {err}")
         return
     n_pairs = sum(1 for r in records if r["spiking"] and (r["model"], r["seed"], False) in seen)
+    seeds: dict[str, int] = {}
+    for r in records:
+        if r["spiking"] and (r["model"], r["seed"], False) in seen:
+            seeds[r["model"]] = seeds.get(r["model"], 0) + 1
+    interval = (
+        "mean over seeds with a t-CI across seeds (models with two or more seeds)"
+        if max(seeds.values(), default=0) >= 2
+        else "one seed, so no interval across seeds"
+    )
     save_entry(
         fig,
         out / "a_prediction_accuracy",
         entries,
         f"(a) {FIGURES['a']}",
         f"{n_pairs} SNN/twin pair(s). Scatter: held-out Pearson r per neuron (test split), SNN vs its twin "
-        "(same model, seed and data). Bars: median r over neurons, mean over seeds with a t-CI across seeds. "
+        f"(same model, seed and data). Bars: median r over neurons, {interval}. "
         "A constant prediction (e.g. from a silent SNN) scores r = 0. The paired test of SNN − twin "
         "(bootstrap over seeds × neurons × stimuli, permutation p) is in the paired table.",
     )
