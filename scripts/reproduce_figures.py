@@ -51,6 +51,7 @@ from snnvis.reporting import (  # noqa: E402
     figure_curvature,
     figure_kernel_recovery,
     figure_kriegeskorte,
+    figure_task_vs_neural,
     figure_tsrsa,
     figure_tsrsa_perturbations,
     index_page,
@@ -58,7 +59,6 @@ from snnvis.reporting import (  # noqa: E402
     make_report,
     trained_models,
 )
-from snnvis.reporting.task_vs_neural import figure_task_vs_neural  # noqa: E402
 
 HENAFF, KRIEG, COWLEY = "henaff2021_v1", "kriegeskorte2008_it", "cowley2023_v4"
 HENAFF_SESSIONS = ["ay2_u003", "ay2_u007", "ay3_u001", "ay3_u002", "ay4_u001", "ay4_u005", "ay4_u006"]

@@ -59,6 +59,7 @@ from snnvis.reporting.reproduction import (
 from snnvis.reporting.score import SCORE_DIR, score_runs
 from snnvis.reporting.sweep import Run, Sweep, find_sweep, load_run, load_scores, rel_path
 from snnvis.reporting.table import RESULT_COLUMNS, results_rows, run_rows, score_rows, write_csv
+from snnvis.reporting.task_vs_neural import figure_task_vs_neural
 from snnvis.reporting.time_figures import figure_kernel_recovery, figure_tsrsa_perturbations, fit_kernels
 
 __all__ = [
@@ -82,6 +83,7 @@ __all__ = [
     "figure_prediction",
     "figure_psth",
     "figure_tsrsa",
+    "figure_task_vs_neural",
     "figure_tsrsa_perturbations",
     "find_sweep",
     "first_runs",

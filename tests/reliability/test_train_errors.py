@@ -41,7 +41,7 @@ def finished(tmp_path_factory, tiny_recording):
         ("trainer.lr=-1e-3", "snnvis: error: trainer.lr: must be a positive number, got -0.001"),
         ("data.batch_size=0", "snnvis: error: data.batch_size: must be a positive integer, got 0"),
         ("trainer.threads=-2", "snnvis: error: trainer.threads: must be a positive integer or null"),
-        ("data.target=foo", "snnvis: error: data.target: must be one of rate, temporal, got 'foo'"),
+        ("data.target=foo", "snnvis: error: data.target: must be one of rate, temporal, psth, got 'foo'"),
         ("data.recordings=/a.h5", "snnvis: error: data.recordings: must be a list, e.g. data.recordings=[a.h5,b.h5]"),
         ("model._target_=does.not.Exist", "snnvis: error: model._target_: cannot import 'does.not.Exist'"),
         ("readout._target_=snnvis.models.readouts.nope", "snnvis: error: readout._target_: cannot import "),
