@@ -32,8 +32,10 @@ CONFIG_DIR = ROOT / "snnvis" / "conf"
 
 
 def model_configs() -> list[str]:
-    """Encoder config names in snnvis/conf/model (``_*.yaml`` are shared partials)."""
-    return sorted(p.stem for p in (CONFIG_DIR / "model").glob("*.yaml") if not p.name.startswith("_"))
+    """Built-in encoder config names in snnvis/conf/model (``_*.yaml`` are shared partials;
+    ``external`` wraps a user's own module, so there is nothing to time without one)."""
+    paths = (CONFIG_DIR / "model").glob("*.yaml")
+    return sorted(p.stem for p in paths if not p.name.startswith("_") and p.stem != "external")
 
 
 def compose_model(name: str, overrides: list[str]) -> dict:

@@ -5,6 +5,7 @@ then snnvis-report --score, then the same sweep again, which must skip every fin
 from __future__ import annotations
 
 import csv
+import json
 import os
 import re
 import subprocess
@@ -101,7 +102,11 @@ def test_sweep_report_and_skip(sweep, tmp_path):
         assert sum(r["chosen"] == "True" for r in scores) == 2
         (run_seed,) = {r["seed"] for r in mine if r["source"] == "metrics.json"}
         assert {r["seed"] for r in scores} == {run_seed}  # the training seed, not the scoring seed
-    assert len(rows) == n_test + len(runs) * (3 + 3 + 8)  # test, validation, run, scores rows
+        validation = json.loads((sweep_dir / run / "metrics.json").read_text())["validation"]
+        n_validation = sum(not isinstance(v, (dict, list)) for v in validation.values())
+        assert sum(r["section"] == "validation" for r in mine) == n_validation >= 3
+        n_test += n_validation
+    assert len(rows) == n_test + len(runs) * (3 + 8)  # test + validation, run, scores rows
     # the paired SNN - twin statistics: per model, 6 rows overall and 6 for the session, over both seeds
     assert len(paired) == len(MODELS) * 6 * 2
     diff = [r for r in paired if r["metric"] == "pearson_r_diff_mean"]

@@ -44,6 +44,7 @@ def _train(tmp_path, n_clips: int, epochs: int):
             "model.blocks=[1,1]",
             "model.stem_width=8",
             "model.stem_stride=1",
+            "model.stem_pool=false",
             f"model.time.dt_ms={DT_MS}",
             "model.spiking=false",
             f"trainer.max_epochs={epochs}",
