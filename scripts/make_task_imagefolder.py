@@ -6,7 +6,8 @@ Sources (both available offline):
 - ``digits``: the 1797 handwritten digits bundled with scikit-learn (8x8, 17 grey levels),
   upsampled to ``--size`` px; ``--classes 0,1,2,3`` keeps a subset.
 - ``kriegeskorte``: the 92 object images of Kriegeskorte et al. 2008 (175x175 RGB, from
-  ``/work/shared/datasets/kriegeskorte2008_it`` or ``--kriegeskorte-dir``), labelled
+  ``../shared/datasets/kriegeskorte2008_it`` beside the checkout, ``$SNNVIS_SHARED_DATASETS``, or
+  ``--kriegeskorte-dir``), labelled
   ``--labels animate`` (animate / inanimate), ``category4`` (face / body / natural /
   artificial) or ``category6`` (human-face / human-body / animal-face / animal-body / natural /
   artificial).
@@ -20,6 +21,7 @@ The split is stratified and deterministic: within each class a permutation seede
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -27,7 +29,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-KRIEGESKORTE = Path("/work/shared/datasets/kriegeskorte2008_it")
+ROOT = Path(__file__).resolve().parents[1]
+KRIEGESKORTE = (
+    Path(os.environ.get("SNNVIS_SHARED_DATASETS", ROOT.parent / "shared" / "datasets")) / "kriegeskorte2008_it"
+)
 LABELS = ("animate", "category4", "category6")
 
 

@@ -40,6 +40,17 @@ def load_script(monkeypatch):
 
 
 @pytest.fixture(autouse=True)
+def _environment_restored():
+    """Each test leaves os.environ as it found it: a DDP variable (RANK, WORLD_SIZE) left behind
+    would make every later training run wait for a rendezvous that never comes."""
+    before = dict(os.environ)
+    yield
+    if os.environ != before:
+        os.environ.clear()
+        os.environ.update(before)
+
+
+@pytest.fixture(autouse=True)
 def _deterministic_single_thread():
     """Seeded torch on one thread: the test models and arrays are small, and on a busy
     2-core machine a thread pool costs far more than it gains."""

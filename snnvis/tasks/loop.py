@@ -31,12 +31,11 @@ from snnvis.tasks.epochs import EpochOrder, Learner, calibrate, evaluate, loader
 from snnvis.tasks.heads import build_classifier
 from snnvis.tasks.schema import check_task_values
 from snnvis.training import checkpoint
-from snnvis.training.distributed import Dist, _agree_run_dir, _rank0_buffers, resolve_device
+from snnvis.training.distributed import Dist, agree_run_dir, rank0_buffers, resolve_device
 from snnvis.training.early_stopping import EarlyStopping
-from snnvis.training.identity import EXTENDS, config_hash
-from snnvis.training.loop import _extended, _starting
+from snnvis.training.identity import EXTENDS, config_hash, extension_note
 from snnvis.training.results import write_log
-from snnvis.training.rundir import RunDirLock, read_finished, register_resolvers
+from snnvis.training.rundir import RunDirLock, announce_start, read_finished, register_resolvers
 from snnvis.training.setup import optimizer_for, place
 from snnvis.utils import PRINTED, say, seed_everything
 
@@ -73,7 +72,7 @@ def run(
     if own_group:
         torch.distributed.init_process_group("nccl" if device.type == "cuda" else "gloo")
     try:
-        run_dir = _agree_run_dir(Path(run_dir), dist)
+        run_dir = agree_run_dir(Path(run_dir), dist)
         with RunDirLock(run_dir) if dist.main else contextlib.nullcontext():
             return _run_locked(cfg, run_dir, dist, device, model_label or cfg.model.name, on_start, t_start)
     finally:
@@ -124,7 +123,7 @@ def _run_locked(cfg, run_dir: Path, dist: Dist, device, label: str, on_start, t_
     state, before = checkpoint.resume(last, rhash, model, opt, scheduler, resolved) if resumed else (None, {})
     stopper = EarlyStopping(tcfg.max_epochs, tcfg.patience, state)
     if dist.main:  # every input is checked: from here on the run writes into its dir
-        _starting(run_dir, resumed, stopper.epoch, on_start, _extended(before, resolved) if resumed else "")
+        announce_start(run_dir, resumed, stopper.epoch, on_start, extension_note(before, resolved) if resumed else "")
     record = {
         "config": resolved,
         "model_label": label,
@@ -167,7 +166,7 @@ def _epochs(cfg, run_dir: Path, lrn: Learner, loaders, orders, data, stopper, re
         train_s = time.time() - t0
         calibrate(lrn, loaders["train"], tcfg.amp, cfg.bn_calibration_batches)
         if dist.world > 1:
-            _rank0_buffers(lrn.model)
+            rank0_buffers(lrn.model)
         row.update(evaluate(lrn, loaders["val"], tcfg.amp, n_classes))
         row.update(images_per_s=row.pop("n_train") / max(train_s, 1e-9), epoch_s=time.time() - t0)
         improved = stopper.update(row["val_top1"], row)

@@ -105,7 +105,7 @@ def resolve_device(name: str, dist: Dist) -> torch.device:
     return torch.device(name)
 
 
-def _agree_run_dir(run_dir: Path, dist: Dist) -> Path:
+def agree_run_dir(run_dir: Path, dist: Dist) -> Path:
     """Rank 0's run dir on every rank.
 
     Under torchrun every rank composes its own config, so a run dir with a timestamp
@@ -119,7 +119,7 @@ def _agree_run_dir(run_dir: Path, dist: Dist) -> Path:
     return Path(obj[0])
 
 
-def _rank0_buffers(model: torch.nn.Module) -> None:
+def rank0_buffers(model: torch.nn.Module) -> None:
     """Give every rank rank 0's buffers (BatchNorm running statistics).
 
     DDP keeps the parameters in sync, but each rank updates its BatchNorm statistics from

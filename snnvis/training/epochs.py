@@ -14,7 +14,7 @@ from tqdm import tqdm
 from snnvis.errors import UserError
 from snnvis.progress import bar_options, job_prefix
 from snnvis.training import checkpoint
-from snnvis.training.distributed import Dist, _rank0_buffers, _rank0_score
+from snnvis.training.distributed import Dist, _rank0_score, rank0_buffers
 from snnvis.training.early_stopping import EarlyStopping
 from snnvis.training.predict import autocast, validation_score
 from snnvis.training.results import write_log
@@ -104,7 +104,7 @@ def train_epochs(cfg, run_dir: Path, t: Trainee, stopper: EarlyStopping, record:
             fit_latencies(t.model, t.sessions, t.device, cfg.data.batch_size, cfg.trainer.loss)
         train_s = time.time() - t0
         if dist.world > 1:
-            _rank0_buffers(t.model)
+            rank0_buffers(t.model)
         silent_out: list[float] = []
         score = validation_score(t.model, t.sessions, t.device, tcfg.amp, cfg.data.batch_size, silent=silent_out)
         silent = silent_out[0]

@@ -72,3 +72,14 @@ def config_hash(cfg: DictConfig, leave_out: tuple[str, ...] = ()) -> str:
 def resume_hash(cfg: DictConfig) -> str:
     """:func:`config_hash` without :data:`EXTENDS`: what a checkpoint must match to be resumed."""
     return config_hash(cfg, EXTENDS)
+
+
+def extension_note(before: dict, now: dict) -> str:
+    """``trainer.max_epochs 2 -> 4, ...`` for the :data:`EXTENDS` keys whose values changed since the checkpoint."""
+    changes = []
+    for dotted in EXTENDS:
+        section, key = dotted.split(".")
+        old, new = (before.get(section) or {}).get(key), (now.get(section) or {}).get(key)
+        if old is not None and old != new:
+            changes.append(f"{dotted} {old} -> {new}")
+    return ", ".join(changes)

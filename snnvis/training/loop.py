@@ -21,12 +21,12 @@ from snnvis.config import check_targets
 from snnvis.models import count_params
 from snnvis.recordings.dataset import SessionCycler
 from snnvis.training import checkpoint
-from snnvis.training.distributed import Dist, _agree_run_dir, _shard, resolve_device
+from snnvis.training.distributed import Dist, _shard, agree_run_dir, resolve_device
 from snnvis.training.early_stopping import EarlyStopping
 from snnvis.training.epochs import Trainee, train_epochs
-from snnvis.training.identity import EXTENDS, config_hash, resume_hash
+from snnvis.training.identity import config_hash, extension_note, resume_hash
 from snnvis.training.results import finish
-from snnvis.training.rundir import RunDirLock, clear_previous, read_finished, register_resolvers
+from snnvis.training.rundir import RunDirLock, announce_start, read_finished, register_resolvers
 from snnvis.training.schema import check_values
 from snnvis.training.schema import register as _register_schemas
 from snnvis.training.setup import (
@@ -36,7 +36,7 @@ from snnvis.training.setup import (
     optimizer_for,
     place,
 )
-from snnvis.utils import say, seed_everything
+from snnvis.utils import seed_everything
 
 log = logging.getLogger(__name__)
 _register_schemas()
@@ -69,7 +69,7 @@ def run(
     if own_group:
         torch.distributed.init_process_group("nccl" if device.type == "cuda" else "gloo")
     try:
-        run_dir = _agree_run_dir(Path(run_dir), dist)
+        run_dir = agree_run_dir(Path(run_dir), dist)
         with RunDirLock(run_dir) if dist.main else contextlib.nullcontext():
             return _run_locked(cfg, run_dir, dist, device, model_label or cfg.model.name, on_start, t_start)
     finally:
@@ -114,7 +114,7 @@ def _run_locked(cfg, run_dir: Path, dist: Dist, device, label: str, on_start, t_
     state, before = checkpoint.resume(last, rhash, model, opt, scheduler, resolved) if resumed else (None, {})
     stopper = EarlyStopping(tcfg.max_epochs, tcfg.patience, state)
     if dist.main:  # every input is checked: from here on the run writes into its dir
-        _starting(run_dir, resumed, stopper.epoch, on_start, _extended(before, resolved) if resumed else "")
+        announce_start(run_dir, resumed, stopper.epoch, on_start, extension_note(before, resolved) if resumed else "")
     record = {"config": resolved, "model_label": label, "config_hash": chash, "resume_hash": rhash}
     trainee = Trainee(model, train_model, opt, scheduler, loss_fn, cycler, sessions, bms, device, dist)
     train_epochs(cfg, run_dir, trainee, stopper, record)
@@ -136,25 +136,3 @@ def _run_locked(cfg, run_dir: Path, dist: Dist, device, label: str, on_start, t_
         n_params,
         lambda: time.time() - t_start,
     )
-
-
-def _extended(before: dict, now: dict) -> str:
-    """``trainer.max_epochs 2 -> 4, ...`` for the :data:`EXTENDS` keys whose values changed since the checkpoint."""
-    changes = []
-    for dotted in EXTENDS:
-        section, key = dotted.split(".")
-        old, new = (before.get(section) or {}).get(key), (now.get(section) or {}).get(key)
-        if old is not None and old != new:
-            changes.append(f"{dotted} {old} -> {new}")
-    return ", ".join(changes)
-
-
-def _starting(run_dir: Path, resumed: bool, epoch: int, on_start, extended: str = "") -> None:
-    if resumed and extended:
-        say(log, f"snnvis: resuming {run_dir} after epoch {epoch}, extended: {extended}")
-    elif resumed:
-        say(log, f"snnvis: resuming {run_dir} after epoch {epoch}")
-    elif "checkpoints" in clear_previous(run_dir):
-        say(log, f"snnvis: {run_dir} had checkpoints; starting over (pass trainer.resume=true to continue)")
-    if on_start is not None:
-        on_start()

@@ -20,6 +20,7 @@ from omegaconf import OmegaConf
 
 from snnvis.errors import UserError
 from snnvis.outputs import read_metrics
+from snnvis.utils import say
 
 log = logging.getLogger(__name__)
 
@@ -219,3 +220,15 @@ def write_hydra_record(run_dir: Path, cfg) -> None:
     for name, node in (("config.yaml", cfg), ("hydra.yaml", full), ("overrides.yaml", full.hydra.overrides.task)):
         with atomic_path(out / name) as tmp:
             tmp.write_text(OmegaConf.to_yaml(node))
+
+
+def announce_start(run_dir: Path, resumed: bool, epoch: int, on_start, extended: str = "") -> None:
+    """Say how a run starts: resumed (and what the resume extends), or over an earlier run's outputs."""
+    if resumed and extended:
+        say(log, f"snnvis: resuming {run_dir} after epoch {epoch}, extended: {extended}")
+    elif resumed:
+        say(log, f"snnvis: resuming {run_dir} after epoch {epoch}")
+    elif "checkpoints" in clear_previous(run_dir):
+        say(log, f"snnvis: {run_dir} had checkpoints; starting over (pass trainer.resume=true to continue)")
+    if on_start is not None:
+        on_start()

@@ -49,12 +49,12 @@ def validation_score(model, *args, **kwargs):
     return score
 epochs.validation_score = validation_score
 
-_agree_run_dir = loop._agree_run_dir
+_agree_run_dir = loop.agree_run_dir
 def agree_run_dir(run_dir, dist):
     agreed = _agree_run_dir(run_dir, dist)
     _log({"run_dir": str(run_dir), "agreed": str(agreed)})
     return agreed
-loop._agree_run_dir = agree_run_dir
+loop.agree_run_dir = agree_run_dir
 
 from snnvis.cli.train import main
 main()
