@@ -81,6 +81,15 @@ class Slow:
 
 
 SYNTH_KEY = "snnvis-data synth --out recordings/synthetic/synth.h5"
+DIGITS = "python scripts/make_task_imagefolder.py digits tasks/digits4 --classes 0,1,2,3 --size 32"
+PRETRAIN_SNN = "snnvis-pretrain data.root=tasks/digits4 model.input.size=32 trainer.max_epochs=6 hydra.run.dir=pre/snn"
+PRETRAIN_TWIN = (
+    "snnvis-pretrain data.root=tasks/digits4 model.input.size=32 trainer.max_epochs=6 model.spiking=false "
+    "hydra.run.dir=pre/twin"
+)
+TINY_PRETRAIN = f"{TINY_CORE} trainer.max_epochs=1 trainer.tensorboard=false trainer.threads=1 bn_calibration_batches=2"
+SEARCH_SNN = "snnvis-train -m experiment=v4_best hparams_search=v4_snn"
+SEARCH_TWIN = "snnvis-train -m experiment=v4_best hparams_search=v4_twin"
 SETUP_STAMP = "setup.sh would reinstall .venv here (its stamp is not current); run bash scripts/setup.sh first"
 
 COMMANDS: dict[str, Run | Slow] = {
@@ -163,6 +172,51 @@ COMMANDS: dict[str, Run | Slow] = {
     "snnvis-train -m experiment=quickstart seed=0,1,2": Slow(
         "six runs; here the same sweep, tiny",
         f"snnvis-train -m experiment=quickstart seed=0,1,2 {TINY_SWEEP}",
+        needs=(SYNTH_KEY,),
+    ),
+    "tensorboard --logdir multirun/quickstart": Slow("starts a web server; here its version", "tensorboard --version"),
+    # Task-trained cores, weights, external models
+    DIGITS: Run(f"{DIGITS} --per-class 40"),
+    PRETRAIN_SNN: Run(f"{PRETRAIN_SNN} {TINY_PRETRAIN}", needs=(DIGITS,)),
+    PRETRAIN_TWIN: Run(f"{PRETRAIN_TWIN} {TINY_PRETRAIN}", needs=(DIGITS,)),
+    "snnvis-train experiment=quickstart model.weights=pre/snn core.frozen=true": Run(
+        f"snnvis-train experiment=quickstart model.weights=pre/snn core.frozen=true {TINY_DATA} {TINY_TRAIN}",
+        needs=(SYNTH_KEY, PRETRAIN_SNN),
+    ),
+    "snnvis-score model=external model.factory=docs/examples/external_model.py:make_model "
+    "'model.layers=[relu1,relu2]' recordings=[recordings/cowley2023_v4/210305.h5]": Run(
+        "snnvis-score model=external model.factory={root}/docs/examples/external_model.py:make_model "
+        f"'model.layers=[relu1,relu2]' recordings=[{SYNTH}] metrics=[rsa,ridge] model.input.size=16 {TINY_SCORE}",
+        needs=(SYNTH_KEY,),
+    ),
+    "snnvis-train -m +sweep=task_vs_neural task_vs_neural.pretrained.snn=pre/snn "
+    "task_vs_neural.pretrained.twin=pre/twin": Slow(
+        "18 runs on eight V4 sessions; here seed 0 of each condition and family, tiny, on synthetic data",
+        "snnvis-train -m +sweep=task_vs_neural task_vs_neural.pretrained.snn=pre/snn "
+        f"task_vs_neural.pretrained.twin=pre/twin seed=0 {TINY_SWEEP}",
+        needs=(SYNTH_KEY, PRETRAIN_SNN, PRETRAIN_TWIN),
+    ),
+    "python scripts/reproduce_figures.py multirun": Slow(
+        "draws every figure of every sweep under multirun/; the figure commands below run it on tiny sweeps",
+        "python scripts/reproduce_figures.py --help",
+    ),
+    # Tuning, ensembles
+    SEARCH_SNN: Slow(
+        "20 trials of 12 epochs on eight V4 sessions; here one tiny trial on synthetic data",
+        f"{SEARCH_SNN} search.n_trials=1 {TINY_SWEEP}",
+        needs=(SYNTH_KEY,),
+    ),
+    SEARCH_TWIN: Slow(
+        "20 trials of 12 epochs on eight V4 sessions; here one tiny trial on synthetic data",
+        f"{SEARCH_TWIN} search.n_trials=1 {TINY_SWEEP}",
+        needs=(SYNTH_KEY,),
+    ),
+    "python -m snnvis.training.search multirun/hparams_v4_snn multirun/hparams_v4_twin": Slow(
+        "needs both searches; tests/training/test_hparams_search.py checks the table by default",
+        needs=(SEARCH_SNN, SEARCH_TWIN),
+    ),
+    "snnvis-train experiment=quickstart model.spiking=false trainer.ensemble=5": Run(
+        f"snnvis-train experiment=quickstart model.spiking=false trainer.ensemble=2 {TINY_DATA} {TINY_TRAIN}",
         needs=(SYNTH_KEY,),
     ),
     # Scoring
