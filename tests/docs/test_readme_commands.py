@@ -283,6 +283,17 @@ COMMANDS: dict[str, Run | Slow] = {
         needs=(QUICKSTART_SWEEP,),
         real_data=True,
     ),
+    # V1 time courses
+    "snnvis-data import henaff2021_v1 --mirror ../shared/datasets": Slow(
+        "reads the seven sessions' frames and PSTHs (about 90 s); here one session",
+        "snnvis-data import henaff2021_v1 --mirror ../shared/datasets --only ay4_u001",
+        real_data=True,
+    ),
+    "snnvis-train -m experiment=v1_psth": Slow(
+        "SNN and twin on seven V1 sessions at 96 px; tests/training/test_psth_target.py trains the psth target "
+        "by default; here its composed config",
+        "snnvis-train experiment=v1_psth --cfg job",
+    ),
     # Hénaff curvature
     "python -m snnvis.analysis.henaff_table recordings/henaff2021_v1/*.h5 --mirror ../shared/datasets": Slow(
         "imports the seven Hénaff sessions and estimates every sequence's curvature",
