@@ -6,7 +6,7 @@ Sources (both available offline):
 - ``digits``: the 1797 handwritten digits bundled with scikit-learn (8x8, 17 grey levels),
   upsampled to ``--size`` px; ``--classes 0,1,2,3`` keeps a subset.
 - ``kriegeskorte``: the 92 object images of Kriegeskorte et al. 2008 (175x175 RGB, from
-  ``../shared/datasets/kriegeskorte2008_it`` beside the checkout, ``$SNNVIS_SHARED_DATASETS``, or
+  ``$SNNVIS_DATA_MIRROR/kriegeskorte2008_it``, else ``../shared/datasets`` beside the checkout, or
   ``--kriegeskorte-dir``), labelled
   ``--labels animate`` (animate / inanimate), ``category4`` (face / body / natural /
   artificial) or ``category6`` (human-face / human-body / animal-face / animal-body / natural /
@@ -29,10 +29,11 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from snnvis.recordings.sources import MIRROR_ENV
+
 ROOT = Path(__file__).resolve().parents[1]
-KRIEGESKORTE = (
-    Path(os.environ.get("SNNVIS_SHARED_DATASETS", ROOT.parent / "shared" / "datasets")) / "kriegeskorte2008_it"
-)
+# the mirror convention of snnvis-data and scripts/run.sh: $SNNVIS_DATA_MIRROR, else ../shared/datasets
+KRIEGESKORTE = Path(os.environ.get(MIRROR_ENV) or ROOT.parent / "shared" / "datasets") / "kriegeskorte2008_it"
 LABELS = ("animate", "category4", "category6")
 
 
