@@ -15,6 +15,15 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 DATASETS = Path(os.environ.get("SNNVIS_SHARED_DATASETS", ROOT.parent / "shared" / "datasets"))
+# pyproject's timeout (5 min) bounds a default-suite test; a slow one runs for minutes by design
+SLOW_TIMEOUT_S = 3600
+
+
+def pytest_collection_modifyitems(items):
+    """Slow tests without their own ``timeout`` mark get :data:`SLOW_TIMEOUT_S`."""
+    for item in items:
+        if item.get_closest_marker("slow") and not item.get_closest_marker("timeout"):
+            item.add_marker(pytest.mark.timeout(SLOW_TIMEOUT_S))
 
 
 @pytest.fixture(scope="session")
