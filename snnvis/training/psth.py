@@ -106,14 +106,24 @@ def with_count_target(session, plan: PresentationPlan, data_cfg) -> Presentation
         return plan
     rec = session.recording
     info = rec.response_info(name)
-    windows = np.asarray(info.windows_ms, dtype=np.float64)
-    per_s = torch.as_tensor(1000.0 / (windows[:, 1] - windows[:, 0]), dtype=torch.float32)
-    reps = 1 if info.frame_average else rec.n_frames
+    per_s = torch.from_numpy(1.0 / window_seconds(rec, name)).float()
     for split in ("train", "validation"):
         ds = session.splits[split]
-        counts = torch.from_numpy(rec.mean(name, ds.indices)).float() * per_s.repeat(reps)[None, :, None]
+        counts = torch.from_numpy(rec.mean(name, ds.indices)).float() * per_s[None, :, None]
         ds.responses = torch.cat([ds.responses, counts], dim=1)
-    return replace(plan, extra_windows_ms=windows, extra_frame_average=bool(info.frame_average))
+    return replace(
+        plan,
+        extra_windows_ms=np.asarray(info.windows_ms, dtype=np.float64),
+        extra_frame_average=bool(info.frame_average),
+    )
+
+
+def window_seconds(rec, name: str) -> np.ndarray:
+    """(n_bins,) length in s of each bin of response set ``name`` (its windows, once per frame
+    unless frame-averaged): a mean rate over a bin times this is the bin's count."""
+    info = rec.response_info(name)
+    windows = np.asarray(info.windows_ms, dtype=np.float64)
+    return np.tile((windows[:, 1] - windows[:, 0]) / 1000.0, 1 if info.frame_average else rec.n_frames)
 
 
 @torch.no_grad()
@@ -201,7 +211,10 @@ def score_psth_test(model, sessions, run_dir, device, cfg) -> dict:
             counts_pred, counts, trials = pred, psth, None if ds.trials is None else ds.trials.numpy()
         else:
             rec = s.recording
+            # the model predicts mean rates over each window (the count target was trained as
+            # count / window length): back to counts, so scale-sensitive scores (FEVE) are in the data's unit
             counts_pred = predict_windows(model, s, "test", device, amp, bs, rec.response_info(name))
+            counts_pred = counts_pred * window_seconds(rec, name)[None, :, None]
             counts, trials = rec.mean(name, ds.indices), rec.trials(name, ds.indices)
         m = neuron_metrics(counts_pred, counts, trials, seed=cfg.seed)
         for key in ("timecourse_r", "per_bin_r"):  # frame-count time courses are not the PSTH's

@@ -166,3 +166,38 @@ def test_psth_run_reports_time_course_baseline_and_count_r_per_recording(tmp_pat
     assert m["test"]["sessions"]["rec_b"]["n_neurons"] == 3
     # the baseline is each neuron's mean training shape: the synthetic PSTHs share one shape exactly
     assert m["test"]["overall"]["psth_baseline_time_course_r_median"] == pytest.approx(1.0, abs=1e-6)
+
+
+def test_count_scores_are_in_the_recordings_count_unit(tmp_path, monkeypatch):
+    """The count head is trained on count / window length; a model predicting exactly those rates
+    on the test split gets the FEVE of the recorded mean counts, computed here directly."""
+    from snnvis.outputs.predictions import read_predictions
+    from snnvis.recordings.recording import Recording
+    from snnvis.similarity import feve
+    from snnvis.training import loop, psth
+
+    rec_path = _henaff_like(tmp_path / "rec_a.h5", "rec_a", 4, 0)
+    real = psth.predict_windows
+
+    def perfect_rates(model, session, split, device, amp, batch_size, info=None):
+        if info is None or split != "test":
+            return real(model, session, split, device, amp, batch_size, info)
+        idx = session.splits[split].indices
+        return session.recording.mean(info.name, idx) / psth.window_seconds(session.recording, info.name)[None, :, None]
+
+    monkeypatch.setattr(psth, "predict_windows", perfect_rates)
+    cfg = compose_train(
+        ["experiment=v1_psth", recordings_override([rec_path]), "data.image_size=16", "data.batch_size=4",
+         "model.input.in_channels=1", "model.input.mean=[0.5]", "model.input.std=[0.25]", "model.widths=[4,8]",
+         "model.blocks=[1,1]", "model.stem_width=4", "model.time.dt_ms=10.0", "model.spiking=false",
+         "trainer.max_epochs=1", "trainer.tensorboard=false", "trainer.progress=false", "trainer.device=cpu"]
+    )  # fmt: skip
+    loop.run(cfg, tmp_path / "run")
+    got = read_predictions(tmp_path / "run" / "predictions.h5", ["stimulus_index", "metrics"])["rec_a"]
+    rec = Recording(rec_path)
+    counts = rec.mean("frame_counts", got.stimulus_index)  # (stimuli, frames, neurons)
+    trials = rec.trials("frame_counts", got.stimulus_index)  # (stimuli, repeats, frames, neurons)
+    n, reps, frames, neurons = trials.shape  # every (stimulus, frame) is one condition
+    want = feve(counts.reshape(n * frames, neurons), trials.transpose(0, 2, 1, 3).reshape(n * frames, reps, neurons))
+    assert np.isfinite(want).all()
+    np.testing.assert_allclose(got.metrics["feve"], want, rtol=1e-6)
