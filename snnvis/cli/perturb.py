@@ -1,4 +1,4 @@
-"""``python -m snnvis.cli.perturb``: TSRSA of model layers against a movie recording under the
+"""``snnvis-perturb``: TSRSA of model layers against a movie recording under the
 movie perturbations of Huang et al. 2024; see snnvis/conf/analysis/tsrsa_perturbations.yaml."""
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The movie-perturbation protocol of Huang et al. 2024 as one analysis: TSRSA between model
 layers and a movie recording, with the neuron split-half ceiling, for the original movie and
 each perturbation level (configured in ``snnvis/conf/analysis/tsrsa_perturbations.yaml``, run
-with ``python -m snnvis.cli.perturb``).
+with ``snnvis-perturb``).
 
 The recording is a movie in clips (e.g. the Allen natural-movie layout,
 :mod:`snnvis.recordings.importers.allen_natural_movie`): stimuli (clips, frames, H, W, C) and

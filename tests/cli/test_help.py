@@ -126,3 +126,11 @@ def test_pretrain_help():
     groups = _groups(text)
     assert groups["task_data"] == ["clips", "imagefolder"] and "readout" not in groups
     assert len(_examples(text, "snnvis-pretrain")) == 2
+
+
+def test_perturb_help():
+    text = _help("analysis/tsrsa_perturbations")
+    assert text.startswith("snnvis-perturb: TSRSA of model layers") and "powered by Hydra" not in text
+    models = sorted(p.stem for p in (ROOT / "snnvis/conf/model").glob("*.yaml") if not p.stem.startswith("_"))
+    assert _groups(text) == {"model": models}
+    assert len(_examples(text, "snnvis-perturb")) == 2

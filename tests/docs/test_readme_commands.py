@@ -53,6 +53,11 @@ SYNTH = "recordings/synthetic/synth.h5"
 TINY_DATA = f"data.recordings=[{SYNTH}]"
 TINY_SCORE = "n_boot=20 projection_dim=64 bn_calibration_stimuli=32"
 QUICKSTART_SWEEP = "snnvis-train -m experiment=quickstart"
+# the README's perturbation analysis on its 4-frame synthetic movie: two levels of each perturbation
+TINY_PERTURB = (
+    "model.input.size=16 model.widths=[4,8,8] model.stem_width=4 n_draws=1 ceiling.n_splits=4 "
+    "'perturbations.shuffle_windows=[1,2]' 'perturbations.noise_rates=[0,0.5]' 'perturbations.clip_lengths=[3,4]'"
+)
 
 
 def _unnamed(overrides: str) -> str:
@@ -130,6 +135,14 @@ COMMANDS: dict[str, Run | Slow] = {
     SYNTH_KEY: Run(f"snnvis-data synth --out {SYNTH} --n-stimuli 160 --size 16 --n-neurons 24"),
     "snnvis-data synth --movie --out recordings/synthetic/movie.h5": Run(
         "snnvis-data synth --movie --out recordings/synthetic/movie.h5 --n-clips 9 --clip-frames 4 --n-neurons 8"
+    ),
+    "snnvis-perturb recording=recordings/synthetic/movie.h5": Run(
+        f"snnvis-perturb recording=recordings/synthetic/movie.h5 {TINY_PERTURB}",
+        needs=("snnvis-data synth --movie --out recordings/synthetic/movie.h5",),
+    ),
+    "snnvis-perturb recording=recordings/synthetic/movie.h5 'checkpoints=[RUN_SNN,RUN_TWIN]'": Slow(
+        "needs two training runs on a movie recording; here the composed config",
+        "snnvis-perturb recording=recordings/synthetic/movie.h5 'checkpoints=[RUN_SNN,RUN_TWIN]' --cfg job",
     ),
     "snnvis-data import nwb session.nwb --stimuli images/ -o bin_ms=25": Slow(
         "needs an NWB file; tests/recordings write one with pynwb and import it through this command",
