@@ -65,16 +65,20 @@ def area_layer(core, area: str):
     return (matching or specs)[-1]
 
 
+TIME_TARGETS = ("temporal", "psth")  # data.target of runs trained on time courses
+
+
 def trained_models(sweeps: Sequence[Path], temporal: bool, quick: bool) -> list[tuple[str, Path]]:
     """(label, run dir): per sweep, model and SNN/twin, the run with the lowest seed, of the
-    runs trained on sequences (``temporal``) or on static images; ``quick``: one model per sweep."""
+    runs trained on time courses (``temporal``: ``data.target`` temporal or psth) or on static
+    images; ``quick``: one model per sweep."""
     out = []
     for sweep in sweeps:
         runs = [
             r
             for r in find_sweep(sweep).runs
             if (r.dir / "checkpoints" / "best.pt").is_file()
-            and (r.metrics.get("data", {}).get("target") == "temporal") == temporal
+            and (r.metrics.get("data", {}).get("target") in TIME_TARGETS) == temporal
         ]
         first = first_runs(runs)
         labels = sorted({label for label, _ in first})[: 1 if quick else None]

@@ -272,7 +272,7 @@ COMMANDS: dict[str, Run | Slow] = {
         needs=(SYNTH_KEY,),
     ),
     "snnvis-train -m +sweep=recurrence": Slow(
-        "feedforward vs recurrent on V1 sequences; here --cfg job",
+        "feedforward vs feedback on the V1 PSTHs, 12 runs; here --cfg job",
         "snnvis-train +sweep=recurrence --cfg job",
     ),
     "snnvis-train -m +sweep=snn_vs_dnn hydra/launcher=slurm hydra.launcher.partition=gpu": Slow(

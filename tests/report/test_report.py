@@ -218,7 +218,7 @@ def test_bad_predictions_leave_existing_report_untouched(tmp_path, capsys):
     assert not list(tmp_path.glob(".out.tmp-*"))
 
 
-@pytest.mark.parametrize("sweep,n_jobs", [("snn_vs_dnn", 24), ("recurrence", 18)])
+@pytest.mark.parametrize("sweep,n_jobs", [("snn_vs_dnn", 24), ("recurrence", 12)])
 def test_sweep_configs_compose(sweep, n_jobs):
     for launcher, target in (
         ("joblib_local", "JoblibLauncher"),
@@ -235,8 +235,8 @@ def test_sweep_configs_compose(sweep, n_jobs):
     for model in str(params.model).split(","):
         c = compose("train", [f"+sweep={sweep}", f"model={model}", "model.spiking=false"])
         assert c.model.spiking is False
-        if sweep == "recurrence":
-            assert c.data.target == "temporal"
-            assert c.model.time.steps_per_frame * c.model.time.dt_ms == 300.0
+        if sweep == "recurrence":  # the recorded protocol (experiment=v1_psth) on the seven V1 sessions
+            assert c.data.target == "psth" and c.data.protocol is None and len(c.data.recordings) == 7
+            assert c.model.stem_stride == 2 and c.model.stem_pool is True
         else:
             assert len(c.data.recordings) == 8 and c.data.target == "rate"
