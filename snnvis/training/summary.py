@@ -1,11 +1,13 @@
 """Side-by-side tables of finished runs (``python -m snnvis.training.summary DIR ...``).
 
-Two tables: one row per run (held-out median r with its CI over neurons), then one row per
+Tables: one row per run (held-out median r with its CI over neurons), then one row per
 model with the paired SNN − twin comparison of :mod:`snnvis.similarity.paired`: the runs of
 an SNN and its twin with the same model and seed are paired, their ``predictions.h5`` must
 hold the same neurons (by id) and test stimuli (by index) in every session, and the
 difference of per-neuron held-out r gets a seeds × neurons × stimuli bootstrap CI and two
-permutation p-values (SNN/twin swapped per seed × stimulus, and whole runs swapped per seed).
+permutation p-values (SNN/twin swapped per seed × stimulus, and whole runs swapped per seed);
+for PSTH runs, one row per run and session with the time-course r against the
+mean-time-course baseline, paired per neuron (:func:`time_course_table`).
 """
 
 from __future__ import annotations
@@ -82,6 +84,61 @@ def table(paths: list[str | Path]) -> str:
         ],
         rows,
     )
+
+
+# ---------------------------------------------------------------------------------------
+# PSTH time courses against the mean-time-course baseline
+# ---------------------------------------------------------------------------------------
+
+BASELINE_TEST = (
+    "per-neuron paired difference, model − mean-time-course baseline, of the time-course r "
+    "(each neuron's r over PSTH bins, averaged over test stimuli); CI: bootstrap over neurons; "
+    "p: two-sided Wilcoxon signed-rank over neurons"
+)
+
+
+def time_course_rows(paths: list[str | Path], n_boot: int = 1000, seed: int = 0) -> list[list[str]]:
+    """One row per PSTH run (predictions.h5 with ``psth_time_course_r``), then one per session of it:
+    model, spiking, seed, session, neurons, model and baseline median time-course r, the mean
+    paired difference with its bootstrap CI over neurons and the Wilcoxon signed-rank p."""
+    from scipy.stats import wilcoxon
+
+    rng = np.random.default_rng(seed)
+    rows = []
+    for path in find_runs(paths):
+        pred_file = path.parent / outputs.PREDICTIONS_FILE
+        if not pred_file.is_file():
+            continue
+        sessions = outputs.read_predictions(pred_file, ["metrics"])
+        if not all("psth_time_course_r" in p.metrics for p in sessions.values()):
+            continue
+        m = outputs.read_metrics(path)
+        parts = {
+            s: (p.metrics["psth_time_course_r"], p.metrics["psth_baseline_time_course_r"]) for s, p in sessions.items()
+        }
+        both = {"all": tuple(np.concatenate(v) for v in zip(*parts.values()))}
+        for name, (r, base) in {**both, **(parts if len(parts) > 1 else {})}.items():
+            ok = np.isfinite(r) & np.isfinite(base)
+            d = r[ok] - base[ok]
+            boot = d[rng.integers(0, len(d), size=(n_boot, len(d)))].mean(1) if len(d) else np.full(1, np.nan)
+            p = wilcoxon(d).pvalue if len(d) and np.any(d != 0) else np.nan
+            rows.append(
+                [m["model"]["name"], m["model"]["spiking"], m["run"]["seed"], name, int(ok.sum()),
+                 f"{np.median(r[ok]):.3f}", f"{np.median(base[ok]):.3f}",
+                 f"{d.mean():+.3f} [{np.quantile(boot, 0.025):+.3f}, {np.quantile(boot, 0.975):+.3f}]",
+                 "-" if not np.isfinite(p) else f"{p:.2g}"]
+            )  # fmt: skip
+    return rows
+
+
+def time_course_table(paths: list[str | Path], n_boot: int = 1000, seed: int = 0) -> str:
+    """Markdown table of :func:`time_course_rows` with the test named below it; empty without PSTH runs."""
+    rows = time_course_rows(paths, n_boot=n_boot, seed=seed)
+    if not rows:
+        return ""
+    header = ["model", "spiking", "seed", "session", "neurons", "time-course r", "baseline time-course r",
+              "mean Δ model − baseline [95% CI]", "p (Wilcoxon)"]  # fmt: skip
+    return markdown_table(header, rows, align="lllrrrrrr") + f"\n\nTest: {BASELINE_TEST}; {n_boot} bootstrap resamples."
 
 
 # ---------------------------------------------------------------------------------------
@@ -266,3 +323,7 @@ if __name__ == "__main__":
     if paired:
         print("\nSNN vs DNN twin, paired (same neurons, test stimuli and seeds):\n")
         print(paired)
+    time_courses = time_course_table(args)
+    if time_courses:
+        print("\nPSTH time courses against the mean-time-course baseline (same neurons and test stimuli):\n")
+        print(time_courses)

@@ -53,3 +53,33 @@ def test_markdown_table_alignment():
     assert markdown_table(["a"], []).splitlines()[1] == "|---|"
     with pytest.raises(ValueError, match="2 columns for 3"):
         markdown_table(["a", "b", "c"], [], align="lr")
+
+
+def test_time_course_table_pairs_each_neuron_with_the_baseline(tmp_path):
+    from scipy.stats import wilcoxon
+
+    from snnvis.outputs.predictions import SessionPredictions, write_predictions
+    from snnvis.training.summary import time_course_rows
+
+    rng = np.random.default_rng(0)
+    tc = {s: rng.uniform(0.4, 0.9, n) for s, n in (("a", 12), ("b", 9))}
+    base = {s: v - rng.normal(0.05, 0.02, len(v)) for s, v in tc.items()}  # the model 0.05 above
+    sessions = {}
+    for s, n in (("a", 12), ("b", 9)):
+        sessions[s] = SessionPredictions(
+            stimulus_index=np.arange(4), prediction=np.zeros((4, 3, n)), response=np.zeros((4, 3, n)),
+            neuron_ids=np.array([f"{s}{k}" for k in range(n)]), areas=np.array(["V1"] * n),
+            metrics={"psth_time_course_r": tc[s], "psth_baseline_time_course_r": base[s]},
+        )  # fmt: skip
+    run = tmp_path / "run"
+    run.mkdir()
+    write_predictions(run / "predictions.h5", sessions)
+    (run / "metrics.json").write_text(json.dumps(_metrics("sew_resnet_tiny", False, [0.1, 0.2])))
+    rows = time_course_rows([tmp_path], n_boot=200)
+    assert [r[3] for r in rows] == ["all", "a", "b"] and [r[4] for r in rows] == [21, 12, 9]
+    d = np.concatenate([tc["a"] - base["a"], tc["b"] - base["b"]])
+    assert rows[0][5] == f"{np.median(np.concatenate(list(tc.values()))):.3f}"
+    mean, ci = rows[0][7].split(" [")
+    lo, hi = (float(x) for x in ci.rstrip("]").split(", "))
+    assert float(mean) == pytest.approx(d.mean(), abs=5e-4) and lo < d.mean() < hi and lo > 0
+    assert rows[0][8] == f"{wilcoxon(d).pvalue:.2g}"
