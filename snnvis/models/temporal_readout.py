@@ -238,14 +238,25 @@ class PsthModel(NeuralEncoderModel):
     says and read out through a :class:`TemporalReadout` (``temporal[session]``).
 
     ``profile``: each temporal readout learns a per-neuron factor per recorded bin (see
-    :class:`TemporalReadout`). ``forward(stimuli, session)`` gives the recorded bins of the plan
+    :class:`TemporalReadout`). ``shape_weight``: the weight of :meth:`shape_penalty`, which the
+    trainer adds to the loss (0: none). ``forward(stimuli, session)`` gives the recorded bins of the plan
     (B, n_bins, n_neurons);
     :meth:`windows` any other windows (e.g. per-frame count windows) with the same latencies.
     """
 
-    def __init__(self, core, readouts, plans: dict[str, PresentationPlan], profile: bool = False, **temporal) -> None:
+    def __init__(
+        self,
+        core,
+        readouts,
+        plans: dict[str, PresentationPlan],
+        profile: bool = False,
+        shape_weight: float = 0.0,
+        **temporal,
+    ) -> None:
         super().__init__(core, readouts)
-        self.plans = dict(plans)
+        if shape_weight < 0:
+            raise ValueError(f"shape_loss must be >= 0, got {shape_weight}")
+        self.plans, self.shape_weight = dict(plans), float(shape_weight)
         self.stateless = is_stateless(core)
         channels = self.core_output_shape[0]
         self.temporal = nn.ModuleDict(
@@ -254,6 +265,21 @@ class PsthModel(NeuralEncoderModel):
                 for s, r in self.readouts.items()
             }
         )
+
+    def shape_penalty(self, pred: torch.Tensor, target: torch.Tensor, session: str) -> torch.Tensor:
+        """``shape_weight`` x mean of 1 - r, r the Pearson correlation over the plan's recorded bins of
+        each (stimulus, neuron) whose target varies in time (the training side of the time-course r;
+        the Poisson or MSE loss alone is dominated by each stimulus's overall scale, which r ignores).
+        ``pred``, ``target``: (B, bins, n) as :meth:`forward` gives them (extra bins are left out)."""
+        k = self.plans[session].n_bins
+        p, y = pred[:, :k], target[:, :k]
+        p, y = p - p.mean(1, keepdim=True), y - y.mean(1, keepdim=True)
+        py, yy = (p * y).sum(1), (y * y).sum(1)
+        varies = yy > 0
+        if not bool(varies.any()):
+            return pred.new_zeros(())
+        r = py[varies] / ((p * p).sum(1)[varies] * yy[varies] + 1e-12).sqrt()
+        return self.shape_weight * (1.0 - r).mean()
 
     def features(self, stimuli: torch.Tensor, session: str) -> torch.Tensor:
         """Core features (T, R, C', H', W') of the R runs of ``stimuli`` (B, F, C, H, W) under the plan:

@@ -41,10 +41,13 @@ class Trainee:
 
 
 def train_step(train_model, model, opt, batch, bin_matrix, loss_fn, tcfg, device) -> float:
-    """One optimisation step on one batch; returns the (unregularised) loss."""
+    """One optimisation step on one batch; returns the loss (with a PsthModel's shape term, without the
+    readout's regulariser)."""
     with autocast(device, tcfg.amp):
         pred = train_model(batch.stimuli, batch.session, bin_matrix=bin_matrix)
         loss = loss_fn(pred.float(), batch.responses)
+        if getattr(model, "shape_weight", 0.0):  # a PsthModel trained on the time course's shape too
+            loss = loss + model.shape_penalty(pred.float(), batch.responses, batch.session)
         total_loss = loss + model.readouts[batch.session].regularizer()  # weighted by the readout's l1
     opt.zero_grad(set_to_none=True)
     total_loss.backward()

@@ -84,6 +84,7 @@ def psth_network(cfg, sessions, build_network) -> PsthModel:
             taps=int(cfg.data.get("temporal_taps", 8)),
             neuron_taps=int(cfg.data.get("neuron_taps", 1)),
             latency_ms=latency,
+            shape_weight=float(cfg.data.get("shape_loss", 0.0)),
         )
     except ValueError as err:
         raise UserError("data", str(err)) from None

@@ -62,6 +62,7 @@ class DataSchema:
     neuron_taps: int = 1  # a per-neuron causal filter on the drive (1: none)
     latency_search: bool = True  # after each epoch: each neuron's latency by grid search on the training split
     temporal_profile: bool = False  # a learned per-neuron factor on each recorded bin (stimulus-independent)
+    shape_loss: float = 0.0  # weight of 1 - r over each (stimulus, neuron)'s recorded bins, added to the loss
     crop: str | None = None
 
 

@@ -201,3 +201,32 @@ def test_count_scores_are_in_the_recordings_count_unit(tmp_path, monkeypatch):
     want = feve(counts.reshape(n * frames, neurons), trials.transpose(0, 2, 1, 3).reshape(n * frames, reps, neurons))
     assert np.isfinite(want).all()
     np.testing.assert_allclose(got.metrics["feve"], want, rtol=1e-6)
+
+
+def test_shape_penalty_is_one_minus_the_scipy_time_course_r_and_enters_the_training_loss():
+    from types import SimpleNamespace
+
+    from scipy.stats import pearsonr
+
+    from snnvis.training.epochs import train_step
+    from snnvis.training.losses import poisson_loss
+
+    model = _model("independent", False)  # 2 frames x 3 windows = 6 recorded bins per stimulus
+    model.shape_weight = 0.5
+    g = torch.Generator().manual_seed(0)
+    pred, target = torch.rand(4, 8, 3, generator=g), torch.rand(4, 8, 3, generator=g)  # 2 extra bins
+    target[1, :6, 2] = 2.0  # a constant time course has no r and is left out
+    want = [1 - pearsonr(pred[b, :6, n], target[b, :6, n])[0] for b in range(4) for n in range(3) if (b, n) != (1, 2)]
+    assert model.shape_penalty(pred, target, "s").item() == pytest.approx(0.5 * np.mean(want), rel=1e-5)
+
+    stimuli = torch.rand(2, 2, 1, 16, 16, generator=g)
+    batch = SimpleNamespace(stimuli=stimuli, responses=torch.rand(2, 6, 3, generator=g) + 0.1, session="s")
+    tcfg = SimpleNamespace(amp=False, grad_clip=0.0)
+    opt = torch.optim.SGD(model.parameters(), lr=0.0)
+    with torch.no_grad():
+        pred = model(stimuli, "s")
+    plain = poisson_loss(pred, batch.responses).item()
+    shaped = train_step(model, model, opt, batch, None, poisson_loss, tcfg, torch.device("cpu"))
+    assert shaped == pytest.approx(plain + model.shape_penalty(pred, batch.responses, "s").item(), rel=1e-5)
+    model.shape_weight = 0.0
+    assert train_step(model, model, opt, batch, None, poisson_loss, tcfg, torch.device("cpu")) == pytest.approx(plain)
