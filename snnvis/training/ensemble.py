@@ -13,6 +13,9 @@ score it as one model:
 - ``model.n_params``: all members together (``n_params_per_member`` beside it); ``compute``:
   MACs, synaptic operations and wall time summed over members, spike rates averaged;
 - ``baseline`` / ``baseline_lookup``: member 0's (the same test stimuli).
+
+``data.target=psth``: the members' PSTH and count bins are averaged (:class:`PsthEnsemble`) and
+scored as one psth run is, time-course metrics and the mean-time-course baseline included.
 """
 
 from __future__ import annotations
@@ -21,8 +24,10 @@ import copy
 import logging
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
+import torch
 from omegaconf import DictConfig, open_dict
 
 from snnvis.errors import UserError
@@ -75,17 +80,70 @@ def _member_validation_predictions(cfg: DictConfig, member_dir: Path, sessions, 
     return validation_predictions(model, sessions, device, cfg.trainer.amp, cfg.data.batch_size)
 
 
+class PsthEnsemble(torch.nn.Module):
+    """The mean, in float64, of :class:`~snnvis.models.temporal_readout.PsthModel` members' bins
+    (``forward`` and ``windows``), scored by :func:`~snnvis.training.psth.score_psth_test` as one
+    model; ``temporal[session].latency_ms`` is the members' mean latency per neuron."""
+
+    def __init__(self, members: list[torch.nn.Module]) -> None:
+        super().__init__()
+        self.members = torch.nn.ModuleList(members)
+
+    def _mean(self, outputs: list[torch.Tensor]) -> torch.Tensor:
+        return torch.stack([o.double() for o in outputs]).mean(0).to(outputs[0].dtype)
+
+    def forward(self, stimuli: torch.Tensor, session: str, bin_matrix=None) -> torch.Tensor:
+        return self._mean([m(stimuli, session) for m in self.members])
+
+    def windows(self, stimuli: torch.Tensor, session: str, windows_ms, frame_average: bool) -> torch.Tensor:
+        return self._mean([m.windows(stimuli, session, windows_ms, frame_average) for m in self.members])
+
+    @property
+    def temporal(self) -> dict:
+        sessions = self.members[0].temporal.keys()
+        return {
+            s: SimpleNamespace(latency_ms=self._mean([m.temporal[s].latency_ms for m in self.members]))
+            for s in sessions
+        }
+
+
+def _psth_ensemble(cfg: DictConfig, member_dirs: list[Path], sessions, device) -> PsthEnsemble:
+    """The members' best checkpoints as one :class:`PsthEnsemble`; the network is built once (building it
+    extends the sessions' training targets by the count windows) and copied per member."""
+    from snnvis.training import checkpoint
+    from snnvis.training.setup import network_for_sessions, place
+
+    net = network_for_sessions(cfg, sessions)
+    members = []
+    for d in member_dirs:
+        m = copy.deepcopy(net)
+        m.load_state_dict(checkpoint.load_checked(d / "checkpoints" / "best.pt")["model"])
+        place(m, device, None, cfg.trainer.channels_last, False)
+        members.append(m)
+    return PsthEnsemble(members)
+
+
 def score_members(cfg: DictConfig, member_dirs: list[Path], run_dir: Path, device, sessions=None) -> dict:
     """Score the average prediction of the finished runs ``member_dirs`` (of ``cfg``'s architecture and
     data) as one model: writes ``run_dir``'s predictions.h5 and returns the metrics entries
-    ``test``, ``validation`` and ``ensemble`` (see the module docstring)."""
-    from snnvis.training.accounting import median_r, validation_rs
+    ``test``, ``validation`` and ``ensemble`` (see the module docstring). ``data.target=psth``: the
+    members' PSTH and count bins are averaged and scored as a single psth run is."""
+    from snnvis.training.accounting import median_r, validation_predictions, validation_rs
     from snnvis.training.results import score_test_split
     from snnvis.training.setup import load_sessions
 
     sessions = sessions if sessions is not None else load_sessions(cfg.data)
-    test = average([_member_test_predictions(d, sessions) for d in member_dirs])
-    val = average([_member_validation_predictions(cfg, d, sessions, device) for d in member_dirs])
+    if cfg.data.target == "psth":
+        from snnvis.training.psth import score_psth_test
+
+        ens = _psth_ensemble(cfg, member_dirs, sessions, device)
+        val = validation_predictions(ens, sessions, device, cfg.trainer.amp, cfg.data.batch_size)
+        test = score_psth_test(ens, sessions, run_dir, device, cfg)
+    else:
+        test = score_test_split(
+            average([_member_test_predictions(d, sessions) for d in member_dirs]), sessions, run_dir, cfg.seed
+        )
+        val = average([_member_validation_predictions(cfg, d, sessions, device) for d in member_dirs])
     rs = validation_rs(val, sessions)
     r = np.concatenate(rs)
     members = {}
@@ -98,7 +156,7 @@ def score_members(cfg: DictConfig, member_dirs: list[Path], run_dir: Path, devic
             "test": m["test"]["overall"],
         }
     return {
-        "test": score_test_split(test, sessions, run_dir, cfg.seed),
+        "test": test,
         "validation": {
             "pearson_r_median": median_r(rs),
             "pearson_r_mean": float(np.nanmean(r)) if np.isfinite(r).any() else None,
@@ -135,8 +193,6 @@ def run_ensemble(cfg: DictConfig, run_dir: Path, label: str, on_start, t_start: 
     dist = Dist.from_env()
     if dist.world > 1:
         raise UserError("trainer.ensemble", "an ensemble trains in one process; run its members as separate jobs")
-    if cfg.data.target == "psth":
-        raise UserError("trainer.ensemble", "not available for data.target=psth")
     run_dir, chash = Path(run_dir), config_hash(cfg)
     with RunDirLock(run_dir):
         done = read_finished(run_dir / METRICS_FILE) if cfg.trainer.skip_finished else None

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from scipy import stats
 from training_helpers import compose_train, recordings_override
 
 from snnvis.models import build_encoder
@@ -134,30 +135,34 @@ def _henaff_like(path, rid: str, n_neurons: int, seed: int):
     return path
 
 
+def _tiny_v1_psth(tmp_path, recs=None) -> list[str]:
+    """experiment=v1_psth on small Hénaff-like recordings (default: two new ones), a tiny twin, 2 epochs."""
+    if recs is None:
+        recs = [_henaff_like(tmp_path / f"{r}.h5", r, k, s) for r, k, s in (("rec_a", 4, 0), ("rec_b", 3, 1))]
+    return [
+        "experiment=v1_psth",
+        recordings_override(recs),
+        "data.image_size=16",
+        "data.batch_size=4",
+        "model.input.in_channels=1",
+        "model.input.mean=[0.5]",
+        "model.input.std=[0.25]",
+        "model.widths=[4,8]",
+        "model.blocks=[1,1]",
+        "model.stem_width=4",
+        "model.time.dt_ms=10.0",
+        "model.spiking=false",
+        "trainer.max_epochs=2",
+        "trainer.tensorboard=false",
+        "trainer.progress=false",
+        "trainer.device=cpu",
+    ]
+
+
 def test_psth_run_reports_time_course_baseline_and_count_r_per_recording(tmp_path):
     from snnvis.training import loop
 
-    recs = [_henaff_like(tmp_path / f"{r}.h5", r, k, s) for r, k, s in (("rec_a", 4, 0), ("rec_b", 3, 1))]
-    cfg = compose_train(
-        [
-            "experiment=v1_psth",
-            recordings_override(recs),
-            "data.image_size=16",
-            "data.batch_size=4",
-            "model.input.in_channels=1",
-            "model.input.mean=[0.5]",
-            "model.input.std=[0.25]",
-            "model.widths=[4,8]",
-            "model.blocks=[1,1]",
-            "model.stem_width=4",
-            "model.time.dt_ms=10.0",
-            "model.spiking=false",
-            "trainer.max_epochs=2",
-            "trainer.tensorboard=false",
-            "trainer.progress=false",
-            "trainer.device=cpu",
-        ]
-    )
+    cfg = compose_train(_tiny_v1_psth(tmp_path))
     m = loop.run(cfg, tmp_path / "run")
     keys = ("psth_time_course_r_median", "psth_baseline_time_course_r_median", "pearson_r_median")
     for where in (m["test"]["overall"], *m["test"]["sessions"].values()):
@@ -186,12 +191,7 @@ def test_count_scores_are_in_the_recordings_count_unit(tmp_path, monkeypatch):
         return session.recording.mean(info.name, idx) / psth.window_seconds(session.recording, info.name)[None, :, None]
 
     monkeypatch.setattr(psth, "predict_windows", perfect_rates)
-    cfg = compose_train(
-        ["experiment=v1_psth", recordings_override([rec_path]), "data.image_size=16", "data.batch_size=4",
-         "model.input.in_channels=1", "model.input.mean=[0.5]", "model.input.std=[0.25]", "model.widths=[4,8]",
-         "model.blocks=[1,1]", "model.stem_width=4", "model.time.dt_ms=10.0", "model.spiking=false",
-         "trainer.max_epochs=1", "trainer.tensorboard=false", "trainer.progress=false", "trainer.device=cpu"]
-    )  # fmt: skip
+    cfg = compose_train([*_tiny_v1_psth(tmp_path, [rec_path]), "trainer.max_epochs=1"])
     loop.run(cfg, tmp_path / "run")
     got = read_predictions(tmp_path / "run" / "predictions.h5", ["stimulus_index", "metrics"])["rec_a"]
     rec = Recording(rec_path)
@@ -230,3 +230,32 @@ def test_shape_penalty_is_one_minus_the_scipy_time_course_r_and_enters_the_train
     assert shaped == pytest.approx(plain + model.shape_penalty(pred, batch.responses, "s").item(), rel=1e-5)
     model.shape_weight = 0.0
     assert train_step(model, model, opt, batch, None, poisson_loss, tcfg, torch.device("cpu")) == pytest.approx(plain)
+
+
+def test_psth_ensemble_scores_the_mean_of_its_members_bins(tmp_path):
+    from snnvis.outputs import read_predictions
+    from snnvis.training import loop
+    from snnvis.training.ensemble import score_members
+
+    args = _tiny_v1_psth(tmp_path)
+    one = loop.run(compose_train(args), tmp_path / "single")
+    (tmp_path / "same").mkdir()
+    same = score_members(compose_train(args), [tmp_path / "single"] * 3, tmp_path / "same", torch.device("cpu"))
+    assert same["test"] == one["test"]  # identical members: every summary and CI of the member, exactly
+
+    run = tmp_path / "ensemble"
+    m = loop.run(compose_train([*args, "trainer.ensemble=2", "seed=3"]), run)
+    members = [read_predictions(run / "members" / str(k) / "predictions.h5") for k in range(2)]
+    ens = read_predictions(run / "predictions.h5")
+    assert m["ensemble"]["seeds"] == [3, 4]
+    for sid, s in ens.items():
+        assert not np.array_equal(members[0][sid].prediction, members[1][sid].prediction)
+        mean = (members[0][sid].prediction.astype(np.float64) + members[1][sid].prediction) / 2
+        np.testing.assert_allclose(s.prediction, mean, rtol=1e-6)
+        # the time-course r of the averaged PSTHs: scipy's r over bins, averaged over stimuli
+        want = [np.mean([stats.pearsonr(mean[i, :, n], s.response[i, :, n])[0] for i in range(len(mean))])
+                for n in range(mean.shape[2])]  # fmt: skip
+        np.testing.assert_allclose(s.metrics["psth_time_course_r"], want, rtol=1e-5)
+    assert m["test"]["overall"]["psth_time_course_r_median"] == pytest.approx(
+        np.median(np.concatenate([s.metrics["psth_time_course_r"] for s in ens.values()])), abs=1e-9
+    )
