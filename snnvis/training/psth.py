@@ -16,6 +16,9 @@ sequence) through a :class:`~snnvis.models.temporal_readout.PsthModel`, and scor
   default response when it is not the target, else the target itself. ``data.count_loss``:
   train on those counts too (as mean rates over their windows, each bin weighing as one PSTH
   bin), so the readout also sees each frame's own response, not only the 11-frame average.
+- ``data.shape_loss``: the weight of 1 - r over each (stimulus, neuron)'s recorded bins, added to
+  the loss (:meth:`~snnvis.models.temporal_readout.PsthModel.shape_penalty`): the Poisson loss
+  is dominated by each stimulus's overall scale, the time-course r by its shape alone.
 """
 
 from __future__ import annotations

@@ -44,6 +44,12 @@ def _fmt(summary: dict, key: str) -> str:
     return f"{med:.3f} [{ci[0]:.3f}, {ci[1]:.3f}]" if ci else f"{med:.3f}"
 
 
+def model_label(m: dict) -> str:
+    """The model's name in a table: ``name`` or ``name (ensemble of N)`` for an ensemble run."""
+    n = m.get("ensemble", {}).get("n_members")
+    return f"{m['model']['name']} (ensemble of {n})" if n else str(m["model"]["name"])
+
+
 def table(paths: list[str | Path]) -> str:
     """Markdown table: one row per run with held-out median r (95% CI over neurons) beside the
     untrained-core ridge and pixel-lookup baselines on the same test stimuli."""
@@ -55,7 +61,7 @@ def table(paths: list[str | Path]) -> str:
         lookup = m.get("baseline_lookup", {}).get("overall")
         rows.append(
             [
-                m["model"]["name"],
+                model_label(m),
                 m["model"]["spiking"],
                 m["run"]["seed"],
                 f"{m['model']['n_params']:,}",
@@ -123,7 +129,7 @@ def time_course_rows(paths: list[str | Path], n_boot: int = 1000, seed: int = 0)
             boot = d[rng.integers(0, len(d), size=(n_boot, len(d)))].mean(1) if len(d) else np.full(1, np.nan)
             p = wilcoxon(d).pvalue if len(d) and np.any(d != 0) else np.nan
             rows.append(
-                [m["model"]["name"], m["model"]["spiking"], m["run"]["seed"], name, int(ok.sum()),
+                [model_label(m), m["model"]["spiking"], m["run"]["seed"], name, int(ok.sum()),
                  f"{np.median(r[ok]):.3f}", f"{np.median(base[ok]):.3f}",
                  f"{d.mean():+.3f} [{np.quantile(boot, 0.025):+.3f}, {np.quantile(boot, 0.975):+.3f}]",
                  "-" if not np.isfinite(p) else f"{p:.2g}"]
@@ -296,7 +302,7 @@ def paired_table(paths: list[str | Path], n_boot: int = 1000, n_perm: int = 2000
     for path in find_runs(paths):
         if (path.parent / "predictions.h5").is_file():
             m = outputs.read_metrics(path)
-            runs.append((str(m["model"]["name"]), bool(m["model"]["spiking"]), int(m["run"]["seed"]), path.parent))
+            runs.append((model_label(m), bool(m["model"]["spiking"]), int(m["run"]["seed"]), path.parent))
     rows = paired_rows(runs, n_boot=n_boot, n_perm=n_perm, seed=seed)
     if not rows:
         return ""

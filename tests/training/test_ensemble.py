@@ -11,7 +11,7 @@ from training_helpers import TINY, compose_train, recordings_override
 from snnvis.outputs import read_metrics, read_predictions
 from snnvis.training import loop
 from snnvis.training.ensemble import score_members
-from snnvis.training.summary import find_runs
+from snnvis.training.summary import find_runs, table
 
 
 @pytest.fixture(scope="module")
@@ -66,6 +66,7 @@ def test_ensemble_of_two_seeds_is_scored_from_the_averaged_predictions(tmp_path,
         )
     )
     assert find_runs([tmp_path]) == [run_dir / "metrics.json"]  # summaries list the ensemble, not its members
+    assert "| sew_resnet_tiny (ensemble of 2) | False | 3 |" in table([tmp_path])
     # a second launch finds the finished ensemble and trains nothing
     again = loop.run(compose_train([*args, "trainer.ensemble=2", "seed=3"]), run_dir, model_label="sew_resnet_tiny")
     assert again == read_metrics(run_dir / "metrics.json")
