@@ -315,6 +315,18 @@ COMMANDS: dict[str, Run | Slow] = {
         "by default; here its composed config",
         "snnvis-train experiment=v1_psth --cfg job",
     ),
+    "snnvis-train -m experiment=v1_psth model.spiking=false seed=0,1,2": Slow(
+        "three twin runs on seven V1 sessions; here the composed config of one",
+        "snnvis-train experiment=v1_psth model.spiking=false seed=2 --cfg job",
+    ),
+    "snnvis-train -m experiment=v1_psth model.spiking=false trainer.ensemble=3": Slow(
+        "trains the runs of seeds 0-2 again as members (about 8 min); tests/training/test_psth_target.py scores "
+        "a psth ensemble; here the composed config",
+        "snnvis-train experiment=v1_psth model.spiking=false trainer.ensemble=3 --cfg job",
+    ),
+    "python -m snnvis.training.summary multirun/v1_psth": Slow(
+        "needs the runs above", needs=("snnvis-train -m experiment=v1_psth model.spiking=false trainer.ensemble=3",)
+    ),
     # Hénaff curvature
     "python -m snnvis.analysis.henaff_table recordings/henaff2021_v1/*.h5 --mirror ../shared/datasets": Slow(
         "imports the seven Hénaff sessions and estimates every sequence's curvature",

@@ -31,6 +31,7 @@ def _train(tmp_path, n_clips: int, epochs: int):
             "data.count_response=null",
             "data.count_loss=false",
             "data.temporal_profile=false",
+            "data.shape_loss=0.0",  # the Poisson loss alone: the maximum-likelihood fit of the simulated LNP neurons
             "data.crop=null",
             "data.image_size=16",
             "data.latency_ms=80.0",  # the start of every neuron's latency (the simulated range is 40-120 ms)
