@@ -69,17 +69,6 @@ def _member_test_predictions(member_dir: Path, sessions) -> dict[str, np.ndarray
     return out
 
 
-def _member_validation_predictions(cfg: DictConfig, member_dir: Path, sessions, device) -> dict[str, np.ndarray]:
-    from snnvis.training import checkpoint
-    from snnvis.training.accounting import validation_predictions
-    from snnvis.training.setup import network_for_sessions, place
-
-    model = network_for_sessions(cfg, sessions)
-    model.load_state_dict(checkpoint.load_checked(member_dir / "checkpoints" / "best.pt")["model"])
-    place(model, device, None, cfg.trainer.channels_last, False)
-    return validation_predictions(model, sessions, device, cfg.trainer.amp, cfg.data.batch_size)
-
-
 class PsthEnsemble(torch.nn.Module):
     """The mean, in float64, of :class:`~snnvis.models.temporal_readout.PsthModel` members' bins
     (``forward`` and ``windows``), scored by :func:`~snnvis.training.psth.score_psth_test` as one
@@ -107,20 +96,19 @@ class PsthEnsemble(torch.nn.Module):
         }
 
 
-def _psth_ensemble(cfg: DictConfig, member_dirs: list[Path], sessions, device) -> PsthEnsemble:
-    """The members' best checkpoints as one :class:`PsthEnsemble`; the network is built once (building it
-    extends the sessions' training targets by the count windows) and copied per member."""
+def _members(cfg: DictConfig, member_dirs: list[Path], sessions, device):
+    """Yield the members' best checkpoints, each loaded into a copy of one network built for ``sessions``
+    (built once: for a PSTH target, building it extends the sessions' training targets by the count
+    windows)."""
     from snnvis.training import checkpoint
     from snnvis.training.setup import network_for_sessions, place
 
     net = network_for_sessions(cfg, sessions)
-    members = []
     for d in member_dirs:
         m = copy.deepcopy(net)
         m.load_state_dict(checkpoint.load_checked(d / "checkpoints" / "best.pt")["model"])
         place(m, device, None, cfg.trainer.channels_last, False)
-        members.append(m)
-    return PsthEnsemble(members)
+        yield m
 
 
 def score_members(cfg: DictConfig, member_dirs: list[Path], run_dir: Path, device, sessions=None) -> dict:
@@ -136,14 +124,19 @@ def score_members(cfg: DictConfig, member_dirs: list[Path], run_dir: Path, devic
     if cfg.data.target == "psth":
         from snnvis.training.psth import score_psth_test
 
-        ens = _psth_ensemble(cfg, member_dirs, sessions, device)
+        ens = PsthEnsemble(list(_members(cfg, member_dirs, sessions, device)))
         val = validation_predictions(ens, sessions, device, cfg.trainer.amp, cfg.data.batch_size)
         test = score_psth_test(ens, sessions, run_dir, device, cfg)
     else:
         test = score_test_split(
             average([_member_test_predictions(d, sessions) for d in member_dirs]), sessions, run_dir, cfg.seed
         )
-        val = average([_member_validation_predictions(cfg, d, sessions, device) for d in member_dirs])
+        val = average(
+            [
+                validation_predictions(m, sessions, device, cfg.trainer.amp, cfg.data.batch_size)
+                for m in _members(cfg, member_dirs, sessions, device)
+            ]
+        )
     rs = validation_rs(val, sessions)
     r = np.concatenate(rs)
     members = {}
