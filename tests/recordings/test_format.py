@@ -184,7 +184,9 @@ def test_invalid_data_is_rejected_before_anything_is_written(tmp_path, data):
 # ---- reading ---------------------------------------------------------------------------
 
 
-def test_unsorted_and_repeated_indices(good_file, data):
+@pytest.mark.parametrize("whole_read_bytes", [16 << 20, 0], ids=["whole", "row-by-row"])
+def test_unsorted_and_repeated_indices(good_file, data, whole_read_bytes, monkeypatch):
+    monkeypatch.setattr("snnvis.recordings.recording._WHOLE_READ_BYTES", whole_read_bytes)
     rec = Recording(good_file)
     for idx in ([5, 2, 9], [3, 3, 1, 3], [7], [], [-1, 0], np.array([29, 0, 29])):
         want = np.asarray(idx, dtype=int)
