@@ -129,6 +129,9 @@ def _info(args) -> int:
     for name in info["reference_rdms"]:
         print(f"  RDM       {name}")
     print("  splits    " + ", ".join(f"{k} {v}" for k, v in info["splits"].items()))
+    if info["held_out_kind"]:
+        others = sorted({k for c in info["kinds"].values() for k in c} - {info["held_out_kind"]})
+        print(f"  held out  {info['held_out_kind']!r} stimuli only ({', '.join(map(repr, others))}: train)")
     pr = info["protocol"]
     ms = lambda v: "?" if v is None else f"{v:g}"  # noqa: E731
     print(

@@ -12,6 +12,7 @@ The full specification is ``recordings/README.md``. In short::
     /stimuli/phash          str   (n_stimuli, n_frames)  perceptual hash of each frame [with pixels]
     /stimuli/thumb          uint8 (n_stimuli, n_frames, 16, 16)  grayscale thumbnail of each frame [with pixels]
     /stimuli/family         str   (n_stimuli,)   near-duplicate family key (see snnvis.recordings.neardup)
+    /stimuli/kind           str   (n_stimuli,)   the source's stimulus type ("" = not given)
                             attrs: frame_duration_ms, frame_interval_ms (onset to onset)
     /neurons/ids, /neurons/area   str (n_neurons,)
     /responses/<name>/mean        float32 (n_stimuli, n_bins, n_neurons)
@@ -19,7 +20,7 @@ The full specification is ``recordings/README.md``. In short::
     /responses/<name>/windows_ms  float64 (n_bins, 2): [start, end) of each bin in ms
                             attrs: units, align ("stimulus" | "frame"), frame_average (bool), description
     /reference_rdms/<name>  float64 (n_stimuli, n_stimuli)  attrs: area, method, description
-    /splits/{train,validation,test}  int64 stimulus indices   attrs: seed, fractions, rule
+    /splits/{train,validation,test}  int64 stimulus indices   attrs: seed, fractions, rule, held_out_kind
     /provenance/files       str (n, 3): name, url, sha256;  attrs: importer, options, registered
     /protocol               attrs: mode (independent | stream | movie), on_ms, off_ms, description
     /protocol/order, /protocol/order_ids   the presentation order [optional; see snnvis.recordings.protocol]
@@ -47,7 +48,7 @@ from snnvis.recordings import neardup
 from snnvis.recordings import protocol as _protocol
 from snnvis.utils import atomic_path, content_hash
 
-FORMAT_VERSION = 3  # 3: /protocol (how the stimuli were shown) is required
+FORMAT_VERSION = 4  # 3: /protocol (how the stimuli were shown) is required; 4: /stimuli/kind, held-out kind
 SPLITS = ("train", "validation", "test")
 DEFAULT_FRACTIONS = {"train": 0.7, "validation": 0.1, "test": 0.2}
 SPLIT_SEED = 0
@@ -85,6 +86,9 @@ class RecordingData:
     group_universe: list[str] | None = None  # every group of the source, for identical quotas per session
     families: list[str] | None = None  # near-duplicate family per stimulus, joined over the source's sessions
     frame_keys: tuple | None = None  # (phash, thumbs) of neardup.frame_keys(pixels), when already computed
+    kinds: list[str] | None = None  # the source's stimulus type per stimulus ("" = not given)
+    held_out_kind: str = ""  # when set, validation and test take only stimuli of this kind
+    train_only_families: set[str] | None = None  # families the whole pool puts in train (importing.py)
     responses: dict[str, ResponseSet] = field(default_factory=dict)
     default_response: str | None = None
     reference_rdms: dict[str, tuple[np.ndarray, dict]] = field(default_factory=dict)
@@ -101,6 +105,18 @@ class RecordingData:
     @property
     def n_stimuli(self) -> int:
         return len(self.stimulus_ids)
+
+    def train_only(self, families: list[str]) -> np.ndarray | None:
+        """(n_stimuli,) bool: stimuli that only the train split may take, or None for no restriction.
+
+        A stimulus of another kind than ``held_out_kind`` is train-only; with
+        ``train_only_families`` (set by the importer over all sessions of a source) the
+        decision is taken per near-duplicate family instead, the same in every session."""
+        if self.train_only_families is not None:
+            return np.array([f in self.train_only_families for f in families], bool)
+        if not self.held_out_kind or self.kinds is None:
+            return None
+        return np.array([k != self.held_out_kind for k in self.kinds], bool)
 
 
 # ---------------------------------------------------------------------------------------
@@ -152,6 +168,7 @@ def assign_splits(
     fractions: dict | None = None,
     group_universe: list[str] | None = None,
     families: list[str] | None = None,
+    train_only: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
     """Assign every stimulus to train/validation/test without leakage.
 
@@ -169,6 +186,9 @@ def assign_splits(
     - A component with group labels takes the split that :func:`quota_splits` gives its
       groups over ``group_universe`` (default: the groups present); if it holds groups
       of different splits, the most held-out one (test > validation > train).
+    - A component holding a ``train_only`` stimulus takes train (a stimulus type that
+      held-out scores leave out, :attr:`RecordingData.held_out_kind`); the others keep
+      the split the rules above give them.
     """
     frame_hashes = np.asarray(frame_hashes, dtype=object)
     n = frame_hashes.shape[0]
@@ -197,6 +217,8 @@ def assign_splits(
         else:
             keys = [families[i] for i in members] if families else [h for i in members for h in frame_hashes[i]]
             level[members] = rank[split_of_key(min(keys), seed, fractions)]
+        if train_only is not None and np.asarray(train_only)[members].any():
+            level[members] = rank["train"]
     return {name: np.flatnonzero(level == rank[name]).astype(np.int64) for name in SPLITS}
 
 
@@ -227,6 +249,13 @@ def check_recording_data(data: RecordingData, file=None) -> None:
         data.families is None or len(data.families) == n,
         f"recording {where}",
         "one near-duplicate family per stimulus is required",
+        file,
+    )
+    _check(data.kinds is None or len(data.kinds) == n, f"recording {where}", "one kind per stimulus is required", file)
+    _check(
+        not data.held_out_kind or (data.kinds is not None and data.held_out_kind in data.kinds),
+        f"recording {where}",
+        f"held-out kind {data.held_out_kind!r} is the kind of no stimulus",
         file,
     )
     if data.pixels is not None:
@@ -305,7 +334,9 @@ def write_recording(
     stim_hash = [content_hash(s) for s in data.pixels] if data.pixels is not None else list(frame_hash[:, 0])
     phash, thumbs = (None, None) if data.pixels is None else data.frame_keys or neardup.frame_keys(data.pixels)
     fams = data.families or neardup.stimulus_families(frame_hash, neardup.families([(frame_hash, phash, thumbs)]))
-    splits = assign_splits(frame_hash, data.stimulus_groups, split_seed, fractions, data.group_universe, fams)
+    splits = assign_splits(
+        frame_hash, data.stimulus_groups, split_seed, fractions, data.group_universe, fams, data.train_only(fams)
+    )
     areas = sorted(set(data.neuron_areas)) or sorted(
         {a.get("area", "") for _, a in data.reference_rdms.values()} - {""}
     )
@@ -338,6 +369,8 @@ def write_recording(
             st.create_dataset("phash", data=phash, dtype=_str)
             st.create_dataset("thumb", data=thumbs, compression="gzip")
         st.create_dataset("family", data=np.array(fams, dtype=object), dtype=_str)
+        kinds = data.kinds or [""] * data.n_stimuli
+        st.create_dataset("kind", data=np.array(kinds, dtype=object), dtype=_str)
         groups = data.stimulus_groups or [""] * data.n_stimuli
         st.create_dataset("group", data=np.array(groups, dtype=object), dtype=_str)
         st.attrs.update({"frame_duration_ms": data.frame_duration_ms, "frame_interval_ms": data.frame_interval_ms})
@@ -371,7 +404,8 @@ def write_recording(
                 "seed": split_seed,
                 "fractions": json.dumps(fractions),
                 "rule": "components of shared frames, near-duplicate families and groups; "
-                "smallest frame hash, or group quotas",
+                "smallest frame hash, or group quotas; stimuli of another kind than held_out_kind only train",
+                "held_out_kind": data.held_out_kind,
             }
         )
         n_frames = data.pixels.shape[1] if data.pixels is not None else 1

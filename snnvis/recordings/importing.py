@@ -5,7 +5,10 @@ families (:mod:`snnvis.recordings.neardup`) are computed over a *pool* of every 
 that is available: the sessions being imported, the other sessions the store offers
 (when the importer can list their pixels cheaply with ``stimulus_pixels``), and the
 files already in ``<out>/<source>/``. A file whose families no longer match the pool is
-rewritten even when its source files are unchanged.
+rewritten even when its source files are unchanged. Over the same pool, a family that
+holds a stimulus of another kind than its session's held-out kind (``held_out_kind``;
+the importer lists the kinds with ``stimulus_kinds``) takes train in every session,
+unless a file imported earlier holds it in validation or test, whose split it then keeps.
 """
 
 from __future__ import annotations
@@ -47,11 +50,22 @@ def _keys_of(data: RecordingData, cache: dict) -> tuple:
     return (fh, *data.frame_keys)
 
 
-def _existing(out_dir: Path, skip: set[str], store: FileStore) -> tuple[dict[str, tuple], set[str], dict]:
+def _train_only_frames(frame_hash, kinds, held_out_kind: str) -> set[str]:
+    """Frames of stimuli of another kind than ``held_out_kind``; the first stimulus holding a frame decides."""
+    first: dict[str, bool] = {}
+    if held_out_kind:
+        for row, kind in zip(frame_hash, kinds, strict=True):
+            for h in row:
+                first.setdefault(str(h), kind != held_out_kind)
+    return {h for h, train_only in first.items() if train_only}
+
+
+def _existing(out_dir: Path, skip: set[str], store: FileStore) -> tuple[dict[str, tuple], set[str], dict, set, set]:
     """Near-duplicate keys of the current-format recordings already in ``out_dir``, by session id,
-    the ids among them whose source files in ``store`` are unchanged, and their stored family
-    of every frame (the anchors of :func:`~snnvis.recordings.neardup.families`)."""
-    keys, current, anchors = {}, set(), {}
+    the ids among them whose source files in ``store`` are unchanged, their stored family
+    of every frame (the anchors of :func:`~snnvis.recordings.neardup.families`), their
+    train-only frames and the frames they hold in validation or test."""
+    keys, current, anchors, train_only, held_out = {}, set(), {}, set(), set()
     for path in sorted(out_dir.glob("*.h5")) if out_dir.is_dir() else []:
         try:
             rec = Recording(path)
@@ -61,6 +75,9 @@ def _existing(out_dir: Path, skip: set[str], store: FileStore) -> tuple[dict[str
             for row, fam in zip(rec.frame_hash, rec.family, strict=True):
                 for h in row:
                     anchors[h] = min(anchors.get(h, fam), fam)
+            train_only |= _train_only_frames(rec.frame_hash, rec.kind, rec.held_out_kind)
+            held = np.concatenate([rec.split("validation"), rec.split("test")])
+            held_out.update(str(h) for h in rec.frame_hash[held].ravel())
             files = rec.provenance()["files"]
             if files and all(
                 store.exists(f["name"]) and store.path(f["name"]) and store.digests[f["name"]] == f["sha256"]
@@ -69,28 +86,37 @@ def _existing(out_dir: Path, skip: set[str], store: FileStore) -> tuple[dict[str
                 current.add(rec.id)
         except UserError as err:
             log.info("not joining %s for near-duplicate splits: %s", path, err.why)
-    return keys, current, anchors
+    return keys, current, anchors, train_only, held_out
 
 
 def pool_families(
     module, mirror, out_dir: Path, found: dict, loaded: dict[str, RecordingData], wanted=(), cache: dict | None = None
-) -> dict[str, str]:
-    """Family key of every frame of every session available to join splits with (see module doc).
+) -> tuple[dict[str, str], set[str]]:
+    """Family key of every frame of every session available to join splits with, and the
+    families that take train in every session (see module doc).
 
     A session already imported from unchanged files contributes the keys stored in its file;
     the others are computed from the store. ``cache`` (if given) receives (phash, thumb) by frame hash.
     """
     cache = {} if cache is None else cache
     keys = {sid: _keys_of(d, cache) for sid, d in loaded.items()}
+    train_only = set().union(
+        *(_train_only_frames(keys[sid][0], d.kinds or [""] * d.n_stimuli, d.held_out_kind) for sid, d in loaded.items())
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # unregistered files warn when they are imported
-        existing, current, anchors = _existing(out_dir, set(keys), FileStore(module.SOURCE, mirror))
+        existing, current, anchors, stored_train_only, held_out = _existing(
+            out_dir, set(keys), FileStore(module.SOURCE, mirror)
+        )
+    train_only |= stored_train_only
     lister = getattr(module, "stimulus_pixels", None)
+    kinds_of = getattr(module, "stimulus_kinds", None)
     for sid, reason in found.items():
         if lister is None or reason is not None or sid in keys or sid in current:
             continue
         try:
             pixels = lister(FileStore(module.SOURCE, mirror), sid)
+            kinds, held_out_kind = kinds_of(FileStore(module.SOURCE, mirror), sid) if kinds_of else ([], "")
         except (UserError, *_DECODE_ERRORS) as err:
             why = err.why if isinstance(err, UserError) else f"{type(err).__name__}: {err}"
             warnings.warn(
@@ -99,8 +125,10 @@ def pool_families(
             continue
         fh = np.array([[content_hash(fr) for fr in stim] for stim in pixels], dtype=object)
         keys[sid] = (fh, *neardup.frame_keys(pixels))
+        train_only |= _train_only_frames(fh, kinds, held_out_kind)
     keys.update({sid: k for sid, k in existing.items() if sid not in keys})
     family_of = neardup.families(list(keys.values()), anchors)
+    train_only_families = {family_of.get(h, h) for h in train_only} - {family_of.get(h, h) for h in held_out}
     cache.update(
         {
             h: (ph[i, k], th[i, k])
@@ -118,7 +146,7 @@ def pool_families(
                 f"not joined with; re-import it (--only {sid}) to update its splits",
                 stacklevel=2,
             )
-    return family_of
+    return family_of, train_only_families
 
 
 def _up_to_date(path: Path, store: FileStore, options: dict, family_of: dict | None = None, declared=()) -> bool:
@@ -193,7 +221,9 @@ def import_source(
                 loaded[sid] = _load(module, mirror, sid, typed, options)
     cache: dict = {}
     own_families = getattr(module, "FAMILIES_FROM_IMPORTER", False)  # e.g. blocks of one continuous movie
-    family_of = {} if own_families else pool_families(module, mirror, out_dir, found, loaded, wanted, cache)
+    family_of, train_only_families = (
+        ({}, None) if own_families else pool_families(module, mirror, out_dir, found, loaded, wanted, cache)
+    )
     todo: dict[str, RecordingData] = {}
     for sid in progress(wanted) if progress else wanted:  # read and check everything before writing
         target = out_dir / f"{sid}.h5"
@@ -216,6 +246,8 @@ def import_source(
             )
         if not (own_families and data.families is not None):
             data.families = neardup.stimulus_families(fh, family_of)
+        if train_only_families is not None:
+            data.train_only_families = train_only_families
         check_recording_data(data, target)
         todo[sid] = data
     for sid, data in todo.items():

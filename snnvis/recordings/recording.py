@@ -190,6 +190,16 @@ class Recording:
         """(n_stimuli,) near-duplicate family keys (see :mod:`snnvis.recordings.neardup`)."""
         return self._read("stimuli/family").astype(str)
 
+    @cached_property
+    def kind(self) -> np.ndarray:
+        """(n_stimuli,) the source's stimulus type ("" where it gives none)."""
+        return self._read("stimuli/kind").astype(str)
+
+    @property
+    def held_out_kind(self) -> str:
+        """The one kind that validation and test hold ("": any kind)."""
+        return self._shapes["held_out_kind"]
+
     def near_dup_keys(self) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
         """(frame_hash, phash, thumbnails) of every frame; phash and thumbnails are None without pixels."""
         if not self.has_pixels:
@@ -258,6 +268,11 @@ class Recording:
             "areas": self.areas,
             "species": self.species,
             "splits": {k: int(len(v)) for k, v in self._shapes["splits"].items()},
+            "held_out_kind": self.held_out_kind,
+            "kinds": {
+                k: dict(zip(*(x.tolist() for x in np.unique(self.kind[v], return_counts=True)), strict=True))
+                for k, v in self._shapes["splits"].items()
+            },
             "responses": {
                 r.name: {
                     "n_bins": r.n_bins,

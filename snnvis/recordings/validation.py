@@ -22,6 +22,7 @@ REQUIRED = (
     "stimuli/ids",
     "stimuli/frame_hash",
     "stimuli/family",
+    "stimuli/kind",
     "neurons/ids",
     "neurons/area",
     "responses",
@@ -83,8 +84,10 @@ def read_shapes(f: h5py.File) -> dict:
         "n_neurons": f["neurons/ids"].shape[0],
         "n_areas": f["neurons/area"].shape[0],
         "splits": {s: f[f"splits/{s}"][()] for s in SPLITS},
+        "held_out_kind": str(f["splits"].attrs.get("held_out_kind", "")),
         "split_shapes": {s: (f[f"splits/{s}"].shape, f[f"splits/{s}"].dtype) for s in SPLITS},
         "family": f["stimuli/family"].shape,
+        "kind": f["stimuli/kind"].shape,
         "keys": ("stimuli/phash" in f and "stimuli/thumb" in f) or "stimuli/pixels" not in f,
         "rdms": {k: f[f"reference_rdms/{k}"].shape for k in f.get("reference_rdms", {})},
     }
@@ -133,6 +136,8 @@ def validate(rec: Recording, check_values: bool = True) -> None:
         fail(f"root attribute 'areas' must be a JSON list of strings, got {rec._attrs['areas']!r}")
     if s["family"] != (n,):
         fail(f"stimuli/family has shape {s['family']}, expected ({n},)")
+    if s["kind"] != (n,):
+        fail(f"stimuli/kind has shape {s['kind']}, expected ({n},)")
     if not s["keys"]:
         fail("stimuli/phash and stimuli/thumb (near-duplicate keys) are missing")
     if s["n_neurons"] == 0 and rec._response_info:

@@ -159,7 +159,7 @@ def test_lookup_matches_a_direct_computation():
 # ---- joining splits across sessions at import time ---------------------------------------------
 
 
-def _fake_source(sessions: dict[str, np.ndarray], available: set[str]):
+def _fake_source(sessions: dict[str, np.ndarray], available: set[str], kinds: dict | None = None):
     mod = types.ModuleType("fake_cowley")
     mod.SOURCE = Source(
         name="cowley2023_v4",
@@ -171,9 +171,14 @@ def _fake_source(sessions: dict[str, np.ndarray], available: set[str]):
     )
     mod.discover = lambda store: {sid: None for sid in sorted(available)}
     mod.stimulus_pixels = lambda store, sid: sessions[sid][:, None]
+    if kinds is not None:
+        mod.stimulus_kinds = lambda store, sid: kinds[sid]
 
     def load(store, sid, **options):
-        return _recording(sessions[sid], _responses(sessions[sid], 2), sid)
+        data = _recording(sessions[sid], _responses(sessions[sid], 2), sid)
+        if kinds is not None:
+            data.kinds, data.held_out_kind = kinds[sid]
+        return data
 
     mod.load = load
     return mod
@@ -224,4 +229,61 @@ def test_session_added_later_joins_the_files_already_imported(two_sessions, monk
     assert first.read_bytes() == before
     (sa, ra), (sb, rb) = _splits(first), _splits(later)
     assert all(sa[f"A_img{k}"] == sb[f"B_img{k}"] for k in range(15))
+    assert cross_split_near_duplicates([ra, rb]) == []
+
+
+# ---- held-out kind: other stimulus types only train ----------------------------------------------
+
+
+def test_train_only_components_take_train_and_the_others_keep_their_split():
+    fh, _, _ = _keys(scenes(200, 8))
+    free = assign_splits(fh)
+    train_only = np.zeros(200, bool)
+    train_only[::3] = True
+    fam = [str(h[0]) for h in fh]
+    fam[1] = fam[0]  # stimulus 1 joins train-only stimulus 0's family
+    got = assign_splits(fh, families=fam, train_only=train_only)
+    level = {i: name for name, idx in got.items() for i in idx}
+    assert all(level[i] == "train" for i in np.flatnonzero(train_only)) and level[1] == "train"
+    was = {i: name for name, idx in free.items() for i in idx}
+    assert all(level[i] == was[i] for i in range(2, 200) if not train_only[i])
+    assert len(got["test"]) > 20  # the eligible stimuli still fill the test split
+
+
+def test_a_family_of_another_kind_in_one_session_takes_train_in_every_session(two_sessions, monkeypatch):
+    """B shows A's first 15 scenes (blurred) as an 'other' kind: those families take train in A too,
+    whether the sessions are imported together or one after the other."""
+    sessions, tmp = two_sessions
+    kinds = {"A": (["normal"] * 40, "normal"), "B": (["other"] * 20 + ["normal"] * 20, "normal")}
+    available = {"A", "B"}
+    monkeypatch.setattr(importers, "available", lambda: {"cowley2023_v4": _fake_source(sessions, available, kinds)})
+    together = import_source("cowley2023_v4", mirror=tmp / "mirror", out=tmp / "all")
+    for order in (["A", "B"], ["B", "A"]):
+        out = tmp / "".join(order)
+        for sid in order:
+            import_source("cowley2023_v4", mirror=tmp / "mirror", out=out, only=[sid])
+        for p in together:
+            assert _splits(out / "cowley2023_v4" / p.name)[0] == _splits(p)[0]
+    (sa, ra), (sb, rb) = _splits(together[0]), _splits(together[1])
+    assert all(sa[f"A_img{k}"] == "train" == sb[f"B_img{k}"] for k in range(15))
+    assert {rb.kind[i] for i in np.concatenate([rb.split("validation"), rb.split("test")])} == {"normal"}
+    assert rb.held_out_kind == "normal" and list(rb.kind) == kinds["B"][0]
+    assert cross_split_near_duplicates([ra, rb]) == []
+
+
+def test_a_family_held_out_in_an_earlier_file_keeps_its_split(two_sessions, monkeypatch):
+    """A was imported when B was not there; B's 'other' copies of A's held-out scenes follow A."""
+    sessions, tmp = two_sessions
+    kinds = {"A": (["normal"] * 40, "normal"), "B": (["other"] * 20 + ["normal"] * 20, "normal")}
+    available = {"A"}
+    monkeypatch.setattr(importers, "available", lambda: {"cowley2023_v4": _fake_source(sessions, available, kinds)})
+    (first,) = import_source("cowley2023_v4", mirror=tmp / "mirror", out=tmp / "out")
+    before = first.read_bytes()
+    available.add("B")
+    import_source("cowley2023_v4", mirror=tmp / "mirror", out=tmp / "out", only=["B"])
+    assert first.read_bytes() == before
+    (sa, ra), (sb, rb) = _splits(first), _splits(tmp / "out" / "cowley2023_v4" / "B.h5")
+    assert all(sa[f"A_img{k}"] == sb[f"B_img{k}"] for k in range(15))
+    assert any(sa[f"A_img{k}"] != "train" for k in range(15))  # the case this test is about occurs
+    assert all(sb[f"B_img{k}"] == "train" for k in range(15, 20))  # B's own 'other' scenes: train
     assert cross_split_near_duplicates([ra, rb]) == []

@@ -104,13 +104,17 @@ def test_a_damaged_protocol_is_one_error_naming_the_file(tmp_path, edit, why):
     assert err.value.file == str(path)
 
 
-def test_version_2_files_are_refused_with_a_reimport_hint(tmp_path):
-    assert FORMAT_VERSION == 3
+@pytest.mark.parametrize("old", [2, 3])
+def test_older_files_are_refused_with_a_reimport_hint(tmp_path, old):
+    """Version 2 had no /protocol, version 3 no /stimuli/kind: neither can be read."""
+    assert FORMAT_VERSION == 4
     path, _ = _synth(tmp_path)
     with h5py.File(path, "r+") as f:
-        f.attrs["format_version"] = 2
-        del f["protocol"]
-    with pytest.raises(UserError, match="format version 2 is not the current 3; re-import"):
+        f.attrs["format_version"] = old
+        del f["stimuli/kind"]
+        if old == 2:
+            del f["protocol"]
+    with pytest.raises(UserError, match=f"format version {old} is not the current 4; re-import"):
         Recording(path)
 
 

@@ -14,6 +14,14 @@ Some sessions show the same image more than once (190925: images 901-1200 repeat
 stimulus, so that one image never sits in two splits; see :func:`merge_duplicates`. The
 copies are independent repeat-averages, so without raw repeats they are kept as the
 stimulus's trials (split halves for noise ceilings).
+
+Image types come from the readme's session table ("normal (600), active learning (300)"):
+the files are assumed to be numbered in the order the table lists the types, and files
+past the table's count are of kind ``unlisted`` (190927-190929 have 1,200 files for 900
+listed images). Validation and test take only the first listed type ("normal" wherever a
+session has it), as the authors' held-out sessions show normal images only: the types
+differ in mean response (190925's 300 active-learning images evoke 40 % fewer spikes), so
+a test split that mixes them credits any predictor that tells the types apart.
 """
 
 from __future__ import annotations
@@ -89,6 +97,32 @@ def session_table(store: FileStore) -> dict[str, dict]:
                 "image_types": " ".join(parts[6:]),
             }
     return table
+
+
+UNLISTED = "unlisted"
+
+
+def listed_types(text: str) -> list[tuple[str, int]]:
+    """``[(type, count), ...]`` of the table's image-types column, e.g. ``normal (1,200), gaudy (300)``."""
+    return [
+        (m.group(1).strip(), int(m.group(2).replace(",", "")))
+        for m in re.finditer(r"([^()]+?)\s*\(([\d,]+)\)\s*,?\s*", text)
+    ]
+
+
+def file_kinds(store: FileStore, session_id: str, n_files: int) -> tuple[list[str], str]:
+    """The image type of each file in number order, and the held-out type (the first listed one);
+    ``([""] * n_files, "")`` for a session the readme table does not list."""
+    types = listed_types(session_table(store).get(str(session_id), {}).get("image_types", ""))
+    if not types:
+        return [""] * n_files, ""
+    kinds = [name for name, count in types for _ in range(count)][:n_files]
+    return kinds + [UNLISTED] * (n_files - len(kinds)), types[0][0]
+
+
+def stimulus_kinds(store: FileStore, session_id: str) -> tuple[list[str], str]:
+    """:func:`file_kinds` of every image file, for the held-out kind joined across sessions."""
+    return file_kinds(store, session_id, np.load(store.path(_AVG.format(session_id)), mmap_mode="r").shape[1])
 
 
 def read_images(path, n_expected: int | None = None) -> tuple[list[str], np.ndarray]:
@@ -220,6 +254,8 @@ def load(store: FileStore, session_id: str) -> RecordingData:
 
     groups, mean, trials = merge_duplicates(images, avg, raw)
     n_dup_files = n_images - len(groups)
+    kinds_of_file, held_out_kind = file_kinds(store, sid, n_images)
+    kinds = [kinds_of_file[g[0]] for g in groups]
     info = session_table(store).get(sid, {})
     animal = info.get("animal", "not listed in the readme table")
     parts = [
@@ -243,6 +279,12 @@ def load(store: FileStore, session_id: str) -> RecordingData:
         parts.append(
             f"Readme table: {info['repeats_per_image']} repeats/image, {info['n_neurons']} neurons, "
             f"images: {info['image_types']}; the authors used it as a {info['role']} session."
+        )
+    if held_out_kind:
+        counts = ", ".join(f"{k} {kinds.count(k)}" for k in dict.fromkeys(kinds))
+        parts.append(
+            f"Stimulus kinds by file number in the table's order ({counts}); validation and test take "
+            f"{held_out_kind!r} images only."
         )
     if raw is not None:
         parts.append("Trials: the raw repeats of responses_raw (single presentations), NaN-padded.")
@@ -280,4 +322,6 @@ def load(store: FileStore, session_id: str) -> RecordingData:
         responses={"spike_counts": resp},
         default_response="spike_counts",
         license=SOURCE.license,
+        kinds=kinds,
+        held_out_kind=held_out_kind,
     )
