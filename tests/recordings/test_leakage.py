@@ -198,17 +198,23 @@ def _splits(path):
     return {rec.stimulus_ids[i]: name for name, idx in rec.splits.items() for i in idx}, rec
 
 
-def test_import_one_at_a_time_equals_import_all(two_sessions, monkeypatch):
-    sessions, tmp = two_sessions
-    available = {"A", "B"}
-    monkeypatch.setattr(importers, "available", lambda: {"cowley2023_v4": _fake_source(sessions, available)})
-    all_at_once = import_source("cowley2023_v4", mirror=tmp / "mirror", out=tmp / "all")
+def _import_together_and_one_at_a_time(tmp) -> list:
+    """Import A and B together, then one at a time in both orders; the splits must not differ."""
+    together = import_source("cowley2023_v4", mirror=tmp / "mirror", out=tmp / "all")
     for order in (["A", "B"], ["B", "A"]):
         out = tmp / "".join(order)
         for sid in order:
             import_source("cowley2023_v4", mirror=tmp / "mirror", out=out, only=[sid])
-        for p in all_at_once:
+        for p in together:
             assert _splits(out / "cowley2023_v4" / p.name)[0] == _splits(p)[0]
+    return together
+
+
+def test_import_one_at_a_time_equals_import_all(two_sessions, monkeypatch):
+    sessions, tmp = two_sessions
+    available = {"A", "B"}
+    monkeypatch.setattr(importers, "available", lambda: {"cowley2023_v4": _fake_source(sessions, available)})
+    all_at_once = _import_together_and_one_at_a_time(tmp)
     (sa, ra), (sb, rb) = _splits(all_at_once[0]), _splits(all_at_once[1])
     for k in range(15):  # each shared scene: one split in both sessions
         assert sa[f"A_img{k}"] == sb[f"B_img{k}"]
@@ -257,13 +263,7 @@ def test_a_family_of_another_kind_in_one_session_takes_train_in_every_session(tw
     kinds = {"A": (["normal"] * 40, "normal"), "B": (["other"] * 20 + ["normal"] * 20, "normal")}
     available = {"A", "B"}
     monkeypatch.setattr(importers, "available", lambda: {"cowley2023_v4": _fake_source(sessions, available, kinds)})
-    together = import_source("cowley2023_v4", mirror=tmp / "mirror", out=tmp / "all")
-    for order in (["A", "B"], ["B", "A"]):
-        out = tmp / "".join(order)
-        for sid in order:
-            import_source("cowley2023_v4", mirror=tmp / "mirror", out=out, only=[sid])
-        for p in together:
-            assert _splits(out / "cowley2023_v4" / p.name)[0] == _splits(p)[0]
+    together = _import_together_and_one_at_a_time(tmp)
     (sa, ra), (sb, rb) = _splits(together[0]), _splits(together[1])
     assert all(sa[f"A_img{k}"] == "train" == sb[f"B_img{k}"] for k in range(15))
     assert {rb.kind[i] for i in np.concatenate([rb.split("validation"), rb.split("test")])} == {"normal"}
