@@ -11,7 +11,7 @@ import numpy as np
 
 from snnvis.errors import UserError
 from snnvis.recordings import protocol as _protocol
-from snnvis.recordings.format import SPLITS
+from snnvis.recordings.splits import SPLITS
 from snnvis.recordings.validation import (
     REQUIRED,
     ResponseInfo,

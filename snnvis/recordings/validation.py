@@ -13,7 +13,8 @@ import h5py
 import numpy as np
 
 from snnvis.errors import UserError
-from snnvis.recordings.format import ALIGNS, FORMAT_VERSION, SPLITS
+from snnvis.recordings.format import ALIGNS, FORMAT_VERSION
+from snnvis.recordings.splits import SPLITS
 
 if TYPE_CHECKING:
     from snnvis.recordings.recording import Recording

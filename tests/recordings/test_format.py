@@ -10,16 +10,9 @@ import numpy as np
 import pytest
 
 from snnvis.errors import UserError
-from snnvis.recordings.format import (
-    DEFAULT_FRACTIONS,
-    SPLITS,
-    assign_splits,
-    check_recording_data,
-    quota_splits,
-    split_of_key,
-    write_recording,
-)
+from snnvis.recordings.format import check_recording_data, write_recording
 from snnvis.recordings.recording import Recording
+from snnvis.recordings.splits import DEFAULT_FRACTIONS, SPLITS, assign_splits, quota_splits, split_of_key
 from snnvis.recordings.synthetic import SynthConfig, generate_recording
 
 CFG = SynthConfig(n_stimuli=30, n_frames=1, n_neurons=5, n_repeats=3, size=16, seed=11)

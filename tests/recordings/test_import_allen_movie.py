@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 from snnvis.errors import UserError
-from snnvis.recordings.format import SPLITS
 from snnvis.recordings.importing import import_source
 from snnvis.recordings.recording import Recording
+from snnvis.recordings.splits import SPLITS
 
 SOURCE = "allen_natural_movie"
 N_FRAMES, SIZE, CLIP, BLOCK = 90, 16, 10, 3

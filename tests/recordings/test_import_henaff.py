@@ -12,11 +12,11 @@ import scipy.io as sio
 from PIL import Image
 
 from snnvis.errors import UserError
-from snnvis.recordings.format import SPLITS
 from snnvis.recordings.importers import henaff2021_v1 as henaff
 from snnvis.recordings.importing import import_source
 from snnvis.recordings.recording import Recording
 from snnvis.recordings.sources import FileStore
+from snnvis.recordings.splits import SPLITS
 
 SOURCE = "henaff2021_v1"
 SESSIONS = ["ay4_u001", "ay2_u007"]  # the two smallest (13 and 16 units)

@@ -12,11 +12,12 @@ from PIL import Image
 from scipy.ndimage import gaussian_filter
 
 from snnvis.recordings import importers, neardup
-from snnvis.recordings.format import RecordingData, ResponseSet, assign_splits, write_recording
+from snnvis.recordings.format import RecordingData, ResponseSet, write_recording
 from snnvis.recordings.importing import import_source
 from snnvis.recordings.leakage import cross_split_near_duplicates, lookup_baseline, lookup_predict, nearest
 from snnvis.recordings.recording import Recording
 from snnvis.recordings.sources import MIRROR_ENV, Source
+from snnvis.recordings.splits import assign_splits
 from snnvis.utils import content_hash
 
 SIZE = 48

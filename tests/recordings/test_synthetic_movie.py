@@ -7,8 +7,9 @@ import pytest
 from scipy import signal, stats
 
 from snnvis.errors import UserError
-from snnvis.recordings.format import SPLITS, write_recording
+from snnvis.recordings.format import write_recording
 from snnvis.recordings.recording import Recording
+from snnvis.recordings.splits import SPLITS
 from snnvis.recordings.synthetic_movie import MovieConfig, generate_movie_recording
 
 CFG = MovieConfig(n_clips=12, clip_frames=20, scene_clips=2, n_neurons=8, n_repeats=20, size=16, seed=3)
