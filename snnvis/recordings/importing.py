@@ -114,9 +114,10 @@ def pool_families(
     for sid, reason in found.items():
         if lister is None or reason is not None or sid in keys or sid in current:
             continue
+        store = FileStore(module.SOURCE, mirror)
         try:
-            pixels = lister(FileStore(module.SOURCE, mirror), sid)
-            kinds, held_out_kind = kinds_of(FileStore(module.SOURCE, mirror), sid) if kinds_of else ([], "")
+            pixels = lister(store, sid)
+            kinds, held_out_kind = kinds_of(store, sid) if kinds_of else ([], "")
         except (UserError, *_DECODE_ERRORS) as err:
             why = err.why if isinstance(err, UserError) else f"{type(err).__name__}: {err}"
             warnings.warn(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from functools import cached_property
 from pathlib import Path
 
@@ -270,8 +271,7 @@ class Recording:
             "splits": {k: int(len(v)) for k, v in self._shapes["splits"].items()},
             "held_out_kind": self.held_out_kind,
             "kinds": {
-                k: dict(zip(*(x.tolist() for x in np.unique(self.kind[v], return_counts=True)), strict=True))
-                for k, v in self._shapes["splits"].items()
+                k: dict(sorted(Counter(self.kind[v].tolist()).items())) for k, v in self._shapes["splits"].items()
             },
             "responses": {
                 r.name: {

@@ -110,10 +110,10 @@ def listed_types(text: str) -> list[tuple[str, int]]:
     ]
 
 
-def file_kinds(store: FileStore, session_id: str, n_files: int) -> tuple[list[str], str]:
-    """The image type of each file in number order, and the held-out type (the first listed one);
-    ``([""] * n_files, "")`` for a session the readme table does not list."""
-    types = listed_types(session_table(store).get(str(session_id), {}).get("image_types", ""))
+def file_kinds(image_types: str, n_files: int) -> tuple[list[str], str]:
+    """The image type of each file in number order, and the held-out type (the first listed one),
+    from a session's image-types column; ``([""] * n_files, "")`` when it lists none."""
+    types = listed_types(image_types)
     if not types:
         return [""] * n_files, ""
     kinds = [name for name, count in types for _ in range(count)][:n_files]
@@ -122,7 +122,8 @@ def file_kinds(store: FileStore, session_id: str, n_files: int) -> tuple[list[st
 
 def stimulus_kinds(store: FileStore, session_id: str) -> tuple[list[str], str]:
     """:func:`file_kinds` of every image file, for the held-out kind joined across sessions."""
-    return file_kinds(store, session_id, np.load(store.path(_AVG.format(session_id)), mmap_mode="r").shape[1])
+    n_files = np.load(store.path(_AVG.format(session_id)), mmap_mode="r").shape[1]
+    return file_kinds(session_table(store).get(str(session_id), {}).get("image_types", ""), n_files)
 
 
 def read_images(path, n_expected: int | None = None) -> tuple[list[str], np.ndarray]:
@@ -254,9 +255,9 @@ def load(store: FileStore, session_id: str) -> RecordingData:
 
     groups, mean, trials = merge_duplicates(images, avg, raw)
     n_dup_files = n_images - len(groups)
-    kinds_of_file, held_out_kind = file_kinds(store, sid, n_images)
-    kinds = [kinds_of_file[g[0]] for g in groups]
     info = session_table(store).get(sid, {})
+    kinds_of_file, held_out_kind = file_kinds(info.get("image_types", ""), n_images)
+    kinds = [kinds_of_file[g[0]] for g in groups]
     animal = info.get("animal", "not listed in the readme table")
     parts = [
         f"Session {sid}, monkey {animal}. V4 spike counts in a 100 ms window per image presentation, averaged "
