@@ -33,6 +33,35 @@ def datasets_dir() -> Path:
     return DATASETS
 
 
+@pytest.fixture(scope="session")
+def imported(datasets_dir, tmp_path_factory):
+    """``imported(source, session=None)``: the path of one session (or the only file) of ``source``
+    imported from the real datasets, once per test run: the pytest-xdist workers share the
+    import through a file lock. The file is shared: read it, or copy it before changing it."""
+    import warnings
+
+    from filelock import FileLock
+
+    from snnvis.recordings.importing import import_source
+
+    base = tmp_path_factory.getbasetemp()
+    root = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "imported"
+    root.mkdir(exist_ok=True)
+
+    def get(source: str, session: str | None = None) -> Path:
+        out = root / f"{source}-{session or 'all'}"
+        with FileLock(f"{out}.lock"):
+            done = out / "done"
+            if not done.exists():
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    (path,) = import_source(source, mirror=datasets_dir, out=out, only=[session] if session else None)
+                done.write_text(str(path))
+            return Path(done.read_text())
+
+    return get
+
+
 @pytest.fixture
 def load_script(monkeypatch):
     """``load_script(name)``: scripts/<name>.py imported as a module, registered in

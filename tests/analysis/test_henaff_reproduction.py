@@ -25,10 +25,8 @@ def table(datasets_dir):
 
 
 @pytest.fixture(scope="module")
-def one_session(datasets_dir, tmp_path_factory):
-    out = tmp_path_factory.mktemp("henaff")
-    (path,) = import_source(SOURCE, mirror=datasets_dir, out=out, only=["ay4_u001"])
-    return path
+def one_session(imported):
+    return imported(SOURCE, "ay4_u001")
 
 
 @pytest.fixture(scope="module")

@@ -45,17 +45,11 @@ def synth(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def cowley(datasets_dir, tmp_path_factory) -> Path:
+def cowley(imported) -> Path:
     """Cowley V4 session 210305, imported once for every scoring test module that reads it."""
-    from snnvis.recordings.importing import import_source
-
-    (path,) = import_source("cowley2023_v4", mirror=datasets_dir, out=tmp_path_factory.mktemp("rec"), only=["210305"])
-    return path
+    return imported("cowley2023_v4", "210305")
 
 
 @pytest.fixture(scope="module")
-def kriegeskorte(datasets_dir, tmp_path_factory) -> Path:
-    from snnvis.recordings.importing import import_source
-
-    (path,) = import_source("kriegeskorte2008_it", mirror=datasets_dir, out=tmp_path_factory.mktemp("rec"))
-    return path
+def kriegeskorte(imported) -> Path:
+    return imported("kriegeskorte2008_it")

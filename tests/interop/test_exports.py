@@ -196,24 +196,19 @@ def test_load_results_refuses_other_files(tmp_path):
         load_results(tmp_path / "nothing.csv")
 
 
-def test_real_v4_session_exports(datasets_dir, tmp_path):
+def test_real_v4_session_exports(imported, tmp_path):
     """Cowley V4 session 210305: the assembly keeps every value, and rsatoolbox compares the RDMs of the two
     halves of the neurons on the test stimuli as snnvis does."""
-    import warnings
 
     import xarray as xr
     from rsatoolbox.rdm import compare
 
     from snnvis.interop.assembly import recording_assembly
     from snnvis.interop.rsatoolbox_io import to_rdms
-    from snnvis.recordings.importing import import_source
     from snnvis.similarity.compare import compare_rdms
     from snnvis.similarity.rdm import rdm
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        (path,) = import_source("cowley2023_v4", mirror=datasets_dir, out=tmp_path, only=["210305"])
-    rec = Recording(path)
+    rec = Recording(imported("cowley2023_v4", "210305"))
     recording_assembly(rec).to_netcdf(tmp_path / "v4.nc")
     back = xr.open_dataarray(tmp_path / "v4.nc").load()
     assert dict(back.sizes) == {"presentation": rec.n_stimuli, "neuroid": rec.n_neurons, "time_bin": 1}

@@ -16,7 +16,6 @@ from pathlib import Path
 import pytest
 
 from snnvis.cli.report import main as report_main
-from snnvis.recordings.importing import import_source
 
 EXE = Path(sys.executable).parent / "snnvis-train"
 MODELS = ("sew_resnet_tiny",)
@@ -46,11 +45,11 @@ def _sweep(recording: Path, sweep_dir: Path, launcher: str | None) -> subprocess
 
 
 @pytest.fixture(scope="module")
-def sweep(datasets_dir, tmp_path_factory):
+def sweep(imported, tmp_path_factory):
     if not EXE.is_file():
         pytest.skip(f"{EXE} not installed (pip install -e .)")
     root = tmp_path_factory.mktemp("sweep")
-    (recording,) = import_source("cowley2023_v4", mirror=datasets_dir, out=root / "recordings", only=["210305"])
+    recording = imported("cowley2023_v4", "210305")
     sweep_dir = root / "snn_vs_dnn"
     t0 = time.time()
     _sweep(recording, sweep_dir, "submitit_local")  # the Slurm launcher's code path, run locally

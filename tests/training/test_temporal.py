@@ -90,11 +90,8 @@ def test_model_timing_must_match_the_frame_interval(tmp_path):
 
 
 @pytest.fixture(scope="module")
-def henaff(datasets_dir, tmp_path_factory):
-    from snnvis.recordings.importing import import_source
-
-    (path,) = import_source("henaff2021_v1", mirror=datasets_dir, out=tmp_path_factory.mktemp("rec"), only=[SESSION])
-    return path
+def henaff(imported):
+    return imported("henaff2021_v1", SESSION)
 
 
 @pytest.mark.parametrize("response, n_bins", [("frame_counts", 11), ("psth", 35)])
