@@ -296,13 +296,13 @@ COMMANDS: dict[str, Run | Slow] = {
         needs=(QUICKSTART_SWEEP,),
         real_data=True,
     ),
-    "snnvis-train -m experiment=v4_best trainer.max_epochs=5": Slow(
-        "SNN and twin on eight V4 sessions (about 14 min); here tiny, on synthetic data",
-        f"snnvis-train -m experiment=v4_best trainer.max_epochs=5 {TINY_SWEEP}",
+    "snnvis-train -m experiment=v4_best": Slow(
+        "SNN and twin on eight V4 sessions (about 50 min); here tiny, on synthetic data",
+        f"snnvis-train -m experiment=v4_best {TINY_SWEEP}",
         needs=(SYNTH_KEY,),
     ),
     "python -m snnvis.training.summary multirun/v4_best": Slow(
-        "needs the run above", needs=("snnvis-train -m experiment=v4_best trainer.max_epochs=5",)
+        "needs the run above", needs=("snnvis-train -m experiment=v4_best",)
     ),
     # V1 time courses
     "snnvis-data import henaff2021_v1 --mirror ../shared/datasets": Slow(

@@ -78,7 +78,7 @@ EXPECTED = {
         "model.input.size": 64,
         "model.stem_stride": 2,
         "trainer.threads": 1,
-        "trainer.max_epochs": 40,
+        "trainer.max_epochs": 16,
         "baseline": True,
         "n_recordings": 8,
     },
