@@ -8,7 +8,7 @@ with the noiseless ground-truth rate of the same test stimuli, which the model n
 Measured on one CPU thread (torch 2.13), median r with the ground truth: the DNN twin
 0.85 after 12 epochs (~20 s; 0.89 after 16); the tiny SEW-ResNet SNN (T = 4) 0.75 after
 16 epochs and 0.84 after 30 (~4-5 min, the slow test); a slimmer SNN (8/16/32 channels,
-T = 2) 0.44 after 8 epochs (the default suite's lower bar).
+T = 2) 0.51 after 10 epochs (the default suite's lower bar).
 """
 
 from __future__ import annotations
@@ -95,7 +95,7 @@ def test_twin_recovers_ground_truth(synth_recording, tmp_path):
 
 
 def test_snn_learns_ground_truth(synth_recording, tmp_path):
-    """Default-suite SNN check at a lower bar: a slim SNN at T = 2, 8 epochs (measured 0.44)."""
+    """Default-suite SNN check at a lower bar: a slim SNN at T = 2, 10 epochs (measured 0.51)."""
     r, metrics = recovery(
         synth_recording,
         tmp_path,
@@ -104,12 +104,12 @@ def test_snn_learns_ground_truth(synth_recording, tmp_path):
             "model.widths=[8,16,32]",
             "model.stem_width=8",
             "model.time.static_steps=2",
-            "trainer.max_epochs=8",
-            "trainer.patience=8",
+            "trainer.max_epochs=10",
+            "trainer.patience=10",
         ],
     )
     assert metrics["model"]["spiking"] is True
-    assert r > 0.35, f"median r with the ground truth {r:.3f}"
+    assert r > 0.4, f"median r with the ground truth {r:.3f}"
 
 
 @pytest.mark.slow
