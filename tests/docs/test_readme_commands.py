@@ -310,14 +310,10 @@ COMMANDS: dict[str, Run | Slow] = {
         "snnvis-data import henaff2021_v1 --mirror ../shared/datasets --only ay4_u001",
         real_data=True,
     ),
-    "snnvis-train -m experiment=v1_psth seed=0,1": Slow(
-        "SNN and twin, seeds 0 and 1, on seven V1 sessions at 96 px; tests/training/test_psth_target.py trains "
+    "snnvis-train -m experiment=v1_psth seed=0,1,2": Slow(
+        "SNN and twin, seeds 0-2, on seven V1 sessions at 96 px; tests/training/test_psth_target.py trains "
         "the psth target by default; here the composed config of one",
-        "snnvis-train experiment=v1_psth seed=1 --cfg job",
-    ),
-    "snnvis-train -m experiment=v1_psth model.spiking=false seed=2": Slow(
-        "the third twin run on seven V1 sessions; here its composed config",
-        "snnvis-train experiment=v1_psth model.spiking=false seed=2 --cfg job",
+        "snnvis-train experiment=v1_psth seed=2 --cfg job",
     ),
     "snnvis-train -m experiment=v1_psth model.spiking=false trainer.ensemble=3": Slow(
         "trains the runs of seeds 0-2 again as members (about 8 min); tests/training/test_psth_target.py scores "
