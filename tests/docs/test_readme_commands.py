@@ -95,6 +95,12 @@ PRETRAIN_TWIN = (
 TINY_PRETRAIN = f"{TINY_CORE} trainer.max_epochs=1 trainer.tensorboard=false trainer.threads=1 bn_calibration_batches=2"
 SEARCH_SNN = "snnvis-train -m experiment=v4_best hparams_search=v4_snn"
 SEARCH_TWIN = "snnvis-train -m experiment=v4_best hparams_search=v4_twin"
+# the equal-budget search on the quickstart sessions, size and widths pinned
+QS_SEARCH = (
+    "snnvis-train -m experiment=quickstart hparams_search=v4_{f} model.input.size=48 'model.widths=[16,32,64]' "
+    "name=hparams_quickstart_{f} search.n_trials=6"
+)
+QS_SEARCH_SNN, QS_SEARCH_TWIN = QS_SEARCH.format(f="snn"), QS_SEARCH.format(f="twin")
 SETUP_STAMP = "setup.sh would reinstall .venv here (its stamp is not current); run bash scripts/setup.sh first"
 
 COMMANDS: dict[str, Run | Slow] = {
@@ -227,6 +233,20 @@ COMMANDS: dict[str, Run | Slow] = {
     "python -m snnvis.training.search multirun/hparams_v4_snn multirun/hparams_v4_twin": Slow(
         "needs both searches; tests/training/test_hparams_search.py checks the table by default",
         needs=(SEARCH_SNN, SEARCH_TWIN),
+    ),
+    QS_SEARCH_SNN: Slow(
+        "6 trials of up to 12 epochs on three V4 sessions (47 min); here one tiny trial on synthetic data",
+        f"{QS_SEARCH_SNN} search.n_trials=1 {TINY_SWEEP}",
+        needs=(SYNTH_KEY,),
+    ),
+    QS_SEARCH_TWIN: Slow(
+        "6 trials of up to 12 epochs on three V4 sessions (28 min); here one tiny trial on synthetic data",
+        f"{QS_SEARCH_TWIN} search.n_trials=1 {TINY_SWEEP}",
+        needs=(SYNTH_KEY,),
+    ),
+    "python -m snnvis.training.search multirun/hparams_quickstart_snn multirun/hparams_quickstart_twin": Slow(
+        "needs both searches; here the table of their tiny trials",
+        needs=(QS_SEARCH_SNN, QS_SEARCH_TWIN),
     ),
     "snnvis-train experiment=quickstart model.spiking=false trainer.ensemble=5": Run(
         f"snnvis-train experiment=quickstart model.spiking=false trainer.ensemble=2 {TINY_DATA} {TINY_TRAIN}",
