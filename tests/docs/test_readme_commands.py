@@ -101,6 +101,15 @@ QS_SEARCH = (
     "name=hparams_quickstart_{f} search.n_trials=6"
 )
 QS_SEARCH_SNN, QS_SEARCH_TWIN = QS_SEARCH.format(f="snn"), QS_SEARCH.format(f="twin")
+
+
+def _search(budget: str, command: str) -> Slow:
+    """A README search: ``budget`` is what it costs; the slow suite runs one tiny trial on synthetic data."""
+    return Slow(
+        f"{budget}; here one tiny trial on synthetic data", f"{command} search.n_trials=1 {TINY_SWEEP}", (SYNTH_KEY,)
+    )
+
+
 SETUP_STAMP = "setup.sh would reinstall .venv here (its stamp is not current); run bash scripts/setup.sh first"
 
 COMMANDS: dict[str, Run | Slow] = {
@@ -220,30 +229,14 @@ COMMANDS: dict[str, Run | Slow] = {
         "python scripts/reproduce_figures.py --help",
     ),
     # Tuning, ensembles
-    SEARCH_SNN: Slow(
-        "20 trials of 12 epochs on eight V4 sessions; here one tiny trial on synthetic data",
-        f"{SEARCH_SNN} search.n_trials=1 {TINY_SWEEP}",
-        needs=(SYNTH_KEY,),
-    ),
-    SEARCH_TWIN: Slow(
-        "20 trials of 12 epochs on eight V4 sessions; here one tiny trial on synthetic data",
-        f"{SEARCH_TWIN} search.n_trials=1 {TINY_SWEEP}",
-        needs=(SYNTH_KEY,),
-    ),
+    SEARCH_SNN: _search("20 trials of 12 epochs on eight V4 sessions", SEARCH_SNN),
+    SEARCH_TWIN: _search("20 trials of 12 epochs on eight V4 sessions", SEARCH_TWIN),
     "python -m snnvis.training.search multirun/hparams_v4_snn multirun/hparams_v4_twin": Slow(
         "needs both searches; tests/training/test_hparams_search.py checks the table by default",
         needs=(SEARCH_SNN, SEARCH_TWIN),
     ),
-    QS_SEARCH_SNN: Slow(
-        "6 trials of up to 12 epochs on three V4 sessions (47 min); here one tiny trial on synthetic data",
-        f"{QS_SEARCH_SNN} search.n_trials=1 {TINY_SWEEP}",
-        needs=(SYNTH_KEY,),
-    ),
-    QS_SEARCH_TWIN: Slow(
-        "6 trials of up to 12 epochs on three V4 sessions (28 min); here one tiny trial on synthetic data",
-        f"{QS_SEARCH_TWIN} search.n_trials=1 {TINY_SWEEP}",
-        needs=(SYNTH_KEY,),
-    ),
+    QS_SEARCH_SNN: _search("6 trials of up to 12 epochs on three V4 sessions (47 min)", QS_SEARCH_SNN),
+    QS_SEARCH_TWIN: _search("6 trials of up to 12 epochs on three V4 sessions (28 min)", QS_SEARCH_TWIN),
     "python -m snnvis.training.search multirun/hparams_quickstart_snn multirun/hparams_quickstart_twin": Slow(
         "needs both searches; here the table of their tiny trials",
         needs=(QS_SEARCH_SNN, QS_SEARCH_TWIN),
