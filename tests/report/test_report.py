@@ -238,5 +238,6 @@ def test_sweep_configs_compose(sweep, n_jobs):
         if sweep == "recurrence":  # the recorded protocol (experiment=v1_psth) on the seven V1 sessions
             assert c.data.target == "psth" and c.data.protocol is None and len(c.data.recordings) == 7
             assert c.model.stem_stride == 2 and c.model.stem_pool is True
+            assert c.trainer.threads == 1  # the same run dirs and hashes whichever launcher runs them
         else:
             assert len(c.data.recordings) == 8 and c.data.target == "rate"
