@@ -18,11 +18,11 @@ model B (its twin), both predicting the same recorded responses to the same test
   15 % and 66 % at a nominal 5 %), so the tables do not use it.
 
 :func:`paired_comparison` runs them on one or several sessions (each with its own stimuli and
-neurons); :data:`TEST_NAME` is the wording used in table headers. What the p-values test: the
-stimulus swap asks whether *these trained networks* predict equally well (it is calibrated
-when errors are shared across neurons, but it does not count seed-to-seed variation); the
-seed swap asks whether the *architectures* do, with the seeds as replicates. The bootstrap CI
-includes seed-to-seed variation (about nominal coverage in simulation).
+neurons); :data:`TEST_NAME` (:func:`describe_test` for other pairs) is the wording used in table
+headers. What the p-values test: the stimulus swap asks whether *these trained networks* predict
+equally well (it is calibrated when errors are shared across neurons, but it does not count
+seed-to-seed variation); the seed swap asks whether the *architectures* do, with the seeds as
+replicates. The bootstrap CI includes seed-to-seed variation (about nominal coverage in simulation).
 """
 
 from __future__ import annotations
@@ -34,12 +34,19 @@ from dataclasses import dataclass
 import numpy as np
 
 LEVELS = ("seeds", "neurons", "stimuli")
-TEST_NAME = (
-    "paired SNN − twin difference of per-neuron held-out r (same neurons, test stimuli, seeds); "
-    "CI: hierarchical bootstrap over seeds × neurons × test stimuli; p: two-sided permutation test "
-    "swapping SNN and twin predictions within (seed, stimulus) pairs, all neurons together; "
-    "p seeds: the same swapping whole runs within each seed's pair (exact)"
-)
+
+
+def describe_test(a: str = "SNN", b: str = "twin") -> str:
+    """The test's wording for a table of ``a`` − ``b`` differences."""
+    return (
+        f"paired {a} − {b} difference of per-neuron held-out r (same neurons, test stimuli, seeds); "
+        "CI: hierarchical bootstrap over seeds × neurons × test stimuli; p: two-sided permutation test "
+        f"swapping {a} and {b} predictions within (seed, stimulus) pairs, all neurons together; "
+        "p seeds: the same swapping whole runs within each seed's pair (exact)"
+    )
+
+
+TEST_NAME = describe_test()
 
 
 class PairingError(ValueError):

@@ -7,13 +7,15 @@ hold the same neurons (by id) and test stimuli (by index) in every session, and 
 difference of per-neuron held-out r gets a seeds × neurons × stimuli bootstrap CI and two
 permutation p-values (SNN/twin swapped per seed × stimulus, and whole runs swapped per seed);
 for PSTH runs, one row per run and session with the time-course r against the
-mean-time-course baseline, paired per neuron (:func:`time_course_table`).
+mean-time-course baseline, paired per neuron (:func:`time_course_table`). With
+``--compare A,B`` also the same paired statistics for model A − model B within each family
+(SNN and twin), seed by seed (:func:`model_pair_table`; e.g. feedback − feedforward).
 """
 
 from __future__ import annotations
 
+import argparse
 import logging
-import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,8 +23,15 @@ from pathlib import Path
 import numpy as np
 
 from snnvis import outputs
-from snnvis.errors import UserError
-from snnvis.similarity.paired import TEST_NAME, PairedResult, PairingError, check_pairing, paired_comparison
+from snnvis.errors import UserError, cli_entry
+from snnvis.similarity.paired import (
+    TEST_NAME,
+    PairedResult,
+    PairingError,
+    check_pairing,
+    describe_test,
+    paired_comparison,
+)
 from snnvis.utils import markdown_table
 
 log = logging.getLogger(__name__)
@@ -154,7 +163,7 @@ def time_course_table(paths: list[str | Path], n_boot: int = 1000, seed: int = 0
 
 @dataclass
 class PairedRow:
-    """The paired comparison of one model (all seeds with both an SNN and a twin run)."""
+    """The paired comparison of one group (a model: all seeds with both an SNN and a twin run)."""
 
     model: str
     seeds: list[int]
@@ -180,11 +189,11 @@ def paired_arrays(run_dir: Path) -> dict[str, dict[str, np.ndarray]]:
     return out
 
 
-def _check(a: dict, b: dict, file_b: Path, other: Path) -> None:
+def _check(a: dict, b: dict, file_b: Path, other: Path, what: str) -> None:
     """Refuse (one line) unless runs ``a`` and ``b`` hold the same sessions, neurons, stimuli, responses."""
 
     def refuse(why: str):
-        raise UserError("SNN/twin pairing", f"{why} (compared with {other})", file_b)
+        raise UserError(f"{what} pairing", f"{why} (compared with {other})", file_b)
 
     if sorted(a) != sorted(b):
         refuse(f"sessions {sorted(b)} differ from {sorted(a)}")
@@ -200,7 +209,7 @@ def _check(a: dict, b: dict, file_b: Path, other: Path) -> None:
 
 
 def _stack(preds: dict, seeds: list[int], session: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(SNN predictions, twin predictions, responses) of one session as (seeds, stimuli, bins, neurons)."""
+    """(side A predictions, side B predictions, responses) of one session as (seeds, stimuli, bins, neurons)."""
     return (
         np.stack([preds[(s, True)][session]["prediction"] for s in seeds]),
         np.stack([preds[(s, False)][session]["prediction"] for s in seeds]),
@@ -214,21 +223,25 @@ def paired_rows(
     n_perm: int = 2000,
     seed: int = 0,
     note: Callable[[str], None] = log.warning,
+    sides: tuple[str, str] = ("SNN", "twin"),
 ) -> list[PairedRow]:
-    """Paired SNN − twin statistics per model.
+    """Paired A − B statistics per group: by default SNN − twin per model.
 
     Args:
-        runs: (model label, spiking, seed, run dir) of every run with a predictions.h5.
+        runs: (group label, is side A, seed, run dir) of every run with a predictions.h5; by default
+            (model label, spiking, seed, run dir).
         note: called with a line for each run left out (a duplicate, or no partner).
+        sides: the names of sides A and B, for messages.
 
     Raises:
-        UserError: an SNN and its twin (or two seeds of one model) differ in neurons, stimuli or responses.
+        UserError: the two sides (or two seeds of one group) differ in neurons, stimuli or responses.
     """
+    what = "/".join(sides)
     by: dict[tuple[str, int, bool], Path] = {}
-    for label, spiking, s, d in sorted(runs, key=lambda x: (x[0], x[2], not x[1], str(x[3]))):
-        key = (label, int(s), bool(spiking))
+    for label, is_a, s, d in sorted(runs, key=lambda x: (x[0], x[2], not x[1], str(x[3]))):
+        key = (label, int(s), bool(is_a))
         if key in by:
-            note(f"{d} repeats model {label}, seed {s}, spiking={spiking}; left out of the paired comparison")
+            note(f"{d} repeats {label}, seed {s}, {sides[0] if is_a else sides[1]}; left out of the paired comparison")
             continue
         by[key] = Path(d)
     out = []
@@ -236,14 +249,14 @@ def paired_rows(
         seeds = sorted(s for (lab, s, sp) in by if lab == label and sp and (lab, s, False) in by)
         unpaired = sorted(s for (lab, s, _) in by if lab == label and s not in seeds)
         if unpaired:
-            note(f"model {label}: seed(s) {sorted(set(unpaired))} have no SNN/twin partner; left out")
+            note(f"{label}: seed(s) {sorted(set(unpaired))} have no {what} partner; left out")
         if not seeds:
             continue
         preds = {(s, sp): paired_arrays(by[(label, s, sp)]) for s in seeds for sp in (True, False)}
         ref_key = (seeds[0], True)
         for key, p in preds.items():
             if key != ref_key:
-                _check(preds[ref_key], p, by[(label, *key)] / "predictions.h5", by[(label, *ref_key)])
+                _check(preds[ref_key], p, by[(label, *key)] / "predictions.h5", by[(label, *ref_key)], what)
 
         sessions = {name: _stack(preds, seeds, name) for name in preds[ref_key]}
         per_session = {
@@ -254,18 +267,23 @@ def paired_rows(
     return out
 
 
-PAIRED_HEADER = [
-    "model",
-    "seeds",
-    "neurons",
-    "test stimuli",
-    "SNN median r",
-    "twin median r",
-    "mean Δr SNN − twin [95% CI: bootstrap seeds × neurons × stimuli]",
-    "median Δr",
-    "p (SNN/twin swapped per seed × stimulus)",
-    "p seeds (runs swapped per seed, exact)",
-]
+def paired_header(a: str = "SNN", b: str = "twin", group: str = "model") -> list[str]:
+    """The columns of a paired ``a`` − ``b`` table (:func:`paired_cells`)."""
+    return [
+        group,
+        "seeds",
+        "neurons",
+        "test stimuli",
+        f"{a} median r",
+        f"{b} median r",
+        f"mean Δr {a} − {b} [95% CI: bootstrap seeds × neurons × stimuli]",
+        "median Δr",
+        f"p ({a}/{b} swapped per seed × stimulus)",
+        "p seeds (runs swapped per seed, exact)",
+    ]
+
+
+PAIRED_HEADER = paired_header()
 
 
 def paired_cells(label: str, n_seeds: int, res: PairedResult) -> list[str]:
@@ -295,41 +313,89 @@ def format_p(p: float, n_perm: int) -> str:
     return f"≤ {floor:.1g}" if p <= floor * 1.0000001 else f"{p:.3g}"
 
 
-def paired_table(paths: list[str | Path], n_boot: int = 1000, n_perm: int = 2000, seed: int = 0) -> str:
-    """Markdown table of the paired SNN − twin comparison per model (and per session), with the test named
-    below it; empty when no model has both an SNN and a twin run."""
+def _runs(paths: list[str | Path]) -> list[tuple[str, bool, int, Path]]:
+    """(model label, spiking, seed, run dir) of every run under ``paths`` with a predictions.h5."""
     runs = []
     for path in find_runs(paths):
-        if (path.parent / "predictions.h5").is_file():
+        if (path.parent / outputs.PREDICTIONS_FILE).is_file():
             m = outputs.read_metrics(path)
             runs.append((model_label(m), bool(m["model"]["spiking"]), int(m["run"]["seed"]), path.parent))
-    rows = paired_rows(runs, n_boot=n_boot, n_perm=n_perm, seed=seed)
-    if not rows:
-        return ""
+    return runs
+
+
+def _paired_markdown(rows: list[PairedRow], header: list[str], test: str, n_boot: int, n_perm: int) -> str:
     cells = []
     for r in rows:
         cells.append(paired_cells(r.model, len(r.seeds), r.overall))
         if len(r.sessions) > 1:
             cells += [paired_cells(f"{r.model} / {s}", len(r.seeds), res) for s, res in r.sessions.items()]
     return (
-        markdown_table(PAIRED_HEADER, cells, align="llrrrrrrrr")
-        + f"\n\nTest: {TEST_NAME}; {n_boot} bootstrap resamples, {n_perm} random swaps."
+        markdown_table(header, cells, align="llrrrrrrrr")
+        + f"\n\nTest: {test}; {n_boot} bootstrap resamples, {n_perm} random swaps."
     )
+
+
+def paired_table(paths: list[str | Path], n_boot: int = 1000, n_perm: int = 2000, seed: int = 0) -> str:
+    """Markdown table of the paired SNN − twin comparison per model (and per session), with the test named
+    below it; empty when no model has both an SNN and a twin run."""
+    rows = paired_rows(_runs(paths), n_boot=n_boot, n_perm=n_perm, seed=seed)
+    return _paired_markdown(rows, PAIRED_HEADER, TEST_NAME, n_boot, n_perm) if rows else ""
+
+
+def model_pair_table(
+    paths: list[str | Path], a: str, b: str, n_boot: int = 1000, n_perm: int = 2000, seed: int = 0
+) -> str:
+    """Markdown table of the paired model ``a`` − model ``b`` comparison (model labels, see
+    :func:`model_label`) within each family, SNN and twin, over the seeds both models have; empty
+    when no family has runs of both.
+
+    Raises:
+        UserError: ``a`` or ``b`` is not a model label of the runs, or a pair differs in neurons,
+            stimuli or responses.
+    """
+    runs = _runs(paths)
+    labels = sorted({label for label, *_ in runs})
+    for name in (a, b):
+        if name not in labels:
+            raise UserError(
+                "--compare", f"no run of model {name!r} under {', '.join(map(str, paths))}; models: {labels}"
+            )
+    by_family = [
+        ("SNN" if spiking else "DNN twin", label == a, s, d) for label, spiking, s, d in runs if label in (a, b)
+    ]
+    rows = paired_rows(by_family, n_boot=n_boot, n_perm=n_perm, seed=seed, sides=(a, b))
+    return _paired_markdown(rows, paired_header(a, b, "family"), describe_test(a, b), n_boot, n_perm) if rows else ""
+
+
+@cli_entry
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m snnvis.training.summary", description=__doc__.split("\n\n")[0])
+    parser.add_argument("dirs", nargs="*", default=["multirun"], help="run or sweep directories (default: multirun)")
+    parser.add_argument(
+        "--compare", metavar="A,B", help="also pair model A against model B within each family (model labels)"
+    )
+    args = parser.parse_args(argv)
+    pair = args.compare.split(",") if args.compare else None
+    if pair is not None and (len(pair) != 2 or pair[0] == pair[1]):
+        raise UserError("--compare", f"give two different model labels as A,B, got {args.compare!r}")
+    print(table(args.dirs))
+    paired = paired_table(args.dirs)
+    compared = model_pair_table(args.dirs, *pair) if pair else ""
+    if paired:
+        print("\nSNN vs DNN twin, paired (same neurons, test stimuli and seeds):\n")
+        print(paired)
+    if compared:
+        print(f"\n{pair[0]} vs {pair[1]} within each family, paired (same neurons, test stimuli and seeds):\n")
+        print(compared)
+    elif pair:
+        print(f"\nNo family has runs of both {pair[0]} and {pair[1]} with the same seed.")
+    time_courses = time_course_table(args.dirs)
+    if time_courses:
+        print("\nPSTH time courses against the mean-time-course baseline (same neurons and test stimuli):\n")
+        print(time_courses)
+    return 0
 
 
 if __name__ == "__main__":
     logging.basicConfig(level=logging.WARNING, format="snnvis: %(message)s")
-    args = sys.argv[1:] or ["multirun"]
-    try:
-        print(table(args))
-        paired = paired_table(args)
-    except UserError as err:
-        print(err.message, file=sys.stderr)
-        sys.exit(2)
-    if paired:
-        print("\nSNN vs DNN twin, paired (same neurons, test stimuli and seeds):\n")
-        print(paired)
-    time_courses = time_course_table(args)
-    if time_courses:
-        print("\nPSTH time courses against the mean-time-course baseline (same neurons and test stimuli):\n")
-        print(time_courses)
+    main()

@@ -20,17 +20,23 @@ SESSIONS = {"s1": (30, 8), "s2": (20, 5)}  # session: (test stimuli, neurons)
 
 
 def _run(
-    path: Path, spiking: bool, seed: int, noise: float, ids: dict | None = None, stimuli: dict | None = None
+    path: Path,
+    spiking: bool,
+    seed: int,
+    noise: float,
+    ids: dict | None = None,
+    stimuli: dict | None = None,
+    model: str = "tiny",
 ) -> Path:
     """A finished run: predictions = signal + noise (fresh per run) for recorded responses shared by all runs."""
     path.mkdir(parents=True)
-    rng = np.random.default_rng(1000 * seed + spiking)
+    rng = np.random.default_rng([1000 * seed + spiking, len(model)])
     summary = {"n_neurons": 13, "pearson_r_median": 0.3, "pearson_r_mean": 0.3}
     (path / "metrics.json").write_text(
         json.dumps(
             {
                 "test": {"overall": summary},
-                "model": {"name": "tiny", "spiking": spiking, "n_params": 10},
+                "model": {"name": model, "spiking": spiking, "n_params": 10},
                 "run": {"seed": seed, "config_hash": f"h{seed}{spiking}"},
             }
         )
@@ -50,18 +56,18 @@ def _run(
     return path
 
 
-def _direct_difference(root: Path, seeds) -> float:
-    """mean over neurons of (mean over seeds of r_SNN - r_twin), each r from scipy."""
+def _direct_difference(root: Path, seeds, a: str = "True_{}", b: str = "False_{}") -> float:
+    """mean over neurons of (mean over seeds of r_A - r_B), each r from scipy; ``a``, ``b``: run dir names."""
     diffs = []
     for k in SESSIONS:
         per_seed = []
         for s in seeds:
             r = {}
-            for spiking in (True, False):
-                with h5py.File(root / f"{spiking}_{s}" / "predictions.h5") as f:
+            for side in (a, b):
+                with h5py.File(root / side.format(s) / "predictions.h5") as f:
                     p, y = f[k]["prediction"][:, 0], f[k]["response"][:, 0]
-                r[spiking] = np.array([stats.pearsonr(p[:, n], y[:, n])[0] for n in range(p.shape[1])])
-            per_seed.append(r[True] - r[False])
+                r[side] = np.array([stats.pearsonr(p[:, n], y[:, n])[0] for n in range(p.shape[1])])
+            per_seed.append(r[a] - r[b])
         diffs.append(np.mean(per_seed, axis=0))
     return float(np.mean(np.concatenate(diffs)))
 
@@ -149,3 +155,39 @@ def test_report_refuses_a_mismatched_pair_and_touches_nothing(sweep, tmp_path, c
     assert err.startswith("snnvis: error: SNN/twin pairing in ") and "False_1" in err
     assert "session s1: test stimulus indices differ" in err and "\n" not in err
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+
+
+def test_model_pair_table_pairs_models_within_each_family(sweep):
+    """--compare fb,tiny: fb − tiny per family over the seeds both have, the same statistic as SNN − twin."""
+    for seed in (0, 1, 2):
+        _run(sweep / f"fb_True_{seed}", True, seed, noise=1.0, model="fb")
+        _run(sweep / f"fb_False_{seed}", False, seed, noise=0.8, model="fb")
+    _run(sweep / "fb_True_5", True, 5, noise=1.0, model="fb")  # no tiny SNN of seed 5
+    res = subprocess.run(
+        [sys.executable, "-m", "snnvis.training.summary", str(sweep), "--compare", "fb,tiny"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert res.returncode == 0, res.stderr
+    out = res.stdout.split("fb vs tiny within each family, paired")[1]
+    assert "Test: paired fb − tiny difference" in out and "swapping fb and tiny predictions" in out
+    rows = {line.split("|")[1].strip(): line.split("|")[1:-1] for line in out.splitlines() if line.startswith("| ")}
+    assert set(rows) >= {"family", "SNN", "DNN twin", "SNN / s1", "DNN twin / s2"}
+    assert "mean Δr fb − tiny" in rows["family"][6] and "seed(s) [5] have no fb/tiny partner" in res.stderr
+    for family, a, b, sign in (("SNN", "fb_True_{}", "True_{}", -1), ("DNN twin", "fb_False_{}", "False_{}", 1)):
+        assert rows[family][1].strip() == "3"
+        diff = float(rows[family][6].split("[")[0])
+        assert diff == pytest.approx(_direct_difference(sweep, (0, 1, 2), a, b), abs=5e-4)
+        assert (
+            np.sign(diff) == sign
+        )  # fb is noisier than the tiny SNN (1.0 vs 0.6), less noisy than its twin (0.8 vs 1.5)
+    bad = subprocess.run(
+        [sys.executable, "-m", "snnvis.training.summary", str(sweep), "--compare", "fb,nope"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert bad.returncode == 2 and "no run of model 'nope'" in bad.stderr and "['fb', 'tiny']" in bad.stderr
