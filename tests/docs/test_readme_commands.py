@@ -110,6 +110,9 @@ def _search(budget: str, command: str) -> Slow:
     )
 
 
+V1_COMPARE = (
+    "python -m snnvis.training.summary multirun/v1_psth multirun/recurrence --compare lorafb_tiny,sew_resnet_tiny"
+)
 SETUP_STAMP = "setup.sh would reinstall .venv here (its stamp is not current); run bash scripts/setup.sh first"
 
 COMMANDS: dict[str, Run | Slow] = {
@@ -314,6 +317,10 @@ COMMANDS: dict[str, Run | Slow] = {
         f"snnvis-train -m experiment=v4_best {TINY_SWEEP}",
         needs=(SYNTH_KEY,),
     ),
+    "snnvis-train -m experiment=v4_best seed=1": Slow(
+        "the second seed of the pair (about 55 min); here its composed config",
+        "snnvis-train experiment=v4_best seed=1 model.spiking=false --cfg job",
+    ),
     "python -m snnvis.training.summary multirun/v4_best": Slow(
         "needs the run above", needs=("snnvis-train -m experiment=v4_best",)
     ),
@@ -333,8 +340,16 @@ COMMANDS: dict[str, Run | Slow] = {
         "a psth ensemble; here the composed config",
         "snnvis-train experiment=v1_psth model.spiking=false trainer.ensemble=3 --cfg job",
     ),
+    "snnvis-train -m +sweep=recurrence model=lorafb_tiny seed=0": Slow(
+        "the feedback SNN and twin of seed 0 (about 90 min, one after the other); here the composed config",
+        "snnvis-train +sweep=recurrence model=lorafb_tiny seed=0 --cfg job",
+    ),
     "python -m snnvis.training.summary multirun/v1_psth": Slow(
         "needs the runs above", needs=("snnvis-train -m experiment=v1_psth model.spiking=false trainer.ensemble=3",)
+    ),
+    V1_COMPARE: Slow(
+        "needs the runs above; tests/report/test_paired_report.py covers --compare on hand-made runs",
+        needs=("snnvis-train -m +sweep=recurrence model=lorafb_tiny seed=0",),
     ),
     # Hénaff curvature
     "python -m snnvis.analysis.henaff_table recordings/henaff2021_v1/*.h5 --mirror ../shared/datasets": Slow(
