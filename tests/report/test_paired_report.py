@@ -56,6 +56,12 @@ def _run(
     return path
 
 
+def _summary(*args: str) -> subprocess.CompletedProcess:
+    """``python -m snnvis.training.summary ARGS``."""
+    cmd = [sys.executable, "-m", "snnvis.training.summary", *args]
+    return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=120)
+
+
 def _direct_difference(root: Path, seeds, a: str = "True_{}", b: str = "False_{}") -> float:
     """mean over neurons of (mean over seeds of r_A - r_B), each r from scipy; ``a``, ``b``: run dir names."""
     diffs = []
@@ -99,13 +105,7 @@ def test_summary_paired_table(sweep):
 
 def test_summary_cli_prints_both_tables_and_skips_unpaired(sweep):
     _run(sweep / "True_7", True, 7, noise=0.6)  # no twin for seed 7
-    res = subprocess.run(
-        [sys.executable, "-m", "snnvis.training.summary", str(sweep)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    res = _summary(str(sweep))
     assert res.returncode == 0, res.stderr
     assert res.stdout.count("| tiny |") == 7 + 1 and "SNN vs DNN twin, paired" in res.stdout  # runs + paired
     assert "seed(s) [7] have no SNN/twin partner" in res.stderr
@@ -126,13 +126,7 @@ def _replace_twin(sweep: Path, tmp_path: Path, **change) -> None:
 )
 def test_summary_refuses_a_mismatched_pair(sweep, tmp_path, change, why):
     _replace_twin(sweep, tmp_path, **change)
-    res = subprocess.run(
-        [sys.executable, "-m", "snnvis.training.summary", str(sweep)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    res = _summary(str(sweep))
     assert res.returncode == 2
     err = res.stderr.strip()
     assert err.startswith("snnvis: error: SNN/twin pairing in ") and "False_1" in err and why in err
@@ -163,13 +157,7 @@ def test_model_pair_table_pairs_models_within_each_family(sweep):
         _run(sweep / f"fb_True_{seed}", True, seed, noise=1.0, model="fb")
         _run(sweep / f"fb_False_{seed}", False, seed, noise=0.8, model="fb")
     _run(sweep / "fb_True_5", True, 5, noise=1.0, model="fb")  # no tiny SNN of seed 5
-    res = subprocess.run(
-        [sys.executable, "-m", "snnvis.training.summary", str(sweep), "--compare", "fb,tiny"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    res = _summary(str(sweep), "--compare", "fb,tiny")
     assert res.returncode == 0, res.stderr
     out = res.stdout.split("fb vs tiny within each family, paired")[1]
     assert "Test: paired fb − tiny difference" in out and "swapping fb and tiny predictions" in out
@@ -183,11 +171,5 @@ def test_model_pair_table_pairs_models_within_each_family(sweep):
         assert (
             np.sign(diff) == sign
         )  # fb is noisier than the tiny SNN (1.0 vs 0.6), less noisy than its twin (0.8 vs 1.5)
-    bad = subprocess.run(
-        [sys.executable, "-m", "snnvis.training.summary", str(sweep), "--compare", "fb,nope"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    bad = _summary(str(sweep), "--compare", "fb,nope")
     assert bad.returncode == 2 and "no run of model 'nope'" in bad.stderr and "['fb', 'tiny']" in bad.stderr
