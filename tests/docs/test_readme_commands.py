@@ -344,6 +344,13 @@ COMMANDS: dict[str, Run | Slow] = {
         "the feedback SNN and twin of seed 0 (about 90 min, one after the other); here the composed config",
         "snnvis-train +sweep=recurrence model=lorafb_tiny seed=0 --cfg job",
     ),
+    "snnvis-train -m +sweep=recurrence seed=1": Slow(
+        "the four runs of seed 1 (about 3 h on two cores); here the composed config of one",
+        "snnvis-train +sweep=recurrence seed=1 model=lorafb_tiny model.spiking=true --cfg job",
+    ),
+    "python -m snnvis.training.summary multirun/recurrence --compare lorafb_tiny,sew_resnet_tiny": Slow(
+        "needs the runs above", needs=("snnvis-train -m +sweep=recurrence seed=1",)
+    ),
     "python -m snnvis.training.summary multirun/v1_psth": Slow(
         "needs the runs above", needs=("snnvis-train -m experiment=v1_psth model.spiking=false trainer.ensemble=3",)
     ),
