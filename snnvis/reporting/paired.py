@@ -2,7 +2,7 @@
 
 Runs are paired by model label (see :mod:`snnvis.reporting.sweep`) and seed; the statistics are
 those of :mod:`snnvis.similarity.paired`, on the per-stimulus predictions in each run's
-``predictions.h5`` (:func:`snnvis.training.summary.paired_rows`).
+``predictions.h5`` (:func:`snnvis.training.paired_runs.paired_rows`).
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 from snnvis.reporting.page import part
 from snnvis.similarity.paired import TEST_NAME, PairedResult
-from snnvis.training.summary import PAIRED_HEADER, PairedRow, paired_cells, paired_rows
+from snnvis.training.paired_runs import PAIRED_HEADER, PairedRow, paired_cells, paired_rows
 
 N_BOOT, N_PERM = 1000, 2000
 

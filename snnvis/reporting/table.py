@@ -221,7 +221,7 @@ def score_rows(sweep: Sweep) -> list[dict]:
 
 
 def results_rows(sweep: Sweep, paired: Sequence = ()) -> list[dict]:
-    """Every row of results.csv; ``paired``: the :class:`snnvis.training.summary.PairedRow` of the sweep."""
+    """Every row of results.csv; ``paired``: the :class:`snnvis.training.paired_runs.PairedRow` of the sweep."""
     from snnvis.reporting.paired import paired_csv_rows
 
     rows = []
