@@ -26,8 +26,6 @@ from snnvis.similarity.paired import TEST_NAME, describe_test
 from snnvis.training.paired_runs import PAIRED_HEADER, paired_header, paired_markdown, paired_rows
 from snnvis.utils import markdown_table
 
-log = logging.getLogger(__name__)
-
 
 def find_runs(paths: list[str | Path]) -> list[Path]:
     """Every metrics.json under the given run or sweep directories; an ensemble's members
