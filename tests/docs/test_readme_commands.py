@@ -95,6 +95,7 @@ PRETRAIN_TWIN = (
 TINY_PRETRAIN = f"{TINY_CORE} trainer.max_epochs=1 trainer.tensorboard=false trainer.threads=1 bn_calibration_batches=2"
 SEARCH_SNN = "snnvis-train -m experiment=v4_best hparams_search=v4_snn"
 SEARCH_TWIN = "snnvis-train -m experiment=v4_best hparams_search=v4_twin"
+V4_ENSEMBLE = "snnvis-train -m experiment=v4_best name=v4_ensemble trainer.ensemble=3 trainer.threads=2 seed=1"
 # the equal-budget search on the quickstart sessions, size and widths pinned
 QS_SEARCH = (
     "snnvis-train -m experiment=quickstart hparams_search=v4_{f} model.input.size=48 'model.widths=[16,32,64]' "
@@ -324,6 +325,12 @@ COMMANDS: dict[str, Run | Slow] = {
     "python -m snnvis.training.summary multirun/v4_best": Slow(
         "needs the run above", needs=("snnvis-train -m experiment=v4_best",)
     ),
+    V4_ENSEMBLE: Slow(
+        "both families' ensembles of three (about 2 h 15 min, one after the other); here tiny, on synthetic data",
+        f"{V4_ENSEMBLE} {TINY_SWEEP}",
+        needs=(SYNTH_KEY,),
+    ),
+    "python -m snnvis.training.summary multirun/v4_ensemble": Slow("needs the runs above", needs=(V4_ENSEMBLE,)),
     # V1 time courses
     "snnvis-data import henaff2021_v1 --mirror ../shared/datasets": Slow(
         "reads the seven sessions' frames and PSTHs (about 90 s); here one session",
