@@ -96,6 +96,9 @@ TINY_PRETRAIN = f"{TINY_CORE} trainer.max_epochs=1 trainer.tensorboard=false tra
 SEARCH_SNN = "snnvis-train -m experiment=v4_best hparams_search=v4_snn"
 SEARCH_TWIN = "snnvis-train -m experiment=v4_best hparams_search=v4_twin"
 V4_ENSEMBLE = "snnvis-train -m experiment=v4_best name=v4_ensemble trainer.ensemble=3 trainer.threads=2 seed=1"
+V4_TWIN_T1 = "experiment=v4_best model.spiking=false model.time.static_steps=1"  # the twin at one step
+V4_ENS6 = f"{V4_TWIN_T1} trainer.ensemble=6 seed=1 name=v4_ens6"
+V4_WIDE = f"{V4_TWIN_T1} model.stem_width=32 'model.widths=[32,64,128]' trainer.ensemble=2 seed=1 name=v4_wide"
 # the equal-budget search on the quickstart sessions, size and widths pinned
 QS_SEARCH = (
     "snnvis-train -m experiment=quickstart hparams_search=v4_{f} model.input.size=48 'model.widths=[16,32,64]' "
@@ -331,6 +334,14 @@ COMMANDS: dict[str, Run | Slow] = {
         needs=(SYNTH_KEY,),
     ),
     "python -m snnvis.training.summary multirun/v4_ensemble": Slow("needs the runs above", needs=(V4_ENSEMBLE,)),
+    f"snnvis-train -m {V4_ENS6}": Slow(
+        "six twins one after the other (about 50 min); here the composed config",
+        f"snnvis-train {V4_ENS6} --cfg job",
+    ),
+    f"snnvis-train -m {V4_WIDE}": Slow(
+        "two wide twins one after the other (about 45 min); here the composed config",
+        f"snnvis-train {V4_WIDE} --cfg job",
+    ),
     # V1 time courses
     "snnvis-data import henaff2021_v1 --mirror ../shared/datasets": Slow(
         "reads the seven sessions' frames and PSTHs (about 90 s); here one session",
